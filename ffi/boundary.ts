@@ -1,0 +1,110 @@
+/**
+ * The instrumented boundary: every native call that touches a device is
+ * described as a NativeCall and shown to the attached observers, before the
+ * call (which may throw to block it) and after it (with its status).
+ *
+ * With no observer attached the runtime builds no NativeCall at all, so the
+ * "off" mode costs one property check per call.
+ */
+
+export type OpKind =
+  | "alloc"
+  | "free"
+  | "host_alloc"
+  | "host_free"
+  | "h2d"
+  | "d2h"
+  | "d2d"
+  | "h2h"
+  | "memset"
+  | "launch"
+  | "sync"
+  | "event_record"
+  | "event_wait"
+  | "stream_create"
+  | "stream_destroy"
+  | "event_create"
+  | "event_destroy";
+
+/** How a call touches memory through a pointer argument. */
+export type Access = "r" | "w" | "rw";
+
+export interface PointerArg {
+  /** Argument name as declared for the kernel or copy ("q", "src", "dst"). */
+  arg: string;
+  /** Device address the call receives. */
+  ptr: number;
+  /** Bytes the call will touch from ptr on, as its arguments describe. */
+  bytes: number;
+  access: Access;
+  /** Element size in bytes, for alignment checks (1 when untyped). */
+  elem: number;
+}
+
+/** Where in the workload an op runs; set by the scheduler, copied into each call. */
+export interface OpContext {
+  step?: number;
+  layer?: number;
+  /** The scheduler's name for the op, e.g. "RoPE Q". */
+  op?: string;
+}
+
+export interface NativeCall {
+  /** Op id, increasing from 1 within a process; also passed to fl_set_tag. */
+  id: number;
+  kind: OpKind;
+  /** Kernel name, tensor name, or the export's verb. */
+  name: string;
+  device: number;
+  /** Stream handle; 0 is the default stream. */
+  stream: number;
+  /** Scalar arguments by name (sizes, counts, floats). */
+  scalars: Record<string, number>;
+  pointers: PointerArg[];
+  /** Host address of the host side of a copy, when there is one. */
+  host?: number;
+  /** Event handle for event_record / event_wait. */
+  event?: number;
+  context: OpContext;
+}
+
+export interface CallObserver {
+  /** Runs before the native call; throwing blocks the call (the error reaches the caller). */
+  before?(call: NativeCall): void;
+  /** Runs after the native call with its status; `result` is the pointer or handle it produced. */
+  after?(call: NativeCall, status: number, result?: number): void;
+}
+
+/** The process-wide boundary state: observers and the scheduler's current context. */
+export class Boundary {
+  #observers: CallObserver[] = [];
+  #nextId = 1;
+  context: OpContext = {};
+
+  get active(): boolean {
+    return this.#observers.length > 0;
+  }
+
+  attach(observer: CallObserver): () => void {
+    this.#observers.push(observer);
+    return () => this.detach(observer);
+  }
+
+  detach(observer: CallObserver): void {
+    this.#observers = this.#observers.filter((o) => o !== observer);
+  }
+
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  before(call: NativeCall): void {
+    for (const o of this.#observers) o.before?.(call);
+  }
+
+  after(call: NativeCall, status: number, result?: number): void {
+    for (const o of this.#observers) o.after?.(call, status, result);
+  }
+}
+
+export const boundary: Boundary = new Boundary();
