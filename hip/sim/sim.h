@@ -1,0 +1,63 @@
+/* sim backend: internal plumbing shared by the runtime (sim_*.c) and the
+ * C reference kernels (llama_*.c and sim_kernels.c).
+ *
+ * A sim kernel is a plain C function over a copied argument struct. It reads
+ * and writes device memory directly, e.g. `(float *)(uintptr_t)args->dst`.
+ * The launch export builds the struct and calls sim_launch, which copies the
+ * struct, enqueues the kernel on the stream's worker and returns at once:
+ *
+ *   typedef struct { uint64_t dst; uint64_t n; float value; } fill_args;
+ *   static void fill_kernel(const void *p) {
+ *     const fill_args *a = p;
+ *     float *dst = (float *)(uintptr_t)a->dst;
+ *     for (uint64_t i = 0; i < a->n; i++) dst[i] = a->value;
+ *   }
+ *   FL_EXPORT int32_t fl_launch_fill(int32_t dev, uint64_t stream, uint64_t dst,
+ *                                    uint64_t n, float value) {
+ *     fill_args a = {dst, n, value};
+ *     return sim_launch(dev, stream, "fill", fill_kernel, &a, sizeof a);
+ *   }
+ *
+ * The kernel runs on the stream's worker thread under a fault guard: touching
+ * an unmapped device page records the fault (address, read/write, kernel
+ * name, stream, tag) and poisons the context, as on a GPU. A kernel must not
+ * keep pointers into its argument struct after it returns.
+ */
+#ifndef FAULTLINE_SIM_H
+#define FAULTLINE_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faultline.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SIM_HIDDEN __attribute__((visibility("hidden")))
+
+typedef void (*sim_kernel_fn)(const void *args);
+
+/* Copies `args_size` bytes of `args`, enqueues `fn` on `stream` of `dev` and
+ * returns the launch status: 0, 101 (bad device), 400 (bad stream), 700 (the
+ * context is poisoned by an earlier fault), 1 (null fn). Sets the thread's
+ * last error on failure. `name` (kernel name, truncated to 63 chars) is
+ * reported in fault info. */
+SIM_HIDDEN int32_t sim_launch(int32_t dev, uint64_t stream, const char *name, sim_kernel_fn fn,
+                              const void *args, size_t args_size);
+
+/* 0 when the grid and block fit the device limits (max_grid {2147483647,
+ * 65535, 65535}, max_block {1024, 1024, 64}, 1024 threads per block) and no
+ * dimension is zero; otherwise 9 (FL_ERROR_INVALID_CONFIGURATION), which is
+ * also set as the thread's last error. 101 for a bad device. */
+SIM_HIDDEN int32_t sim_check_launch(int32_t dev, const uint32_t grid[3], const uint32_t block[3]);
+
+/* Sets the calling thread's last error to `status` (when non-zero) and
+ * returns it: `return sim_fail(9);`. */
+SIM_HIDDEN int32_t sim_fail(int32_t status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
