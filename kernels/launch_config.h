@@ -1,4 +1,4 @@
-/* Launch geometry for every kernel, shared by the GPU launchers (kernels/*.hip)
+/* Launch geometry for every kernel, shared by the GPU launchers (kernels/<family>.hip)
  * and the sim backend (hip/sim/), so that every backend launches the same
  * grid and block and refuses the same configurations.
  *
