@@ -1,0 +1,165 @@
+/* Launch geometry of the llama decode kernels (kernels/llama/), shared by
+ * the GPU launchers (hip/gpu_launch_llama.cpp) and the sim backend
+ * (hip/sim/llama_*.c), so that both launch the same grid and block and refuse
+ * the same configurations.
+ *
+ * Each fl_config_llama_* returns 0 and fills `d`, or returns 9
+ * (FL_ERROR_INVALID_CONFIGURATION) for arguments the kernel cannot run:
+ *   - any size equal to 0 (a zero-sized grid is refused by CUDA and HIP too);
+ *   - attention: head_dim > FL_LLAMA_MAX_HEAD_DIM (each lane keeps its share
+ *     of a head in registers), n_head not a multiple of n_head_kv, or more
+ *     than FL_LLAMA_MAX_GQA_GROUP query heads per KV head (the decode kernel
+ *     keeps a group's queries and scores in shared memory), prefill with
+ *     n_ctx < seq_len;
+ *   - rope: odd head_dim (the rotation works on pairs).
+ * Grids past the device limits are refused by the backend's own check
+ * (sim_check_launch, or the CUDA/HIP launch itself).
+ *
+ * Every geometry below is independent of the wavefront width: the kernels
+ * work in groups of 32 lanes (a warp on NVIDIA, half a wavefront on AMD).
+ *
+ * Plain C99, `static inline` only: usable from C, C++, CUDA and HIP.
+ */
+#ifndef FAULTLINE_LAUNCH_CONFIG_LLAMA_H
+#define FAULTLINE_LAUNCH_CONFIG_LLAMA_H
+
+#include <stdint.h>
+
+#include "../launch_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_LLAMA_LANES 32u         /* lanes of a cooperating group (a row, a key) */
+#define FL_LLAMA_BLOCK 256u        /* threads per block of the row and elementwise kernels */
+#define FL_LLAMA_MAX_HEAD_DIM 256u /* attention: head_dim <= 256 */
+#define FL_LLAMA_MAX_GQA_GROUP 32u /* attention decode: n_head / n_head_kv <= 32 */
+#define FL_LLAMA_ELEMWISE_MAX_GRID 65535u
+#define FL_MATVEC_ROWS 8u          /* output rows per block: one 32-lane group each */
+#define FL_MATMUL_TILE 32u         /* prefill matmul: 32 tokens x 32 outputs per block */
+#define FL_ROPE_HEADS_PER_THREAD 4u /* one angle, computed once, rotates up to 4 heads */
+#define FL_ATTN_BLOCK 128u
+#define FL_ATTN_PREFILL_QUERIES 4u /* (query, head) pairs per prefill block: one group each */
+#define FL_ATTN_CHUNK 64u          /* = FL_ATTN_DECODE_CHUNK of hip/launch_llama.h */
+
+/* Blocks for `units` work items of `per_block` each, saturated so that an
+ * oversized grid is refused by the limit check instead of wrapping. */
+static inline uint32_t fl_llama_blocks(uint64_t units, uint64_t per_block) {
+  uint64_t b = (units + per_block - 1) / per_block;
+  return b > 0xffffffffull ? 0xffffffffu : (uint32_t)b;
+}
+
+/* embed: one block per token, threads over dim. */
+static inline int32_t fl_config_llama_embed(uint32_t n_tokens, uint32_t dim, uint32_t vocab,
+                                            fl_launch_dims *d) {
+  if (n_tokens == 0 || dim == 0 || vocab == 0) return 9;
+  *d = fl_launch_dims_make(n_tokens, 1, 1, FL_LLAMA_BLOCK, 1, 1);
+  return 0;
+}
+
+/* rmsnorm: one block per row. */
+static inline int32_t fl_config_llama_rmsnorm(uint32_t rows, uint32_t dim, fl_launch_dims *d) {
+  if (rows == 0 || dim == 0) return 9;
+  *d = fl_launch_dims_make(rows, 1, 1, FL_LLAMA_BLOCK, 1, 1);
+  return 0;
+}
+
+/* matvec: one 32-lane group per output row, 8 rows per block. */
+static inline int32_t fl_config_llama_matvec(uint32_t out_dim, uint32_t in_dim, fl_launch_dims *d) {
+  if (out_dim == 0 || in_dim == 0) return 9;
+  *d = fl_launch_dims_make(fl_llama_blocks(out_dim, FL_MATVEC_ROWS), 1, 1, FL_MATVEC_ROWS * FL_LLAMA_LANES,
+                           1, 1);
+  return 0;
+}
+
+/* matmul: 32x32 output tiles (x: outputs, y: tokens), 256 threads. */
+static inline int32_t fl_config_llama_matmul(uint32_t n_tokens, uint32_t out_dim, uint32_t in_dim,
+                                             fl_launch_dims *d) {
+  if (n_tokens == 0 || out_dim == 0 || in_dim == 0) return 9;
+  *d = fl_launch_dims_make(fl_llama_blocks(out_dim, FL_MATMUL_TILE), fl_llama_blocks(n_tokens, FL_MATMUL_TILE),
+                           1, FL_LLAMA_BLOCK, 1, 1);
+  return 0;
+}
+
+/* rope: one thread per (row, pair, group of 4 heads). */
+static inline int32_t fl_config_llama_rope(uint32_t seq_len, uint32_t heads, uint32_t head_dim,
+                                           fl_launch_dims *d) {
+  uint64_t groups, threads;
+  if (seq_len == 0 || heads == 0 || head_dim == 0 || (head_dim & 1u)) return 9;
+  groups = (heads + FL_ROPE_HEADS_PER_THREAD - 1) / FL_ROPE_HEADS_PER_THREAD;
+  threads = (uint64_t)seq_len * (head_dim / 2) * groups;
+  *d = fl_launch_dims_make(fl_llama_blocks(threads, FL_LLAMA_BLOCK), 1, 1, FL_LLAMA_BLOCK, 1, 1);
+  return 0;
+}
+
+static inline int32_t fl_config_llama_attention_shape(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+                                                      uint32_t n_ctx) {
+  if (n_head == 0 || n_head_kv == 0 || head_dim == 0 || n_ctx == 0) return 9;
+  if (head_dim > FL_LLAMA_MAX_HEAD_DIM) return 9;
+  if (n_head % n_head_kv != 0) return 9;
+  if (n_head / n_head_kv > FL_LLAMA_MAX_GQA_GROUP) return 9;
+  return 0;
+}
+
+/* attention prefill: one 32-lane group per (query, head), 4 per block. */
+static inline int32_t fl_config_llama_attention_prefill(uint32_t seq_len, uint32_t n_head, uint32_t n_head_kv,
+                                                        uint32_t head_dim, uint32_t n_ctx,
+                                                        fl_launch_dims *d) {
+  if (seq_len == 0 || n_ctx < seq_len) return 9;
+  if (fl_config_llama_attention_shape(n_head, n_head_kv, head_dim, n_ctx)) return 9;
+  *d = fl_launch_dims_make(fl_llama_blocks((uint64_t)seq_len * n_head, FL_ATTN_PREFILL_QUERIES), 1, 1,
+                           FL_ATTN_PREFILL_QUERIES * FL_LLAMA_LANES, 1, 1);
+  return 0;
+}
+
+/* Chunks of the split-context decode. */
+static inline uint32_t fl_attn_decode_chunks(uint32_t n_ctx) {
+  return (uint32_t)(((uint64_t)n_ctx + FL_ATTN_CHUNK - 1) / FL_ATTN_CHUNK);
+}
+
+/* Dynamic shared memory of the decode partial kernel: a group's scaled
+ * queries (G*head_dim) and scores (G*chunk), f32. At most 40 KiB. */
+static inline uint32_t fl_attn_decode_smem(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim) {
+  return (n_head / n_head_kv) * (head_dim + FL_ATTN_CHUNK) * 4u;
+}
+
+/* attention decode: partial kernel (x: chunks, y: KV heads) then the combine
+ * kernel (one block per query head). */
+static inline int32_t fl_config_llama_attention_decode(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+                                                       uint32_t n_ctx, fl_launch_dims *partial,
+                                                       fl_launch_dims *combine) {
+  if (fl_config_llama_attention_shape(n_head, n_head_kv, head_dim, n_ctx)) return 9;
+  *partial = fl_launch_dims_make(fl_attn_decode_chunks(n_ctx), n_head_kv, 1, FL_ATTN_BLOCK, 1, 1);
+  *combine = fl_launch_dims_make(n_head, 1, 1, FL_ATTN_BLOCK, 1, 1);
+  return 0;
+}
+
+/* Elementwise kernels (kv append, silu_mul, add): a grid-stride loop over
+ * `n` elements, 256 threads a block, at most 65535 blocks. */
+static inline int32_t fl_config_llama_elementwise(uint64_t n, fl_launch_dims *d) {
+  uint32_t b;
+  if (n == 0) return 9;
+  b = fl_llama_blocks(n, FL_LLAMA_BLOCK);
+  if (b > FL_LLAMA_ELEMWISE_MAX_GRID) b = FL_LLAMA_ELEMWISE_MAX_GRID;
+  *d = fl_launch_dims_make(b, 1, 1, FL_LLAMA_BLOCK, 1, 1);
+  return 0;
+}
+
+static inline int32_t fl_config_llama_kv_append(uint32_t seq_len, uint32_t n_head_kv, uint32_t head_dim,
+                                                uint32_t ctx_len, fl_launch_dims *d) {
+  if (seq_len == 0 || n_head_kv == 0 || head_dim == 0 || ctx_len == 0) return 9;
+  return fl_config_llama_elementwise((uint64_t)seq_len * n_head_kv * head_dim, d);
+}
+
+/* argmax: one block per row. */
+static inline int32_t fl_config_llama_argmax(uint32_t rows, uint32_t n, fl_launch_dims *d) {
+  if (rows == 0 || n == 0) return 9;
+  *d = fl_launch_dims_make(rows, 1, 1, FL_LLAMA_BLOCK, 1, 1);
+  return 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif
