@@ -1,0 +1,358 @@
+/**
+ * Synthetic llama GGUF models with seeded random weights.
+ *
+ *   deno run -A scripts/model/synth.ts --preset tiny --out models/tiny.gguf
+ *   deno run -A scripts/model/synth.ts --preset llama2-7b --layers 2 --dtype f16 --out models/l2-7b-2l.gguf
+ *
+ * Weights are drawn from a seeded PRNG, one independent stream per tensor (seeded from the seed and
+ * the tensor's name), so a tensor's values do not depend on which other tensors were generated, or
+ * on chunking. Initialisation keeps activations finite over many layers and tokens:
+ * - token_embd: normal(0, 1) (each row is RMS-normalised before use);
+ * - norm weights: 1 + normal(0, 0.02), always F32 (as llama.cpp stores them);
+ * - linear weights: normal(0, 1/sqrt(fan_in)); attn_output and ffn_down further scaled by
+ *   1/sqrt(2 * nLayers) so the residual stream does not grow with depth;
+ * - output: normal(0, 1/sqrt(dim)), giving logits of about unit scale.
+ *
+ * `synthWeights(config, seed)` yields the tensors lazily (name, shape, dtype, data() / chunks()) so a
+ * model can be built directly in device memory without writing a file.
+ */
+
+import { parseArgs } from "node:util";
+import {
+  configProblems,
+  isPresetName,
+  type LlamaConfig,
+  llamaTensorLayout,
+  parameterCount,
+  presetConfig,
+  PRESETS,
+  type TensorLayout,
+} from "./config.ts";
+import { f32ArrayToF16 } from "./f16.ts";
+import { meta, type MetaEntry, type TensorSpec, writeGguf, type WriteResult } from "./gguf_write.ts";
+import { GgmlType, GgufValueType } from "./gguf_types.ts";
+
+export {
+  bf16ArrayToF32,
+  bf16BitsToF32,
+  f16ArrayToF32,
+  f16BitsToF32,
+  f32ArrayToBf16,
+  f32ArrayToF16,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+} from "./f16.ts";
+
+export type SynthDtype = "f32" | "f16";
+
+/** A seeded PRNG (sfc32) with a normal sampler (Box-Muller). */
+export class Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+  private spare = NaN;
+
+  constructor(seed: number, stream = "") {
+    // Mix seed and stream name into 128 bits of state (cyrb128-style).
+    let h1 = 1779033703 ^ seed,
+      h2 = 3144134277 ^ Math.floor(seed / 2 ** 32),
+      h3 = 1013904242,
+      h4 = 2773480762;
+    const s = `${stream}#${seed}`;
+    for (let i = 0; i < s.length; i++) {
+      const k = s.charCodeAt(i);
+      h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+      h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+      h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+      h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+    }
+    h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+    h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+    h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+    h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+    this.a = (h1 ^ h2 ^ h3 ^ h4) >>> 0;
+    this.b = (h2 ^ h1) >>> 0;
+    this.c = (h3 ^ h1) >>> 0;
+    this.d = (h4 ^ h1) >>> 0;
+    for (let i = 0; i < 12; i++) this.u32();
+  }
+
+  /** A uniform 32-bit unsigned integer. */
+  u32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
+  }
+
+  /** A uniform number in (0, 1]. */
+  uniform(): number {
+    return (this.u32() + 1) / 4294967296;
+  }
+
+  /** Fill `out` with normal(mean, std) samples. */
+  fillNormal(out: Float32Array, std = 1, mean = 0): Float32Array {
+    let i = 0;
+    if (!Number.isNaN(this.spare) && out.length > 0) {
+      out[i++] = this.spare * std + mean;
+      this.spare = NaN;
+    }
+    for (; i + 1 < out.length; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(this.uniform()));
+      const th = 2 * Math.PI * this.uniform();
+      out[i] = r * Math.cos(th) * std + mean;
+      out[i + 1] = r * Math.sin(th) * std + mean;
+    }
+    if (i < out.length) {
+      const r = Math.sqrt(-2 * Math.log(this.uniform()));
+      const th = 2 * Math.PI * this.uniform();
+      out[i] = r * Math.cos(th) * std + mean;
+      this.spare = r * Math.sin(th);
+    }
+    return out;
+  }
+}
+
+export interface SynthTensor {
+  name: string;
+  /** Row-major shape, outermost first ([out, in] for a linear weight). */
+  shape: number[];
+  dtype: SynthDtype;
+  /** ggml type number (GgmlType.F32 or GgmlType.F16). */
+  ggmlType: number;
+  nElements: number;
+  nBytes: number;
+  /** Initialisation: normal(mean, std). */
+  mean: number;
+  std: number;
+  layout: TensorLayout;
+  /** The whole tensor: Float32Array for f32, Uint16Array of f16 bit patterns for f16. */
+  data(): Float32Array | Uint16Array;
+  /** The tensor in chunks of whole rows, at most `maxElements` each (at least one row); concatenated they equal data(). */
+  chunks(maxElements?: number): Generator<Float32Array | Uint16Array>;
+}
+
+export interface SynthOptions {
+  /** Element type of the 2-D weights (norm weights stay F32). Default f32. */
+  dtype?: SynthDtype;
+  /** No output.weight: the output projection reuses token_embd. Default false. */
+  tiedOutput?: boolean;
+}
+
+function initOf(t: TensorLayout, c: LlamaConfig): { mean: number; std: number } {
+  if (t.kind === "norm") return { mean: 1, std: 0.02 };
+  if (t.kind === "embedding") return { mean: 0, std: 1 };
+  let std = 1 / Math.sqrt(t.fanIn);
+  if (t.name.endsWith("attn_output.weight") || t.name.endsWith("ffn_down.weight")) {
+    std /= Math.sqrt(2 * c.nLayers);
+  }
+  return { mean: 0, std };
+}
+
+/** The model's tensors with seeded random values, generated only when data() or chunks() is called. */
+export function* synthWeights(
+  config: LlamaConfig,
+  seed = 0,
+  opts: SynthOptions = {},
+): Generator<SynthTensor> {
+  const problems = configProblems(config);
+  if (problems.length) throw new RangeError(`bad llama config: ${problems.join("; ")}`);
+  for (const layout of llamaTensorLayout(config, { tiedOutput: opts.tiedOutput })) {
+    const dtype: SynthDtype = layout.kind === "norm" ? "f32" : (opts.dtype ?? "f32");
+    const nElements = layout.shape.reduce((a, b) => a * b, 1);
+    const rowLen = layout.shape[layout.shape.length - 1];
+    const { mean, std } = initOf(layout, config);
+    const chunks = function* (maxElements = 1 << 22): Generator<Float32Array | Uint16Array> {
+      const rng = new Rng(seed, layout.name);
+      const rows = Math.max(1, Math.floor(maxElements / rowLen));
+      const per = rows * rowLen;
+      for (let done = 0; done < nElements; done += per) {
+        const n = Math.min(per, nElements - done);
+        const f = rng.fillNormal(new Float32Array(n), std, mean);
+        yield dtype === "f32" ? f : f32ArrayToF16(f);
+      }
+    };
+    yield {
+      name: layout.name,
+      shape: layout.shape,
+      dtype,
+      ggmlType: dtype === "f32" ? GgmlType.F32 : GgmlType.F16,
+      nElements,
+      nBytes: nElements * (dtype === "f32" ? 4 : 2),
+      mean,
+      std,
+      layout,
+      data() {
+        const it = chunks(nElements);
+        return it.next().value as Float32Array | Uint16Array;
+      },
+      chunks,
+    };
+  }
+}
+
+/** GGUF metadata for a llama config, in llama.cpp's key order, with a synthetic tokenizer. */
+export function llamaMetadata(
+  c: LlamaConfig,
+  opts: { name?: string; dtype?: SynthDtype; alignment?: number; tokenizer?: boolean } = {},
+): [string, MetaEntry][] {
+  const m: [string, MetaEntry][] = [
+    ["general.architecture", meta.str("llama")],
+    ["general.name", meta.str(opts.name ?? "faultline-synthetic")],
+    ["general.file_type", meta.u32(opts.dtype === "f16" ? 1 : 0)],
+    ["llama.context_length", meta.u32(c.contextLength)],
+    ["llama.embedding_length", meta.u32(c.dim)],
+    ["llama.block_count", meta.u32(c.nLayers)],
+    ["llama.feed_forward_length", meta.u32(c.ffnDim)],
+    ["llama.rope.dimension_count", meta.u32(c.headDim)],
+    ["llama.attention.head_count", meta.u32(c.nHeads)],
+    ["llama.attention.head_count_kv", meta.u32(c.nKvHeads)],
+    ["llama.attention.layer_norm_rms_epsilon", meta.f32(c.normEps)],
+    ["llama.rope.freq_base", meta.f32(c.ropeBase)],
+    ["llama.vocab_size", meta.u32(c.vocabSize)],
+  ];
+  if (opts.alignment !== undefined) m.push(["general.alignment", meta.u32(opts.alignment)]);
+  if (opts.tokenizer ?? true) {
+    const tokens: string[] = new Array(c.vocabSize);
+    for (let i = 0; i < c.vocabSize; i++) {
+      tokens[i] = i === 0 ? "<unk>" : i === 1 ? "<s>" : i === 2 ? "</s>" : `<t${i}>`;
+    }
+    m.push(
+      ["tokenizer.ggml.model", meta.str("llama")],
+      ["tokenizer.ggml.tokens", meta.arr(GgufValueType.STRING, tokens)],
+      ["tokenizer.ggml.bos_token_id", meta.u32(Math.min(1, c.vocabSize - 1))],
+      ["tokenizer.ggml.eos_token_id", meta.u32(Math.min(2, c.vocabSize - 1))],
+    );
+  }
+  return m;
+}
+
+export interface SynthGgufOptions extends SynthOptions {
+  seed?: number;
+  name?: string;
+  /** general.alignment to write (default: none written, i.e. 32). */
+  alignment?: number;
+  version?: 2 | 3;
+  /** Leave tensor data as holes (zeros) instead of generating it: fast, for header-only tests. */
+  noData?: boolean;
+}
+
+/** Write a synthetic llama GGUF file, streaming the weights chunk by chunk. */
+export function synthGguf(
+  path: string,
+  config: LlamaConfig,
+  opts: SynthGgufOptions = {},
+): Promise<WriteResult> {
+  const tensors: TensorSpec[] = [];
+  for (const t of synthWeights(config, opts.seed ?? 0, opts)) {
+    tensors.push({
+      name: t.name,
+      shape: t.shape,
+      type: t.ggmlType,
+      data: opts.noData ? undefined : () => t.chunks(),
+    });
+  }
+  return writeGguf(path, {
+    version: opts.version ?? 3,
+    metadata: llamaMetadata(config, { name: opts.name, dtype: opts.dtype, alignment: opts.alignment }),
+    tensors,
+  });
+}
+
+const USAGE = `usage: deno run -A scripts/model/synth.ts --preset tiny|llama2-7b|llama3-8b --out PATH
+  [--layers N] [--dtype f32|f16] [--seed N] [--tied]
+  [--dim N] [--ffn N] [--heads N] [--kv-heads N] [--vocab N] [--ctx N] [--rope-base X] [--eps X]
+  [--alignment N] [--gguf-version 2|3] [--no-data]`;
+
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      preset: { type: "string", default: "tiny" },
+      out: { type: "string" },
+      layers: { type: "string" },
+      dtype: { type: "string", default: "f32" },
+      seed: { type: "string", default: "0" },
+      tied: { type: "boolean", default: false },
+      dim: { type: "string" },
+      ffn: { type: "string" },
+      heads: { type: "string" },
+      "kv-heads": { type: "string" },
+      vocab: { type: "string" },
+      ctx: { type: "string" },
+      "rope-base": { type: "string" },
+      eps: { type: "string" },
+      alignment: { type: "string" },
+      "gguf-version": { type: "string", default: "3" },
+      "no-data": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const fail = (msg: string) => {
+    console.error(`synth: ${msg}\n${USAGE}`);
+    return 2;
+  };
+  if (!isPresetName(values.preset)) {
+    return fail(`unknown preset ${values.preset} (${Object.keys(PRESETS).join(", ")})`);
+  }
+  if (!values.out) return fail("--out is required");
+  if (values.dtype !== "f32" && values.dtype !== "f16") return fail(`--dtype must be f32 or f16`);
+  const num = (v: string | undefined, flag: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new RangeError(`--${flag}: not a number: ${v}`);
+    return n;
+  };
+  const overrides: Partial<LlamaConfig> = {};
+  const set = (k: keyof LlamaConfig, flag: string, v: string | undefined) => {
+    const n = num(v, flag);
+    if (n !== undefined) overrides[k] = n;
+  };
+  try {
+    set("nLayers", "layers", values.layers);
+    set("dim", "dim", values.dim);
+    set("ffnDim", "ffn", values.ffn);
+    set("nHeads", "heads", values.heads);
+    set("nKvHeads", "kv-heads", values["kv-heads"]);
+    set("vocabSize", "vocab", values.vocab);
+    set("contextLength", "ctx", values.ctx);
+    set("ropeBase", "rope-base", values["rope-base"]);
+    set("normEps", "eps", values.eps);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const config = presetConfig(values.preset, overrides);
+  const problems = configProblems(config);
+  if (problems.length) return fail(problems.join("; "));
+  const version = Number(values["gguf-version"]);
+  if (version !== 2 && version !== 3) return fail("--gguf-version must be 2 or 3");
+  const t0 = performance.now();
+  const res = await synthGguf(values.out, config, {
+    seed: num(values.seed, "seed") ?? 0,
+    dtype: values.dtype,
+    tiedOutput: values.tied,
+    alignment: num(values.alignment, "alignment"),
+    version,
+    noData: values["no-data"],
+    name: `synthetic ${values.preset}`,
+  });
+  const params = parameterCount(config, { tiedOutput: values.tied });
+  console.log(
+    `${res.path}: ${values.preset} ${JSON.stringify(config)}\n` +
+      `  ${(params / 1e6).toFixed(1)}M parameters, ${values.dtype}, ${
+        (res.bytes / 2 ** 20).toFixed(1)
+      } MiB, ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
