@@ -1,0 +1,250 @@
+/**
+ * The status server's hono app. It reads the reports folder and nothing else:
+ * it never loads the native GPU library, so a crashing experiment cannot take
+ * it down. Routes:
+ *
+ *   GET /                                  runs list (HTML)
+ *   GET /runs/:exp/:id                     run page: verdict, hypotheses, timeline, report
+ *   GET /runs/:exp/:id/live                live view of the run's ops
+ *   GET /runs/:exp/:id/live/events         server-sent events, one "op" per journal record
+ *   GET /runs/:exp/:id/files/:name         the run's known files (trace.json, timeline.svg, ...)
+ *   GET /api/runs                          runs list (JSON)
+ *   GET /api/runs/:exp/:id                 run detail (JSON)
+ *   GET /api/runs/:exp/:id/journal         merged journal records (JSON; ?from=byte offset, ?limit=)
+ *   GET /api/health                        liveness, backend and device (also /health)
+ *   GET /assets/style.css, /assets/live.js static assets
+ */
+
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { isTraversal, RefusedPath, RUN_FILES } from "./paths.ts";
+import { DEFAULT_LIVE_WINDOW_MS, RunsIndex } from "./runs.ts";
+import type { RunDetail } from "./runs.ts";
+import { LivePage, MessagePage, RunListPage, RunPage, runPath } from "./pages.tsx";
+import { renderMarkdown } from "./markdown.ts";
+import { LIVE_JS, STYLE_CSS } from "./assets.ts";
+import { liveEvents, LiveStreams } from "./live.ts";
+import { JournalTail, mergeById } from "./journal.ts";
+import { join } from "node:path";
+
+export interface AppOptions {
+  reportsDir: string;
+  /** A run without verdict.json whose journal changed within this window counts as LIVE. */
+  liveWindowMs?: number;
+  /** How often a live stream polls the journal. */
+  pollMs?: number;
+  heartbeatMs?: number;
+  /** Open event streams; pass one to close them at shutdown. */
+  streams?: LiveStreams;
+  /**
+   * Accept only requests whose Host names the loopback interface (guards a
+   * loopback-bound server against DNS rebinding). Off when serving remotely.
+   */
+  loopbackOnly?: boolean;
+  /** Backend and device hints for /api/health when no verdict names them. */
+  env?: { backend?: string; device?: string };
+}
+
+const PAGE_CSP =
+  "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
+
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
+
+function wantsJson(c: Context): boolean {
+  return c.req.path.startsWith("/api/");
+}
+
+function notFound(c: Context, what: string) {
+  if (wantsJson(c)) return c.json({ error: "not found", what }, 404);
+  return c.html(<MessagePage title="Not found" message={what} />, 404);
+}
+
+function refused(c: Context, err: RefusedPath) {
+  if (wantsJson(c)) return c.json({ error: err.message }, 403);
+  return c.html(<MessagePage title="Refused" message={err.message} />, 403);
+}
+
+/** Only the report's own files are linkable from report.md; everything else is dropped. */
+function reportUrls(run: { experiment: string; id: string }) {
+  return (url: string, _kind: "link" | "image"): string | null => {
+    const name = url.replace(/^\.\//, "");
+    return Object.hasOwn(RUN_FILES, name) ? runPath(run, `/files/${name}`) : null;
+  };
+}
+
+function publicDetail(run: RunDetail) {
+  const { reportMd: _reportMd, recent: _recent, ...rest } = run;
+  return {
+    ...rest,
+    live: run.status === "LIVE",
+    links: {
+      page: runPath(run),
+      live: runPath(run, "/live"),
+      events: runPath(run, "/live/events"),
+      journal: runPath(run).replace("/runs/", "/api/runs/") + "/journal",
+      files: Object.fromEntries(run.files.map((f) => [f, runPath(run, `/files/${f}`)])),
+    },
+  };
+}
+
+export function createApp(opts: AppOptions): Hono {
+  const index = new RunsIndex(opts.reportsDir, { liveWindowMs: opts.liveWindowMs ?? DEFAULT_LIVE_WINDOW_MS });
+  const streams = opts.streams ?? new LiveStreams();
+  const pollMs = opts.pollMs ?? 200;
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const started = Date.now();
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    if (opts.loopbackOnly !== false) {
+      const host = c.req.header("host") ?? new URL(c.req.url).host;
+      if (!LOOPBACK_HOST.test(host)) return c.text("refused: this server answers only on loopback", 421);
+    }
+    await next();
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("X-Frame-Options", "DENY");
+    if (!c.res.headers.has("Content-Security-Policy")) c.header("Content-Security-Policy", PAGE_CSP);
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof RefusedPath) return refused(c, err);
+    console.error(`status server: ${c.req.method} ${c.req.path}: ${err.message}`);
+    if (wantsJson(c)) return c.json({ error: "internal error" }, 500);
+    return c.html(<MessagePage title="Error" message="The server could not read this run." />, 500);
+  });
+  app.notFound((c) => notFound(c, `no route for ${c.req.path}`));
+
+  app.get("/assets/style.css", (c) => c.body(STYLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" }));
+  app.get(
+    "/assets/live.js",
+    (c) => c.body(LIVE_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" }),
+  );
+
+  app.get("/", async (c) => {
+    const runs = await index.list();
+    return c.html(<RunListPage runs={runs} reportsDir={opts.reportsDir} />);
+  });
+
+  app.get("/runs/:exp/:id", async (c) => {
+    const { exp, id } = c.req.param();
+    const run = await index.detail(exp, id, 0);
+    if (!run) return notFound(c, `unknown run ${exp}/${id}`);
+    const reportHtml = run.reportMd === null
+      ? null
+      : renderMarkdown(run.reportMd, { resolve: reportUrls(run) });
+    return c.html(<RunPage run={run} reportHtml={reportHtml} />);
+  });
+
+  app.get("/runs/:exp/:id/live", async (c) => {
+    const { exp, id } = c.req.param();
+    const run = await index.detail(exp, id);
+    if (!run) return notFound(c, `unknown run ${exp}/${id}`);
+    return c.html(<LivePage run={run} />);
+  });
+
+  app.get("/runs/:exp/:id/live/events", async (c) => {
+    const { exp, id } = c.req.param();
+    const dir = await index.runDir(exp, id);
+    if (!dir) return notFound(c, `unknown run ${exp}/${id}`);
+    const resume = c.req.header("last-event-id") ?? c.req.query("from") ?? "0";
+    const from = /^\d{1,15}$/.test(resume) ? Number(resume) : 0;
+    return liveEvents(c, {
+      dir,
+      from,
+      pollMs,
+      heartbeatMs,
+      streams,
+      finished: async () => {
+        try {
+          const text = await Deno.readTextFile(join(dir, "verdict.json"));
+          const v = JSON.parse(text);
+          return typeof v?.status === "string" ? v.status : "UNREADABLE";
+        } catch (e) {
+          return e instanceof Deno.errors.NotFound ? null : "UNREADABLE";
+        }
+      },
+    });
+  });
+
+  app.get("/runs/:exp/:id/files/:name", async (c) => {
+    const { exp, id, name } = c.req.param();
+    if (isTraversal(name)) throw new RefusedPath(JSON.stringify(name));
+    if (!Object.hasOwn(RUN_FILES, name)) return notFound(c, `no file ${name} is served for a run`);
+    const path = await index.runFile(exp, id, name);
+    if (!path) return notFound(c, `no ${name} in run ${exp}/${id}`);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch {
+      return notFound(c, `no ${name} in run ${exp}/${id}`);
+    }
+    return c.body(file.readable, 200, {
+      "Content-Type": RUN_FILES[name],
+      "Content-Security-Policy": FILE_CSP,
+      "Content-Disposition": `inline; filename="${name}"`,
+      "Cache-Control": "no-store",
+    });
+  });
+
+  app.get("/api/runs", async (c) => c.json({ runs: await index.list() }));
+
+  app.get("/api/runs/:exp/:id", async (c) => {
+    const { exp, id } = c.req.param();
+    const run = await index.detail(exp, id, 0);
+    if (!run) return notFound(c, `unknown run ${exp}/${id}`);
+    return c.json(publicDetail(run));
+  });
+
+  app.get("/api/runs/:exp/:id/journal", async (c) => {
+    const { exp, id } = c.req.param();
+    const dir = await index.runDir(exp, id);
+    if (!dir) return notFound(c, `unknown run ${exp}/${id}`);
+    const fromQ = c.req.query("from") ?? "0";
+    const limitQ = c.req.query("limit") ?? "1000";
+    if (!/^\d{1,15}$/.test(fromQ) || !/^\d{1,7}$/.test(limitQ)) {
+      return c.json({ error: "from and limit must be non-negative integers" }, 400);
+    }
+    const tail = new JournalTail(join(dir, "journal.jsonl"), Number(fromQ));
+    const r = await tail.poll();
+    const records = mergeById(r.records);
+    const limit = Number(limitQ);
+    return c.json({
+      experiment: exp,
+      id,
+      from: r.reset ? 0 : Number(fromQ),
+      next: tail.position,
+      missing: r.missing,
+      counts: tail.counts,
+      total: records.length,
+      records: records.slice(Math.max(0, records.length - limit)),
+    });
+  });
+
+  const health = async (c: Context) => {
+    const runs = await index.list();
+    const seen = index.newestDeviceOf(runs);
+    const backend = seen?.backend ?? opts.env?.backend ?? "unknown";
+    const device = seen?.device ?? opts.env?.device ?? "unknown";
+    const source = seen
+      ? seen.source
+      : opts.env?.backend || opts.env?.device
+      ? "environment"
+      : "nothing names them yet";
+    return c.json({
+      status: "ok",
+      backend,
+      device,
+      source,
+      runs: runs.length,
+      liveStreams: streams.size,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+    });
+  };
+  app.get("/api/health", health);
+  app.get("/health", health);
+
+  return app;
+}

@@ -1,0 +1,321 @@
+/**
+ * Reading journal.jsonl: whole-file parsing for finished runs and incremental
+ * tailing for live ones. A live trial writes the intent of a call before the
+ * call and the result after it, so the last line may be half-written and a
+ * record id may appear twice (first pending, then with a status). Lines that
+ * are not JSON objects with an id are skipped and counted, never fatal.
+ */
+
+/** One journal record as the runtime writes it; unknown fields are kept. */
+export interface JournalRecord {
+  id: number | string;
+  time?: unknown;
+  kind?: unknown;
+  stream?: unknown;
+  name?: unknown;
+  scalars?: unknown;
+  pointers?: unknown;
+  step?: unknown;
+  layer?: unknown;
+  status?: unknown;
+  [key: string]: unknown;
+}
+
+export interface LineCounts {
+  /** Lines that parsed as records. */
+  records: number;
+  /** Complete lines that were not a JSON object with an id. */
+  malformed: number;
+  /** A trailing line with no newline that did not parse (half-written). */
+  partial: number;
+}
+
+const NEWLINE = 0x0a;
+const decoder = new TextDecoder();
+
+/** Parses one line; returns null when it is not a record. Blank lines are ignored by the caller. */
+export function parseLine(line: string): JournalRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
+  const id = (value as Record<string, unknown>).id;
+  if (typeof id !== "number" && typeof id !== "string") return null;
+  return value as JournalRecord;
+}
+
+/**
+ * Incremental line parser over bytes. Bytes are split on newlines before
+ * decoding, so a multi-byte character cut between two reads is kept whole.
+ */
+export class LineParser {
+  #carry: Uint8Array = new Uint8Array(0);
+  counts: LineCounts = { records: 0, malformed: 0, partial: 0 };
+
+  /** Bytes held back because their line has no newline yet. */
+  get pendingBytes(): number {
+    return this.#carry.length;
+  }
+
+  /** Feeds bytes; returns the records of the lines they complete. */
+  push(bytes: Uint8Array): JournalRecord[] {
+    const out: JournalRecord[] = [];
+    let data = bytes;
+    if (this.#carry.length > 0) {
+      data = new Uint8Array(this.#carry.length + bytes.length);
+      data.set(this.#carry);
+      data.set(bytes, this.#carry.length);
+    }
+    let start = 0;
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] !== NEWLINE) continue;
+      this.#line(data.subarray(start, i), out);
+      start = i + 1;
+    }
+    this.#carry = data.slice(start);
+    return out;
+  }
+
+  /**
+   * Ends the input: a trailing line without newline is accepted when it parses
+   * and counted as partial otherwise.
+   */
+  finish(): JournalRecord[] {
+    const out: JournalRecord[] = [];
+    const rest = decoder.decode(this.#carry).trim();
+    this.#carry = new Uint8Array(0);
+    if (rest === "") return out;
+    const rec = parseLine(rest);
+    if (rec) {
+      this.counts.records++;
+      out.push(rec);
+    } else {
+      this.counts.partial++;
+    }
+    return out;
+  }
+
+  #line(bytes: Uint8Array, out: JournalRecord[]) {
+    const text = decoder.decode(bytes).trim();
+    if (text === "") return;
+    const rec = parseLine(text);
+    if (rec) {
+      this.counts.records++;
+      out.push(rec);
+    } else {
+      this.counts.malformed++;
+    }
+  }
+}
+
+/** Parses a whole journal text or byte array. */
+export function parseJournal(data: string | Uint8Array): { records: JournalRecord[]; counts: LineCounts } {
+  const p = new LineParser();
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const records = p.push(bytes);
+  records.push(...p.finish());
+  return { records, counts: p.counts };
+}
+
+/**
+ * Merges records by id, keeping the position of the first appearance and the
+ * fields of the latest one (the result supersedes the intent).
+ */
+export function mergeById(records: JournalRecord[]): JournalRecord[] {
+  const byId = new Map<string, JournalRecord>();
+  for (const r of records) {
+    const key = String(r.id);
+    const prev = byId.get(key);
+    byId.set(key, prev ? { ...prev, ...r } : r);
+  }
+  return [...byId.values()];
+}
+
+export type OpState = "pending" | "ok" | "error";
+
+/** Reads a record's status: absent, null or "pending" is pending; 0 or "ok" is ok; anything else an error. */
+export function opState(r: JournalRecord): OpState {
+  const s = r.status;
+  if (s === undefined || s === null) return "pending";
+  if (typeof s === "string") {
+    const l = s.toLowerCase();
+    if (l === "pending" || l === "") return "pending";
+    if (l === "ok" || l === "success" || l === "0") return "ok";
+    return "error";
+  }
+  if (typeof s === "number") return s === 0 ? "ok" : "error";
+  if (typeof s === "object" && s !== null) {
+    const code = (s as Record<string, unknown>).code;
+    if (code === 0) return "ok";
+  }
+  return "error";
+}
+
+export interface JournalSummary {
+  ops: number;
+  byKind: Record<string, number>;
+  pending: number;
+  errors: number;
+  firstError: JournalRecord | null;
+  last: JournalRecord | null;
+  counts: LineCounts;
+  bytes: number;
+}
+
+export function summarize(records: JournalRecord[], counts: LineCounts, bytes: number): JournalSummary {
+  const merged = mergeById(records);
+  const byKind: Record<string, number> = {};
+  let pending = 0;
+  let errors = 0;
+  let firstError: JournalRecord | null = null;
+  for (const r of merged) {
+    const k = typeof r.kind === "string" ? r.kind : "?";
+    byKind[k] = (byKind[k] ?? 0) + 1;
+    const st = opState(r);
+    if (st === "pending") pending++;
+    if (st === "error") {
+      errors++;
+      firstError ??= r;
+    }
+  }
+  return {
+    ops: merged.length,
+    byKind,
+    pending,
+    errors,
+    firstError,
+    last: merged.at(-1) ?? null,
+    counts,
+    bytes,
+  };
+}
+
+/** Reads and parses a journal file; null when it does not exist or cannot be read. */
+export async function readJournal(
+  path: string,
+): Promise<{ records: JournalRecord[]; counts: LineCounts; bytes: number } | null> {
+  let data: Uint8Array;
+  try {
+    data = await Deno.readFile(path);
+  } catch {
+    return null;
+  }
+  // The end offset a live view resumes from: the end of the last complete line.
+  const end = data.lastIndexOf(NEWLINE) + 1;
+  const { records, counts } = parseJournal(data);
+  return { records, counts, bytes: end };
+}
+
+export interface TailResult {
+  /** The file was truncated or replaced: everything shown so far is stale. */
+  reset: boolean;
+  /** The file is absent right now. */
+  missing: boolean;
+  records: JournalRecord[];
+}
+
+const HEAD_BYTES = 64;
+
+/**
+ * Follows a journal file by polling: each poll reads the bytes appended since
+ * the last one. A shrinking file, a new inode or changed first bytes mean the
+ * file was rewritten, and reading starts over from the beginning.
+ */
+export class JournalTail {
+  readonly path: string;
+  #offset: number;
+  #ino: number | null = null;
+  #head: Uint8Array | null = null;
+  #parser = new LineParser();
+  #started = false;
+
+  constructor(path: string, from = 0) {
+    this.path = path;
+    this.#offset = Math.max(0, Math.floor(from));
+  }
+
+  /** Byte offset of the end of the last complete line read: where a reconnecting client resumes. */
+  get position(): number {
+    return this.#offset - this.#parser.pendingBytes;
+  }
+
+  get counts(): LineCounts {
+    return { ...this.#parser.counts, partial: this.#parser.pendingBytes > 0 ? 1 : 0 };
+  }
+
+  async poll(): Promise<TailResult> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.path, { read: true });
+    } catch {
+      const reset = this.#offset > 0 || this.#ino !== null;
+      if (reset) this.#restart();
+      return { reset, missing: true, records: [] };
+    }
+    try {
+      const info = await file.stat();
+      let reset = false;
+      if (
+        (this.#ino !== null && info.ino !== null && info.ino !== this.#ino) || info.size < this.#offset
+      ) {
+        reset = true;
+      } else if (this.#head && info.size >= this.#head.length) {
+        const head = await readAt(file, 0, this.#head.length);
+        if (!sameBytes(head, this.#head)) reset = true;
+      }
+      if (reset) this.#restart();
+      this.#ino = info.ino;
+      if (!this.#started) {
+        this.#started = true;
+        await this.#alignStart(file);
+      }
+      if (info.size <= this.#offset) return { reset, missing: false, records: [] };
+      const bytes = await readAt(file, this.#offset, info.size - this.#offset);
+      if (this.#head === null || this.#head.length < HEAD_BYTES) {
+        this.#head = this.#offset === 0
+          ? bytes.slice(0, HEAD_BYTES)
+          : await readAt(file, 0, Math.min(HEAD_BYTES, info.size));
+      }
+      this.#offset += bytes.length;
+      return { reset, missing: false, records: this.#parser.push(bytes) };
+    } finally {
+      file.close();
+    }
+  }
+
+  /** A resume offset must sit just after a newline; otherwise start from the beginning. */
+  async #alignStart(file: Deno.FsFile) {
+    if (this.#offset === 0) return;
+    const prev = await readAt(file, this.#offset - 1, 1);
+    if (prev.length !== 1 || prev[0] !== NEWLINE) this.#offset = 0;
+  }
+
+  #restart() {
+    this.#offset = 0;
+    this.#ino = null;
+    this.#head = null;
+    this.#parser = new LineParser();
+    this.#started = true;
+  }
+}
+
+async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  const buf = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const n = await file.read(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,129 @@
+/**
+ * The live view's event stream: follows a run's journal.jsonl and sends one
+ * server-sent event per op as it is appended. Each stream owns one poll loop;
+ * it ends when the client goes away, when the run gets its verdict, or when
+ * the server closes all streams.
+ */
+
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { SSEStreamingApi } from "hono/streaming";
+import { join } from "node:path";
+import { JournalTail } from "./journal.ts";
+import { opRow } from "./format.ts";
+
+/** Tracks the open event streams so a server (or a test) can close them and wait for their loops to end. */
+export class LiveStreams {
+  #open = new Map<AbortController, Promise<void>>();
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  track(ac: AbortController, done: Promise<void>) {
+    this.#open.set(ac, done);
+    done.finally(() => this.#open.delete(ac));
+  }
+
+  /** Resolves when every open stream's loop has ended. */
+  async idle(): Promise<void> {
+    while (this.#open.size) await Promise.allSettled([...this.#open.values()]);
+  }
+
+  /** Ends every open stream and waits for their loops. */
+  async closeAll(): Promise<void> {
+    for (const ac of this.#open.keys()) ac.abort();
+    await this.idle();
+  }
+}
+
+export interface LiveOptions {
+  dir: string;
+  from: number;
+  pollMs: number;
+  heartbeatMs: number;
+  streams: LiveStreams;
+  /** The run's final status once verdict.json exists, else null. */
+  finished: () => Promise<string | null>;
+}
+
+/** Sleeps `ms` or until `signal` aborts, leaving no timer behind either way. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function liveEvents(c: Context, opts: LiveOptions): Response {
+  const ac = new AbortController();
+  c.req.raw.signal?.addEventListener("abort", () => ac.abort(), { once: true });
+  let release!: () => void;
+  opts.streams.track(ac, new Promise<void>((r) => release = r));
+  return streamSSE(c, async (stream) => {
+    stream.onAbort(() => ac.abort());
+    try {
+      await follow(stream, opts, ac.signal);
+    } finally {
+      release();
+    }
+  }, async (err, stream) => {
+    release();
+    await stream.writeSSE({ event: "end", data: JSON.stringify({ status: "ERROR", error: err.message }) });
+  });
+}
+
+async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortSignal) {
+  const tail = new JournalTail(join(opts.dir, "journal.jsonl"), opts.from);
+  let lastSkipped = -1;
+  let lastBeat = Date.now();
+  await stream.writeSSE({ event: "hello", data: JSON.stringify({ from: opts.from }), retry: 2000 });
+  while (!signal.aborted && !stream.closed) {
+    // Read the verdict's presence before the journal, so ops written before it are sent before "end".
+    const status = await opts.finished();
+    const r = await tail.poll();
+    if (signal.aborted) break;
+    if (r.reset) await stream.writeSSE({ event: "reset", data: "{}" });
+    for (let k = 0; k < r.records.length; k++) {
+      const last = k === r.records.length - 1;
+      await stream.writeSSE({
+        event: "op",
+        data: JSON.stringify(opRow(r.records[k])),
+        ...(last ? { id: String(tail.position) } : {}),
+      });
+    }
+    const counts = tail.counts;
+    if (counts.malformed !== lastSkipped) {
+      lastSkipped = counts.malformed;
+      await stream.writeSSE({ event: "skipped", data: JSON.stringify(counts) });
+    }
+    if (status !== null) {
+      await stream.writeSSE({ event: "end", data: JSON.stringify({ status }) });
+      return;
+    }
+    if (!(await exists(opts.dir))) {
+      await stream.writeSSE({ event: "end", data: JSON.stringify({ status: "GONE" }) });
+      return;
+    }
+    if (Date.now() - lastBeat >= opts.heartbeatMs) {
+      lastBeat = Date.now();
+      await stream.write(": keep-alive\n\n");
+    }
+    await sleep(opts.pollMs, signal);
+  }
+}

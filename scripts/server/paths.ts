@@ -1,0 +1,74 @@
+/**
+ * Safe path resolution under the reports folder. Every path the server opens
+ * passes through here: names are checked, symlinks are resolved, and the result
+ * must stay inside the reports root.
+ */
+
+import { join, resolve, sep as SEPARATOR } from "node:path";
+
+/** The files a run folder may hold that the server will serve, with their content types. */
+export const RUN_FILES: Readonly<Record<string, string>> = {
+  "journal.jsonl": "text/plain; charset=utf-8",
+  "verdict.json": "application/json; charset=utf-8",
+  "report.md": "text/plain; charset=utf-8",
+  "trace.json": "application/json; charset=utf-8",
+  "timeline.svg": "image/svg+xml",
+};
+
+/** A name of an experiment or run folder: no separators, no leading dot, no control characters. */
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9._:@+=-]{0,199}$/;
+
+export class RefusedPath extends Error {
+  constructor(what: string) {
+    super(`refused: ${what} is outside the reports folder`);
+    this.name = "RefusedPath";
+  }
+}
+
+/** True when `name` is a well-formed experiment or run-id folder name. */
+export function isSafeName(name: string): boolean {
+  return NAME.test(name);
+}
+
+/**
+ * True when `name` tries to leave its folder: separators, dot segments,
+ * absolute paths, NUL. Such requests are refused rather than answered 404.
+ */
+export function isTraversal(name: string): boolean {
+  return name.includes("/") || name.includes("\\") || name.includes("\0") || name === "." ||
+    name.startsWith("..") || name.includes("/..") || /^[A-Za-z]:/.test(name);
+}
+
+/** The canonical form of the reports root; missing roots are kept as given. */
+export async function realRoot(root: string): Promise<string> {
+  try {
+    return await Deno.realPath(root);
+  } catch {
+    return resolve(root);
+  }
+}
+
+function inside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(SEPARATOR) ? root : root + SEPARATOR);
+}
+
+/**
+ * Resolves `parts` under `root` following symlinks. Returns null when the path
+ * does not exist; throws RefusedPath when it resolves outside the root or a
+ * part is not a safe name.
+ */
+export async function resolveInside(root: string, ...parts: string[]): Promise<string | null> {
+  for (const p of parts) {
+    if (isTraversal(p)) throw new RefusedPath(JSON.stringify(p));
+    if (!isSafeName(p)) return null;
+  }
+  const base = await realRoot(root);
+  let real: string;
+  try {
+    real = await Deno.realPath(join(base, ...parts));
+  } catch {
+    return null;
+  }
+  if (!inside(base, real)) throw new RefusedPath(parts.join("/"));
+  return real;
+}

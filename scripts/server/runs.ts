@@ -1,0 +1,308 @@
+/**
+ * The runs index: finds reports/<experiment>/<run-id>/ folders and reads what
+ * they hold. Everything is read fresh on each call and every read tolerates
+ * files that vanish or are half-rewritten under it.
+ */
+
+import { join } from "node:path";
+import { isSafeName, realRoot, resolveInside } from "./paths.ts";
+import { mergeById, readJournal, summarize } from "./journal.ts";
+import type { JournalRecord, JournalSummary } from "./journal.ts";
+
+/** Files whose presence makes a folder a run. */
+const RUN_MARKERS = ["journal.jsonl", "verdict.json", "report.md"];
+
+export type RunStatus = "OK" | "FAULT" | "BLOCKED" | "LIVE" | "INCOMPLETE" | "UNREADABLE";
+
+export interface SurfacedAt {
+  op?: unknown;
+  kind?: unknown;
+  name?: unknown;
+  error?: unknown;
+}
+
+export interface RootCause {
+  op?: unknown;
+  kind?: unknown;
+  kernel?: unknown;
+  name?: unknown;
+  step?: unknown;
+  layer?: unknown;
+  argument?: unknown;
+  invariant?: unknown;
+  detail?: unknown;
+}
+
+export interface Hypothesis {
+  id?: unknown;
+  title?: unknown;
+  status?: unknown;
+  evidence?: unknown;
+}
+
+export interface MatrixRow {
+  mode?: unknown;
+  iterations?: unknown;
+  errors?: unknown;
+  status?: unknown;
+}
+
+/** verdict.json, read defensively: every field may be missing or of another type. */
+export interface Verdict {
+  experiment?: unknown;
+  backend?: unknown;
+  device?: unknown;
+  config?: unknown;
+  status?: unknown;
+  surfaced_at?: SurfacedAt | null;
+  root_cause?: RootCause | null;
+  hypotheses?: Hypothesis[];
+  matrix?: MatrixRow[];
+  started?: unknown;
+  finished?: unknown;
+  [key: string]: unknown;
+}
+
+export interface RunSummary {
+  experiment: string;
+  id: string;
+  status: RunStatus;
+  backend: string | null;
+  device: string | null;
+  /** ISO time: the verdict's finished or started time, else the newest file's modification time. */
+  time: string | null;
+  rootCause: string | null;
+  files: string[];
+  /** Why verdict.json could not be used, when it exists but does not parse. */
+  verdictError?: string;
+}
+
+export interface RunDetail extends RunSummary {
+  verdict: Verdict | null;
+  journal: JournalSummary | null;
+  /** The newest merged records, for display. */
+  recent: JournalRecord[];
+  /** Byte offset of the end of the last complete journal line. */
+  journalEnd: number;
+  reportMd: string | null;
+}
+
+export interface IndexOptions {
+  /** A run without verdict.json whose journal changed within this window is LIVE. */
+  liveWindowMs: number;
+  now?: () => number;
+}
+
+export const DEFAULT_LIVE_WINDOW_MS = 30_000;
+
+function str(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return null;
+  }
+}
+
+/** One line naming the root cause: kernel, argument and invariant. */
+export function describeRootCause(rc: RootCause | null | undefined): string | null {
+  if (!rc || typeof rc !== "object") return null;
+  const parts: string[] = [];
+  const where = str(rc.kernel) ?? str(rc.name);
+  if (where) parts.push(where);
+  if (rc.op !== undefined && rc.op !== null) parts.push(`op ${str(rc.op)}`);
+  if (str(rc.argument)) parts.push(`argument ${str(rc.argument)}`);
+  if (str(rc.invariant)) parts.push(`broke ${str(rc.invariant)}`);
+  return parts.length ? parts.join(", ") : str(rc.detail);
+}
+
+async function listDirs(path: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(path)) {
+      if ((e.isDirectory || e.isSymlink) && isSafeName(e.name)) out.push(e.name);
+    }
+  } catch {
+    // Gone or unreadable: no entries.
+  }
+  return out.sort();
+}
+
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch {
+    return null;
+  }
+}
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Reads verdict.json: the parsed object, null when absent, or an error message. */
+async function readVerdict(dir: string): Promise<{ verdict: Verdict | null; error?: string }> {
+  const text = await readText(join(dir, "verdict.json"));
+  if (text === null) return { verdict: null };
+  try {
+    const v = JSON.parse(text);
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      return { verdict: null, error: "verdict.json is not an object" };
+    }
+    return { verdict: v as Verdict };
+  } catch (e) {
+    return { verdict: null, error: `verdict.json does not parse: ${(e as Error).message}` };
+  }
+}
+
+export class RunsIndex {
+  readonly root: string;
+  readonly opts: IndexOptions;
+
+  constructor(root: string, opts: Partial<IndexOptions> = {}) {
+    this.root = root;
+    this.opts = { liveWindowMs: opts.liveWindowMs ?? DEFAULT_LIVE_WINDOW_MS, now: opts.now };
+  }
+
+  #now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
+  }
+
+  /** Resolves a run folder; null when unknown. Throws RefusedPath for names that leave the root. */
+  async runDir(experiment: string, id: string): Promise<string | null> {
+    const dir = await resolveInside(this.root, experiment, id);
+    if (!dir) return null;
+    const info = await statOrNull(dir);
+    if (!info?.isDirectory) return null;
+    for (const f of RUN_MARKERS) {
+      if ((await statOrNull(join(dir, f)))?.isFile) return dir;
+    }
+    return null;
+  }
+
+  /** Resolves a known file of a run; null when absent. Throws RefusedPath when it links outside the root. */
+  async runFile(experiment: string, id: string, name: string): Promise<string | null> {
+    const dir = await this.runDir(experiment, id);
+    if (!dir) return null;
+    const path = await resolveInside(this.root, experiment, id, name);
+    if (!path) return null;
+    const info = await statOrNull(path);
+    return info?.isFile ? path : null;
+  }
+
+  /** All runs, newest first. Folders that are not experiment runs (e.g. bench/) are skipped. */
+  async list(): Promise<RunSummary[]> {
+    const root = await realRoot(this.root);
+    const runs: RunSummary[] = [];
+    for (const exp of await listDirs(root)) {
+      for (const id of await listDirs(join(root, exp))) {
+        try {
+          const dir = await this.runDir(exp, id);
+          if (!dir) continue;
+          const s = await this.#summary(exp, id, dir);
+          if (s) runs.push(s.summary);
+        } catch {
+          // A run that resolves outside the root or vanished mid-read is left out.
+        }
+      }
+    }
+    runs.sort((a, b) => (b.time ?? "").localeCompare(a.time ?? "") || a.id.localeCompare(b.id));
+    return runs;
+  }
+
+  async #summary(
+    experiment: string,
+    id: string,
+    dir: string,
+  ): Promise<{ summary: RunSummary; verdict: Verdict | null } | null> {
+    const files: string[] = [];
+    let newest = 0;
+    let journalMtime = 0;
+    for (const f of ["journal.jsonl", "verdict.json", "report.md", "trace.json", "timeline.svg"]) {
+      const info = await statOrNull(join(dir, f));
+      if (!info?.isFile) continue;
+      files.push(f);
+      const m = info.mtime?.getTime() ?? 0;
+      newest = Math.max(newest, m);
+      if (f === "journal.jsonl") journalMtime = m;
+    }
+    if (files.length === 0) return null;
+    const { verdict, error } = await readVerdict(dir);
+    let status: RunStatus;
+    if (verdict) {
+      const s = str(verdict.status)?.toUpperCase();
+      status = s === "OK" || s === "FAULT" || s === "BLOCKED" ? s : "UNREADABLE";
+    } else if (error) {
+      status = "UNREADABLE";
+    } else if (files.includes("journal.jsonl") && this.#now() - journalMtime <= this.opts.liveWindowMs) {
+      status = "LIVE";
+    } else {
+      status = "INCOMPLETE";
+    }
+    const time = str(verdict?.finished) ?? str(verdict?.started) ??
+      (newest ? new Date(newest).toISOString() : null);
+    return {
+      verdict,
+      summary: {
+        experiment,
+        id,
+        status,
+        backend: str(verdict?.backend),
+        device: str(verdict?.device),
+        time,
+        rootCause: describeRootCause(verdict?.root_cause),
+        files,
+        ...(error ? { verdictError: error } : {}),
+      },
+    };
+  }
+
+  /** Everything the run page shows; null for an unknown run. */
+  async detail(experiment: string, id: string, recentLimit = 200): Promise<RunDetail | null> {
+    const dir = await this.runDir(experiment, id);
+    if (!dir) return null;
+    const s = await this.#summary(experiment, id, dir);
+    if (!s) return null;
+    const j = await readJournal(join(dir, "journal.jsonl"));
+    let journal: JournalSummary | null = null;
+    let recent: JournalRecord[] = [];
+    if (j) {
+      journal = summarize(j.records, j.counts, j.bytes);
+      recent = mergeTail(j.records, recentLimit);
+    }
+    return {
+      ...s.summary,
+      verdict: s.verdict,
+      journal,
+      recent,
+      journalEnd: j?.bytes ?? 0,
+      reportMd: await readText(join(dir, "report.md")),
+    };
+  }
+
+  /** The backend and device named by the newest run that names them. */
+  newestDeviceOf(runs: RunSummary[]): { backend: string; device: string; source: string } | null {
+    for (const r of runs) {
+      if (r.backend || r.device) {
+        return {
+          backend: r.backend ?? "unknown",
+          device: r.device ?? "unknown",
+          source: `verdict of ${r.experiment}/${r.id}`,
+        };
+      }
+    }
+    return null;
+  }
+}
+
+/** The last `limit` ops, merged by id. */
+function mergeTail(records: JournalRecord[], limit: number): JournalRecord[] {
+  const all = mergeById(records);
+  return all.slice(Math.max(0, all.length - limit));
+}
