@@ -19,6 +19,7 @@ export type OpKind =
   | "memset"
   | "launch"
   | "sync"
+  | "query"
   | "event_record"
   | "event_wait"
   | "stream_create"

@@ -1,0 +1,96 @@
+/**
+ * Errors of the FFI layer.
+ *
+ * - FaultlineError: a native call returned a non-zero status. It carries the
+ *   status, the backend's name and message for it, and the call that failed:
+ *   `fl_memcpy D2H failed: an illegal memory access was encountered (hipErrorIllegalAddress, 700)`.
+ * - FaultlineUsageError: bad input caught in TypeScript before any native call
+ *   (a freed buffer, a size past a buffer's end, an object of another device).
+ * - FaultlineLoadError: the library could not be found, loaded or trusted.
+ */
+
+/** Translates a status into the backend's name and message (set by ffi/library.ts at load). */
+export interface StatusTranslator {
+  name(code: number): string;
+  message(code: number): string;
+}
+
+/** Names and messages used when no library is loaded (same numbering as hip/faultline.h). */
+const FALLBACK: Record<number, [string, string]> = {
+  0: ["hipSuccess", "no error"],
+  1: ["hipErrorInvalidValue", "invalid argument"],
+  2: ["hipErrorOutOfMemory", "out of memory"],
+  3: ["hipErrorNotInitialized", "initialization error"],
+  9: ["hipErrorInvalidConfiguration", "invalid configuration argument"],
+  17: ["hipErrorInvalidDevicePointer", "invalid device pointer"],
+  21: ["hipErrorInvalidMemcpyDirection", "invalid copy direction for memcpy"],
+  100: ["hipErrorNoDevice", "no GPU device is detected"],
+  101: ["hipErrorInvalidDevice", "invalid device ordinal"],
+  400: ["hipErrorInvalidHandle", "invalid resource handle"],
+  600: ["hipErrorNotReady", "device not ready"],
+  700: ["hipErrorIllegalAddress", "an illegal memory access was encountered"],
+  701: ["hipErrorLaunchOutOfResources", "too many resources requested for launch"],
+  719: ["hipErrorLaunchFailure", "unspecified launch failure"],
+  801: ["hipErrorNotSupported", "operation not supported"],
+  999: ["hipErrorUnknown", "unknown error"],
+};
+
+const fallbackTranslator: StatusTranslator = {
+  name: (code) => FALLBACK[code]?.[0] ?? `status${code}`,
+  message: (code) => FALLBACK[code]?.[1] ?? `unknown status ${code}`,
+};
+
+let translator: StatusTranslator = fallbackTranslator;
+
+/** Installs the loaded library's fl_error_name / fl_error_string. */
+export function setStatusTranslator(t: StatusTranslator | null): void {
+  translator = t ?? fallbackTranslator;
+}
+
+/** The backend's name for a status, e.g. "hipErrorIllegalAddress". */
+export function statusName(code: number): string {
+  return translator.name(code);
+}
+
+/** The backend's message for a status, e.g. "an illegal memory access was encountered". */
+export function statusMessage(code: number): string {
+  return translator.message(code);
+}
+
+/** A native call returned a non-zero status. */
+export class FaultlineError extends Error {
+  override name = "FaultlineError";
+  /** The status the native call returned (700: illegal address). */
+  readonly code: number;
+  /** The backend's name for it ("hipErrorIllegalAddress", "cudaErrorIllegalAddress"). */
+  readonly codeName: string;
+  /** The backend's message ("an illegal memory access was encountered"). */
+  readonly nativeMessage: string;
+  /** The call that failed, as the message names it ("fl_memcpy D2H"). */
+  readonly call: string;
+
+  constructor(code: number, call: string, codeName?: string, nativeMessage?: string) {
+    const n = codeName ?? statusName(code);
+    const m = nativeMessage ?? statusMessage(code);
+    super(`${call} failed: ${m} (${n}, ${code})`);
+    this.code = code;
+    this.codeName = n;
+    this.nativeMessage = m;
+    this.call = call;
+  }
+}
+
+/** Bad input caught in TypeScript before any native call. */
+export class FaultlineUsageError extends TypeError {
+  override name = "FaultlineUsageError";
+}
+
+/** The native library could not be found, loaded, or does not match this table. */
+export class FaultlineLoadError extends Error {
+  override name = "FaultlineLoadError";
+}
+
+/** Throws a FaultlineError for a non-zero status: `check(sym.fl_free(dev, p), "fl_free")`. */
+export function check(status: number, call: string): void {
+  if (status !== 0) throw new FaultlineError(status, call);
+}

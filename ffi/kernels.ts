@@ -1,0 +1,223 @@
+/**
+ * Kernel launches. A kernel is described once by a KernelDescriptor (its
+ * export and its arguments, with how each pointer argument touches memory);
+ * `launch(device, stream, kernel, args)` validates the arguments (usage
+ * errors before any native call), describes the launch to the boundary when an
+ * observer is attached, and calls the export.
+ *
+ * Declaring a kernel (ffi/kernels_base.ts, ffi/kernels_llama.ts):
+ *
+ *   export const fill = defineKernel({
+ *     name: "fill",                      // kernel name, as fault info reports it
+ *     symbol: "fl_launch_fill",          // key in ffi/symbols.ts; takes (dev, stream, ...args)
+ *     args: [
+ *       { name: "dst", type: "ptr", access: "w", elem: 4, extent: (a) => a.n * 4 },
+ *       { name: "n", type: "u64" },
+ *       { name: "value", type: "f32" },
+ *     ],
+ *   });
+ *   launch(device, stream, fill, { dst: buf, n: 1024, value: 1.5 });
+ *
+ * The args are passed to the export in the order declared, after the device
+ * and the stream.
+ */
+import { type Access, boundary, type PointerArg } from "./boundary.ts";
+import { DeviceBuffer, DeviceSlice, streamHandle } from "./buffer.ts";
+import { makeCall, through } from "./call.ts";
+import type { Device } from "./device.ts";
+import { check, FaultlineUsageError } from "./errors.ts";
+import type { Stream } from "./stream.ts";
+import type { NativeSymbols } from "./symbols.ts";
+import { describe } from "./validate.ts";
+
+export type KernelArgType = "ptr" | "u32" | "u64" | "i32" | "f32";
+
+export interface KernelArgSpec {
+  /** Argument name, as in the C prototype. */
+  readonly name: string;
+  /** "ptr": a device address (uint64_t); "u32"/"u64"/"i32": integers; "f32": a float. */
+  readonly type: KernelArgType;
+  /** ptr only: how the kernel touches the memory (default "rw"). */
+  readonly access?: Access;
+  /** ptr only: element size in bytes, for alignment checks (default 1). */
+  readonly elem?: number;
+  /**
+   * ptr only: bytes the kernel touches from this pointer on, computed from all
+   * arguments as numbers (pointers as addresses). Without it the extent is
+   * recorded as 0 (unknown).
+   */
+  readonly extent?: (args: Readonly<Record<string, number>>) => number;
+}
+
+export interface KernelDescriptor {
+  /** Kernel name (what fault info reports as `op`). */
+  readonly name: string;
+  /** The launch export's key in ffi/symbols.ts: `int32_t fn(int32_t dev, uint64_t stream, ...args)`. */
+  readonly symbol: keyof NativeSymbols;
+  readonly args: readonly KernelArgSpec[];
+}
+
+/** A pointer argument: a raw device address, a buffer (its ptr), or `buffer.at(offset)`. */
+export type PointerValue = number | DeviceBuffer | DeviceSlice;
+
+/** The argument object `launch` takes for a kernel: pointers for "ptr", numbers otherwise. */
+export type KernelArgs<K extends KernelDescriptor> = {
+  [A in K["args"][number] as A["name"]]: A["type"] extends "ptr" ? PointerValue : number;
+};
+
+/** Identity function that keeps a descriptor's literal types (arg names) for `KernelArgs`. */
+export function defineKernel<const K extends KernelDescriptor>(kernel: K): K {
+  return kernel;
+}
+
+type NativeLaunch = (dev: number, stream: bigint, ...a: (number | bigint)[]) => number;
+
+interface Compiled {
+  fn: NativeLaunch;
+  /** Native argument values, reused between launches (bigint for ptr/u64). */
+  values: (number | bigint)[];
+  names: string[];
+}
+
+const compiled = new WeakMap<KernelDescriptor, Compiled>();
+
+function compile(device: Device, kernel: KernelDescriptor): Compiled {
+  const fn = (device.symbols as unknown as Record<string, NativeLaunch>)[kernel.symbol as string];
+  if (typeof fn !== "function") {
+    throw new FaultlineUsageError(
+      `kernel ${kernel.name}: the library has no export ${String(kernel.symbol)}`,
+    );
+  }
+  const c = {
+    fn,
+    values: new Array<number | bigint>(kernel.args.length).fill(0),
+    names: kernel.args.map((a) => a.name),
+  };
+  compiled.set(kernel, c);
+  return c;
+}
+
+function argValue(
+  device: Device,
+  kernel: KernelDescriptor,
+  spec: KernelArgSpec,
+  v: unknown,
+): number | bigint {
+  switch (spec.type) {
+    case "ptr":
+      if (typeof v === "number") {
+        if (Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+      } else if (v instanceof DeviceBuffer) {
+        v.assertUsable(`launch ${kernel.name}: argument ${spec.name}`, device);
+        return v.ptr64;
+      } else if (v instanceof DeviceSlice) {
+        v.buffer.assertUsable(`launch ${kernel.name}: argument ${spec.name}`, device);
+        return BigInt(v.ptr);
+      }
+      break;
+    case "u32":
+      if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) return v;
+      break;
+    case "i32":
+      if (typeof v === "number" && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff) return v;
+      break;
+    case "u64":
+      if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+      break;
+    case "f32":
+      if (typeof v === "number") return v;
+      break;
+  }
+  if (v === undefined) throw new FaultlineUsageError(`launch ${kernel.name}: missing argument ${spec.name}`);
+  const want = spec.type === "ptr"
+    ? "a DeviceBuffer, buffer.at(offset) or a device address (non-negative integer below 2^53)"
+    : spec.type === "f32"
+    ? "a number"
+    : spec.type === "u64"
+    ? "a non-negative integer below 2^53"
+    : `an integer in the ${spec.type} range`;
+  throw new FaultlineUsageError(
+    `launch ${kernel.name}: argument ${spec.name} must be ${want}, got ${describe(v)}`,
+  );
+}
+
+/**
+ * Launches `kernel` on `stream` (default: the device's default stream). Returns
+ * when the kernel is queued; a fault inside it surfaces at a later sync or copy.
+ * Throws FaultlineUsageError for bad arguments (before any native call) and
+ * FaultlineError when the launch itself fails (e.g. 9, invalid configuration).
+ */
+export function launch<K extends KernelDescriptor>(
+  device: Device,
+  stream: Stream | undefined | null,
+  kernel: K,
+  args: KernelArgs<K>,
+): void {
+  const c = compiled.get(kernel) ?? compile(device, kernel);
+  const specs = kernel.args;
+  const values = c.values;
+  const a = args as unknown as Record<string, unknown>;
+  for (let i = 0; i < specs.length; i++) values[i] = argValue(device, kernel, specs[i], a[specs[i].name]);
+  let given = 0;
+  for (const k in a) {
+    if (!c.names.includes(k)) {
+      throw new FaultlineUsageError(
+        `launch ${kernel.name}: unknown argument ${k} (takes ${c.names.join(", ") || "no arguments"})`,
+      );
+    }
+    given++;
+  }
+  if (given !== specs.length) throw new FaultlineUsageError(`launch ${kernel.name}: wrong argument count`);
+  const s = stream == null ? 0 : streamHandle(stream, device, `launch ${kernel.name}`);
+  const s64 = stream == null ? 0n : stream.handle64;
+  const dev = device.ordinal;
+  if (!boundary.active) return check(invoke(c.fn, dev, s64, values), kernel.symbol as string);
+
+  const numeric: Record<string, number> = {};
+  for (let i = 0; i < specs.length; i++) numeric[specs[i].name] = Number(values[i]);
+  const scalars: Record<string, number> = {};
+  const pointers: PointerArg[] = [];
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i];
+    if (spec.type !== "ptr") {
+      scalars[spec.name] = Number(values[i]);
+      continue;
+    }
+    const bytes = spec.extent ? spec.extent(numeric) : 0;
+    pointers.push({
+      arg: spec.name,
+      ptr: Number(values[i]),
+      bytes,
+      access: spec.access ?? "rw",
+      elem: spec.elem ?? 1,
+    });
+  }
+  const call = makeCall("launch", kernel.name, dev, s, scalars, pointers);
+  const argv = values.slice();
+  check(through(device.symbols, call, () => invoke(c.fn, dev, s64, argv)), kernel.symbol as string);
+}
+
+function invoke(fn: NativeLaunch, dev: number, s: bigint, v: (number | bigint)[]): number {
+  switch (v.length) {
+    case 0:
+      return fn(dev, s);
+    case 1:
+      return fn(dev, s, v[0]);
+    case 2:
+      return fn(dev, s, v[0], v[1]);
+    case 3:
+      return fn(dev, s, v[0], v[1], v[2]);
+    case 4:
+      return fn(dev, s, v[0], v[1], v[2], v[3]);
+    case 5:
+      return fn(dev, s, v[0], v[1], v[2], v[3], v[4]);
+    case 6:
+      return fn(dev, s, v[0], v[1], v[2], v[3], v[4], v[5]);
+    case 7:
+      return fn(dev, s, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+    case 8:
+      return fn(dev, s, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+    default:
+      return fn(dev, s, ...v);
+  }
+}

@@ -1,0 +1,121 @@
+/** Streams: in-order queues of device work. Handle 0 is the device's default stream. */
+import { boundary } from "./boundary.ts";
+import { makeCall, through, throughAsync } from "./call.ts";
+import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
+import { track, untrack } from "./leak.ts";
+import type { Device } from "./device.ts";
+import type { Event } from "./event.ts";
+import { Status } from "./symbols.ts";
+
+export class Stream {
+  readonly device: Device;
+  /** Native handle; 0 for the default stream. */
+  readonly handle: number;
+  /** handle as a bigint, the form the native calls take. */
+  readonly handle64: bigint;
+  #destroyed = false;
+
+  constructor(device: Device, handle: number) {
+    this.device = device;
+    this.handle = handle;
+    this.handle64 = BigInt(handle);
+    if (handle !== 0) track(this, `Stream ${handle} of device ${device.ordinal}`, this);
+  }
+
+  get isDefault(): boolean {
+    return this.handle === 0;
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  #live(what: string): void {
+    if (this.#destroyed) {
+      throw new FaultlineUsageError(`${what}: stream ${this.handle} was already destroyed`);
+    }
+  }
+
+  /** Waits for all work queued on the stream; throws FaultlineError if it failed. */
+  synchronize(): void {
+    this.#live("stream synchronize");
+    const sym = this.device.symbols;
+    const dev = this.device.ordinal;
+    const h = this.handle64;
+    if (!boundary.active) return check(sym.fl_stream_synchronize(dev, h), "fl_stream_synchronize");
+    const call = makeCall("sync", "stream_synchronize", dev, this.handle, {}, []);
+    check(through(sym, call, () => sym.fl_stream_synchronize(dev, h)), "fl_stream_synchronize");
+  }
+
+  /** synchronize() on a pooled thread (tens of microseconds of overhead), leaving the event loop free. */
+  async synchronizeAsync(): Promise<void> {
+    this.#live("stream synchronize");
+    const sym = this.device.symbols;
+    const dev = this.device.ordinal;
+    const h = this.handle64;
+    const status = boundary.active
+      ? await throughAsync(
+        sym,
+        makeCall("sync", "stream_synchronize", dev, this.handle, {}, []),
+        () => sym.fl_stream_synchronize_nb(dev, h),
+      )
+      : await sym.fl_stream_synchronize_nb(dev, h);
+    check(status, "fl_stream_synchronize");
+  }
+
+  /** True when all queued work is done, false while some is pending. */
+  query(): boolean {
+    this.#live("stream query");
+    const sym = this.device.symbols;
+    const dev = this.device.ordinal;
+    const h = this.handle64;
+    const status = boundary.active
+      ? through(
+        sym,
+        makeCall("query", "stream_query", dev, this.handle, {}, []),
+        () => sym.fl_stream_query(dev, h),
+      )
+      : sym.fl_stream_query(dev, h);
+    if (status === Status.NOT_READY) return false;
+    if (status !== 0) throw new FaultlineError(status, "fl_stream_query");
+    return true;
+  }
+
+  /** Makes later work on this stream wait until `event` completes. */
+  waitEvent(event: Event): void {
+    this.#live("stream waitEvent");
+    event.assertUsable("stream waitEvent", this.device);
+    const sym = this.device.symbols;
+    const dev = this.device.ordinal;
+    const h = this.handle64;
+    const e = event.handle64;
+    if (!boundary.active) return check(sym.fl_stream_wait_event(dev, h, e), "fl_stream_wait_event");
+    const call = makeCall("event_wait", "stream_wait_event", dev, this.handle, {}, [], {
+      event: event.handle,
+    });
+    check(through(sym, call, () => sym.fl_stream_wait_event(dev, h, e)), "fl_stream_wait_event");
+  }
+
+  /** Destroys the stream (not allowed for the default stream). */
+  destroy(): void {
+    if (this.handle === 0) throw new FaultlineUsageError("the default stream cannot be destroyed");
+    this.#live("stream destroy");
+    const sym = this.device.symbols;
+    const dev = this.device.ordinal;
+    const h = this.handle64;
+    const status = boundary.active
+      ? through(
+        sym,
+        makeCall("stream_destroy", "stream_destroy", dev, this.handle, {}, []),
+        () => sym.fl_stream_destroy(dev, h),
+      )
+      : sym.fl_stream_destroy(dev, h);
+    check(status, "fl_stream_destroy");
+    this.#destroyed = true;
+    untrack(this);
+  }
+
+  [Symbol.dispose](): void {
+    if (this.handle !== 0 && !this.#destroyed) this.destroy();
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The native symbol table: one entry per export of libfaultline.so
+ * (hip/faultline.h, hip/host.h, hip/launch.h, and hip/launch_llama.h through
+ * ./symbols_llama.ts), with the C prototype beside every parameter.
+ *
+ * Conventions: device addresses, host addresses, streams and events are "u64"
+ * (JS numbers; every address is below 2^53); out-parameters are "buffer"
+ * (BigUint64Array, Int32Array, Float32Array or Uint8Array); every call returns
+ * an int32 status. Calls are synchronous; the waits also have a
+ * `nonblocking: true` twin (suffix `_nb`, same native symbol via `name`),
+ * which runs on a pooled thread and costs tens of microseconds per call.
+ */
+import { llamaSymbols } from "./symbols_llama.ts";
+
+export const symbols = {
+  // ---- library and errors (hip/faultline.h) ----
+  /** int32_t fl_abi_version(int32_t *out) */
+  fl_abi_version: { parameters: ["buffer" /* int32_t *out */], result: "i32" },
+  /** int32_t fl_backend_name(char *buf, int32_t cap) */
+  fl_backend_name: { parameters: ["buffer", /* char *buf */ "i32" /* int32_t cap */], result: "i32" },
+  /** int32_t fl_noop(void) */
+  fl_noop: { parameters: [], result: "i32" },
+  /** int32_t fl_get_last_error(int32_t *out): returns and clears a non-sticky error */
+  fl_get_last_error: { parameters: ["buffer" /* int32_t *out */], result: "i32" },
+  /** int32_t fl_peek_last_error(int32_t *out): returns without clearing */
+  fl_peek_last_error: { parameters: ["buffer" /* int32_t *out */], result: "i32" },
+  /** int32_t fl_error_name(int32_t code, char *buf, int32_t cap) */
+  fl_error_name: {
+    parameters: ["i32", /* int32_t code */ "buffer", /* char *buf */ "i32" /* int32_t cap */],
+    result: "i32",
+  },
+  /** int32_t fl_error_string(int32_t code, char *buf, int32_t cap) */
+  fl_error_string: {
+    parameters: ["i32", /* int32_t code */ "buffer", /* char *buf */ "i32" /* int32_t cap */],
+    result: "i32",
+  },
+  /** int32_t fl_fault_info_get(int32_t dev, fl_fault_info *out): 104-byte struct */
+  fl_fault_info_get: {
+    parameters: ["i32", /* int32_t dev */ "buffer" /* fl_fault_info *out */],
+    result: "i32",
+  },
+  /** int32_t fl_set_tag(uint64_t tag) */
+  fl_set_tag: { parameters: ["u64" /* uint64_t tag */], result: "i32" },
+
+  // ---- devices ----
+  /** int32_t fl_device_count(int32_t *out) */
+  fl_device_count: { parameters: ["buffer" /* int32_t *out */], result: "i32" },
+  /** int32_t fl_device_props_get(int32_t dev, fl_device_props *out): 312-byte struct */
+  fl_device_props_get: {
+    parameters: ["i32", /* int32_t dev */ "buffer" /* fl_device_props *out */],
+    result: "i32",
+  },
+  /** int32_t fl_mem_info(int32_t dev, uint64_t *free_bytes, uint64_t *total_bytes) */
+  fl_mem_info: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "buffer", /* uint64_t *free_bytes */
+      "buffer", /* uint64_t *total_bytes */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_device_synchronize(int32_t dev) */
+  fl_device_synchronize: { parameters: ["i32" /* int32_t dev */], result: "i32" },
+  /** fl_device_synchronize on a pooled thread. */
+  fl_device_synchronize_nb: {
+    name: "fl_device_synchronize",
+    parameters: ["i32" /* int32_t dev */],
+    result: "i32",
+    nonblocking: true,
+  },
+
+  // ---- memory ----
+  /** int32_t fl_malloc(int32_t dev, uint64_t bytes, uint64_t *out) */
+  fl_malloc: {
+    parameters: ["i32", /* int32_t dev */ "u64", /* uint64_t bytes */ "buffer" /* uint64_t *out */],
+    result: "i32",
+  },
+  /** int32_t fl_free(int32_t dev, uint64_t ptr) */
+  fl_free: { parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t ptr */], result: "i32" },
+  /** int32_t fl_host_malloc(int32_t dev, uint64_t bytes, uint64_t *out): pinned host memory */
+  fl_host_malloc: {
+    parameters: ["i32", /* int32_t dev */ "u64", /* uint64_t bytes */ "buffer" /* uint64_t *out */],
+    result: "i32",
+  },
+  /** int32_t fl_host_free(int32_t dev, uint64_t ptr) */
+  fl_host_free: { parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t ptr */], result: "i32" },
+  /** int32_t fl_memcpy(int32_t dev, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind) */
+  fl_memcpy: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t dst */
+      "u64", /* uint64_t src */
+      "u64", /* uint64_t bytes */
+      "i32", /* int32_t kind: FL_MEMCPY_H2H 0, H2D 1, D2H 2, D2D 3 */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_memcpy_async(int32_t dev, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind, uint64_t stream) */
+  fl_memcpy_async: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t dst */
+      "u64", /* uint64_t src */
+      "u64", /* uint64_t bytes */
+      "i32", /* int32_t kind */
+      "u64", /* uint64_t stream */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_memset(int32_t dev, uint64_t dst, int32_t value, uint64_t bytes) */
+  fl_memset: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t dst */
+      "i32", /* int32_t value */
+      "u64", /* uint64_t bytes */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_memset_async(int32_t dev, uint64_t dst, int32_t value, uint64_t bytes, uint64_t stream) */
+  fl_memset_async: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t dst */
+      "i32", /* int32_t value */
+      "u64", /* uint64_t bytes */
+      "u64", /* uint64_t stream */
+    ],
+    result: "i32",
+  },
+
+  // ---- streams ----
+  /** int32_t fl_stream_create(int32_t dev, uint64_t *out) */
+  fl_stream_create: { parameters: ["i32", /* int32_t dev */ "buffer" /* uint64_t *out */], result: "i32" },
+  /** int32_t fl_stream_destroy(int32_t dev, uint64_t stream) */
+  fl_stream_destroy: { parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t stream */], result: "i32" },
+  /** int32_t fl_stream_synchronize(int32_t dev, uint64_t stream) */
+  fl_stream_synchronize: {
+    parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t stream */],
+    result: "i32",
+  },
+  /** fl_stream_synchronize on a pooled thread. */
+  fl_stream_synchronize_nb: {
+    name: "fl_stream_synchronize",
+    parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t stream */],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int32_t fl_stream_query(int32_t dev, uint64_t stream): 0 idle, 600 busy */
+  fl_stream_query: { parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t stream */], result: "i32" },
+  /** int32_t fl_stream_wait_event(int32_t dev, uint64_t stream, uint64_t event) */
+  fl_stream_wait_event: {
+    parameters: ["i32", /* int32_t dev */ "u64", /* uint64_t stream */ "u64" /* uint64_t event */],
+    result: "i32",
+  },
+
+  // ---- events ----
+  /** int32_t fl_event_create(int32_t dev, uint64_t *out) */
+  fl_event_create: { parameters: ["i32", /* int32_t dev */ "buffer" /* uint64_t *out */], result: "i32" },
+  /** int32_t fl_event_destroy(int32_t dev, uint64_t event) */
+  fl_event_destroy: { parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t event */], result: "i32" },
+  /** int32_t fl_event_record(int32_t dev, uint64_t event, uint64_t stream) */
+  fl_event_record: {
+    parameters: ["i32", /* int32_t dev */ "u64", /* uint64_t event */ "u64" /* uint64_t stream */],
+    result: "i32",
+  },
+  /** int32_t fl_event_synchronize(int32_t dev, uint64_t event) */
+  fl_event_synchronize: { parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t event */], result: "i32" },
+  /** fl_event_synchronize on a pooled thread. */
+  fl_event_synchronize_nb: {
+    name: "fl_event_synchronize",
+    parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t event */],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int32_t fl_event_query(int32_t dev, uint64_t event): 0 done, 600 pending */
+  fl_event_query: { parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t event */], result: "i32" },
+  /** int32_t fl_event_elapsed_ms(int32_t dev, uint64_t start, uint64_t end, float *out) */
+  fl_event_elapsed_ms: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t start */
+      "u64", /* uint64_t end */
+      "buffer", /* float *out */
+    ],
+    result: "i32",
+  },
+
+  // ---- host-side journal mapping (hip/host.h) ----
+  /** int32_t fl_journal_map(const char *path, uint64_t bytes, uint64_t *out_addr) */
+  fl_journal_map: {
+    parameters: [
+      "buffer", /* const char *path (NUL-terminated) */
+      "u64", /* uint64_t bytes */
+      "buffer", /* uint64_t *out_addr */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_journal_unmap(uint64_t addr, uint64_t bytes) */
+  fl_journal_unmap: { parameters: ["u64", /* uint64_t addr */ "u64" /* uint64_t bytes */], result: "i32" },
+
+  // ---- kernel launches (hip/launch.h) ----
+  /** int32_t fl_launch_fault_write_at(int32_t dev, uint64_t stream, uint64_t addr, float value) */
+  fl_launch_fault_write_at: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t stream */
+      "u64", /* uint64_t addr */
+      "f32", /* float value */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_launch_fault_fill(int32_t dev, uint64_t stream, uint64_t dst, uint64_t n, float value) */
+  fl_launch_fault_fill: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t stream */
+      "u64", /* uint64_t dst */
+      "u64", /* uint64_t n */
+      "f32", /* float value */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_launch_tick(int32_t dev, uint64_t stream, uint64_t counter) */
+  fl_launch_tick: {
+    parameters: ["i32", /* int32_t dev */ "u64", /* uint64_t stream */ "u64" /* uint64_t counter */],
+    result: "i32",
+  },
+  /** int32_t fl_bench_tick_loop(int32_t dev, uint64_t stream, uint64_t counter, int32_t n) */
+  fl_bench_tick_loop: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t stream */
+      "u64", /* uint64_t counter */
+      "i32", /* int32_t n */
+    ],
+    result: "i32",
+  },
+
+  // ---- llama decode kernel launches (hip/launch_llama.h) ----
+  ...llamaSymbols,
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export type Symbols = typeof symbols;
+export type NativeLib = Deno.DynamicLibrary<Symbols>;
+/** The callable native functions, as `Deno.dlopen` returns them. */
+export type NativeSymbols = NativeLib["symbols"];
+
+/** The exported C symbol behind a table entry (twins name their symbol in `name`). */
+export function exportName(key: string): string {
+  const def = (symbols as Record<string, Deno.ForeignFunction>)[key];
+  return (def && typeof def.name === "string") ? def.name : key;
+}
+
+/** Every distinct C symbol the table expects the library to export. */
+export function expectedExports(): string[] {
+  return [...new Set(Object.keys(symbols).map(exportName))].sort();
+}
+
+/** The ABI version this table is written against (FL_ABI_VERSION in hip/faultline.h). */
+export const FL_ABI_VERSION = 1;
+
+/** Copy directions (hipMemcpyKind / cudaMemcpyKind numbering). */
+export const MemcpyKind = { H2H: 0, H2D: 1, D2H: 2, D2D: 3 } as const;
+
+/** Status codes shared by all backends (hip/faultline.h). */
+export const Status = {
+  SUCCESS: 0,
+  INVALID_VALUE: 1,
+  OUT_OF_MEMORY: 2,
+  NOT_INITIALIZED: 3,
+  INVALID_CONFIGURATION: 9,
+  INVALID_DEVICE_POINTER: 17,
+  INVALID_MEMCPY_DIRECTION: 21,
+  NO_DEVICE: 100,
+  INVALID_DEVICE: 101,
+  INVALID_HANDLE: 400,
+  NOT_READY: 600,
+  ILLEGAL_ADDRESS: 700,
+  LAUNCH_OUT_OF_RESOURCES: 701,
+  LAUNCH_FAILURE: 719,
+  NOT_SUPPORTED: 801,
+  UNKNOWN: 999,
+} as const;

@@ -1,0 +1,68 @@
+/**
+ * faultline: a scriptable runtime for GPU fault forensics.
+ *
+ * This module only re-exports; see ffi/README.md for the API.
+ */
+export {
+  type Backend,
+  BACKENDS,
+  libraryPath,
+  type LoadedLibrary,
+  loadLibrary,
+  repoRoot,
+} from "./ffi/library.ts";
+export { Runtime, runtime } from "./ffi/runtime.ts";
+export {
+  Device,
+  type DeviceProps,
+  type FaultInfo,
+  type HostCopyOptions,
+  type MallocOptions,
+} from "./ffi/device.ts";
+export {
+  type CopyOptions,
+  DeviceBuffer,
+  type DeviceCopyOptions,
+  DeviceSlice,
+  type FillOptions,
+  type HostData,
+  PinnedBuffer,
+} from "./ffi/buffer.ts";
+export { Stream } from "./ffi/stream.ts";
+export { Event } from "./ffi/event.ts";
+export {
+  check,
+  FaultlineError,
+  FaultlineLoadError,
+  FaultlineUsageError,
+  statusMessage,
+  statusName,
+} from "./ffi/errors.ts";
+export {
+  defineKernel,
+  type KernelArgs,
+  type KernelArgSpec,
+  type KernelArgType,
+  type KernelDescriptor,
+  launch,
+  type PointerValue,
+} from "./ffi/kernels.ts";
+export { baseKernels, faultFill, faultWriteAt, tick } from "./ffi/kernels_base.ts";
+export {
+  type Access,
+  Boundary,
+  boundary,
+  type CallObserver,
+  type NativeCall,
+  type OpContext,
+  type OpKind,
+  type PointerArg,
+} from "./ffi/boundary.ts";
+export {
+  expectedExports,
+  FL_ABI_VERSION,
+  MemcpyKind,
+  type NativeSymbols,
+  Status,
+  symbols,
+} from "./ffi/symbols.ts";
