@@ -1,0 +1,336 @@
+/**
+ * The journal decoder: turns the binary ring written by ./journal_native.ts
+ * (plus its side file of strings and allocations) into journal records as
+ * DESIGN.md describes them: id, time, kind, stream, name, scalars, each
+ * pointer resolved to {alloc id, name, offset, bytes, access}, step, layer,
+ * status. Runs in the process that wrote the ring (at syncs and at exit) or in
+ * a parent after the child died, reading only the files.
+ *
+ * Also prints device-to-host records in the seeds' audit line format:
+ *   [D2H_AUDIT_START] op_id=… ts=… stream=0x… dev_ptr=0x… host_ptr=0x… bytes=… tensor=… step=… layer=…
+ *   [D2H_AUDIT_END] op_id=… ts=… stream=0x… result=hipSuccess tensor=…
+ */
+import type { Access, OpKind } from "./boundary.ts";
+import { statusName } from "./errors.ts";
+import {
+  ACCESS_CODES,
+  type AllocationInfo,
+  F_EVENT,
+  F_HOST,
+  F_ID,
+  F_PTR,
+  F_RESULT,
+  F_SCALAR,
+  F_STREAM,
+  F_T_AFTER,
+  F_T_BEFORE,
+  FLAG_BLOCKED,
+  FLAG_EVENT,
+  FLAG_HOST,
+  FLAG_PTR_TRUNCATED,
+  FLAG_RESULT,
+  FLAG_SCALAR_TRUNCATED,
+  H_CAPACITY,
+  H_MAGIC,
+  H_PID,
+  H_RECORD_BYTES,
+  H_TIME_ORIGIN,
+  H_VERSION,
+  HEADER_BYTES,
+  JOURNAL_MAGIC,
+  KINDS,
+  NONE,
+  R_DEVICE,
+  R_DONE,
+  R_FLAGS,
+  R_INTENT,
+  R_KIND,
+  R_LAYER,
+  R_NAME,
+  R_NPTR,
+  R_NSCALAR,
+  R_OP,
+  R_PTR_META,
+  R_SCALAR_NAME,
+  R_STATUS,
+  R_STEP,
+  STATUS_BLOCKED,
+} from "./journal_native.ts";
+import { Registry, type ResolvedPointer } from "./registry.ts";
+
+export interface JournalPointer {
+  arg: string;
+  ptr: number;
+  bytes: number;
+  access: Access;
+  elem: number;
+  /** The allocation the address resolved to when the call was made, or null. */
+  alloc: (ResolvedPointer & { bytes: number }) | null;
+}
+
+export interface JournalRecord {
+  /** Op id (the boundary's call id; fl_set_tag value). */
+  id: number;
+  /** Position in the ring's write order, from 1. */
+  seq: number;
+  /** Wall-clock time of the intent, ms since the epoch. */
+  time: number;
+  /** Wall-clock time of the outcome, ms since the epoch; null while in flight. */
+  end: number | null;
+  kind: OpKind | "unknown";
+  device: number;
+  stream: number;
+  name: string;
+  scalars: Record<string, number>;
+  pointers: JournalPointer[];
+  host?: number;
+  event?: number;
+  result?: number;
+  step: number | null;
+  layer: number | null;
+  op: string | null;
+  /**
+   * The call's status; null when the call never returned (the process died
+   * inside it, or it is still running); -1 when a guard rail blocked it.
+   */
+  status: number | null;
+  /** The status's name ("hipSuccess", "hipErrorIllegalAddress", "blocked", "in flight"). */
+  result_name: string;
+  truncated?: ("pointers" | "scalars")[];
+}
+
+export interface DecodedJournal {
+  pid: number;
+  capacity: number;
+  /** Records written in all (the last sequence number). */
+  written: number;
+  records: JournalRecord[];
+  /** Records lost to ring wrap-around: sequence numbers first..last (null when none). */
+  overwritten: { count: number; firstSeq: number; lastSeq: number } | null;
+  /** A slot found half-written (the process died while writing it): its op id if that much was written. */
+  torn: { seq: number; id: number | null } | null;
+  /** Records whose call never returned (last one first): where a dead process was. */
+  inFlight: JournalRecord[];
+  allocations: (AllocationInfo & { freedAt: number | null })[];
+}
+
+interface SideData {
+  strings: string[];
+  allocs: AllocationInfo[];
+  frees: Map<number, number>; // alloc id -> free op id
+}
+
+function readSide(path: string): SideData {
+  const strings: string[] = [""];
+  const allocs: AllocationInfo[] = [];
+  const frees = new Map<number, number>();
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return { strings, allocs, frees };
+  }
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue; // a line cut short by the process dying
+    }
+    if (typeof e.s === "number") strings[e.s] = String(e.v);
+    else if (typeof e.a === "number") allocs.push(e as unknown as AllocationInfo);
+    else if (typeof e.f === "number") frees.set(e.f, Number(e.op));
+  }
+  return { strings, allocs, frees };
+}
+
+/** Decodes the ring at `path` (and `${path}.side`). Reads the files only. */
+export function decodeJournal(path: string): DecodedJournal {
+  const file = Deno.readFileSync(path);
+  const buf = file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength);
+  return decodeJournalBuffer(buf, readSide(`${path}.side`));
+}
+
+function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
+  const i32 = new Int32Array(buf, 0, buf.byteLength >> 2);
+  const f64 = new Float64Array(buf, 0, buf.byteLength >> 3);
+  if (i32[H_MAGIC] !== JOURNAL_MAGIC) throw new Error("not a faultline journal (bad magic)");
+  if (i32[H_VERSION] !== 1) throw new Error(`journal version ${i32[H_VERSION]} is not supported`);
+  const recBytes = i32[H_RECORD_BYTES];
+  const capacity = i32[H_CAPACITY];
+  const origin = f64[H_TIME_ORIGIN];
+  const str = (id: number) => side.strings[id] ?? `#${id}`;
+  const slots: { seq: number; slot: number }[] = [];
+  let maxSeq = 0;
+  for (let slot = 0; slot < capacity; slot++) {
+    const bi = (HEADER_BYTES + slot * recBytes) >> 2;
+    if (bi + (recBytes >> 2) > i32.length) break;
+    const seq = i32[bi + R_INTENT];
+    if (seq > 0 && (seq - 1) % capacity === slot) {
+      slots.push({ seq, slot });
+      if (seq > maxSeq) maxSeq = seq;
+    }
+  }
+  slots.sort((a, b) => a.seq - b.seq);
+  // the slot after the last whole record: a cleared intent marker there is a torn write
+  let torn: DecodedJournal["torn"] = null;
+  {
+    const slot = maxSeq % capacity;
+    const bi = (HEADER_BYTES + slot * recBytes) >> 2;
+    const bf = bi >> 1;
+    if (bi + (recBytes >> 2) <= i32.length && i32[bi + R_INTENT] === 0) {
+      const last = slots.length ? slots[slots.length - 1].slot : -1;
+      const lastId = last < 0 ? 0 : f64[((HEADER_BYTES + last * recBytes) >> 3) + F_ID];
+      const id = f64[bf + F_ID];
+      // wrapped: the slot held a whole record before, so a cleared marker means a write was cut short;
+      // not wrapped: the slot was zero, so any id there was being written
+      if (maxSeq >= capacity) torn = { seq: maxSeq + 1, id: id > lastId ? id : null };
+      else if (id !== 0) torn = { seq: maxSeq + 1, id };
+    }
+  }
+  // a torn slot held the oldest record before: that one is lost too
+  const firstSeq = Math.max(1, maxSeq - capacity + (torn !== null && maxSeq >= capacity ? 2 : 1));
+  const overwritten = firstSeq > 1 ? { count: firstSeq - 1, firstSeq: 1, lastSeq: firstSeq - 1 } : null;
+
+  // allocation timeline, applied in op-id order while walking the records
+  const allocs = [...side.allocs].sort((a, b) => a.id - b.id);
+  const frees = [...side.frees.entries()].map(([alloc, op]) => ({ alloc, op })).sort((a, b) => a.op - b.op);
+  const reg = new Registry();
+  let ai = 0, fi = 0;
+  const applyUpTo = (id: number, inclusive: boolean) => {
+    for (;;) {
+      const na = ai < allocs.length && (inclusive ? allocs[ai].id <= id : allocs[ai].id < id)
+        ? allocs[ai]
+        : null;
+      const nf = fi < frees.length && (inclusive ? frees[fi].op <= id : frees[fi].op < id) ? frees[fi] : null;
+      if (na === null && nf === null) return;
+      if (na !== null && (nf === null || na.id < nf.op)) {
+        reg.add(na);
+        ai++;
+      } else if (nf !== null) {
+        const a = reg.byId(nf.alloc);
+        if (a !== undefined && a.state === "live") reg.free(a.base, nf.op);
+        fi++;
+      }
+    }
+  };
+
+  const records: JournalRecord[] = [];
+  for (const { seq, slot } of slots) {
+    if (seq < firstSeq) continue;
+    const bi = (HEADER_BYTES + slot * recBytes) >> 2;
+    const bf = bi >> 1;
+    const id = f64[bf + F_ID];
+    applyUpTo(id, false);
+    const flags = i32[bi + R_FLAGS];
+    const done = i32[bi + R_DONE] === seq;
+    const kindCode = i32[bi + R_KIND];
+    const step = i32[bi + R_STEP], layer = i32[bi + R_LAYER], op = i32[bi + R_OP];
+    const np = i32[bi + R_NPTR], ns = i32[bi + R_NSCALAR];
+    const pointers: JournalPointer[] = [];
+    for (let k = 0; k < np; k++) {
+      const ptr = f64[bf + F_PTR + 2 * k];
+      const bytes = f64[bf + F_PTR + 2 * k + 1];
+      const meta = i32[bi + R_PTR_META + 2 * k + 1];
+      const r = reg.resolve(ptr);
+      pointers.push({
+        arg: str(i32[bi + R_PTR_META + 2 * k]),
+        ptr,
+        bytes,
+        access: ACCESS_CODES[meta & 3] ?? "rw",
+        elem: meta >> 2,
+        alloc: r === null ? null : { ...r, bytes },
+      });
+    }
+    const scalars: Record<string, number> = {};
+    for (let k = 0; k < ns; k++) scalars[str(i32[bi + R_SCALAR_NAME + k])] = f64[bf + F_SCALAR + k];
+    const blocked = (flags & FLAG_BLOCKED) !== 0;
+    const status = done ? i32[bi + R_STATUS] : null;
+    const rec: JournalRecord = {
+      id,
+      seq,
+      time: origin + f64[bf + F_T_BEFORE],
+      end: done ? origin + f64[bf + F_T_AFTER] : null,
+      kind: KINDS[kindCode] ?? "unknown",
+      device: i32[bi + R_DEVICE],
+      stream: f64[bf + F_STREAM],
+      name: str(i32[bi + R_NAME]),
+      scalars,
+      pointers,
+      step: step === NONE ? null : step,
+      layer: layer === NONE ? null : layer,
+      op: op === 0 ? null : str(op),
+      status,
+      result_name: status === null
+        ? "in flight"
+        : blocked || status === STATUS_BLOCKED
+        ? "blocked"
+        : statusName(status),
+    };
+    if (flags & FLAG_HOST) rec.host = f64[bf + F_HOST];
+    if (flags & FLAG_EVENT) rec.event = f64[bf + F_EVENT];
+    if (done && (flags & FLAG_RESULT)) rec.result = f64[bf + F_RESULT];
+    if (flags & (FLAG_PTR_TRUNCATED | FLAG_SCALAR_TRUNCATED)) {
+      rec.truncated = [];
+      if (flags & FLAG_PTR_TRUNCATED) rec.truncated.push("pointers");
+      if (flags & FLAG_SCALAR_TRUNCATED) rec.truncated.push("scalars");
+    }
+    records.push(rec);
+  }
+  const inFlight = records.filter((r) => r.status === null).reverse();
+  const allocations = side.allocs.map((a) => ({ ...a, freedAt: side.frees.get(a.id) ?? null }));
+  return {
+    pid: i32[H_PID],
+    capacity,
+    written: maxSeq,
+    records,
+    overwritten,
+    torn,
+    inFlight,
+    allocations,
+  };
+}
+
+/** The records as JSON lines (journal.jsonl). */
+export function journalJsonl(records: readonly JournalRecord[]): string {
+  let out = "";
+  for (const r of records) out += JSON.stringify(r) + "\n";
+  return out;
+}
+
+/** Decodes the ring at `ringPath` and writes `outPath` (journal.jsonl). Returns the decoded journal. */
+export function writeJournalJsonl(ringPath: string, outPath: string): DecodedJournal {
+  const d = decodeJournal(ringPath);
+  Deno.writeTextFileSync(outPath, journalJsonl(d.records));
+  return d;
+}
+
+const hex = (n: number | undefined) => `0x${Math.max(0, n ?? 0).toString(16)}`;
+const seconds = (ms: number) => (ms / 1000).toFixed(6);
+
+/** The seeds' `[D2H_AUDIT_START]` / `[D2H_AUDIT_END]` lines of every device-to-host record. */
+export function d2hAuditLines(records: readonly JournalRecord[]): string[] {
+  const lines: string[] = [];
+  for (const r of records) {
+    if (r.kind !== "d2h") continue;
+    const src = r.pointers.find((p) => p.arg === "src") ?? r.pointers[0];
+    const tensor = r.name || "?";
+    lines.push(
+      `[D2H_AUDIT_START] op_id=${r.id} ts=${seconds(r.time)} stream=${hex(r.stream)} dev_ptr=${
+        hex(src?.ptr)
+      } ` +
+        `host_ptr=${hex(r.host)} bytes=${r.scalars.bytes ?? src?.bytes ?? 0} tensor=${tensor} ` +
+        `step=${r.step ?? -1} layer=${r.layer ?? -1}`,
+    );
+    if (r.end !== null) {
+      lines.push(
+        `[D2H_AUDIT_END] op_id=${r.id} ts=${seconds(r.end)} stream=${
+          hex(r.stream)
+        } result=${r.result_name} ` +
+          `tensor=${tensor}`,
+      );
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,403 @@
+/**
+ * The journal writer: a binary ring of fixed-size records in a file mapped
+ * MAP_SHARED (fl_journal_map, hip/host.h), written from TypeScript with one
+ * typed-array store per field: no system call, no JSON and no allocation per
+ * native call. Because the mapping is the page cache itself, every record
+ * already stored survives the process dying inside the next native call
+ * (segfault, SIGKILL, a sticky GPU error).
+ *
+ * Each call writes its intent before the native call (all fields, then the
+ * intent marker) and its status after it (status, end time, then the done
+ * marker). A slot being overwritten has its markers cleared first, so a record
+ * half-written when the process died is never read as a whole one.
+ *
+ * Strings (kernel, tensor, argument and op names) are interned: each new
+ * string is appended once to a side file (`<journal>.side`, JSON lines) with
+ * Deno.writeSync, and records carry its id. Allocations and frees are appended
+ * there too, so that pointers can be resolved after the ring has wrapped.
+ * ffi/journal.ts decodes the ring and the side file into journal.jsonl.
+ */
+import type { CallObserver, NativeCall, OpKind } from "./boundary.ts";
+
+// ---- file format (shared with the decoder in ./journal.ts) ----
+
+export const JOURNAL_MAGIC = 0x4c4a4c46; // "FLJL"
+export const JOURNAL_VERSION = 1;
+/** Bytes before the first record (one page). */
+export const HEADER_BYTES = 4096;
+export const RECORD_BYTES = 512;
+/** Pointer and scalar arguments a record holds; more set a truncation flag. */
+export const MAX_POINTERS = 10;
+export const MAX_SCALARS = 8;
+
+/** Header fields: Int32 indexes. */
+export const H_MAGIC = 0, H_VERSION = 1, H_RECORD_BYTES = 2, H_CAPACITY = 3, H_PID = 4;
+/** Header fields: Float64 indexes. */
+export const H_TIME_ORIGIN = 4, H_START_NOW = 5;
+
+/** Record fields: Int32 indexes from the record's start. */
+export const R_INTENT = 0, // record sequence number, written last on the way in (0: none)
+  R_DONE = 1, // the same number, written last on the way out
+  R_KIND = 2,
+  R_NAME = 3,
+  R_DEVICE = 4,
+  R_STATUS = 5,
+  R_STEP = 6,
+  R_LAYER = 7,
+  R_OP = 8,
+  R_NPTR = 9,
+  R_NSCALAR = 10,
+  R_FLAGS = 11,
+  R_PTR_META = 72, // 2 per pointer: argument name id, access | elem << 2
+  R_SCALAR_NAME = 108; // 1 per scalar: name id
+/** Record fields: Float64 indexes from the record's start. */
+export const F_ID = 8,
+  F_T_BEFORE = 9,
+  F_T_AFTER = 10,
+  F_STREAM = 11,
+  F_HOST = 12,
+  F_EVENT = 13,
+  F_RESULT = 14,
+  F_PTR = 16, // 2 per pointer: address, bytes
+  F_SCALAR = 46; // 1 per scalar: value
+
+export const FLAG_HOST = 1,
+  FLAG_EVENT = 2,
+  FLAG_RESULT = 4,
+  FLAG_PTR_TRUNCATED = 8,
+  FLAG_SCALAR_TRUNCATED = 16,
+  FLAG_BLOCKED = 32;
+
+/** Step / layer value meaning "not set". */
+export const NONE = -2147483648;
+/** Status written for a call a guard rail blocked (it never reached the library). */
+export const STATUS_BLOCKED = -1;
+
+export const KINDS: readonly OpKind[] = [
+  "alloc",
+  "free",
+  "host_alloc",
+  "host_free",
+  "h2d",
+  "d2h",
+  "d2d",
+  "h2h",
+  "memset",
+  "launch",
+  "sync",
+  "query",
+  "event_record",
+  "event_wait",
+  "stream_create",
+  "stream_destroy",
+  "event_create",
+  "event_destroy",
+];
+const KIND_CODE: Record<string, number> = Object.fromEntries(KINDS.map((k, i) => [k, i]));
+export const ACCESS_CODES = ["r", "w", "rw"] as const;
+
+/** What an allocation record holds; the allocation id is the op id of the alloc call. */
+export interface AllocationInfo {
+  id: number;
+  /** The address the caller uses (after the leading redzone, if any). */
+  ptr: number;
+  /** Bytes the caller asked for. */
+  bytes: number;
+  name: string;
+  align: number;
+  device: number;
+  /** Address the backend returned, and the bytes it allocated (redzones included). */
+  base: number;
+  allocBytes: number;
+  /** Guard bytes on each side (0 without redzones). */
+  redzone: number;
+  host: boolean;
+}
+
+/**
+ * The allocation an alloc call made, from its NativeCall and result: scalars
+ * `bytes` (asked for), optional `align`, `redzone` (guard bytes each side) and
+ * `allocBytes`; the result is the address the backend returned (the caller's
+ * address is result + redzone).
+ */
+export function allocationOf(call: NativeCall, result?: number): AllocationInfo | null {
+  if (result === undefined || result === 0) return null;
+  const sc = call.scalars;
+  const redzone = sc.redzone ?? 0;
+  const bytes = sc.bytes ?? 0;
+  const host = call.kind === "host_alloc";
+  return {
+    id: call.id,
+    ptr: result + redzone,
+    bytes,
+    name: call.name,
+    align: sc.align ?? (host ? 64 : 256),
+    device: call.device,
+    base: result,
+    allocBytes: sc.allocBytes ?? sc.alloc_bytes ?? bytes + 2 * redzone,
+    redzone,
+    host,
+  };
+}
+
+/** The two exports of hip/host.h the writer needs (any library that has them). */
+export interface JournalMapSymbols {
+  fl_journal_map(path: BufferSource, bytes: number | bigint, out: BufferSource): number;
+  fl_journal_unmap(addr: number | bigint, bytes: number | bigint): number;
+}
+
+/** The symbol definitions, for a Deno.dlopen of a library holding hip/host/journal_map.c. */
+export const journalMapSymbols = {
+  fl_journal_map: { parameters: ["buffer", "u64", "buffer"], result: "i32" },
+  fl_journal_unmap: { parameters: ["u64", "u64"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export interface JournalWriterOptions {
+  /** Path of the ring file; the side file is `${path}.side`. */
+  path: string;
+  /** Records the ring holds before it wraps (default 65536: 32 MiB). */
+  capacity?: number;
+  /** The library exporting fl_journal_map / fl_journal_unmap. */
+  native: JournalMapSymbols;
+}
+
+export class JournalMapError extends Error {
+  constructor(readonly status: number, path: string) {
+    super(`fl_journal_map(${path}) failed with status ${status}`);
+    this.name = "JournalMapError";
+  }
+}
+
+/**
+ * Writes NativeCalls into the mapped ring. Use it as a CallObserver
+ * (`boundary.attach(writer)`) or call intent()/done() directly.
+ */
+export class JournalWriter implements CallObserver {
+  readonly path: string;
+  readonly sidePath: string;
+  readonly capacity: number;
+  readonly bytes: number;
+  #native: JournalMapSymbols;
+  #addr = 0;
+  #i32: Int32Array;
+  #f64: Float64Array;
+  #seq = 0;
+  #side: Deno.FsFile;
+  #enc = new TextEncoder();
+  #strings = new Map<string, number>();
+  // calls in flight (before() seen, after() not yet): nested calls nest.
+  #stackId = new Float64Array(64);
+  #stackSeq = new Int32Array(64);
+  #depth = 0;
+  #closed = false;
+
+  constructor(opts: JournalWriterOptions) {
+    this.path = opts.path;
+    this.sidePath = `${opts.path}.side`;
+    this.capacity = Math.max(1, Math.floor(opts.capacity ?? 65536));
+    this.bytes = HEADER_BYTES + this.capacity * RECORD_BYTES;
+    this.#native = opts.native;
+    const out = new BigUint64Array(1);
+    const st = this.#native.fl_journal_map(this.#enc.encode(opts.path + "\0"), BigInt(this.bytes), out);
+    if (st !== 0) throw new JournalMapError(st, opts.path);
+    this.#addr = Number(out[0]);
+    const ptr = Deno.UnsafePointer.create(out[0]);
+    if (ptr === null) throw new JournalMapError(999, opts.path);
+    const buf = Deno.UnsafePointerView.getArrayBuffer(ptr, this.bytes);
+    this.#i32 = new Int32Array(buf);
+    this.#f64 = new Float64Array(buf);
+    this.#side = Deno.openSync(this.sidePath, { write: true, create: true, truncate: true });
+    const i = this.#i32, f = this.#f64;
+    i[H_VERSION] = JOURNAL_VERSION;
+    i[H_RECORD_BYTES] = RECORD_BYTES;
+    i[H_CAPACITY] = this.capacity;
+    i[H_PID] = Deno.pid;
+    f[H_TIME_ORIGIN] = performance.timeOrigin;
+    f[H_START_NOW] = performance.now();
+    i[H_MAGIC] = JOURNAL_MAGIC;
+  }
+
+  /** Records written so far (including overwritten ones). */
+  get written(): number {
+    return this.#seq;
+  }
+
+  /** The string's id, appending it to the side file the first time it is seen. */
+  intern(s: string): number {
+    let id = this.#strings.get(s);
+    if (id === undefined) {
+      id = this.#strings.size + 1;
+      this.#strings.set(s, id);
+      this.#appendSide({ s: id, v: s });
+    }
+    return id;
+  }
+
+  #appendSide(entry: unknown): void {
+    if (this.#closed) return;
+    const bytes = this.#enc.encode(JSON.stringify(entry) + "\n");
+    let off = 0;
+    while (off < bytes.length) off += this.#side.writeSync(bytes.subarray(off));
+  }
+
+  /** Records an allocation in the side file (kept whatever the ring overwrites). */
+  noteAlloc(a: AllocationInfo): void {
+    this.#appendSide({ a: a.id, ...a });
+  }
+
+  /** Records a free (of the allocation made by op `allocId`) in the side file. */
+  noteFree(allocId: number, op: number): void {
+    this.#appendSide({ f: allocId, op });
+  }
+
+  /** Writes the intent record of `call`; returns its sequence number. */
+  intent(call: NativeCall): number {
+    const seq = ++this.#seq;
+    const slot = (seq - 1) % this.capacity;
+    const i = this.#i32, f = this.#f64;
+    const bi = (HEADER_BYTES + slot * RECORD_BYTES) >> 2;
+    const bf = bi >> 1;
+    i[bi + R_INTENT] = 0;
+    i[bi + R_DONE] = 0;
+    f[bf + F_ID] = call.id;
+    f[bf + F_T_BEFORE] = performance.now();
+    f[bf + F_T_AFTER] = 0;
+    i[bi + R_KIND] = KIND_CODE[call.kind] ?? -1;
+    i[bi + R_NAME] = this.#strings.get(call.name) ?? this.intern(call.name);
+    i[bi + R_DEVICE] = call.device;
+    i[bi + R_STATUS] = 0;
+    f[bf + F_STREAM] = call.stream;
+    let flags = 0;
+    if (call.host !== undefined) {
+      f[bf + F_HOST] = call.host;
+      flags |= FLAG_HOST;
+    }
+    if (call.event !== undefined) {
+      f[bf + F_EVENT] = call.event;
+      flags |= FLAG_EVENT;
+    }
+    const ctx = call.context;
+    i[bi + R_STEP] = ctx.step ?? NONE;
+    i[bi + R_LAYER] = ctx.layer ?? NONE;
+    const op = ctx.op;
+    i[bi + R_OP] = op === undefined ? 0 : (this.#strings.get(op) ?? this.intern(op));
+    const ps = call.pointers;
+    let np = ps.length;
+    if (np > MAX_POINTERS) {
+      np = MAX_POINTERS;
+      flags |= FLAG_PTR_TRUNCATED;
+    }
+    for (let k = 0; k < np; k++) {
+      const p = ps[k];
+      f[bf + F_PTR + 2 * k] = p.ptr;
+      f[bf + F_PTR + 2 * k + 1] = p.bytes;
+      i[bi + R_PTR_META + 2 * k] = this.#strings.get(p.arg) ?? this.intern(p.arg);
+      i[bi + R_PTR_META + 2 * k + 1] = (p.access === "r" ? 0 : p.access === "w" ? 1 : 2) | (p.elem << 2);
+    }
+    i[bi + R_NPTR] = np;
+    let ns = 0;
+    const sc = call.scalars;
+    for (const key in sc) {
+      if (ns === MAX_SCALARS) {
+        flags |= FLAG_SCALAR_TRUNCATED;
+        break;
+      }
+      f[bf + F_SCALAR + ns] = sc[key];
+      i[bi + R_SCALAR_NAME + ns] = this.#strings.get(key) ?? this.intern(key);
+      ns++;
+    }
+    i[bi + R_NSCALAR] = ns;
+    i[bi + R_FLAGS] = flags;
+    i[bi + R_INTENT] = seq; // commit: the intent is whole
+    return seq;
+  }
+
+  /** Writes the outcome of the record `seq` (status, end time, result). */
+  done(seq: number, status: number, result?: number): void {
+    if (seq <= this.#seq - this.capacity) return; // already overwritten
+    const slot = (seq - 1) % this.capacity;
+    const bi = (HEADER_BYTES + slot * RECORD_BYTES) >> 2;
+    const bf = bi >> 1;
+    const i = this.#i32, f = this.#f64;
+    f[bf + F_T_AFTER] = performance.now();
+    i[bi + R_STATUS] = status;
+    if (result !== undefined) {
+      f[bf + F_RESULT] = result;
+      i[bi + R_FLAGS] |= FLAG_RESULT;
+    }
+    i[bi + R_DONE] = seq; // commit: the outcome is whole
+  }
+
+  /** Marks the record `seq` as blocked by a guard rail (the call never ran). */
+  blocked(seq: number): void {
+    if (seq <= this.#seq - this.capacity) return;
+    const slot = (seq - 1) % this.capacity;
+    const bi = (HEADER_BYTES + slot * RECORD_BYTES) >> 2;
+    this.#i32[bi + R_FLAGS] |= FLAG_BLOCKED;
+    this.done(seq, STATUS_BLOCKED);
+  }
+
+  // ---- CallObserver ----
+
+  before(call: NativeCall): void {
+    if (this.#closed) return;
+    const seq = this.intent(call);
+    const d = this.#depth;
+    if (d < 64) {
+      this.#stackId[d] = call.id;
+      this.#stackSeq[d] = seq;
+    }
+    this.#depth = d + 1;
+    if (call.kind === "free" || call.kind === "host_free") this.#free(call);
+  }
+
+  after(call: NativeCall, status: number, result?: number): void {
+    if (this.#closed) return;
+    // Calls blocked after before() never come back: drop their entries.
+    let d = this.#depth;
+    while (d > 0 && d <= 64 && this.#stackId[d - 1] > call.id) d--;
+    if (d > 0 && d <= 64 && this.#stackId[d - 1] === call.id) {
+      this.done(this.#stackSeq[d - 1], status, result);
+      d--;
+    }
+    this.#depth = d;
+    if (status === 0 && (call.kind === "alloc" || call.kind === "host_alloc")) this.#alloc(call, result);
+  }
+
+  #live = new Map<number, number>(); // base address -> allocation id
+
+  #alloc(call: NativeCall, result?: number): void {
+    const a = allocationOf(call, result);
+    if (a === null) return;
+    this.#live.set(a.base, a.id);
+    this.noteAlloc(a);
+  }
+
+  #free(call: NativeCall): void {
+    const ptr = call.scalars.ptr ?? call.host ?? (call.pointers.length > 0 ? call.pointers[0].ptr : 0);
+    const id = this.#live.get(ptr);
+    if (id === undefined) return;
+    this.#live.delete(ptr);
+    this.noteFree(id, call.id);
+  }
+
+  /** The sequence number of the in-flight record of call `id`, or 0. */
+  seqOf(id: number): number {
+    for (let d = Math.min(this.#depth, 64) - 1; d >= 0; d--) {
+      if (this.#stackId[d] === id) return this.#stackSeq[d];
+    }
+    return 0;
+  }
+
+  /** Unmaps the ring and closes the side file (the files stay). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#side.close();
+    } catch { /* already closed */ }
+    this.#native.fl_journal_unmap(BigInt(this.#addr), BigInt(this.bytes));
+    this.#i32 = new Int32Array(0);
+    this.#f64 = new Float64Array(0);
+  }
+}
