@@ -282,7 +282,12 @@ static void sim_init_once(void) {
     d->index = (int32_t)i;
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
-    void *p = mmap(NULL, range, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* Where address space is limited (ulimit -v, valgrind), settle for less. */
+    void *p = MAP_FAILED;
+    for (; range >= GIB; range /= 2) {
+      p = mmap(NULL, range, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p != MAP_FAILED) break;
+    }
     if (p == MAP_FAILED) {
       g_init_status = FL_ERROR_NOT_INITIALIZED;
       return;
