@@ -673,6 +673,13 @@ __attribute__((destructor)) static void sim_shutdown(void) {
     sim_dev *d = &g_devs[i];
     for (size_t j = 0; j < d->nstreams; j++) pthread_join(d->streams[j]->thread, NULL);
   }
+  /* On unload the handler's code goes away: give the signals back to the
+   * previous handlers, unless someone installed theirs over ours since. */
+  struct sigaction cur;
+  if (sigaction(SIGSEGV, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault)
+    sigaction(SIGSEGV, &g_old_segv, NULL);
+  if (sigaction(SIGBUS, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault)
+    sigaction(SIGBUS, &g_old_bus, NULL);
 }
 
 /* ---- library ----------------------------------------------------------- */
