@@ -77,6 +77,9 @@ export function liveEvents(c: Context, opts: LiveOptions): Response {
   opts.streams.track(ac, new Promise<void>((r) => release = r));
   return streamSSE(c, async (stream) => {
     stream.onAbort(() => ac.abort());
+    // Aborting also cancels the stream, so a loop blocked writing to a client that stopped reading is released.
+    ac.signal.addEventListener("abort", () => stream.abort(), { once: true });
+    if (ac.signal.aborted) stream.abort();
     try {
       await follow(stream, opts, ac.signal);
     } finally {
