@@ -76,7 +76,6 @@ interface Compiled {
   fn: NativeLaunch;
   /** Native argument values, reused between launches (bigint for ptr/u64). */
   values: (number | bigint)[];
-  names: string[];
 }
 
 const compiled = new WeakMap<KernelDescriptor, Compiled>();
@@ -91,7 +90,6 @@ function compile(device: Device, kernel: KernelDescriptor): Compiled {
   const c = {
     fn,
     values: new Array<number | bigint>(kernel.args.length).fill(0),
-    names: kernel.args.map((a) => a.name),
   };
   compiled.set(kernel, c);
   return c;
@@ -158,16 +156,6 @@ export function launch<K extends KernelDescriptor>(
   const values = c.values;
   const a = args as unknown as Record<string, unknown>;
   for (let i = 0; i < specs.length; i++) values[i] = argValue(device, kernel, specs[i], a[specs[i].name]);
-  let given = 0;
-  for (const k in a) {
-    if (!c.names.includes(k)) {
-      throw new FaultlineUsageError(
-        `launch ${kernel.name}: unknown argument ${k} (takes ${c.names.join(", ") || "no arguments"})`,
-      );
-    }
-    given++;
-  }
-  if (given !== specs.length) throw new FaultlineUsageError(`launch ${kernel.name}: wrong argument count`);
   const s = stream == null ? 0 : streamHandle(stream, device, `launch ${kernel.name}`);
   const s64 = stream == null ? 0n : stream.handle64;
   const dev = device.ordinal;

@@ -1,0 +1,62 @@
+/**
+ * A fault inside a kernel surfaces later, at a copy, and is sticky: the
+ * launch succeeds, the next D2H copy fails with 700 "an illegal memory access
+ * was encountered", every later call fails too, and fault info names the
+ * status, the kernel and (where the backend knows it) the address and tag.
+ * Runs in a child process, since the fault poisons the process's context.
+ */
+import assert from "node:assert/strict";
+import { runChild } from "./helpers/child.ts";
+
+interface Outcome {
+  ok: boolean;
+  code?: number;
+  codeName?: string;
+  nativeMessage?: string;
+  message?: string;
+}
+
+Deno.test("fault: a bad write surfaces at the next D2H copy and is sticky", async () => {
+  const r = await runChild("fault_child.ts", { FAULTLINE_QUIET: "1" });
+  assert.ok(r.json, `child printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  assert.equal(r.code, 0, r.stderr);
+  const j = r.json as {
+    backend: string;
+    addr: number;
+    faultBefore: unknown;
+    launched: Outcome;
+    d2h: Outcome;
+    later: Record<string, Outcome>;
+    info: { status: number; address: number; op: string; tag: number; access: string; stream: number } | null;
+    faultLaunch: { id: number; status: number };
+  };
+  assert.equal(j.faultBefore, null, "no fault before the bad launch");
+  assert.deepEqual(j.launched, { ok: true }, "the launch itself returns success");
+  assert.equal(j.faultLaunch.status, 0);
+
+  assert.equal(j.d2h.ok, false, "the next D2H copy fails");
+  assert.equal(j.d2h.code, 700);
+  assert.equal(j.d2h.nativeMessage, "an illegal memory access was encountered");
+  assert.match(j.d2h.codeName!, /IllegalAddress/);
+  assert.match(
+    j.d2h.message!,
+    /^fl_memcpy D2H failed: an illegal memory access was encountered \(\w+IllegalAddress, 700\)$/,
+  );
+
+  for (const [what, o] of Object.entries(j.later)) {
+    assert.equal(o.ok, false, `${what} after the fault must fail`);
+    assert.equal(o.code, 700, `${what} after the fault: ${o.message}`);
+  }
+
+  assert.ok(j.info, "fault info after the fault");
+  assert.equal(j.info.status, 700);
+  assert.equal(j.info.op, "fault_write_at");
+  if (j.backend === "sim") {
+    assert.equal(j.info.address, j.addr, "sim knows the exact faulting address");
+    assert.equal(j.info.access, "write");
+    assert.equal(j.info.tag, j.faultLaunch.id, "the tag names the faulting launch");
+  } else {
+    if (j.info.address !== 0) assert.equal(j.info.address, j.addr);
+    if (j.info.tag !== 0) assert.equal(j.info.tag, j.faultLaunch.id);
+  }
+});

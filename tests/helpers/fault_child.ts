@@ -1,0 +1,80 @@
+/**
+ * The sticky-fault scenario, run in its own process: write through an
+ * unmapped device address, then record what every later call does. Prints one
+ * JSON line for tests/fault_sticky.test.ts.
+ *
+ * Unmapped address: on sim, the address of a freed buffer (sim does not reuse
+ * freed ranges for a long time); on a GPU, an address 1 TiB past a live
+ * allocation.
+ */
+import { boundary, FaultlineError, faultWriteAt, launch, type NativeCall, runtime, tick } from "../../mod.ts";
+
+// With an observer attached, every call is tagged with its id (fl_set_tag),
+// so fault info can name the launch that faulted.
+const calls: { id: number; kind: string; name: string; status?: number }[] = [];
+boundary.attach({
+  before: (c: NativeCall) => void calls.push({ id: c.id, kind: c.kind, name: c.name }),
+  after: (c: NativeCall, status: number) => {
+    const rec = calls.find((r) => r.id === c.id);
+    if (rec) rec.status = status;
+  },
+});
+
+const rt = runtime();
+const dev = rt.device(0);
+const buf = dev.malloc(1 << 16, { name: "live" });
+const src = new Uint8Array(1 << 16).map((_, i) => (i * 7 + 1) & 0xff);
+buf.upload(src);
+
+let addr: number;
+if (rt.backend === "sim") {
+  const victim = dev.malloc(1 << 16, { name: "victim" });
+  addr = victim.ptr + 128;
+  victim.free();
+} else {
+  addr = buf.ptr + 2 ** 40;
+}
+
+interface Outcome {
+  ok: boolean;
+  code?: number;
+  codeName?: string;
+  nativeMessage?: string;
+  message?: string;
+}
+function attempt(fn: () => unknown): Outcome {
+  try {
+    fn();
+    return { ok: true };
+  } catch (e) {
+    if (e instanceof FaultlineError) {
+      return {
+        ok: false,
+        code: e.code,
+        codeName: e.codeName,
+        nativeMessage: e.nativeMessage,
+        message: e.message,
+      };
+    }
+    return { ok: false, message: String(e) };
+  }
+}
+
+const faultBefore = dev.faultInfo();
+const launched = attempt(() => launch(dev, null, faultWriteAt, { addr, value: 42.5 }));
+const dst = new Uint8Array(1 << 16);
+const d2h = attempt(() => buf.download(dst));
+const counter = buf.at(0);
+const later = {
+  malloc: attempt(() => dev.malloc(4096, { name: "after" })),
+  copy: attempt(() => buf.download(dst)),
+  upload: attempt(() => buf.upload(src)),
+  launch: attempt(() => launch(dev, null, tick, { counter })),
+  synchronize: attempt(() => dev.synchronize()),
+  streamSynchronize: attempt(() => dev.defaultStream.synchronize()),
+};
+const info = dev.faultInfo();
+const faultLaunch = calls.find((c) => c.kind === "launch" && c.name === "fault_write_at");
+console.log(
+  JSON.stringify({ backend: rt.backend, addr, faultBefore, launched, d2h, later, info, faultLaunch, calls }),
+);
