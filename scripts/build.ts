@@ -1,0 +1,525 @@
+/**
+ * Builds the native library, build/<backend>/libfaultline.so, for each backend:
+ *
+ * - sim:  the system C compiler over hip/sim/*.c (always built);
+ * - cuda: nvcc over hip/gpu_*.cpp and every .hip file under kernels/ (any depth),
+ *         through hip/vendor.h (-DFL_BACKEND_CUDA), static cudart; built where nvcc exists;
+ * - hip:  hipcc (HIP_PLATFORM=amd) over the same files; built where hipcc exists.
+ *
+ * hip/host/*.c (host-side helpers) go into every backend, compiled by the C compiler.
+ *
+ *   deno run -A scripts/build.ts [--backend sim|cuda|hip|all[,...]] [--if-needed]
+ *       [--quiet] [--verbose] [--cuda-arch 80,90] [--hip-arch gfx90a] [--jobs N]
+ *
+ * With no --backend: sim plus every backend whose compiler is found. Sources
+ * compile to separate objects in parallel (--jobs, default: the CPU count),
+ * then link. --if-needed skips a backend whose library is newer than all its
+ * sources, headers and this script, and was built with the same commands.
+ */
+import { parseArgs } from "node:util";
+
+export type BackendName = "sim" | "cuda" | "hip";
+export const BACKENDS: readonly BackendName[] = ["sim", "cuda", "hip"];
+
+export interface BuildOptions {
+  /** Skip the backend when its library is up to date. */
+  ifNeeded?: boolean;
+  /** Print nothing on success. */
+  quiet?: boolean;
+  /** Print every compiler command. */
+  verbose?: boolean;
+  /** CUDA architectures: machine code for each, PTX for the highest ("80", "sm_90", "90a"). */
+  cudaArch?: string[];
+  /** AMD offload architectures ("gfx90a"). */
+  hipArch?: string[];
+  /** Parallel compiler processes. */
+  jobs?: number;
+  /** Repository root (default: the parent of scripts/). */
+  root?: string;
+}
+
+export interface BuildResult {
+  backend: BackendName;
+  /** Absolute path of the library. */
+  library: string;
+  /** True when --if-needed found it up to date. */
+  skipped: boolean;
+  sources: number;
+  seconds: number;
+}
+
+/** A failed build: names the backend and carries the compiler's output. */
+export class BuildError extends Error {
+  constructor(readonly backend: BackendName, message: string, readonly output = "") {
+    super(`build ${backend} failed: ${message}`);
+    this.name = "BuildError";
+  }
+}
+
+export const DEFAULT_CUDA_ARCH = ["80", "90"];
+export const DEFAULT_HIP_ARCH = ["gfx90a"];
+
+const SCRIPT = new URL(import.meta.url).pathname;
+const DEFAULT_ROOT = dirname(dirname(SCRIPT));
+
+const C_FLAGS = [
+  "-std=c11",
+  "-D_GNU_SOURCE",
+  "-O2",
+  "-g",
+  "-Wall",
+  "-Wextra",
+  "-Werror",
+  "-fPIC",
+  "-pthread",
+  "-fvisibility=hidden",
+  "-Ihip",
+  "-Ikernels",
+];
+
+function dirname(p: string): string {
+  const i = p.replace(/\/+$/, "").lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i);
+}
+
+function join(...parts: string[]): string {
+  return parts.join("/").replace(/\/+/g, "/");
+}
+
+/** The library's path for a backend. */
+export function libraryPath(backend: BackendName, root = DEFAULT_ROOT): string {
+  return join(root, "build", backend, "libfaultline.so");
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir && isFile(join(dir, name))) return join(dir, name);
+  }
+  return null;
+}
+
+/** The compiler a backend needs, or null where it is not installed. */
+export function compilerFor(backend: BackendName): string | null {
+  const first = (...c: (string | null | undefined)[]) => c.find((p) => p && isFile(p)) ?? null;
+  switch (backend) {
+    case "sim": {
+      const cc = Deno.env.get("CC");
+      return cc ? (cc.includes("/") ? first(cc) : onPath(cc)) : onPath("cc");
+    }
+    case "cuda": {
+      const home = Deno.env.get("CUDA_HOME") ?? Deno.env.get("CUDA_PATH");
+      return first(
+        Deno.env.get("NVCC"),
+        onPath("nvcc"),
+        home ? join(home, "bin/nvcc") : null,
+        "/usr/local/cuda/bin/nvcc",
+      );
+    }
+    case "hip":
+      return first(Deno.env.get("HIPCC"), onPath("hipcc"), "/opt/rocm/bin/hipcc");
+  }
+}
+
+/** sim, plus every GPU backend whose compiler is found. */
+export function availableBackends(): BackendName[] {
+  return BACKENDS.filter((b) => b === "sim" || compilerFor(b) !== null);
+}
+
+/** Files under `dir` (relative to root) whose names end with one of `exts`. */
+function listFiles(root: string, dir: string, exts: string[], recursive: boolean): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(join(root, rel))];
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    for (const e of entries) {
+      const path = `${rel}/${e.name}`;
+      if (e.isDirectory && recursive) walk(path);
+      else if (e.isFile && exts.some((x) => e.name.endsWith(x))) out.push(path);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+interface Step {
+  cmd: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+interface Plan {
+  compiles: { src: string; obj: string; step: Step }[];
+  link: Step;
+  /** Files whose change rebuilds the library besides the sources: headers, this script. */
+  deps: string[];
+}
+
+function parseCudaArch(list: string[]): string[] {
+  const archs = list.map((a) => a.trim().replace(/^(sm_|compute_)/, "")).filter((a) => a !== "");
+  if (archs.length === 0 || archs.some((a) => !/^\d+[a-z]?$/.test(a))) {
+    throw new Error(`bad --cuda-arch ${list.join(",")} (expected e.g. 80,90)`);
+  }
+  const sorted = [...new Set(archs)].sort((a, b) => parseInt(a) - parseInt(b));
+  const flags = sorted.flatMap((a) => ["-gencode", `arch=compute_${a},code=sm_${a}`]);
+  const top = sorted[sorted.length - 1];
+  return [...flags, "-gencode", `arch=compute_${top},code=compute_${top}`];
+}
+
+function plan(backend: BackendName, root: string, compiler: string, opts: BuildOptions): Plan {
+  const objDir = join("build", backend, "obj");
+  const objOf = (src: string) => join(objDir, src.replace(/\//g, "__") + ".o");
+  const headers = [
+    ...listFiles(root, "hip", [".h"], true),
+    ...listFiles(root, "kernels", [".h"], true),
+  ];
+  const deps = [...headers, SCRIPT];
+  const cc = compilerFor("sim");
+  const hostSources = listFiles(root, "hip/host", [".c"], false);
+  const cStep = (src: string): Step => {
+    if (!cc) throw new BuildError(backend, "no C compiler (cc) found for hip/host/*.c");
+    return { cmd: cc, args: [...C_FLAGS, "-c", src, "-o", objOf(src)] };
+  };
+  const hostCompiles = hostSources.map((src) => ({ src, obj: objOf(src), step: cStep(src) }));
+  const lib = libraryPath(backend, root);
+  const exportsMap = join(root, "build", backend, "exports.map");
+
+  if (backend === "sim") {
+    const sources = listFiles(root, "hip/sim", [".c"], false);
+    if (sources.length === 0) throw new BuildError("sim", "no sources in hip/sim");
+    const compiles = [...sources.map((src) => ({ src, obj: objOf(src), step: cStep(src) })), ...hostCompiles];
+    return {
+      compiles,
+      link: { cmd: compiler, args: ["-shared", "-pthread", ...compiles.map((c) => c.obj), "-o", lib, "-lm"] },
+      deps,
+    };
+  }
+
+  const gpuSources = [
+    ...listFiles(root, "hip", [".cpp"], false).filter((p) => /^hip\/gpu_[^/]*\.cpp$/.test(p)),
+    ...listFiles(root, "kernels", [".hip"], true),
+  ];
+  if (gpuSources.length === 0) throw new BuildError(backend, "no sources (hip/gpu_*.cpp, kernels/**/*.hip)");
+
+  if (backend === "cuda") {
+    const gencode = parseCudaArch(opts.cudaArch ?? DEFAULT_CUDA_ARCH);
+    const compiles = gpuSources.map((src) => ({
+      src,
+      obj: objOf(src),
+      step: {
+        cmd: compiler,
+        args: [
+          "-x",
+          "cu",
+          "-DFL_BACKEND_CUDA",
+          "-O3",
+          "-std=c++17",
+          "-lineinfo",
+          ...gencode,
+          "-Xcompiler",
+          "-fPIC,-fvisibility=hidden",
+          "-Ihip",
+          "-Ikernels",
+          "-c",
+          src,
+          "-o",
+          objOf(src),
+        ],
+      },
+    }));
+    const all = [...compiles, ...hostCompiles];
+    return {
+      compiles: all,
+      link: {
+        cmd: compiler,
+        args: [
+          "-shared",
+          "--cudart",
+          "static",
+          ...all.map((c) => c.obj),
+          "-o",
+          lib,
+          "-Xlinker",
+          `--version-script=${exportsMap}`,
+        ],
+      },
+      deps,
+    };
+  }
+
+  const archs = opts.hipArch ?? DEFAULT_HIP_ARCH;
+  if (archs.length === 0 || archs.some((a) => !/^gfx[0-9a-f]+(:[a-z+-]+)*$/.test(a))) {
+    throw new Error(`bad --hip-arch ${archs.join(",")} (expected e.g. gfx90a)`);
+  }
+  const offload = archs.map((a) => `--offload-arch=${a}`);
+  const env = { HIP_PLATFORM: "amd" };
+  const compiles = gpuSources.map((src) => ({
+    src,
+    obj: objOf(src),
+    step: {
+      cmd: compiler,
+      env,
+      args: [
+        "-x",
+        "hip",
+        ...offload,
+        "-O3",
+        "-std=c++17",
+        "-fPIC",
+        "-fvisibility=hidden",
+        "-Ihip",
+        "-Ikernels",
+        "-c",
+        src,
+        "-o",
+        objOf(src),
+      ],
+    },
+  }));
+  const all = [...compiles, ...hostCompiles];
+  return {
+    compiles: all,
+    link: {
+      cmd: compiler,
+      env,
+      args: [
+        "-shared",
+        "-fPIC",
+        ...offload,
+        ...all.map((c) => c.obj),
+        "-o",
+        lib,
+        `-Wl,--version-script=${exportsMap}`,
+      ],
+    },
+    deps,
+  };
+}
+
+function showCommand(s: Step): string {
+  const env = Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v} `).join("");
+  return env + [s.cmd, ...s.args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(" ");
+}
+
+async function run(backend: BackendName, root: string, s: Step, opts: BuildOptions): Promise<string> {
+  if (opts.verbose) console.log(showCommand(s));
+  const r = await new Deno.Command(s.cmd, {
+    args: s.args,
+    cwd: root,
+    env: s.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  const output = (dec.decode(r.stdout) + dec.decode(r.stderr)).trimEnd();
+  if (!r.success) {
+    throw new BuildError(backend, `${showCommand(s)} exited with ${r.code}`, output);
+  }
+  return output;
+}
+
+/** Runs `tasks` with at most `jobs` at a time; the first failure is thrown after the running ones end. */
+async function pool<T>(jobs: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async () => {
+    while (failure === null && next < tasks.length) {
+      const i = next++;
+      try {
+        results[i] = await tasks[i]();
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tasks.length)) }, worker));
+  if (failure !== null) throw failure;
+  return results;
+}
+
+function mtime(path: string): number {
+  try {
+    return Deno.statSync(path).mtime?.getTime() ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+function readText(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Builds one backend into build/<backend>/libfaultline.so. Throws BuildError
+ * (naming the backend, with the compiler's output) when a compiler is missing
+ * or a step fails.
+ */
+export async function buildBackend(backend: BackendName, opts: BuildOptions = {}): Promise<BuildResult> {
+  if (!BACKENDS.includes(backend)) throw new Error(`unknown backend ${backend} (sim, cuda or hip)`);
+  const t0 = performance.now();
+  const root = opts.root ?? DEFAULT_ROOT;
+  const compiler = compilerFor(backend);
+  if (!compiler) {
+    const name = { sim: "cc", cuda: "nvcc", hip: "hipcc" }[backend];
+    throw new BuildError(backend, `${name} not found`);
+  }
+  const p = plan(backend, root, compiler, opts);
+  const lib = libraryPath(backend, root);
+  const outDir = dirname(lib);
+  const stampPath = join(outDir, "build.json");
+  const stamp = JSON.stringify(
+    { compiles: p.compiles.map((c) => showCommand(c.step)), link: showCommand(p.link) },
+    null,
+    1,
+  );
+  const newestDep = Math.max(...p.deps.map((d) => mtime(d.startsWith("/") ? d : join(root, d))));
+  const sameStamp = readText(stampPath) === stamp;
+  const result = (skipped: boolean): BuildResult => ({
+    backend,
+    library: lib,
+    skipped,
+    sources: p.compiles.length,
+    seconds: (performance.now() - t0) / 1000,
+  });
+
+  if (opts.ifNeeded && sameStamp) {
+    const newest = Math.max(newestDep, ...p.compiles.map((c) => mtime(join(root, c.src))));
+    if (mtime(lib) > newest) return result(true);
+  }
+
+  Deno.mkdirSync(join(root, "build", backend, "obj"), { recursive: true });
+  Deno.writeTextFileSync(
+    join(root, "build", backend, "exports.map"),
+    "{\n  global: fl_*;\n  local: *;\n};\n",
+  );
+  // Stale objects are reused only under --if-needed, when newer than their
+  // source, every header and this script, and built with the same commands.
+  const fresh = (c: Plan["compiles"][number]) =>
+    opts.ifNeeded && sameStamp && mtime(join(root, c.obj)) > Math.max(newestDep, mtime(join(root, c.src)));
+  const jobs = opts.jobs ?? navigator.hardwareConcurrency;
+  const outputs = await pool(
+    jobs,
+    p.compiles.filter((c) => !fresh(c)).map((c) => () => run(backend, root, c.step, opts)),
+  );
+  // Link into a temporary name, then rename: a process that has the old
+  // library loaded keeps it, and a failed link leaves the old one in place.
+  const tmp = `${lib}.tmp${Deno.pid}`;
+  const link = { ...p.link, args: p.link.args.map((a) => (a === lib ? tmp : a)) };
+  try {
+    outputs.push(await run(backend, root, link, opts));
+    Deno.renameSync(tmp, lib);
+  } finally {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* renamed */ }
+  }
+  Deno.writeTextFileSync(stampPath, stamp);
+  const warnings = outputs.filter((o) => o !== "").join("\n");
+  if (warnings && !opts.quiet) console.log(warnings);
+  return result(false);
+}
+
+function usage(): string {
+  return `usage: deno run -A scripts/build.ts [options]
+  --backend B     sim, cuda, hip or all; repeat or comma-separate (default: sim and
+                  every backend whose compiler is found)
+  --if-needed     skip a backend whose library is newer than its sources and headers
+  --quiet         print nothing on success
+  --verbose       print every compiler command
+  --cuda-arch L   CUDA architectures (default ${DEFAULT_CUDA_ARCH.join(",")}: sm_80, sm_90 and compute_90 PTX)
+  --hip-arch L    AMD architectures (default ${DEFAULT_HIP_ARCH.join(",")})
+  --jobs N        parallel compiles (default: CPU count)`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      backend: { type: "string", multiple: true },
+      "if-needed": { type: "boolean", default: false },
+      quiet: { type: "boolean", default: false },
+      verbose: { type: "boolean", default: false },
+      "cuda-arch": { type: "string" },
+      "hip-arch": { type: "string" },
+      jobs: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage());
+    return 0;
+  }
+  const split = (s?: string) => s?.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  const requested = (values.backend ?? []).flatMap((b) => split(b) ?? []);
+  let backends: BackendName[];
+  if (requested.length === 0) {
+    backends = availableBackends();
+    if (!values.quiet) {
+      for (const b of BACKENDS.filter((b) => !backends.includes(b))) {
+        console.log(`build ${b}: skipped (${b === "cuda" ? "nvcc" : "hipcc"} not found)`);
+      }
+    }
+  } else {
+    const bad = requested.filter((b) => b !== "all" && !BACKENDS.includes(b as BackendName));
+    if (bad.length) {
+      console.error(`unknown backend ${bad.join(", ")}\n${usage()}`);
+      return 2;
+    }
+    backends = requested.includes("all") ? [...BACKENDS] : BACKENDS.filter((b) => requested.includes(b));
+  }
+  const jobs = values.jobs !== undefined ? parseInt(values.jobs, 10) : undefined;
+  if (jobs !== undefined && !(jobs > 0)) {
+    console.error(`bad --jobs ${values.jobs}`);
+    return 2;
+  }
+  const opts: BuildOptions = {
+    ifNeeded: values["if-needed"],
+    quiet: values.quiet,
+    verbose: values.verbose,
+    cudaArch: split(values["cuda-arch"]),
+    hipArch: split(values["hip-arch"]),
+    jobs,
+  };
+  const failed: string[] = [];
+  for (const b of backends) {
+    try {
+      const r = await buildBackend(b, opts);
+      if (!opts.quiet) {
+        const what = r.skipped ? "up to date" : `${r.sources} sources, ${r.seconds.toFixed(1)} s`;
+        console.log(`build ${b}: ${r.library} (${what})`);
+      }
+    } catch (e) {
+      failed.push(b);
+      if (e instanceof BuildError) {
+        console.error(e.message);
+        if (e.output) console.error(e.output);
+      } else {
+        console.error(`build ${b} failed: ${e instanceof Error ? e.message : e}`);
+      }
+    }
+  }
+  if (failed.length) console.error(`build failed: ${failed.join(", ")}`);
+  return failed.length ? 1 : 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
