@@ -64,7 +64,7 @@ export function renderInline(src: string, opts: MarkdownOptions = {}): string {
       i += run.length;
       continue;
     }
-    const link = /^(!?)\[([^\]]*)\]\(\s*<?([^\s)>]*)>?(?:\s+"[^"]*")?\s*\)/.exec(rest);
+    const link = /^(!?)\[([^\]]*)\]\(\s*<?((?:[^\s()<>]|\([^\s()<>]*\))*)>?(?:\s+"[^"]*")?\s*\)/.exec(rest);
     if (link) {
       const [all, bang, text, url] = link;
       if (bang) {
