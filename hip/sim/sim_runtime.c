@@ -10,10 +10,14 @@
  * faults); fl_free of that address releases it.
  *
  * Streams: in-order queues, each run by its own worker thread; stream 0 is
- * the device's default stream. Synchronous fl_memcpy / fl_memset first wait
- * for all streams of the device (as the legacy default stream does on a GPU),
- * then run on the default stream's worker. fl_free waits for the device too
- * (as hipFree / cudaFree do) before unmapping.
+ * the device's default stream, with the legacy default stream's semantics:
+ * an op on stream 0 starts after all work enqueued before it on the other
+ * streams of the device, and an op on a created stream starts after all work
+ * enqueued before it on stream 0 (created streams are blocking streams, as
+ * from hipStreamCreate). Synchronous fl_memcpy / fl_memset first wait for
+ * the whole device (so an earlier fault on any stream surfaces there), then
+ * run on the default stream's worker. fl_free waits for the device too (as
+ * hipFree / cudaFree do) before unmapping.
  *
  * Faults: a worker runs each kernel, copy and memset under sigsetjmp. The
  * process-wide SIGSEGV / SIGBUS handler finds the faulting thread among the
@@ -44,7 +48,7 @@
 
 /* ---- ops and queues ---------------------------------------------------- */
 
-enum { OP_KERNEL, OP_COPY, OP_MEMSET, OP_RECORD, OP_WAIT };
+enum { OP_KERNEL, OP_COPY, OP_MEMSET, OP_RECORD, OP_WAIT, OP_BARRIER };
 
 typedef struct sim_done {
   int done;
@@ -52,6 +56,13 @@ typedef struct sim_done {
 } sim_done;
 
 struct sim_event;
+struct sim_stream;
+
+/* An OP_BARRIER waits until each listed stream has completed `target` ops. */
+typedef struct sim_wait {
+  struct sim_stream *stream;
+  uint64_t target;
+} sim_wait;
 
 typedef struct sim_op {
   struct sim_op *next;
@@ -64,6 +75,7 @@ typedef struct sim_op {
   struct sim_event *ev;
   uint64_t ev_seq;
   sim_done *done;
+  size_t nwaits; /* OP_BARRIER: sim_wait entries in args */
   max_align_t args[];
 } sim_op;
 
@@ -86,6 +98,7 @@ typedef struct sim_stream {
   pthread_cond_t idle_cv; /* waiters: an op finished, or the device was poisoned */
   sim_op *head, *tail;
   uint64_t pending; /* queued + running */
+  uint64_t enqueued, completed; /* ops pushed and finished, ever */
   int stop;
   int32_t deferred_error; /* a non-sticky async failure, returned by the next sync */
   int users;              /* waiters holding a pointer (protected by dev->mu) */
@@ -391,9 +404,30 @@ static void event_unref(sim_event *ev) {
   if (--ev->refs == 0 && ev->destroyed) free(ev);
 }
 
+static void stream_put(sim_dev *d, sim_stream *s);
+
+/* Waits for the streams a barrier lists (unless `skip`), then releases them. */
+static void run_barrier(sim_dev *d, const sim_op *op, int skip) {
+  const sim_wait *waits = (const sim_wait *)op->args;
+  for (size_t i = 0; i < op->nwaits; i++) {
+    sim_stream *t = waits[i].stream;
+    if (!skip) {
+      pthread_mutex_lock(&t->mu);
+      while (t->completed < waits[i].target && !atomic_load(&d->poisoned) && !atomic_load(&g_shutdown))
+        pthread_cond_wait(&t->idle_cv, &t->mu);
+      pthread_mutex_unlock(&t->mu);
+    }
+    stream_put(d, t);
+  }
+}
+
 static int32_t run_op(sim_stream *s, sim_worker_slot *w, sim_op *op) {
   sim_dev *d = s->dev;
   int32_t status = 0;
+  if (op->kind == OP_BARRIER) {
+    run_barrier(d, op, 0);
+    return 0;
+  }
   if (atomic_load(&d->poisoned) || atomic_load(&g_shutdown)) {
     status = atomic_load(&d->poisoned) ? atomic_load(&d->poisoned) : FL_ERROR_ILLEGAL_ADDRESS;
     if (op->ev) {
@@ -466,6 +500,7 @@ static void *worker_main(void *arg) {
       s->deferred_error = status;
     }
     s->pending--;
+    s->completed++;
     pthread_cond_broadcast(&s->idle_cv);
     free(op);
   }
@@ -532,18 +567,55 @@ static sim_event *find_event(sim_dev *d, uint64_t id) {
   return NULL;
 }
 
-/* Pushes op on s. Caller holds d->mu, which this releases (after taking s->mu,
- * so that a concurrent destroy sees the op). */
-static void push_locked(sim_dev *d, sim_stream *s, sim_op *op) {
+/* The default stream and created streams synchronize with each other, as
+ * the legacy default stream does with blocking streams on a GPU: an op on
+ * stream 0 waits for the work enqueued before it on every other stream, and
+ * an op on another stream waits for the work enqueued before it on stream 0.
+ * Returns the barrier op to push before the op, or NULL when nothing earlier
+ * is outstanding. Caller holds d->mu. */
+static sim_op *barrier_for(sim_dev *d, sim_stream *s) {
+  sim_op *b = NULL;
+  for (size_t i = 0; i < d->nstreams; i++) {
+    sim_stream *t = d->streams[i];
+    if (t == s || (s->id != 0 && t->id != 0)) continue;
+    pthread_mutex_lock(&t->mu);
+    uint64_t pending = t->pending, target = t->enqueued;
+    pthread_mutex_unlock(&t->mu);
+    if (!pending) continue;
+    if (!b) {
+      b = calloc(1, sizeof *b + d->nstreams * sizeof(sim_wait));
+      if (!b) return NULL; /* out of memory: run without the ordering rather than fail */
+      b->kind = OP_BARRIER;
+      snprintf(b->name, sizeof b->name, "barrier");
+    }
+    sim_wait *w = (sim_wait *)b->args + b->nwaits++;
+    w->stream = t;
+    w->target = target;
+    t->users++;
+  }
+  return b;
+}
+
+static void push_one(sim_stream *s, sim_op *op) {
   op->next = NULL;
-  pthread_mutex_lock(&s->mu);
-  pthread_mutex_unlock(&d->mu);
   if (s->tail)
     s->tail->next = op;
   else
     s->head = op;
   s->tail = op;
   s->pending++;
+  s->enqueued++;
+}
+
+/* Pushes op on s, after the barrier that orders it against the default
+ * stream. Caller holds d->mu, which this releases (after taking s->mu, so
+ * that a concurrent destroy sees the op). */
+static void push_locked(sim_dev *d, sim_stream *s, sim_op *op) {
+  sim_op *barrier = barrier_for(d, s);
+  pthread_mutex_lock(&s->mu);
+  pthread_mutex_unlock(&d->mu);
+  if (barrier) push_one(s, barrier);
+  push_one(s, op);
   pthread_cond_signal(&s->work_cv);
   pthread_mutex_unlock(&s->mu);
 }
