@@ -95,7 +95,6 @@ export function configProblems(c: LlamaConfig): string[] {
     "nLayers",
     "nHeads",
     "nKvHeads",
-    "headDim",
     "vocabSize",
     "contextLength",
   ];
@@ -113,7 +112,9 @@ export function configProblems(c: LlamaConfig): string[] {
   if (c.nHeads % c.nKvHeads !== 0) {
     out.push(`nHeads ${c.nHeads} is not a multiple of nKvHeads ${c.nKvHeads}`);
   }
-  if (c.headDim % 2 !== 0) out.push(`headDim ${c.headDim} must be even for RoPE`);
+  if (Number.isInteger(c.headDim) && c.headDim % 2 !== 0) {
+    out.push(`headDim ${c.headDim} must be even for RoPE`);
+  }
   return out;
 }
 

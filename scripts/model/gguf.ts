@@ -113,6 +113,9 @@ export class GgufFile {
   readonly alignment: number;
   /** Absolute offset of the tensor data section. */
   readonly dataOffset: number;
+  /** Byte ranges of the header's parts: metadata is [24, metadataEnd), tensor infos [metadataEnd, tensorInfoEnd). */
+  readonly metadataEnd: number;
+  readonly tensorInfoEnd: number;
   /** Metadata values by key, in file order (u64/i64 values are bigint, arrays are arrays). */
   readonly metadata: Record<string, MetadataValue>;
   /** GGUF value type of each metadata key (and element type of arrays). */
@@ -126,6 +129,8 @@ export class GgufFile {
     version: 2 | 3;
     alignment: number;
     dataOffset: number;
+    metadataEnd: number;
+    tensorInfoEnd: number;
     metadata: Record<string, MetadataValue>;
     metadataTypes: Record<string, { type: number; itemType?: number }>;
     tensors: Map<string, GgufTensorInfo>;
@@ -135,6 +140,8 @@ export class GgufFile {
     this.version = init.version;
     this.alignment = init.alignment;
     this.dataOffset = init.dataOffset;
+    this.metadataEnd = init.metadataEnd;
+    this.tensorInfoEnd = init.tensorInfoEnd;
     this.metadata = init.metadata;
     this.metadataTypes = init.metadataTypes;
     this.tensors = init.tensors;
@@ -207,7 +214,7 @@ export class GgufFile {
     if (kvCount * 13n + tensorCount * 32n > rest) {
       throw err(
         "truncated",
-        `truncated metadata: the header declares ${kvCount} metadata entries and ${tensorCount} tensors, more than the ${rest} bytes after the header can hold`,
+        `truncated metadata: the header declares ${kvCount} metadata entries and ${tensorCount} tensors, more than the file can hold (the file has ${fileSize} bytes)`,
       );
     }
 
@@ -223,13 +230,13 @@ export class GgufFile {
     if (metaEnd > fileSize) {
       throw err(
         "truncated",
-        `truncated metadata: the metadata ends at byte ${metaEnd}, past the end of the file (${fileSize} bytes)`,
+        `truncated metadata: the metadata runs past the end of the file (the file has ${fileSize} bytes)`,
       );
     }
     if (infoEnd > fileSize) {
       throw err(
         "truncated",
-        `truncated tensor info: the tensor infos end at byte ${infoEnd}, past the end of the file (${fileSize} bytes)`,
+        `truncated tensor info: the tensor infos run past the end of the file (the file has ${fileSize} bytes)`,
       );
     }
     if (!parsed.littleEndian) throw err("bad-version", "big-endian GGUF is not supported");
@@ -318,7 +325,18 @@ export class GgufFile {
         offset,
       });
     }
-    return new GgufFile({ path, fileSize, version, alignment, dataOffset, metadata, metadataTypes, tensors });
+    return new GgufFile({
+      path,
+      fileSize,
+      version,
+      alignment,
+      dataOffset,
+      metadataEnd: metaEnd,
+      tensorInfoEnd: infoEnd,
+      metadata,
+      metadataTypes,
+      tensors,
+    });
   }
 
   /** A tensor's info; GgufError "missing-tensor" when absent. */

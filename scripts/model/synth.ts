@@ -241,12 +241,11 @@ export interface SynthGgufOptions extends SynthOptions {
   noData?: boolean;
 }
 
-/** Write a synthetic llama GGUF file, streaming the weights chunk by chunk. */
-export function synthGguf(
-  path: string,
+/** Writer specs for a synthetic model's tensors (data generated while writing, or holes with noData). */
+export function llamaTensorSpecs(
   config: LlamaConfig,
-  opts: SynthGgufOptions = {},
-): Promise<WriteResult> {
+  opts: SynthOptions & { seed?: number; noData?: boolean } = {},
+): TensorSpec[] {
   const tensors: TensorSpec[] = [];
   for (const t of synthWeights(config, opts.seed ?? 0, opts)) {
     tensors.push({
@@ -256,10 +255,19 @@ export function synthGguf(
       data: opts.noData ? undefined : () => t.chunks(),
     });
   }
+  return tensors;
+}
+
+/** Write a synthetic llama GGUF file, streaming the weights chunk by chunk. */
+export function synthGguf(
+  path: string,
+  config: LlamaConfig,
+  opts: SynthGgufOptions = {},
+): Promise<WriteResult> {
   return writeGguf(path, {
     version: opts.version ?? 3,
     metadata: llamaMetadata(config, { name: opts.name, dtype: opts.dtype, alignment: opts.alignment }),
-    tensors,
+    tensors: llamaTensorSpecs(config, opts),
   });
 }
 
