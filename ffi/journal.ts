@@ -34,6 +34,7 @@ import {
   H_MAGIC,
   H_PID,
   H_RECORD_BYTES,
+  H_START_NOW,
   H_TIME_ORIGIN,
   H_VERSION,
   HEADER_BYTES,
@@ -58,14 +59,24 @@ import {
 } from "./journal_native.ts";
 import { Registry, type ResolvedPointer } from "./registry.ts";
 
+/**
+ * A pointer argument resolved against the allocations live (or freed) when
+ * the call was made: `alloc` is the allocation id (null: in no allocation),
+ * `name`, `offset`, `size`, `state` and `placement` describe it.
+ */
 export interface JournalPointer {
   arg: string;
   ptr: number;
+  /** Bytes the call touches from ptr on. */
   bytes: number;
   access: Access;
   elem: number;
-  /** The allocation the address resolved to when the call was made, or null. */
-  alloc: (ResolvedPointer & { bytes: number }) | null;
+  alloc: number | null;
+  name?: string;
+  offset?: number;
+  size?: number;
+  state?: ResolvedPointer["state"];
+  placement?: ResolvedPointer["placement"];
 }
 
 export interface JournalRecord {
@@ -73,10 +84,12 @@ export interface JournalRecord {
   id: number;
   /** Position in the ring's write order, from 1. */
   seq: number;
-  /** Wall-clock time of the intent, ms since the epoch. */
+  /** Time of the intent, µs since the journal was opened. */
   time: number;
-  /** Wall-clock time of the outcome, ms since the epoch; null while in flight. */
-  end: number | null;
+  /** µs from the intent to the outcome; null while in flight. */
+  dur: number | null;
+  /** Wall-clock time of the intent, ms since the epoch. */
+  wall: number;
   kind: OpKind | "unknown";
   device: number;
   stream: number;
@@ -120,6 +133,8 @@ interface SideData {
   frees: Map<number, number>; // alloc id -> free op id
 }
 
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
 function readSide(path: string): SideData {
   const strings: string[] = [""];
   const allocs: AllocationInfo[] = [];
@@ -160,6 +175,7 @@ function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
   const recBytes = i32[H_RECORD_BYTES];
   const capacity = i32[H_CAPACITY];
   const origin = f64[H_TIME_ORIGIN];
+  const start = f64[H_START_NOW];
   const str = (id: number) => side.strings[id] ?? `#${id}`;
   const slots: { seq: number; slot: number }[] = [];
   let maxSeq = 0;
@@ -234,14 +250,22 @@ function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
       const bytes = f64[bf + F_PTR + 2 * k + 1];
       const meta = i32[bi + R_PTR_META + 2 * k + 1];
       const r = reg.resolve(ptr);
-      pointers.push({
+      const p: JournalPointer = {
         arg: str(i32[bi + R_PTR_META + 2 * k]),
         ptr,
         bytes,
         access: ACCESS_CODES[meta & 3] ?? "rw",
         elem: meta >> 2,
-        alloc: r === null ? null : { ...r, bytes },
-      });
+        alloc: r === null ? null : r.id,
+      };
+      if (r !== null) {
+        p.name = r.name;
+        p.offset = r.offset;
+        p.size = r.size;
+        p.state = r.state;
+        p.placement = r.placement;
+      }
+      pointers.push(p);
     }
     const scalars: Record<string, number> = {};
     for (let k = 0; k < ns; k++) scalars[str(i32[bi + R_SCALAR_NAME + k])] = f64[bf + F_SCALAR + k];
@@ -250,8 +274,9 @@ function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
     const rec: JournalRecord = {
       id,
       seq,
-      time: origin + f64[bf + F_T_BEFORE],
-      end: done ? origin + f64[bf + F_T_AFTER] : null,
+      time: round3((f64[bf + F_T_BEFORE] - start) * 1000),
+      dur: done ? round3((f64[bf + F_T_AFTER] - f64[bf + F_T_BEFORE]) * 1000) : null,
+      wall: origin + f64[bf + F_T_BEFORE],
       kind: KINDS[kindCode] ?? "unknown",
       device: i32[bi + R_DEVICE],
       stream: f64[bf + F_STREAM],
@@ -317,15 +342,15 @@ export function d2hAuditLines(records: readonly JournalRecord[]): string[] {
     const src = r.pointers.find((p) => p.arg === "src") ?? r.pointers[0];
     const tensor = r.name || "?";
     lines.push(
-      `[D2H_AUDIT_START] op_id=${r.id} ts=${seconds(r.time)} stream=${hex(r.stream)} dev_ptr=${
+      `[D2H_AUDIT_START] op_id=${r.id} ts=${seconds(r.wall)} stream=${hex(r.stream)} dev_ptr=${
         hex(src?.ptr)
       } ` +
         `host_ptr=${hex(r.host)} bytes=${r.scalars.bytes ?? src?.bytes ?? 0} tensor=${tensor} ` +
         `step=${r.step ?? -1} layer=${r.layer ?? -1}`,
     );
-    if (r.end !== null) {
+    if (r.dur !== null) {
       lines.push(
-        `[D2H_AUDIT_END] op_id=${r.id} ts=${seconds(r.end)} stream=${
+        `[D2H_AUDIT_END] op_id=${r.id} ts=${seconds(r.wall + r.dur / 1000)} stream=${
           hex(r.stream)
         } result=${r.result_name} ` +
           `tensor=${tensor}`,
