@@ -64,7 +64,7 @@ export function streamHandle(stream: Stream | undefined, device: Device, what: s
   if (stream.destroyed) {
     throw new FaultlineUsageError(`${what}: stream ${stream.handle} was already destroyed`);
   }
-  if (stream.device !== device) {
+  if (stream.device.ordinal !== device.ordinal) {
     throw new FaultlineUsageError(
       `${what}: stream belongs to device ${stream.device.ordinal}, not device ${device.ordinal}`,
     );
@@ -198,7 +198,7 @@ export class DeviceBuffer {
     if (this.#freed) {
       throw new FaultlineUsageError(`${what}: device buffer ${this.describe()} was already freed`);
     }
-    if (device !== undefined && device !== this.device) {
+    if (device !== undefined && device.ordinal !== this.device.ordinal) {
       throw new FaultlineUsageError(
         `${what}: device buffer ${this.describe()} belongs to device ${this.device.ordinal}, not device ${device.ordinal}`,
       );

@@ -30,7 +30,7 @@ export class Event {
   /** Throws FaultlineUsageError when destroyed or not of `device`. */
   assertUsable(what: string, device?: Device): void {
     if (this.#destroyed) throw new FaultlineUsageError(`${what}: event ${this.handle} was already destroyed`);
-    if (device !== undefined && device !== this.device) {
+    if (device !== undefined && device.ordinal !== this.device.ordinal) {
       throw new FaultlineUsageError(
         `${what}: event ${this.handle} belongs to device ${this.device.ordinal}, not device ${device.ordinal}`,
       );
