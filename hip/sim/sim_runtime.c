@@ -406,17 +406,15 @@ static void event_unref(sim_event *ev) {
 
 static void stream_put(sim_dev *d, sim_stream *s);
 
-/* Waits for the streams a barrier lists (unless `skip`), then releases them. */
-static void run_barrier(sim_dev *d, const sim_op *op, int skip) {
+/* Waits for the streams a barrier lists, then releases them. */
+static void run_barrier(sim_dev *d, const sim_op *op) {
   const sim_wait *waits = (const sim_wait *)op->args;
   for (size_t i = 0; i < op->nwaits; i++) {
     sim_stream *t = waits[i].stream;
-    if (!skip) {
-      pthread_mutex_lock(&t->mu);
-      while (t->completed < waits[i].target && !atomic_load(&d->poisoned) && !atomic_load(&g_shutdown))
-        pthread_cond_wait(&t->idle_cv, &t->mu);
-      pthread_mutex_unlock(&t->mu);
-    }
+    pthread_mutex_lock(&t->mu);
+    while (t->completed < waits[i].target && !atomic_load(&d->poisoned) && !atomic_load(&g_shutdown))
+      pthread_cond_wait(&t->idle_cv, &t->mu);
+    pthread_mutex_unlock(&t->mu);
     stream_put(d, t);
   }
 }
@@ -425,7 +423,7 @@ static int32_t run_op(sim_stream *s, sim_worker_slot *w, sim_op *op) {
   sim_dev *d = s->dev;
   int32_t status = 0;
   if (op->kind == OP_BARRIER) {
-    run_barrier(d, op, 0);
+    run_barrier(d, op);
     return 0;
   }
   if (atomic_load(&d->poisoned) || atomic_load(&g_shutdown)) {
@@ -657,12 +655,13 @@ static void stream_put(sim_dev *d, sim_stream *s) {
 }
 
 /* Waits until s has nothing queued or running, or the device is poisoned.
- * Returns 700 when poisoned, else the stream's deferred error (cleared). */
-static int32_t stream_drain(sim_dev *d, sim_stream *s) {
+ * Returns 700 when poisoned, else (when `take`) the stream's deferred error,
+ * which it clears. */
+static int32_t stream_drain(sim_dev *d, sim_stream *s, int take) {
   pthread_mutex_lock(&s->mu);
   while (s->pending && !atomic_load(&d->poisoned)) pthread_cond_wait(&s->idle_cv, &s->mu);
   int32_t status = atomic_load(&d->poisoned);
-  if (!status) {
+  if (!status && take) {
     status = s->deferred_error;
     s->deferred_error = 0;
   }
@@ -670,7 +669,7 @@ static int32_t stream_drain(sim_dev *d, sim_stream *s) {
   return status;
 }
 
-static int32_t device_drain(sim_dev *d) {
+static int32_t device_drain(sim_dev *d, int take) {
   pthread_mutex_lock(&d->mu);
   size_t n = d->nstreams;
   sim_stream **snap = malloc(n * sizeof *snap);
@@ -685,7 +684,7 @@ static int32_t device_drain(sim_dev *d) {
   pthread_mutex_unlock(&d->mu);
   int32_t status = 0;
   for (size_t i = 0; i < n; i++) {
-    int32_t st = stream_drain(d, snap[i]);
+    int32_t st = stream_drain(d, snap[i], take);
     if (st && (!status || st == FL_ERROR_ILLEGAL_ADDRESS)) status = st;
     stream_put(d, snap[i]);
   }
@@ -825,7 +824,7 @@ FL_EXPORT int32_t fl_device_synchronize(int32_t dev) {
   sim_dev *d;
   int32_t st = enter(dev, &d, 1);
   if (st) return st;
-  return sim_fail(device_drain(d));
+  return sim_fail(device_drain(d, 1));
 }
 
 /* ---- memory ------------------------------------------------------------ */
@@ -925,7 +924,7 @@ FL_EXPORT int32_t fl_free(int32_t dev, uint64_t ptr) {
   pthread_mutex_unlock(&d->mu);
   if (!known) return sim_fail(FL_ERROR_INVALID_VALUE);
   /* Like hipFree, wait for the device first: work already enqueued may use it. */
-  st = device_drain(d);
+  st = device_drain(d, 0);
   if (st == FL_ERROR_ILLEGAL_ADDRESS) return sim_fail(st);
   pthread_mutex_lock(&d->mu);
   i = alloc_find(d, (uintptr_t)ptr);
@@ -982,7 +981,7 @@ FL_EXPORT int32_t fl_host_free(int32_t dev, uint64_t ptr) {
   g_host[i] = g_host[--g_nhost];
   pthread_mutex_unlock(&g_host_mu);
   /* Like hipHostFree, wait for the device: a queued async copy may use it. */
-  device_drain(d);
+  device_drain(d, 0);
   munmap((void *)h.base, h.mapped);
   return 0;
 }
@@ -1033,7 +1032,7 @@ static sim_op *memset_op(sim_dev *d, uint64_t dst, int32_t value, uint64_t bytes
 /* A synchronous copy or memset: waits for the whole device first (so that an
  * earlier fault on any stream surfaces here), then runs on the default stream. */
 static int32_t sync_op(sim_dev *d, sim_op *op) {
-  int32_t st = device_drain(d);
+  int32_t st = device_drain(d, 0);
   if (st == FL_ERROR_ILLEGAL_ADDRESS) {
     free(op);
     return sim_fail(st);
@@ -1182,7 +1181,7 @@ FL_EXPORT int32_t fl_stream_synchronize(int32_t dev, uint64_t stream) {
   if (st) return st;
   sim_stream *s = stream_get(d, stream);
   if (!s) return sim_fail(FL_ERROR_INVALID_HANDLE);
-  st = stream_drain(d, s);
+  st = stream_drain(d, s, 1);
   stream_put(d, s);
   return sim_fail(st);
 }
