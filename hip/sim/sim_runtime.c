@@ -301,6 +301,11 @@ static void sim_init_once(void) {
       p = mmap(NULL, range, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (p != MAP_FAILED) break;
     }
+    /* TypeScript holds addresses as numbers: the range must end below 2^53. */
+    if (p != MAP_FAILED && (uint64_t)(uintptr_t)p + range > (1ull << 53)) {
+      munmap(p, range);
+      p = MAP_FAILED;
+    }
     if (p == MAP_FAILED) {
       g_init_status = FL_ERROR_NOT_INITIALIZED;
       return;
