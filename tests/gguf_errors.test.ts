@@ -210,6 +210,18 @@ Deno.test("gguf error: missing or mistyped metadata", async () => {
   await expectError(openLlamaGguf(r), r, "bad-metadata", "nHeads 4 is not a multiple of nKvHeads 3");
 });
 
+Deno.test("gguf error: malformed header and head-size metadata", async () => {
+  // The first metadata entry's value type (after the 20-character key general.architecture) set to 99.
+  const b = goodBytes.slice();
+  new DataView(b.buffer).setUint32(24 + 8 + 20, 99, true);
+  const p = await bytesFile(b);
+  await expectError(GgufFile.open(p), p, "malformed", "malformed GGUF header: Unsupported metadata type: 99");
+  const q = await tinyFile((m) => {
+    m.find(([k]) => k === "llama.rope.dimension_count")![1] = meta.u32(8);
+  });
+  await expectError(openLlamaGguf(q), q, "bad-metadata", "llama.rope.dimension_count is 8 but the head size");
+});
+
 Deno.test("gguf: optional metadata falls back to llama.cpp's defaults", async () => {
   const p = await tinyFile((m) => {
     for (const key of ["llama.rope.freq_base", "tokenizer.ggml.tokens", "llama.vocab_size"]) {

@@ -210,8 +210,8 @@ export class GgufFile {
     const kvCount = hv.getBigUint64(16, true);
     const rest = BigInt(fileSize - HEADER_BYTES);
     // Smallest possible entries: a metadata entry is 8 (key length) + 4 (type) + 1 bytes, a tensor
-    // info 8 (name length) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset) bytes.
-    if (kvCount * 13n + tensorCount * 32n > rest) {
+    // info 8 (name length) + 4 (n_dims) + 4 (type) + 8 (offset) bytes.
+    if (kvCount * 13n + tensorCount * 24n > rest) {
       throw err(
         "truncated",
         `truncated metadata: the header declares ${kvCount} metadata entries and ${tensorCount} tensors, more than the file can hold (the file has ${fileSize} bytes)`,
@@ -529,6 +529,19 @@ export function llamaConfigOf(file: GgufFile): LlamaConfig {
   const problems = configProblems(cfg);
   if (problems.length) {
     throw new GgufError(file.path, "bad-metadata", `inconsistent llama config: ${problems.join("; ")}`);
+  }
+  // Optional keys that, when present, must agree with the head size faultline's llama assumes.
+  for (
+    const key of ["llama.rope.dimension_count", "llama.attention.key_length", "llama.attention.value_length"]
+  ) {
+    const v = metaInt(file, key, false);
+    if (v !== undefined && v !== cfg.headDim) {
+      throw new GgufError(
+        file.path,
+        "bad-metadata",
+        `metadata ${key} is ${v} but the head size (embedding_length / head_count) is ${cfg.headDim}; faultline's llama needs them equal`,
+      );
+    }
   }
   return cfg;
 }

@@ -94,27 +94,34 @@ export class Rng {
     return (this.u32() + 1) / 4294967296;
   }
 
-  /** Fill `out` with normal(mean, std) samples. */
+  /** Fill `out` with normal(mean, std) samples (Marsaglia's polar method). */
   fillNormal(out: Float32Array, std = 1, mean = 0): Float32Array {
     let i = 0;
     if (!Number.isNaN(this.spare) && out.length > 0) {
       out[i++] = this.spare * std + mean;
       this.spare = NaN;
     }
-    for (; i + 1 < out.length; i += 2) {
-      const r = Math.sqrt(-2 * Math.log(this.uniform()));
-      const th = 2 * Math.PI * this.uniform();
-      out[i] = r * Math.cos(th) * std + mean;
-      out[i + 1] = r * Math.sin(th) * std + mean;
-    }
-    if (i < out.length) {
-      const r = Math.sqrt(-2 * Math.log(this.uniform()));
-      const th = 2 * Math.PI * this.uniform();
-      out[i] = r * Math.cos(th) * std + mean;
-      this.spare = r * Math.sin(th);
+    while (i < out.length) {
+      let u, v, s;
+      do {
+        u = this.u32() / 2147483648 - 1;
+        v = this.u32() / 2147483648 - 1;
+        s = u * u + v * v;
+      } while (s >= 1 || s === 0);
+      const k = Math.sqrt((-2 * Math.log(s)) / s);
+      out[i++] = u * k * std + mean;
+      if (i < out.length) out[i++] = v * k * std + mean;
+      else this.spare = v * k;
     }
     return out;
   }
+}
+
+/** f32 -> f16 bits: the platform's Float16Array when present (same rounding, faster), else f16.ts. */
+function toF16(f: Float32Array): Uint16Array {
+  const F16 =
+    (globalThis as { Float16Array?: new (a: Float32Array) => { buffer: ArrayBuffer } }).Float16Array;
+  return F16 ? new Uint16Array(new F16(f).buffer) : f32ArrayToF16(f);
 }
 
 export interface SynthTensor {
@@ -173,7 +180,7 @@ export function* synthWeights(
       for (let done = 0; done < nElements; done += per) {
         const n = Math.min(per, nElements - done);
         const f = rng.fillNormal(new Float32Array(n), std, mean);
-        yield dtype === "f32" ? f : f32ArrayToF16(f);
+        yield dtype === "f32" ? f : toF16(f);
       }
     };
     yield {
