@@ -39,7 +39,7 @@ extern "C" {
 #define FL_MATVEC_ROWS 8u          /* output rows per block: one 32-lane group each */
 #define FL_MATMUL_TILE 32u         /* prefill matmul: 32 tokens x 32 outputs per block */
 #define FL_ROPE_HEADS_PER_THREAD 4u /* one angle, computed once, rotates up to 4 heads */
-#define FL_ATTN_BLOCK 128u
+#define FL_ATTN_BLOCK 256u
 #define FL_ATTN_PREFILL_QUERIES 4u /* (query, head) pairs per prefill block: one group each */
 #define FL_ATTN_CHUNK 64u          /* = FL_ATTN_DECODE_CHUNK of hip/launch_llama.h */
 
@@ -118,10 +118,12 @@ static inline uint32_t fl_attn_decode_chunks(uint32_t n_ctx) {
   return (uint32_t)(((uint64_t)n_ctx + FL_ATTN_CHUNK - 1) / FL_ATTN_CHUNK);
 }
 
-/* Dynamic shared memory of the decode partial kernel: a group's scaled
- * queries (G*head_dim) and scores (G*chunk), f32. At most 40 KiB. */
+/* Dynamic shared memory of the decode partial kernel: one float4 per thread
+ * (key-slice sums), then a KV head's G scaled queries (G*head_dim), scores
+ * (G*chunk) and softmax statistics (G*2), f32. At most 44.25 KiB, under the
+ * 48 KiB every backend gives without opting in. */
 static inline uint32_t fl_attn_decode_smem(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim) {
-  return (n_head / n_head_kv) * (head_dim + FL_ATTN_CHUNK) * 4u;
+  return FL_ATTN_BLOCK * 16u + (n_head / n_head_kv) * (head_dim + FL_ATTN_CHUNK + 2u) * 4u;
 }
 
 /* attention decode: partial kernel (x: chunks, y: KV heads) then the combine

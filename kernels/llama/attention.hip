@@ -1,0 +1,283 @@
+/* Attention over a KV cache laid out [ctx, n_head_kv, head_dim] (f32), scale
+ * 1/sqrt(head_dim), grouped-query heads: query head h reads KV head
+ * h / (n_head / n_head_kv).
+ *
+ * prefill: one 32-lane group per (query s, head h) with an online softmax
+ *   over cache rows 0 ..= n_ctx - seq_len + s (causal). Each lane keeps its
+ *   share of q and of the output in registers: head_dim <= 256 (the config
+ *   refuses larger with status 9).
+ *
+ * decode: flash-decoding. The partial kernel gives one block to each (chunk
+ *   of 64 keys, KV head), so the G = n_head / n_head_kv query heads of a KV
+ *   head read each K and V row once; it writes, per (query head, chunk), the
+ *   chunk's max score m, its sum of exp(score - m) l and the unnormalized
+ *   output acc. The combine kernel (one block per query head) rescales and
+ *   sums the chunks. Scratch layout (f32): acc[n_head][chunks][head_dim],
+ *   then ml[n_head][chunks][2].
+ */
+#include "launch_llama.h"
+#include "llama_common.h"
+#include "llama_launchers.h"
+
+#define FL_ATTN_MAX_PER_LANE (FL_LLAMA_MAX_HEAD_DIM / FL_LLAMA_GROUP) /* 8 */
+
+static_assert(FL_ATTN_CHUNK == 2 * FL_LLAMA_GROUP, "the decode softmax gives each lane two keys of a chunk");
+static_assert(FL_ATTN_CHUNK == FL_ATTN_DECODE_CHUNK, "chunk size differs from hip/launch_llama.h");
+
+__global__ void attention_prefill_kernel(float *out, const float *q, const float *k_cache, const float *v_cache,
+                                         uint32_t seq_len, uint32_t n_head, uint32_t n_head_kv,
+                                         uint32_t head_dim, uint32_t n_ctx, float scale) {
+  const uint32_t lane = threadIdx.x % FL_LLAMA_GROUP;
+  const uint64_t p = static_cast<uint64_t>(blockIdx.x) * FL_ATTN_PREFILL_QUERIES + threadIdx.x / FL_LLAMA_GROUP;
+  if (p >= static_cast<uint64_t>(seq_len) * n_head) return; /* the whole group leaves together */
+  const uint32_t s = static_cast<uint32_t>(p / n_head), h = static_cast<uint32_t>(p % n_head);
+  const uint32_t hk = h / (n_head / n_head_kv);
+  const uint32_t last = n_ctx - seq_len + s;
+  const uint64_t kv_stride = static_cast<uint64_t>(n_head_kv) * head_dim;
+  const float *qh = q + p * head_dim;
+  const float *kb = k_cache + static_cast<uint64_t>(hk) * head_dim;
+  const float *vb = v_cache + static_cast<uint64_t>(hk) * head_dim;
+
+  float qr[FL_ATTN_MAX_PER_LANE], acc[FL_ATTN_MAX_PER_LANE];
+#pragma unroll
+  for (int t = 0; t < FL_ATTN_MAX_PER_LANE; t++) {
+    const uint32_t d = lane + t * FL_LLAMA_GROUP;
+    qr[t] = d < head_dim ? qh[d] * scale : 0.0f;
+    acc[t] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (uint32_t j = 0; j <= last; j++) {
+    const float *kr = kb + j * kv_stride;
+    const float *vr = vb + j * kv_stride;
+    float dot = 0.0f, vv[FL_ATTN_MAX_PER_LANE];
+#pragma unroll
+    for (int t = 0; t < FL_ATTN_MAX_PER_LANE; t++) {
+      const uint32_t d = lane + t * FL_LLAMA_GROUP;
+      if (d < head_dim) {
+        dot += qr[t] * kr[d];
+        vv[t] = vr[d];
+      } else {
+        vv[t] = 0.0f;
+      }
+    }
+    dot = fl_group_sum(dot);
+    const float m_new = fmaxf(m, dot);
+    const float corr = expf(m - m_new);
+    const float e = expf(dot - m_new);
+    l = l * corr + e;
+#pragma unroll
+    for (int t = 0; t < FL_ATTN_MAX_PER_LANE; t++) acc[t] = acc[t] * corr + e * vv[t];
+    m = m_new;
+  }
+  const float inv_l = 1.0f / l;
+  float *oh = out + p * head_dim;
+#pragma unroll
+  for (int t = 0; t < FL_ATTN_MAX_PER_LANE; t++) {
+    const uint32_t d = lane + t * FL_LLAMA_GROUP;
+    if (d < head_dim) oh[d] = acc[t] * inv_l;
+  }
+}
+
+/* Decode, phase 1. VEC: head_dim % 4 == 0 and k, v 16-byte aligned (every
+ * row then is). Shared memory (fl_attn_decode_smem): red[blockDim.x] float4
+ * for the key-slice sums, then qs[G][D] scaled queries, ps[G][CHUNK] scores
+ * (then weights), ml[G][2]. */
+template <bool VEC>
+__global__ void attention_decode_partial_kernel(float *scratch, const float *q, const float *k_cache,
+                                                const float *v_cache, uint32_t n_head, uint32_t n_head_kv,
+                                                uint32_t head_dim, uint32_t n_ctx, float scale) {
+  extern __shared__ float4 smem4[];
+  constexpr uint32_t KEYS = 4; /* keys whose loads are in flight together, per group */
+  constexpr int PL = VEC ? FL_ATTN_MAX_PER_LANE / 4 : FL_ATTN_MAX_PER_LANE; /* units per lane */
+  constexpr uint32_t W = VEC ? 4 : 1;                                      /* floats per unit */
+  const uint32_t G = n_head / n_head_kv, D = head_dim, U = D / W;
+  float4 *red = smem4;
+  float *qs = reinterpret_cast<float *>(smem4 + blockDim.x);
+  float *ps = qs + G * D;
+  float *ml = ps + G * FL_ATTN_CHUNK;
+  const uint32_t c = blockIdx.x, hk = blockIdx.y, chunks = gridDim.x;
+  const uint32_t tid = threadIdx.x, lane = tid % FL_LLAMA_GROUP, group = tid / FL_LLAMA_GROUP;
+  const uint32_t n_groups = blockDim.x / FL_LLAMA_GROUP;
+  const uint32_t j0 = c * FL_ATTN_CHUNK;
+  const uint32_t nj = min(static_cast<uint32_t>(FL_ATTN_CHUNK), n_ctx - j0);
+  const uint64_t kv_stride = static_cast<uint64_t>(n_head_kv) * D;
+  const float *kb = k_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
+  const float *vb = v_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
+
+  /* The KV head's queries are contiguous: heads hk*G .. hk*G + G - 1. */
+  const float *qg = q + static_cast<uint64_t>(hk) * G * D;
+  for (uint32_t e = tid; e < G * D; e += blockDim.x) qs[e] = qg[e] * scale;
+  __syncthreads();
+
+  /* Scores: group `group` takes keys group + n_groups * (KEYS * it + k). */
+  for (uint32_t jb = group; jb < nj; jb += KEYS * n_groups) {
+    float4 kr[KEYS][PL];
+#pragma unroll
+    for (uint32_t k = 0; k < KEYS; k++) {
+      const uint32_t jj = jb + k * n_groups;
+      const float *row = kb + static_cast<uint64_t>(jj) * kv_stride;
+#pragma unroll
+      for (int t = 0; t < PL; t++) {
+        const uint32_t u = lane + t * FL_LLAMA_GROUP;
+        const bool ok = jj < nj && u < U;
+        if (VEC) {
+          kr[k][t] = ok ? reinterpret_cast<const float4 *>(row)[u] : make_float4(0.f, 0.f, 0.f, 0.f);
+        } else {
+          kr[k][t].x = ok ? row[u] : 0.0f;
+        }
+      }
+    }
+    for (uint32_t g = 0; g < G; g++) {
+      float dot[KEYS];
+#pragma unroll
+      for (uint32_t k = 0; k < KEYS; k++) dot[k] = 0.0f;
+#pragma unroll
+      for (int t = 0; t < PL; t++) {
+        const uint32_t u = lane + t * FL_LLAMA_GROUP;
+        if (u < U) {
+          if (VEC) {
+            const float4 qv = reinterpret_cast<const float4 *>(qs)[g * U + u];
+#pragma unroll
+            for (uint32_t k = 0; k < KEYS; k++)
+              dot[k] += qv.x * kr[k][t].x + qv.y * kr[k][t].y + qv.z * kr[k][t].z + qv.w * kr[k][t].w;
+          } else {
+            const float qv = qs[g * D + u];
+#pragma unroll
+            for (uint32_t k = 0; k < KEYS; k++) dot[k] += qv * kr[k][t].x;
+          }
+        }
+      }
+#pragma unroll
+      for (uint32_t k = 0; k < KEYS; k++) {
+        const float sum = fl_group_sum(dot[k]);
+        const uint32_t jj = jb + k * n_groups;
+        if (lane == 0 && jj < nj) ps[g * FL_ATTN_CHUNK + jj] = sum;
+      }
+    }
+  }
+  __syncthreads();
+
+  /* Chunk softmax statistics, one group per query head; scores become weights. */
+  for (uint32_t g = group; g < G; g += n_groups) {
+    float *pg = ps + g * FL_ATTN_CHUNK;
+    const float s0 = lane < nj ? pg[lane] : -INFINITY;
+    const float s1 = lane + FL_LLAMA_GROUP < nj ? pg[lane + FL_LLAMA_GROUP] : -INFINITY;
+    const float m = fl_group_max(fmaxf(s0, s1));
+    const float e0 = lane < nj ? expf(s0 - m) : 0.0f;
+    const float e1 = lane + FL_LLAMA_GROUP < nj ? expf(s1 - m) : 0.0f;
+    const float l = fl_group_sum(e0 + e1);
+    if (lane < nj) pg[lane] = e0;
+    if (lane + FL_LLAMA_GROUP < nj) pg[lane + FL_LLAMA_GROUP] = e1;
+    if (lane == 0) {
+      ml[2 * g] = m;
+      ml[2 * g + 1] = l;
+    }
+  }
+  __syncthreads();
+
+  /* acc[g][d] = sum_j w[g][j] v[j][d]. Each thread owns a (head, column
+   * unit) and, when there are fewer of those than threads, a slice of the
+   * keys (S slices, summed through `red`). */
+  const uint32_t GU = G * U;
+  uint32_t S = blockDim.x / GU;
+  if (S < 1) S = 1;
+  if (S > 8) S = 8;
+  float *acc_out = scratch;                                             /* [n_head][chunks][D] */
+  float *ml_out = scratch + static_cast<uint64_t>(n_head) * chunks * D; /* [n_head][chunks][2] */
+  /* S == 1: units e0 + tid, as many passes as needed; S > 1 (then
+   * S * GU <= blockDim.x): one pass, every thread on the same path. */
+  for (uint32_t e0 = 0; e0 < GU; e0 += S == 1 ? blockDim.x : GU) {
+    const uint32_t e = S == 1 ? e0 + tid : tid % GU;
+    const uint32_t sl = S == 1 ? 0 : tid / GU;
+    float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
+    const bool active = e < GU && sl < S;
+    if (active) {
+      const uint32_t g = e / U, u = e % U;
+      const float *pg = ps + g * FL_ATTN_CHUNK;
+#pragma unroll 4
+      for (uint32_t jj = sl; jj < nj; jj += S) {
+        const float w = pg[jj];
+        const float *row = vb + static_cast<uint64_t>(jj) * kv_stride;
+        if (VEC) {
+          const float4 v = reinterpret_cast<const float4 *>(row)[u];
+          a.x += w * v.x, a.y += w * v.y, a.z += w * v.z, a.w += w * v.w;
+        } else {
+          a.x += w * row[u];
+        }
+      }
+    }
+    if (S > 1) {
+      if (active) red[tid] = a;
+      __syncthreads();
+      if (tid < GU) {
+        for (uint32_t k = 1; k < S; k++) {
+          const float4 r = red[tid + k * GU];
+          a.x += r.x, a.y += r.y, a.z += r.z, a.w += r.w;
+        }
+      }
+    }
+    if (e < GU && sl == 0) {
+      const uint32_t g = e / U, u = e % U;
+      float *o = acc_out + (static_cast<uint64_t>(hk * G + g) * chunks + c) * D + u * W;
+      o[0] = a.x;
+      if (VEC) o[1] = a.y, o[2] = a.z, o[3] = a.w;
+    }
+  }
+  for (uint32_t g = tid; g < G; g += blockDim.x) {
+    float *o = ml_out + (static_cast<uint64_t>(hk * G + g) * chunks + c) * 2;
+    o[0] = ml[2 * g];
+    o[1] = ml[2 * g + 1];
+  }
+}
+
+/* Decode, phase 2: one block per query head. out = sum_c acc_c exp(m_c - M) / L,
+ * M = max_c m_c, L = sum_c l_c exp(m_c - M). */
+__global__ void attention_decode_combine_kernel(float *out, const float *scratch, uint32_t n_head,
+                                                uint32_t head_dim, uint32_t chunks) {
+  __shared__ float red[32];
+  const uint32_t h = blockIdx.x, D = head_dim;
+  const float *acc = scratch + static_cast<uint64_t>(h) * chunks * D;
+  const float *ml = scratch + static_cast<uint64_t>(n_head) * chunks * D + static_cast<uint64_t>(h) * chunks * 2;
+  float m = -INFINITY;
+  for (uint32_t c = threadIdx.x; c < chunks; c += blockDim.x) m = fmaxf(m, ml[2 * c]);
+  m = fl_block_max(m, red);
+  float l = 0.0f;
+  for (uint32_t c = threadIdx.x; c < chunks; c += blockDim.x) l += ml[2 * c + 1] * expf(ml[2 * c] - m);
+  l = fl_block_sum(l, red);
+  const float inv_l = 1.0f / l;
+  for (uint32_t d = threadIdx.x; d < D; d += blockDim.x) {
+    float o = 0.0f;
+    for (uint32_t c = 0; c < chunks; c++) o += acc[static_cast<uint64_t>(c) * D + d] * expf(ml[2 * c] - m);
+    out[static_cast<uint64_t>(h) * D + d] = o * inv_l;
+  }
+}
+
+void launch_attention_prefill(hipStream_t stream, const fl_launch_dims &d, float *out, const float *q,
+                              const float *k_cache, const float *v_cache, uint32_t seq_len, uint32_t n_head,
+                              uint32_t n_head_kv, uint32_t head_dim, uint32_t n_ctx) {
+  const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
+  hipLaunchKernelGGL(attention_prefill_kernel, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
+                     v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
+}
+
+void launch_attention_decode(hipStream_t stream, const fl_launch_dims &partial, const fl_launch_dims &combine,
+                             float *out, const float *q, const float *k_cache, const float *v_cache,
+                             float *scratch, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+                             uint32_t n_ctx) {
+  const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
+  const uint32_t smem = fl_attn_decode_smem(n_head, n_head_kv, head_dim);
+  const bool vec = head_dim % 4 == 0 &&
+                   ((reinterpret_cast<uintptr_t>(k_cache) | reinterpret_cast<uintptr_t>(v_cache)) & 15u) == 0;
+  if (vec) {
+    hipLaunchKernelGGL(attention_decode_partial_kernel<true>, FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), smem,
+                       stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+  } else {
+    hipLaunchKernelGGL(attention_decode_partial_kernel<false>, FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial),
+                       smem, stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+  }
+  /* The combine kernel's launch status would hide the partial's: launch it
+   * only when the first one was accepted. */
+  if (hipPeekAtLastError() != hipSuccess) return;
+  hipLaunchKernelGGL(attention_decode_combine_kernel, FL_GRID_DIM3(combine), FL_BLOCK_DIM3(combine), 0, stream,
+                     out, scratch, n_head, head_dim, partial.grid[0]);
+}

@@ -1,0 +1,53 @@
+/* KV-cache append: k_cache[pos_offset + s] = k[s] and v_cache[pos_offset + s]
+ * = v[s] for s < seq_len, a row being n_head_kv * head_dim floats (cache
+ * layout [ctx, n_head_kv, head_dim]). Rows whose position falls outside
+ * [0, ctx_len) are not written. The position comes from the host or, in the
+ * _dpos form, from one int32 in device memory (the decode path). Grid-stride
+ * over the elements (VEC: over float4s when rows and pointers allow). */
+#include "llama_common.h"
+#include "llama_launchers.h"
+
+template <bool VEC, bool DPOS>
+__global__ void kv_append_kernel(float *k_cache, float *v_cache, const float *k, const float *v, uint32_t seq_len,
+                                 uint32_t row, int32_t pos_offset, const int32_t *pos_ptr, uint32_t ctx_len) {
+  const int64_t pos0 = DPOS ? *pos_ptr : pos_offset;
+  const uint32_t W = VEC ? 4 : 1;
+  const uint64_t row_units = row / W;
+  const uint64_t total = static_cast<uint64_t>(seq_len) * row_units;
+  const uint64_t stride = static_cast<uint64_t>(blockDim.x) * gridDim.x;
+  for (uint64_t e = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
+    const uint64_t s = e / row_units, u = e % row_units;
+    const int64_t pos = pos0 + static_cast<int64_t>(s);
+    if (pos < 0 || pos >= static_cast<int64_t>(ctx_len)) continue;
+    const uint64_t dst = static_cast<uint64_t>(pos) * row_units + u;
+    if (VEC) {
+      reinterpret_cast<float4 *>(k_cache)[dst] = reinterpret_cast<const float4 *>(k)[e];
+      reinterpret_cast<float4 *>(v_cache)[dst] = reinterpret_cast<const float4 *>(v)[e];
+    } else {
+      k_cache[dst] = k[e];
+      v_cache[dst] = v[e];
+    }
+  }
+}
+
+void launch_kv_append(hipStream_t stream, const fl_launch_dims &d, float *k_cache, float *v_cache, const float *k,
+                      const float *v, uint32_t seq_len, uint32_t n_head_kv, uint32_t head_dim, int32_t pos_offset,
+                      bool dpos, const int32_t *pos, uint32_t ctx_len) {
+  const uint32_t row = n_head_kv * head_dim;
+  const bool vec = row % 4 == 0 && ((reinterpret_cast<uintptr_t>(k_cache) | reinterpret_cast<uintptr_t>(v_cache) |
+                                     reinterpret_cast<uintptr_t>(k) | reinterpret_cast<uintptr_t>(v)) &
+                                    15u) == 0;
+  if (vec && dpos) {
+    hipLaunchKernelGGL((kv_append_kernel<true, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
+                       v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
+  } else if (vec) {
+    hipLaunchKernelGGL((kv_append_kernel<true, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
+                       v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
+  } else if (dpos) {
+    hipLaunchKernelGGL((kv_append_kernel<false, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
+                       v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
+  } else {
+    hipLaunchKernelGGL((kv_append_kernel<false, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
+                       v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
+  }
+}

@@ -1,0 +1,77 @@
+/* Device helpers shared by the llama decode kernels (kernels/llama/ .hip files).
+ *
+ * Every kernel cooperates in groups of 32 lanes (FL_LLAMA_LANES): a warp on
+ * NVIDIA, half a wavefront on AMD CDNA (64 wide), so one geometry is right
+ * on both. Shuffles are given width 32 and lane masks below 32, so they never
+ * leave the group. A group either runs a shuffle with all its 32 lanes or
+ * not at all (no lane of a group returns early alone).
+ */
+#ifndef FAULTLINE_LLAMA_COMMON_H
+#define FAULTLINE_LLAMA_COMMON_H
+
+#include <stdint.h>
+
+#include "launch_config_llama.h"
+#include "vendor.h"
+
+#define FL_LLAMA_GROUP 32
+
+static __device__ __forceinline__ float fl_group_sum(float v) {
+#pragma unroll
+  for (int m = FL_LLAMA_GROUP / 2; m > 0; m >>= 1) v += __shfl_xor_sync(FL_FULL_MASK, v, m, FL_LLAMA_GROUP);
+  return v;
+}
+
+static __device__ __forceinline__ float fl_group_max(float v) {
+#pragma unroll
+  for (int m = FL_LLAMA_GROUP / 2; m > 0; m >>= 1) v = fmaxf(v, __shfl_xor_sync(FL_FULL_MASK, v, m, FL_LLAMA_GROUP));
+  return v;
+}
+
+/* Sum over the whole block (blockDim.x a multiple of 32, at most 1024);
+ * every thread gets the result. `scratch` holds 32 floats of shared memory.
+ * Contains __syncthreads: every thread of the block must call it. */
+static __device__ __forceinline__ float fl_block_sum(float v, float *scratch) {
+  const int lane = threadIdx.x % FL_LLAMA_GROUP, group = threadIdx.x / FL_LLAMA_GROUP;
+  const int groups = blockDim.x / FL_LLAMA_GROUP;
+  v = fl_group_sum(v);
+  __syncthreads(); /* scratch may still be read by an earlier call */
+  if (lane == 0) scratch[group] = v;
+  __syncthreads();
+  v = lane < groups ? scratch[lane] : 0.0f;
+  return fl_group_sum(v);
+}
+
+/* Max over the whole block, as fl_block_sum. */
+static __device__ __forceinline__ float fl_block_max(float v, float *scratch) {
+  const int lane = threadIdx.x % FL_LLAMA_GROUP, group = threadIdx.x / FL_LLAMA_GROUP;
+  const int groups = blockDim.x / FL_LLAMA_GROUP;
+  v = fl_group_max(v);
+  __syncthreads();
+  if (lane == 0) scratch[group] = v;
+  __syncthreads();
+  v = lane < groups ? scratch[lane] : -INFINITY;
+  return fl_group_max(v);
+}
+
+static __device__ __forceinline__ bool fl_aligned16(const void *p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
+/* 8 halves (16 bytes) to floats. */
+static __device__ __forceinline__ void fl_half8_to_float(const uint4 &u, float *f) {
+  const __half2 *h = reinterpret_cast<const __half2 *>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    const float2 t = __half22float2(h[i]);
+    f[2 * i] = t.x;
+    f[2 * i + 1] = t.y;
+  }
+}
+
+static __device__ __forceinline__ float fl_nanf() { return __int_as_float(0x7fc00000); }
+
+static __device__ __forceinline__ float fl_to_float(float x) { return x; }
+static __device__ __forceinline__ float fl_to_float(__half x) { return __half2float(x); }
+
+#endif

@@ -1,0 +1,82 @@
+/* Rotary position embedding, in place, on x laid out [seq_len, heads, head_dim].
+ *
+ * Layout: llama's as GGML's "normal" rope (GGML_ROPE_TYPE_NORMAL, the mode
+ * llama GGUF weights are converted for): within each head the adjacent pairs
+ * (2i, 2i+1), i < head_dim/2, rotate by theta = pos * freq_base^(-2i/head_dim),
+ *   x'[2i]   = x[2i] cos(theta) - x[2i+1] sin(theta)
+ *   x'[2i+1] = x[2i] sin(theta) + x[2i+1] cos(theta),
+ * with pos = pos_offset + s for row s (not NEOX's (i, i + head_dim/2) pairs).
+ *
+ * One thread per (row s, pair i, group of up to 4 heads): the angle is the
+ * same for every head, so it is computed once, in double (a float angle at
+ * position 2048 is off by ~1e-4 rad) and reduced to [-pi, pi] before a float
+ * sincos, then applied to the thread's heads. Consecutive threads take
+ * consecutive pairs: 8-byte loads, coalesced.
+ */
+#include "llama_common.h"
+#include "llama_launchers.h"
+
+template <bool DPOS, bool VEC>
+__global__ void rope_kernel(float *x, uint32_t seq_len, uint32_t heads, uint32_t head_dim, int32_t pos_offset,
+                            const int32_t *pos_ptr, float freq_base) {
+  const uint32_t half = head_dim / 2;
+  const uint32_t groups = (heads + FL_ROPE_HEADS_PER_THREAD - 1) / FL_ROPE_HEADS_PER_THREAD;
+  const uint64_t g = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const uint64_t total = static_cast<uint64_t>(seq_len) * half * groups;
+  if (g >= total) return;
+  const uint32_t i = static_cast<uint32_t>(g % half);
+  const uint64_t rest = g / half;
+  const uint32_t grp = static_cast<uint32_t>(rest % groups);
+  const uint32_t s = static_cast<uint32_t>(rest / groups);
+
+  const int32_t pos0 = DPOS ? *pos_ptr : pos_offset;
+  const double pos = static_cast<double>(pos0) + static_cast<double>(s);
+  const double inv_freq = exp2(-2.0 * static_cast<double>(i) / static_cast<double>(head_dim) *
+                               log2(static_cast<double>(freq_base)));
+  double theta = pos * inv_freq;
+  const double two_pi = 6.283185307179586476925286766559;
+  theta -= two_pi * rint(theta / two_pi);
+  float sn, c;
+  sincosf(static_cast<float>(theta), &sn, &c);
+
+  const uint32_t h0 = grp * FL_ROPE_HEADS_PER_THREAD;
+  const uint32_t h1 = min(h0 + FL_ROPE_HEADS_PER_THREAD, heads);
+  float *row = x + (static_cast<uint64_t>(s) * heads) * head_dim + 2 * i;
+#pragma unroll
+  for (uint32_t k = 0; k < FL_ROPE_HEADS_PER_THREAD; k++) {
+    const uint32_t h = h0 + k;
+    if (h >= h1) break;
+    float *p = row + static_cast<uint64_t>(h) * head_dim;
+    if (VEC) {
+      float2 v = *reinterpret_cast<float2 *>(p);
+      *reinterpret_cast<float2 *>(p) = make_float2(v.x * c - v.y * sn, v.x * sn + v.y * c);
+    } else {
+      const float x0 = p[0], x1 = p[1];
+      p[0] = x0 * c - x1 * sn;
+      p[1] = x0 * sn + x1 * c;
+    }
+  }
+}
+
+void launch_rope(hipStream_t stream, const fl_launch_dims &d, float *x, uint32_t seq_len, uint32_t heads,
+                 uint32_t head_dim, int32_t pos_offset, bool dpos, const int32_t *pos, float freq_base) {
+  /* head_dim is even (the config refuses odd), so every pair is 8-byte aligned when x is. */
+  const bool vec = (reinterpret_cast<uintptr_t>(x) & 7u) == 0;
+  if (dpos) {
+    if (vec) {
+      hipLaunchKernelGGL((rope_kernel<true, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
+                         heads, head_dim, pos_offset, pos, freq_base);
+    } else {
+      hipLaunchKernelGGL((rope_kernel<true, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
+                         heads, head_dim, pos_offset, pos, freq_base);
+    }
+  } else {
+    if (vec) {
+      hipLaunchKernelGGL((rope_kernel<false, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
+                         heads, head_dim, pos_offset, pos, freq_base);
+    } else {
+      hipLaunchKernelGGL((rope_kernel<false, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
+                         heads, head_dim, pos_offset, pos, freq_base);
+    }
+  }
+}
