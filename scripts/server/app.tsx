@@ -117,6 +117,7 @@ export function createApp(opts: AppOptions): Hono {
   });
   app.notFound((c) => notFound(c, `no route for ${c.req.path}`));
 
+  app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/assets/style.css", (c) => c.body(STYLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" }));
   app.get(
     "/assets/live.js",

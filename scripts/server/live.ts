@@ -71,8 +71,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export function liveEvents(c: Context, opts: LiveOptions): Response {
+  // The loop ends when the response body is cancelled (the client went away) or the server closes all streams.
   const ac = new AbortController();
-  c.req.raw.signal?.addEventListener("abort", () => ac.abort(), { once: true });
   let release!: () => void;
   opts.streams.track(ac, new Promise<void>((r) => release = r));
   return streamSSE(c, async (stream) => {

@@ -1,0 +1,139 @@
+/**
+ * End to end in a real headless Chromium (Debian's `chromium` package, driven
+ * by playwright-core): open the run list, follow a run, open the live view of
+ * a running trial and see an op appended to its journal arrive.
+ * Skipped where /usr/bin/chromium is absent (GPU machines); CI installs it
+ * with scripts/ci/install_chromium.sh.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { createApp } from "../scripts/server/app.tsx";
+import { LiveStreams } from "../scripts/server/live.ts";
+import {
+  FAULT_EXP,
+  FAULT_ID,
+  jsonl,
+  LIVE_EXP,
+  LIVE_ID,
+  makeReports,
+  record,
+} from "./fixtures/reports/fixtures.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+function hasChromium(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
+
+const available = hasChromium();
+if (!available) {
+  console.warn(`server e2e: SKIPPED, ${CHROMIUM} is not installed (scripts/ci/install_chromium.sh)`);
+}
+
+Deno.test({
+  name: available
+    ? "e2e: run list → run page → live view receives an appended op (headless Chromium)"
+    : `e2e: SKIPPED (${CHROMIUM} not installed)`,
+  ignore: !available,
+  fn: async () => {
+    const r = await makeReports();
+    const streams = new LiveStreams();
+    const app = createApp({ reportsDir: r.root, streams });
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    // launch() gives the browser a fresh temporary profile (user data dir) and removes it on close.
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+      timeout: 60_000,
+    });
+    const problems: string[] = [];
+    try {
+      const page = await browser.newPage();
+      page.on("console", (m) => {
+        if (m.type() === "error") problems.push(m.text());
+      });
+      page.on("pageerror", (e) => problems.push(String(e)));
+
+      // The run list.
+      await page.goto(`${base}/`);
+      assert.equal(await page.locator("#runs tbody tr").count(), 2);
+      const faultRow = page.locator(`tr[data-run="${FAULT_EXP}/${FAULT_ID}"]`);
+      assert.match(await faultRow.innerText(), /FAULT\s+sim\s+sim:0 \(CPU\)/);
+      assert.match(await faultRow.innerText(), /rope_kernel, op 5, argument pos/);
+
+      // Follow the finished run.
+      await faultRow.getByRole("link", { name: FAULT_ID }).click();
+      await page.waitForURL(`**/runs/${FAULT_EXP}/${FAULT_ID}`);
+      assert.equal(await page.locator("#hypotheses tbody tr").count(), 2);
+      assert.match(await page.locator("#hypotheses").innerText(), /RoPE writes past <q_proj>\s+CONFIRMED/);
+      const timeline = page.locator("img.timeline");
+      await timeline.waitFor();
+      await page.waitForFunction("document.querySelector('img.timeline')?.naturalWidth > 0");
+      assert.equal(
+        await page.locator("#trace").getAttribute("href"),
+        `/runs/${FAULT_EXP}/${FAULT_ID}/files/trace.json`,
+      );
+      assert.match(await page.locator("#report").innerText(), /Fault report: rope_fault/);
+      assert.equal(await page.locator("#report script").count(), 0);
+
+      // Back to the list, then the live run's live view.
+      await page.goto(`${base}/`);
+      await page.locator(`tr[data-run="${LIVE_EXP}/${LIVE_ID}"]`).getByRole("link", { name: "live" }).click();
+      await page.waitForURL(`**/runs/${LIVE_EXP}/${LIVE_ID}/live`);
+      await page.locator("#live-state", { hasText: /^LIVE$/ }).waitFor({ timeout: 5000 });
+      assert.equal(await page.locator("#ops tbody tr").count(), 2);
+
+      // The trial journals its next op: complete the half-written line and add one more.
+      await Deno.writeTextFile(
+        join(r.liveDir, "journal.jsonl"),
+        'nd": "launch", "status": null}\n' + jsonl([record(42, { name: "e2e_marker_kernel", status: 700 })]),
+        { append: true },
+      );
+      const row = page.locator('#ops tr[data-id="42"]');
+      await row.waitFor({ timeout: 5000 });
+      assert.match(await row.innerText(), /e2e_marker_kernel/);
+      assert.equal(await row.getAttribute("class"), "op error");
+      assert.equal(await page.locator("#ops tbody tr").count(), 4);
+      assert.equal(await page.locator("#op-count").innerText(), "4");
+
+      // A second viewer that goes away: the server stops following the journal for it.
+      const second = await browser.newPage();
+      await second.goto(`${base}/runs/${LIVE_EXP}/${LIVE_ID}/live`);
+      await second.locator("#live-state", { hasText: /^LIVE$/ }).waitFor({ timeout: 5000 });
+      assert.equal(streams.size, 2);
+      await second.close();
+      const deadline = Date.now() + 5000;
+      while (streams.size > 1 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
+      assert.equal(streams.size, 1, "a disconnected viewer's stream ends");
+
+      // The trial ends: the view says so and stops listening.
+      await Deno.writeTextFile(join(r.liveDir, "verdict.json"), JSON.stringify({ status: "FAULT" }));
+      await page.locator("#live-state", { hasText: /^FAULT$/ }).waitFor({ timeout: 5000 });
+      assert.deepEqual(problems, [], "no console errors (CSP violations included)");
+      while (streams.size > 0 && Date.now() < deadline + 5000) await new Promise((ok) => setTimeout(ok, 50));
+      assert.equal(streams.size, 0, "the stream ends with the run");
+    } finally {
+      await browser.close();
+      await streams.closeAll();
+      await server.shutdown();
+      await r.cleanup();
+    }
+  },
+});
