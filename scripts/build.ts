@@ -405,7 +405,34 @@ export async function buildBackend(backend: BackendName, opts: BuildOptions = {}
     if (mtime(lib) > newest) return result(true);
   }
 
+  // One build of a backend at a time, across processes (parallel test files
+  // may all ask for it): the second waits, then finds it up to date.
   Deno.mkdirSync(join(root, "build", backend, "obj"), { recursive: true });
+  const lock = await Deno.open(join(outDir, ".lock"), { create: true, write: true });
+  try {
+    await lock.lock(true);
+    if (opts.ifNeeded && readText(stampPath) === stamp) {
+      const newest = Math.max(newestDep, ...p.compiles.map((c) => mtime(join(root, c.src))));
+      if (mtime(lib) > newest) return result(true);
+    }
+    await compileAndLink(backend, root, p, lib, stamp, opts, readText(stampPath) === stamp, newestDep);
+  } finally {
+    lock.close();
+  }
+  return result(false);
+}
+
+async function compileAndLink(
+  backend: BackendName,
+  root: string,
+  p: Plan,
+  lib: string,
+  stamp: string,
+  opts: BuildOptions,
+  sameStamp: boolean,
+  newestDep: number,
+): Promise<void> {
+  const stampPath = join(dirname(lib), "build.json");
   Deno.writeTextFileSync(
     join(root, "build", backend, "exports.map"),
     "{\n  global: fl_*;\n  local: *;\n};\n",
@@ -434,7 +461,6 @@ export async function buildBackend(backend: BackendName, opts: BuildOptions = {}
   Deno.writeTextFileSync(stampPath, stamp);
   const warnings = outputs.filter((o) => o !== "").join("\n");
   if (warnings && !opts.quiet) console.log(warnings);
-  return result(false);
 }
 
 function usage(): string {

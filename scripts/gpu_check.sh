@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The GPU check: run from the repository root on an NVIDIA machine that has
+# CUDA and nvcc but no Deno and no network.
+#
+#   scripts/gpu_check.sh [build] [info] [test] [bench]     (default: all four)
+#
+# Deno comes from the git-ignored .carry/deno.xz (xz-compressed binary),
+# unpacked to /tmp/deno; node_modules/ (the npm packages, hono) may be carried
+# too. Stages:
+#   build  the sim and cuda backends (scripts/build.ts)
+#   info   the GPU (nvidia-smi) and the toolchain
+#   test   deno test -A --cached-only tests/ with FAULTLINE_BACKEND=cuda
+#   bench  deno task bench with FAULTLINE_BACKEND=cuda; reports/bench/* is copied out
+# Each stage runs even when an earlier one failed; logs go to $OUT (default
+# build/gpu_check/), a summary is printed last, and the exit status is 0 only
+# when every stage that ran passed.
+#
+# Environment: OUT, CUDA_ARCH (e.g. 90; default: build.ts's), TEST_TIMEOUT and
+# BENCH_TIMEOUT (seconds; 420 and 300), BUILD_TIMEOUT (300).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+
+OUT=${OUT:-$ROOT/build/gpu_check}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1 FAULTLINE_BACKEND=cuda
+export DENO_DIR=${DENO_DIR:-/tmp/deno-dir}
+
+usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench]"; }
+
+stages=()
+for a in "$@"; do
+  case "$a" in
+    build | info | test | bench) stages+=("$a") ;;
+    all) stages+=(build info test bench) ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "unknown stage: $a"; usage; exit 2 ;;
+  esac
+done
+[ ${#stages[@]} -eq 0 ] && stages=(build info test bench)
+wants() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+declare -A result seconds
+order=()
+note() { printf '\n== %s\n' "$*"; }
+# stage NAME CMD...: runs CMD, records its status and time.
+stage() {
+  local name=$1; shift
+  local t0=$SECONDS rc
+  note "$name"
+  "$@"
+  rc=$?
+  result[$name]=$rc
+  seconds[$name]=$((SECONDS - t0))
+  order+=("$name")
+  return 0
+}
+
+# ---- Deno: the carried binary, else one on PATH ----
+DENO=""
+if [ -f .carry/deno.xz ]; then
+  if [ ! -x /tmp/deno ] || [ .carry/deno.xz -nt /tmp/deno ]; then
+    if xz -dc .carry/deno.xz >/tmp/deno.part && chmod +x /tmp/deno.part && mv /tmp/deno.part /tmp/deno; then
+      :
+    else
+      echo "could not unpack .carry/deno.xz"
+      rm -f /tmp/deno.part
+    fi
+  fi
+  [ -x /tmp/deno ] && DENO=/tmp/deno
+fi
+if [ -z "$DENO" ] && command -v deno >/dev/null; then DENO=$(command -v deno); fi
+if [ -n "$DENO" ]; then
+  # `deno task` runs `deno ...` by name.
+  mkdir -p /tmp/deno-bin && ln -sf "$DENO" /tmp/deno-bin/deno
+  export PATH=/tmp/deno-bin:$PATH
+  echo "deno: $DENO ($("$DENO" --version | head -n 1))"
+else
+  echo "deno: not found (no .carry/deno.xz, none on PATH): build, test and bench cannot run"
+fi
+if [ -d node_modules ]; then
+  echo "node_modules: carried ($(ls node_modules | tr '\n' ' '))"
+else
+  echo "node_modules: absent (tests that import npm packages need it: there is no network)"
+fi
+
+need_deno() {
+  [ -n "$DENO" ] && return 0
+  echo "no deno"
+  return 1
+}
+
+do_build() {
+  need_deno || return 1
+  local arch=()
+  [ -n "${CUDA_ARCH:-}" ] && arch=(--cuda-arch "$CUDA_ARCH")
+  timeout -k 10 "${BUILD_TIMEOUT:-300}" "$DENO" run -A scripts/build.ts --backend sim,cuda "${arch[@]}" 2>&1 |
+    tee "$OUT/build.log"
+}
+
+do_info() {
+  {
+    if command -v nvidia-smi >/dev/null; then
+      nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader
+    else
+      echo "nvidia-smi: not found"
+    fi
+    command -v nvcc >/dev/null && nvcc --version | tail -n 2
+    [ -n "$DENO" ] && "$DENO" --version | head -n 1
+    uname -srm
+  } 2>&1 | tee "$OUT/gpu.txt"
+}
+
+do_test() {
+  need_deno || return 1
+  timeout -k 10 "${TEST_TIMEOUT:-420}" "$DENO" test -A --cached-only tests/ 2>&1 | tee "$OUT/test.log"
+}
+
+do_bench() {
+  need_deno || return 1
+  local rc
+  timeout -k 10 "${BENCH_TIMEOUT:-300}" "$DENO" task bench 2>&1 | tee "$OUT/bench.log"
+  rc=$?
+  if [ -d reports/bench ] && [ -n "$(ls -A reports/bench)" ]; then
+    mkdir -p "$OUT/bench" && cp -r reports/bench/. "$OUT/bench/"
+  else
+    echo "no files in reports/bench"
+  fi
+  return $rc
+}
+
+wants build && stage build do_build
+wants info && stage info do_info
+wants test && stage test do_test
+wants bench && stage bench do_bench
+
+# ---- Summary ----
+{
+  note "summary"
+  gpu=$(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
+  echo "gpu: ${gpu:-none}"
+  for s in "${order[@]}"; do
+    rc=${result[$s]}
+    if [ "$rc" = 0 ]; then word=ok; elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then word="TIMED OUT"; else word="FAILED (exit $rc)"; fi
+    line="$s: $word, ${seconds[$s]} s"
+    if [ "$s" = test ] && [ -f "$OUT/test.log" ]; then
+      counts=$(sed 's/\x1b\[[0-9;]*m//g' "$OUT/test.log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1)
+      [ -n "$counts" ] && line="$line; $counts"
+    fi
+    if [ "$s" = bench ] && [ -d "$OUT/bench" ]; then
+      line="$line; $(find "$OUT/bench" -type f | wc -l) files in bench/"
+    fi
+    echo "$line"
+  done
+  echo "logs: $OUT"
+} | tee "$OUT/summary.txt"
+
+for s in "${order[@]}"; do [ "${result[$s]}" = 0 ] || exit 1; done
+exit 0
