@@ -1,4 +1,4 @@
-/* Host-side helpers compiled into every backend (hip/host/*.c), for the
+/* Host-side helpers compiled into every backend (the C files of hip/host/), for the
  * runtime's own bookkeeping rather than for the device.
  *
  * The journal is a file mapped MAP_SHARED: records written into the mapping

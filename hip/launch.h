@@ -32,7 +32,7 @@ FL_EXPORT int32_t fl_launch_tick(int32_t dev, uint64_t stream, uint64_t counter)
  * baseline for the launch throughput of the TypeScript path. */
 FL_EXPORT int32_t fl_bench_tick_loop(int32_t dev, uint64_t stream, uint64_t counter, int32_t n);
 
-/* Llama decode kernels (kernels/llama/*.hip) are declared in hip/launch_llama.h. */
+/* Llama decode kernels (kernels/llama/) are declared in hip/launch_llama.h. */
 
 #ifdef __cplusplus
 }
