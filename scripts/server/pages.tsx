@@ -334,14 +334,23 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
 export function LivePage(props: { run: RunDetail }) {
   const r = props.run;
   const events = runPath(r, `/live/events?from=${r.journalEnd}`);
+  const last = r.recent.at(-1);
+  const lastError = r.recent.findLast((x) => opRow(x).state === "error");
   return (
     <Layout title={`${r.experiment}/${r.id} · live`}>
       <h1>
         <a href={runPath(r)}>{r.experiment} {r.id}</a> <StatusBadge id="live-state" status={r.status} />
       </h1>
       <p>
-        <span id="op-count">{r.recent.length}</span> ops shown (the newest {r.recent.length} of{" "}
-        {r.journal?.ops ?? 0} when the page loaded; new ones arrive as they are journaled).
+        <span id="op-count">{r.recent.length}</span> ops shown
+        {r.journal && r.journal.ops > r.recent.length
+          ? ` (the page opened with the newest of ${r.journal.ops})`
+          : ""}; new ones appear as the trial journals them.
+      </p>
+      <p>
+        Latest op: <code id="last-op">{last ? opRow(last).cells.join(" | ") : "—"}</code>
+        <br />
+        Latest failed op: <code id="last-error">{lastError ? opRow(lastError).cells.join(" | ") : "—"}</code>
       </p>
       <Skipped journal={r.journal} live />
       <OpsTable records={r.recent} events={events} />
