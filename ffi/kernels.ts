@@ -73,6 +73,7 @@ export function defineKernel<const K extends KernelDescriptor>(kernel: K): K {
 type NativeLaunch = (dev: number, stream: bigint, ...a: (number | bigint)[]) => number;
 
 interface Compiled {
+  symbols: NativeSymbols;
   fn: NativeLaunch;
   /** Native argument values, reused between launches (bigint for ptr/u64). */
   values: (number | bigint)[];
@@ -88,6 +89,7 @@ function compile(device: Device, kernel: KernelDescriptor): Compiled {
     );
   }
   const c = {
+    symbols: device.symbols,
     fn,
     values: new Array<number | bigint>(kernel.args.length).fill(0),
   };
@@ -151,7 +153,8 @@ export function launch<K extends KernelDescriptor>(
   kernel: K,
   args: KernelArgs<K>,
 ): void {
-  const c = compiled.get(kernel) ?? compile(device, kernel);
+  let c = compiled.get(kernel);
+  if (c === undefined || c.symbols !== device.symbols) c = compile(device, kernel);
   const specs = kernel.args;
   const values = c.values;
   const a = args as unknown as Record<string, unknown>;
