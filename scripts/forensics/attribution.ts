@@ -1,0 +1,491 @@
+/**
+ * Fault attribution: from the journal of a trial where a fault surfaced (a
+ * copy or a sync returned an illegal-address status) to the launch that
+ * caused it.
+ *
+ * 1. surfaced_at: the first journal record with an error status.
+ * 2. A launch that failed at launch time (a bad configuration) is its own root
+ *    cause: no replay.
+ * 3. Otherwise the trial is replayed in a fresh child in "blocking" mode (a
+ *    sync after every launch): the first sync that fails names the launch
+ *    just before it. The replay's op is mapped back to the original journal
+ *    (same kind, name, step, layer and occurrence), its pointer arguments are
+ *    resolved from its record, and the guard findings for that op are attached.
+ * 4. If the fault does not come back under per-launch syncs it is
+ *    timing-dependent: a bisection over sync points (syncs after a subset of
+ *    the launches) narrows down the launch after which one sync makes it
+ *    disappear, within a bounded number of replays.
+ * 5. Where the backend knows the faulting op (sim's fault info carries the op
+ *    id as its tag), that is recorded as a second witness.
+ *
+ * Everything but `attribute` is pure; `attribute` only calls the replay
+ * callback it is given (normally a child trial).
+ */
+
+import type { FaultInfo, Finding, TrialOutcome } from "../trials/spec.ts";
+import { describeStatus, STATUS_BLOCKED, statusName, STICKY_FAULTS } from "./codes.ts";
+import { opLabel, type OpRecord, type PointerRecord } from "./records.ts";
+
+export interface SurfacedAt {
+  op: number;
+  kind: string;
+  name: string;
+  /** "an illegal memory access was encountered (hipErrorIllegalAddress, 700)". */
+  error: string;
+  status: number | null;
+  stream: number;
+  step?: number;
+  layer?: number;
+  label: string;
+}
+
+export interface ResolvedArg {
+  arg: string;
+  ptr?: number;
+  alloc?: number | null;
+  name?: string;
+  offset?: number;
+  bytes?: number;
+  size?: number;
+  access?: string;
+  state?: string;
+  /** One line: "q = rope_q+0 (4096 B of 4096 B, live, rw)". */
+  text: string;
+}
+
+export interface RootCause {
+  /** Op id in the original (faulting) trial's journal. */
+  op: number;
+  kind: string;
+  /** Kernel (or copy) name. */
+  kernel: string;
+  /** The scheduler's name for the op ("RoPE Q"), else the kernel name. */
+  name: string;
+  step: number | null;
+  layer: number | null;
+  stream: number;
+  argument: string | null;
+  invariant: string | null;
+  detail: string;
+  scalars: Record<string, number>;
+  args: ResolvedArg[];
+  findings: Finding[];
+  /** The op's id in the replay that named it, when a replay did. */
+  replayOp?: number;
+}
+
+export type AttributionMethod =
+  | "launch-status"
+  | "blocking-replay"
+  | "bisect"
+  | "fault-info"
+  | "finding"
+  | "none";
+
+export interface Attribution {
+  method: AttributionMethod;
+  surfaced: SurfacedAt | null;
+  rootCause: RootCause | null;
+  /** true: the fault came back with a sync after every launch; false: it did not; null: not tried. */
+  reproducedUnderBlocking: boolean | null;
+  timingDependent: boolean;
+  /** The launch after which one sync made the fault disappear (bisection result). */
+  criticalSync: { op: number; label: string } | null;
+  /** Child trials run to attribute (the faulting run itself not counted). */
+  replays: number;
+  /** Wall time from the fault to the named root cause, replays included. */
+  wallMs: number;
+  /** The backend's own account of the fault, and whether it names the same op. */
+  witness: { fault: FaultInfo; op: number | null; agrees: boolean | null } | null;
+  /** Lines of evidence, in the order they were established. */
+  evidence: string[];
+}
+
+/** What one trial left behind, as the forensics reads it. */
+export interface TrialEvidence {
+  outcome: TrialOutcome | null;
+  records: OpRecord[];
+  findings: Finding[];
+  fault: FaultInfo | null;
+}
+
+/** The first record with an error status; for a trial that died inside a call, the call left pending. */
+export function findSurfaced(records: OpRecord[], died = false): OpRecord | null {
+  for (const r of records) if (r.status !== null && r.status !== 0 && r.status !== STATUS_BLOCKED) return r;
+  if (died) {
+    for (let i = records.length - 1; i >= 0; i--) if (records[i].status === null) return records[i];
+  }
+  return null;
+}
+
+export function surfacedAt(r: OpRecord): SurfacedAt {
+  return {
+    op: r.id,
+    kind: r.kind,
+    name: r.name,
+    error: describeStatus(r.status),
+    status: r.status,
+    stream: r.stream,
+    step: r.step,
+    layer: r.layer,
+    label: opLabel(r),
+  };
+}
+
+/** A launch that failed when launched (not a sticky fault from an earlier op): its own root cause. */
+export function isLaunchTimeFailure(r: OpRecord): boolean {
+  return r.kind === "launch" && r.status !== null && r.status !== 0 && r.status !== STATUS_BLOCKED &&
+    !STICKY_FAULTS.has(r.status);
+}
+
+/**
+ * In a replay with a sync after every launch: the launch that the first
+ * failing record blames. A failing launch blames itself; a failing sync or
+ * copy blames the latest launch before it on its stream (any stream for a
+ * device-wide sync or when its stream had none).
+ */
+export function blameInReplay(records: OpRecord[]): { failed: OpRecord; blamed: OpRecord | null } | null {
+  const k = records.findIndex((r) => r.status !== null && r.status !== 0 && r.status !== STATUS_BLOCKED);
+  if (k < 0) return null;
+  const failed = records[k];
+  if (failed.kind === "launch") return { failed, blamed: failed };
+  let any: OpRecord | null = null;
+  for (let i = k - 1; i >= 0; i--) {
+    const r = records[i];
+    if (r.kind !== "launch") continue;
+    any ??= r;
+    if (failed.stream === 0 || r.stream === failed.stream) return { failed, blamed: r };
+  }
+  return { failed, blamed: any };
+}
+
+/** Key of an op that is stable across trials whose op ids differ (extra syncs shift them). */
+function occurrenceKeys(records: OpRecord[]): Map<number, string> {
+  const seen = new Map<string, number>();
+  const keys = new Map<number, string>();
+  for (const r of records) {
+    if (r.kind === "sync" || r.kind === "query") continue;
+    const base = `${r.kind}|${r.name}|${r.step ?? ""}|${r.layer ?? ""}|${r.op ?? ""}`;
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    keys.set(r.id, `${base}#${n}`);
+  }
+  return keys;
+}
+
+/** The record in `target` that is the same op as `op` of `source`. */
+export function mapOp(source: OpRecord[], op: number, target: OpRecord[]): OpRecord | null {
+  const key = occurrenceKeys(source).get(op);
+  if (key === undefined) return null;
+  for (const [id, k] of occurrenceKeys(target)) {
+    if (k === key) return target.find((r) => r.id === id) ?? null;
+  }
+  return null;
+}
+
+function fmtBytes(n: number | undefined): string {
+  return n === undefined ? "?" : `${n} B`;
+}
+
+export function resolveArg(p: PointerRecord): ResolvedArg {
+  const where = p.alloc === null
+    ? `0x${(p.ptr ?? 0).toString(16)} (in no allocation)`
+    : `${p.name ?? `alloc ${p.alloc ?? "?"}`}+${p.offset ?? "?"}`;
+  const size = p.size !== undefined ? ` of ${fmtBytes(p.size)}` : "";
+  const state = p.state ? `, ${p.state}` : "";
+  const access = p.access ? `, ${p.access}` : "";
+  return { ...p, text: `${p.arg} = ${where} (${fmtBytes(p.bytes)}${size}${state}${access})` };
+}
+
+/** The pointer argument whose touched range holds `address`, if any. */
+export function argumentAt(r: OpRecord, address: number | undefined): PointerRecord | null {
+  if (!address) return null;
+  for (const p of r.pointers) {
+    if (p.ptr === undefined) continue;
+    if (address >= p.ptr && address < p.ptr + Math.max(p.bytes ?? 1, 1)) return p;
+  }
+  return null;
+}
+
+/** The pointer argument that looks wrong from the journal alone (no allocation, freed, or past its end). */
+export function suspectArgument(r: OpRecord): { arg: PointerRecord; invariant: string } | null {
+  for (const p of r.pointers) {
+    if (p.alloc === null || (p.ptr === 0)) {
+      return { arg: p, invariant: p.ptr === 0 ? "pointer is not null" : "pointer lies inside an allocation" };
+    }
+    if (p.state === "freed") return { arg: p, invariant: "allocation is live (not freed)" };
+    if (
+      p.size !== undefined && p.offset !== undefined && p.bytes !== undefined && p.offset + p.bytes > p.size
+    ) {
+      return { arg: p, invariant: "offset + bytes <= allocation size" };
+    }
+  }
+  return null;
+}
+
+/** Builds the root cause for op `r` of a journal, with its resolved arguments and findings. */
+export function rootCauseOf(
+  r: OpRecord,
+  findings: Finding[],
+  fault: FaultInfo | null = null,
+  replayOp?: number,
+): RootCause {
+  const own = findings.filter((f) => f.op === r.id);
+  const first = own.find((f) => f.severity !== "warn") ?? own[0];
+  let argument: string | null = first?.argument ?? null;
+  let invariant: string | null = first?.invariant ?? null;
+  let detail = first?.detail ?? "";
+  if (!argument) {
+    const at = argumentAt(r, fault?.address);
+    if (at) argument = at.arg;
+  }
+  if (!invariant || !argument) {
+    const s = suspectArgument(r);
+    if (s) {
+      argument ??= s.arg.arg;
+      invariant ??= s.invariant;
+    }
+  }
+  if (!detail && fault?.address) {
+    detail = `the ${fault.access && fault.access !== "unknown" ? fault.access + " " : ""}fault address ` +
+      `0x${fault.address.toString(16)}${argument ? ` is reached through ${argument}` : ""}`;
+  }
+  return {
+    op: r.id,
+    kind: r.kind,
+    kernel: r.name,
+    name: r.op ?? r.name,
+    step: r.step ?? null,
+    layer: r.layer ?? null,
+    stream: r.stream,
+    argument,
+    invariant,
+    detail,
+    scalars: r.scalars,
+    args: r.pointers.map(resolveArg),
+    findings: own,
+    replayOp,
+  };
+}
+
+/** The op the backend's fault info names (its tag is the journal op id), in that trial's journal. */
+export function opOfFaultInfo(records: OpRecord[], fault: FaultInfo | null): OpRecord | null {
+  if (!fault || !fault.tag) return null;
+  return records.find((r) => r.id === fault.tag) ?? null;
+}
+
+/** Error-severity findings, in op order. */
+export function blockingFindings(findings: Finding[]): Finding[] {
+  return findings.filter((f) => f.severity !== "warn").sort((a, b) => a.op - b.op);
+}
+
+/** Launch ordinals (0-based, in journal order) of the launches before op `before`. */
+export function launchOrdinals(records: OpRecord[], before: number): { ordinal: number; record: OpRecord }[] {
+  const out: { ordinal: number; record: OpRecord }[] = [];
+  let n = 0;
+  for (const r of records) {
+    if (r.kind !== "launch") continue;
+    if (r.id < before) out.push({ ordinal: n, record: r });
+    n++;
+  }
+  return out;
+}
+
+export type ReplayFn = (
+  how: { mode: "blocking" | "audit"; syncAfter?: number[]; purpose: string },
+) => Promise<
+  TrialEvidence
+>;
+
+export interface AttributeOptions {
+  /** Most replays for the bisection over sync points (default 6). */
+  maxReplays?: number;
+  /** Wall-clock start of the fault (default: now). */
+  startedAt?: number;
+}
+
+function faulted(e: TrialEvidence): boolean {
+  if (e.outcome && (e.outcome.status === "CRASH" || e.outcome.status === "HANG")) return true;
+  return findSurfaced(e.records) !== null || (e.fault !== null && e.fault.status !== 0);
+}
+
+/**
+ * Attributes the fault of `original` (the trial where it surfaced), replaying
+ * through `replay` as needed.
+ */
+export async function attribute(
+  original: TrialEvidence,
+  replay: ReplayFn,
+  opts: AttributeOptions = {},
+): Promise<Attribution> {
+  const t0 = opts.startedAt ?? performance.now();
+  const ev: string[] = [];
+  const died = original.outcome?.status === "CRASH" || original.outcome?.status === "HANG";
+  const surfacedRec = findSurfaced(original.records, died);
+  const res: Attribution = {
+    method: "none",
+    surfaced: surfacedRec ? surfacedAt(surfacedRec) : null,
+    rootCause: null,
+    reproducedUnderBlocking: null,
+    timingDependent: false,
+    criticalSync: null,
+    replays: 0,
+    wallMs: 0,
+    witness: null,
+    evidence: ev,
+  };
+  const done = () => {
+    res.wallMs = performance.now() - t0;
+    return res;
+  };
+  const witnessOp = opOfFaultInfo(original.records, original.fault);
+  if (original.fault && original.fault.status) {
+    res.witness = { fault: original.fault, op: witnessOp?.id ?? null, agrees: null };
+  }
+
+  if (!surfacedRec) {
+    // No fault: a guard finding can still name a root cause (a silent overrun, a blocked call).
+    const f = blockingFindings(original.findings)[0];
+    if (f) {
+      const r = original.records.find((x) => x.id === f.op);
+      if (r) {
+        res.method = "finding";
+        res.rootCause = rootCauseOf(r, original.findings);
+        ev.push(`no fault surfaced; guard rail ${f.rail} flagged ${opLabel(r)}: ${f.invariant}`);
+      }
+    }
+    return done();
+  }
+  ev.push(`the fault surfaced at ${opLabel(surfacedRec)}: ${describeStatus(surfacedRec.status)}`);
+
+  if (isLaunchTimeFailure(surfacedRec)) {
+    res.method = "launch-status";
+    res.rootCause = rootCauseOf(surfacedRec, original.findings, original.fault);
+    ev.push(`the launch itself returned ${statusName(surfacedRec.status)}: it failed before running`);
+    return done();
+  }
+
+  // Replay with a sync after every launch.
+  const blocking = await replay({ mode: "blocking", purpose: "replay" });
+  res.replays++;
+  const blame = blameInReplay(blocking.records);
+  if (blame && blame.blamed) {
+    res.reproducedUnderBlocking = true;
+    const orig = mapOp(blocking.records, blame.blamed.id, original.records) ?? blame.blamed;
+    res.method = "blocking-replay";
+    res.rootCause = rootCauseOf(orig, original.findings, blocking.fault ?? original.fault, blame.blamed.id);
+    // guard findings of the replay (same checks, replay op ids) for the same op
+    if (res.rootCause.findings.length === 0) {
+      const rf = blocking.findings.filter((f) => f.op === blame.blamed!.id);
+      if (rf.length) {
+        res.rootCause = rootCauseOf(blame.blamed, blocking.findings, blocking.fault, blame.blamed.id);
+        res.rootCause.op = orig.id;
+      }
+    }
+    ev.push(
+      `replayed with a sync after every launch: ${opLabel(blame.failed)} failed right after ` +
+        `${opLabel(blame.blamed)}, so that launch faulted (op #${orig.id} in the original run)`,
+    );
+    const bw = opOfFaultInfo(blocking.records, blocking.fault);
+    if (blocking.fault && blocking.fault.status) {
+      res.witness = {
+        fault: blocking.fault,
+        op: bw ? (mapOp(blocking.records, bw.id, original.records)?.id ?? bw.id) : null,
+        agrees: bw ? bw.id === blame.blamed.id : null,
+      };
+    }
+  } else if (blame && !blame.blamed) {
+    res.reproducedUnderBlocking = true;
+    ev.push(
+      `replayed with a sync after every launch: ${opLabel(blame.failed)} failed with no launch before it`,
+    );
+    const orig = mapOp(blocking.records, blame.failed.id, original.records) ?? blame.failed;
+    res.method = "blocking-replay";
+    res.rootCause = rootCauseOf(orig, original.findings, blocking.fault);
+  } else if (faulted(blocking)) {
+    res.reproducedUnderBlocking = true;
+    ev.push(`the replay with a sync after every launch ended ${blocking.outcome?.status ?? "in a fault"}`);
+  } else {
+    res.reproducedUnderBlocking = false;
+    res.timingDependent = true;
+    ev.push(
+      "replayed with a sync after every launch: the fault did not come back, so it is timing-dependent",
+    );
+    await bisect(original, surfacedRec, replay, res, opts.maxReplays ?? 6);
+  }
+
+  // The backend's fault info as a second witness where the replay did not give one.
+  if (res.witness && res.witness.agrees === null && res.rootCause && res.witness.op !== null) {
+    res.witness.agrees = res.witness.op === res.rootCause.op;
+  }
+  if (!res.rootCause && witnessOp) {
+    res.method = "fault-info";
+    res.rootCause = rootCauseOf(witnessOp, original.findings, original.fault);
+    ev.push(`the backend's fault info names ${opLabel(witnessOp)}`);
+  }
+  if (res.witness) {
+    const f = res.witness.fault;
+    const addr = f.address ? ` at 0x${f.address.toString(16)}` : "";
+    const agree = res.witness.agrees === true
+      ? " (agrees with the replay)"
+      : res.witness.agrees === false
+      ? " (DISAGREES with the replay)"
+      : "";
+    ev.push(`backend fault info: ${f.op ?? "?"} ${f.access ?? ""} fault${addr}, op #${f.tag ?? "?"}${agree}`);
+  }
+  if (!res.rootCause) {
+    const f = blockingFindings(original.findings).find((x) => x.op <= surfacedRec.id);
+    const r = f ? original.records.find((x) => x.id === f.op) : undefined;
+    if (f && r) {
+      res.method = "finding";
+      res.rootCause = rootCauseOf(r, original.findings);
+      ev.push(`guard rail ${f.rail} flagged ${opLabel(r)} before the fault: ${f.invariant}`);
+    }
+  }
+  return done();
+}
+
+/**
+ * Bisection over sync points: syncs after the launches [lo, mid) only; when the
+ * fault disappears, the sync that matters is in that half. Assumes one
+ * critical sync point; bounded by maxReplays (the blocking replay included).
+ */
+async function bisect(
+  original: TrialEvidence,
+  surfaced: OpRecord,
+  replay: ReplayFn,
+  res: Attribution,
+  maxReplays: number,
+): Promise<void> {
+  const launches = launchOrdinals(original.records, surfaced.id);
+  if (launches.length === 0) return;
+  let lo = 0;
+  let hi = launches.length;
+  while (hi - lo > 1 && res.replays < maxReplays) {
+    const mid = (lo + hi) >> 1;
+    const syncAfter = launches.slice(lo, mid).map((l) => l.ordinal);
+    const e = await replay({ mode: "audit", syncAfter, purpose: "bisect" });
+    res.replays++;
+    const gone = !faulted(e);
+    res.evidence.push(
+      `bisect: syncs after launches ${lo}..${mid - 1}: the fault ${gone ? "disappeared" : "came back"}`,
+    );
+    if (gone) hi = mid;
+    else lo = mid;
+  }
+  if (hi - lo === 1) {
+    const r = launches[lo].record;
+    res.method = "bisect";
+    res.criticalSync = { op: r.id, label: opLabel(r) };
+    res.evidence.push(
+      `a sync after ${opLabel(r)} is enough to make the fault disappear: an op after it uses its memory ` +
+        `before it has finished (a missing sync or event)`,
+    );
+    res.rootCause = rootCauseOf(r, original.findings, original.fault);
+    if (!res.rootCause.invariant) res.rootCause.invariant = "completes before its results are used";
+  } else {
+    res.evidence.push(
+      `bisect stopped after ${res.replays} replays with ${hi - lo} candidate sync points left`,
+    );
+  }
+}

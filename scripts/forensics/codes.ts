@@ -1,0 +1,48 @@
+/**
+ * Status codes (hip/faultline.h: CUDA's and HIP's shared numbering), named
+ * without loading the native library.
+ */
+
+export const STATUS_NAMES: Readonly<Record<number, [string, string]>> = {
+  0: ["hipSuccess", "no error"],
+  1: ["hipErrorInvalidValue", "invalid argument"],
+  2: ["hipErrorOutOfMemory", "out of memory"],
+  3: ["hipErrorNotInitialized", "initialization error"],
+  9: ["hipErrorInvalidConfiguration", "invalid configuration argument"],
+  17: ["hipErrorInvalidDevicePointer", "invalid device pointer"],
+  21: ["hipErrorInvalidMemcpyDirection", "invalid copy direction for memcpy"],
+  100: ["hipErrorNoDevice", "no GPU device is detected"],
+  101: ["hipErrorInvalidDevice", "invalid device ordinal"],
+  400: ["hipErrorInvalidHandle", "invalid resource handle"],
+  600: ["hipErrorNotReady", "device not ready"],
+  700: ["hipErrorIllegalAddress", "an illegal memory access was encountered"],
+  701: ["hipErrorLaunchOutOfResources", "too many resources requested for launch"],
+  719: ["hipErrorLaunchFailure", "unspecified launch failure"],
+  801: ["hipErrorNotSupported", "operation not supported"],
+  999: ["hipErrorUnknown", "unknown error"],
+};
+
+/** The journal's status for a call a guard rail blocked (it never reached the library). */
+export const STATUS_BLOCKED = -1;
+
+/** Sticky device faults: raised by a kernel, surfacing at a later sync or copy. */
+export const STICKY_FAULTS: ReadonlySet<number> = new Set([700, 719]);
+
+export function statusName(code: number | null | undefined): string {
+  if (code === null || code === undefined) return "pending";
+  if (code === STATUS_BLOCKED) return "blocked";
+  return STATUS_NAMES[code]?.[0] ?? `status ${code}`;
+}
+
+export function statusMessage(code: number | null | undefined): string {
+  if (code === null || code === undefined) return "did not return";
+  if (code === STATUS_BLOCKED) return "blocked by a guard rail";
+  return STATUS_NAMES[code]?.[1] ?? `unknown status ${code}`;
+}
+
+/** "an illegal memory access was encountered (hipErrorIllegalAddress, 700)". */
+export function describeStatus(code: number | null | undefined): string {
+  if (code === null || code === undefined) return "did not return (the process died inside the call)";
+  if (code === STATUS_BLOCKED) return "blocked by a guard rail";
+  return `${statusMessage(code)} (${statusName(code)}, ${code})`;
+}

@@ -1,0 +1,130 @@
+/**
+ * compute-sanitizer (NVIDIA): run a trial under memcheck and fold its first
+ * error (kernel, access, address, nearest allocation) into the report.
+ */
+
+import type { OpRecord } from "./records.ts";
+
+export interface SanitizerError {
+  /** "Invalid __global__ write of size 4 bytes", or the API error line. */
+  headline: string;
+  access: "read" | "write" | null;
+  size: number | null;
+  kernel: string | null;
+  thread: string | null;
+  block: string | null;
+  address: number | null;
+  /** "out of bounds", "misaligned"... */
+  problem: string | null;
+  nearest: { address: number; size: number; distance: number; side: "before" | "after" } | null;
+  /** The allocation of the journal the address or the nearest allocation belongs to, when known. */
+  allocation?: { id?: number; name?: string; offset?: number } | null;
+  /** The error summary count, when printed. */
+  errors: number | null;
+  /** The raw lines of the first error. */
+  raw: string[];
+}
+
+const num = (s: string) => Number(s.replaceAll(",", ""));
+
+/** Parses compute-sanitizer output; the first error, or null when it reported none. */
+export function parseSanitizer(text: string): SanitizerError | null {
+  const lines = text.split("\n").map((l) => l.replace(/^=+\s?/, "").trimEnd());
+  const summary = /ERROR SUMMARY: ([\d,]+) error/.exec(text);
+  const errors = summary ? num(summary[1]) : null;
+  let start = lines.findIndex((l) => /Invalid .*(read|write) of size/.test(l));
+  if (start < 0) start = lines.findIndex((l) => /^\s*Program hit /.test(l));
+  if (start < 0) return null;
+  const raw: string[] = [lines[start].trim()];
+  for (let i = start + 1; i < lines.length; i++) {
+    const l = lines[i];
+    if (!/^\s{2,}/.test(l) || /Saved host backtrace/.test(l)) break;
+    raw.push(l.trim());
+  }
+  const body = raw.join("\n");
+  const head = /Invalid (?:__\w+__ )?(read|write) of size (\d+) bytes?/.exec(raw[0]);
+  const kernel = /^at (.+?)(?:\+0x[0-9a-f]+)?(?: in .*)?$/m.exec(body);
+  const thr = /by thread (\([^)]*\)) in block (\([^)]*\))/.exec(body);
+  const addr = /Address (0x[0-9a-fA-F]+)(?: is ([^\n]+?))?\s*$/m.exec(body);
+  const near =
+    /and is ([\d,]+) bytes (before|after) the nearest allocation at (0x[0-9a-fA-F]+) of size ([\d,]+) bytes/
+      .exec(body);
+  let kname = kernel ? kernel[1].trim() : null;
+  if (kname) kname = kname.replace(/\(.*\)$/, "").replace(/^void /, "");
+  return {
+    headline: raw[0],
+    access: head ? (head[1] as "read" | "write") : null,
+    size: head ? Number(head[2]) : null,
+    kernel: kname,
+    thread: thr ? thr[1] : null,
+    block: thr ? thr[2] : null,
+    address: addr ? Number(BigInt(addr[1])) : null,
+    problem: addr && addr[2] ? addr[2].trim() : null,
+    nearest: near
+      ? {
+        distance: num(near[1]),
+        side: near[2] as "before" | "after",
+        address: Number(BigInt(near[3])),
+        size: num(near[4]),
+      }
+      : null,
+    errors,
+    raw,
+  };
+}
+
+/** Resolves the sanitizer's address against the pointers the journal saw. */
+export function foldSanitizer(err: SanitizerError, records: OpRecord[]): SanitizerError {
+  const target = err.nearest?.address ?? err.address;
+  if (target === null || target === undefined) return err;
+  for (const r of records) {
+    for (const p of r.pointers) {
+      if (p.ptr === undefined || p.offset === undefined) continue;
+      const base = p.ptr - p.offset;
+      const size = p.size ?? p.bytes ?? 0;
+      if (target >= base && target < base + Math.max(size, 1)) {
+        return {
+          ...err,
+          allocation: {
+            id: p.alloc ?? undefined,
+            name: p.name,
+            offset: err.address !== null ? err.address - base : undefined,
+          },
+        };
+      }
+    }
+  }
+  return { ...err, allocation: null };
+}
+
+/** One line for reports. */
+export function describeSanitizer(err: SanitizerError): string {
+  const parts = [err.headline];
+  if (err.kernel) parts.push(`in ${err.kernel}`);
+  if (err.address !== null) {
+    parts.push(`at 0x${err.address.toString(16)}${err.problem ? ` (${err.problem})` : ""}`);
+  }
+  if (err.nearest) {
+    parts.push(
+      `${err.nearest.distance} bytes ${err.nearest.side} the nearest allocation` +
+        (err.allocation?.name ? ` ${err.allocation.name}` : "") +
+        ` (0x${err.nearest.address.toString(16)}, ${err.nearest.size} bytes)`,
+    );
+  }
+  return parts.join(", ");
+}
+
+/** The command prefix that runs a trial under memcheck, or null when compute-sanitizer is not installed. */
+export async function sanitizerWrap(tool = "memcheck"): Promise<string[] | null> {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/local/cuda/bin"])) {
+    if (!dir) continue;
+    const p = `${dir}/compute-sanitizer`;
+    try {
+      const st = await Deno.stat(p);
+      if (st.isFile) return [p, "--tool", tool, "--print-limit", "1", "--show-backtrace", "no"];
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}

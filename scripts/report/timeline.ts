@@ -1,0 +1,217 @@
+/**
+ * timeline.svg: a lane per stream, ops as boxes in journal order (one slot an
+ * op), the faulting launch and the op where the fault surfaced marked and
+ * labelled, guard findings flagged, and a legend. Long journals keep the ops
+ * around the root cause and the surfacing op and elide the rest.
+ */
+
+import type { OpRecord } from "../forensics/records.ts";
+import type { RunReport } from "./model.ts";
+import { laneName, streamLanes } from "./trace.ts";
+
+const COLORS: Record<string, string> = {
+  launch: "#4e79a7",
+  h2d: "#59a14f",
+  d2h: "#8cd17d",
+  d2d: "#76b7b2",
+  h2h: "#76b7b2",
+  memset: "#b6992d",
+  sync: "#9d9d9d",
+  event_record: "#b07aa1",
+  event_wait: "#d4a6c8",
+  alloc: "#e2e2e2",
+  free: "#bab0ac",
+};
+const OTHER = "#d7d7d7";
+const ROOT = "#e15759";
+const SURFACED = "#f28e2b";
+
+export function escapeXml(s: string): string {
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!,
+  );
+}
+
+type Slot = { rec: OpRecord } | { gap: number };
+
+/** The ops to draw: all of them when few, else windows around the marked ops with gaps between. */
+export function timelineSlots(records: OpRecord[], marks: number[], max = 160): Slot[] {
+  if (records.length <= max) return records.map((rec) => ({ rec }));
+  const idx = marks.map((m) => records.findIndex((r) => r.id === m)).filter((i) => i >= 0);
+  if (idx.length === 0) idx.push(records.length - 1);
+  const keep = new Set<number>();
+  const per = Math.max(10, Math.floor(max / (idx.length + 1)));
+  for (const i of idx) {
+    for (let k = i - Math.floor(per * 0.75); k <= i + Math.floor(per * 0.25); k++) {
+      if (k >= 0 && k < records.length) keep.add(k);
+    }
+  }
+  for (let k = 0; k < 8 && k < records.length; k++) keep.add(k);
+  const sorted = [...keep].sort((a, b) => a - b);
+  const out: Slot[] = [];
+  let prev = -1;
+  for (const k of sorted) {
+    if (k > prev + 1) out.push({ gap: k - prev - 1 });
+    out.push({ rec: records[k] });
+    prev = k;
+  }
+  if (prev < records.length - 1) out.push({ gap: records.length - 1 - prev });
+  return out;
+}
+
+export function buildTimeline(run: RunReport): string {
+  const recs = run.records;
+  const rootOp = run.attribution?.rootCause?.op;
+  const surfOp = run.attribution?.surfaced?.op;
+  const marks = [rootOp, surfOp].filter((x): x is number => x !== undefined);
+  const slots = timelineSlots(recs, marks);
+  const lanes = streamLanes(recs);
+  const findingOps = new Set(run.findings.map((f) => f.op));
+
+  const left = 170, slotW = 12, boxW = 10, laneH = 34, top = 78;
+  const gapW = 36;
+  let x = left;
+  const xs: number[] = [];
+  for (const s of slots) {
+    xs.push(x);
+    x += "gap" in s ? gapW : slotW;
+  }
+  const width = Math.max(1000, x + 30);
+  const lanesH = lanes.size * laneH;
+  const height = top + lanesH + 110;
+  const o: string[] = [];
+  o.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+      `font-family="Helvetica, Arial, sans-serif" font-size="11">`,
+  );
+  o.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
+  o.push(
+    `<text x="12" y="20" font-size="14" font-weight="bold">${
+      escapeXml(`${run.experiment} — ${run.status}`)
+    }</text>`,
+  );
+  o.push(
+    `<text x="12" y="38" fill="#555">${
+      escapeXml(
+        `${recs.length} ops on ${lanes.size} stream lane(s), journal order (one slot an op)` +
+          (slots.some((s) => "gap" in s) ? "; long stretches elided" : ""),
+      )
+    }</text>`,
+  );
+  for (const [stream, lane] of lanes) {
+    const y = top + lane * laneH;
+    o.push(
+      `<rect x="0" y="${y}" width="${width}" height="${laneH}" fill="${lane % 2 ? "#f7f7f7" : "#ffffff"}"/>`,
+    );
+    o.push(`<text x="12" y="${y + laneH / 2 + 4}">${escapeXml(laneName(stream, lane))}</text>`);
+  }
+  const labels: string[] = [];
+  slots.forEach((s, i) => {
+    const sx = xs[i];
+    if ("gap" in s) {
+      o.push(
+        `<text x="${sx + gapW / 2}" y="${top + lanesH / 2 + 4}" text-anchor="middle" fill="#888">⋯</text>`,
+        `<text x="${sx + gapW / 2}" y="${
+          top + lanesH + 14
+        }" text-anchor="middle" fill="#888" font-size="9">${s.gap}</text>`,
+      );
+      return;
+    }
+    const r = s.rec;
+    const lane = lanes.get(r.stream) ?? 0;
+    const y = top + lane * laneH + 7;
+    const isRoot = r.id === rootOp;
+    const isSurf = r.id === surfOp;
+    const fill = isRoot ? ROOT : isSurf ? SURFACED : COLORS[r.kind] ?? OTHER;
+    const bad = r.status !== null && r.status !== 0;
+    const stroke = bad
+      ? ` stroke="#b00" stroke-width="1.5"`
+      : r.status === null
+      ? ` stroke="#333" stroke-dasharray="2,1"`
+      : "";
+    const tip = `#${r.id} ${r.kind} ${r.name}${r.op ? ` (${r.op})` : ""}` +
+      `${r.step !== undefined ? ` step ${r.step}` : ""}${r.layer !== undefined ? ` layer ${r.layer}` : ""}` +
+      ` status ${r.status ?? "pending"}`;
+    o.push(
+      `<rect x="${sx}" y="${y}" width="${boxW}" height="${laneH - 14}" rx="2" fill="${fill}"${stroke}>` +
+        `<title>${escapeXml(tip)}</title></rect>`,
+    );
+    if (findingOps.has(r.id)) {
+      o.push(
+        `<path d="M${sx} ${y - 2} L${sx + boxW} ${y - 2} L${sx + boxW / 2} ${
+          y + 5
+        } Z" fill="#edc948" stroke="#8a6d00" stroke-width="0.6"/>`,
+      );
+    }
+    if (isRoot || isSurf) {
+      const color = isRoot ? ROOT : SURFACED;
+      const lx = sx + boxW / 2;
+      o.push(
+        `<line x1="${lx}" y1="${isRoot ? 46 : 60}" x2="${lx}" y2="${
+          top + lanesH
+        }" stroke="${color}" stroke-width="1.2" stroke-dasharray="4,2"/>`,
+      );
+      const where = [
+        r.step !== undefined ? `step ${r.step}` : "",
+        r.layer !== undefined ? `layer ${r.layer}` : "",
+      ]
+        .filter(Boolean).join(" ");
+      const text = isRoot
+        ? `root cause: #${r.id} ${r.op ?? r.name}${where ? ` (${where})` : ""}`
+        : `surfaced: #${r.id} ${r.kind} ${r.name}${r.status ? ` (status ${r.status})` : ""}`;
+      const anchor = lx > width - 260 ? "end" : "start";
+      labels.push(
+        `<text x="${lx + (anchor === "end" ? -4 : 4)}" y="${
+          isRoot ? 56 : 70
+        }" fill="${color}" font-weight="bold" text-anchor="${anchor}">${escapeXml(text)}</text>`,
+      );
+    }
+  });
+  o.push(...labels);
+  // legend
+  const ly = top + lanesH + 34;
+  const legend: [string, string][] = [
+    ["launch", COLORS.launch],
+    ["h2d", COLORS.h2d],
+    ["d2h", COLORS.d2h],
+    ["d2d", COLORS.d2d],
+    ["memset", COLORS.memset],
+    ["sync", COLORS.sync],
+    ["event", COLORS.event_record],
+    ["alloc/free", COLORS.free],
+    ["root cause", ROOT],
+    ["fault surfaced", SURFACED],
+  ];
+  let lx = 12;
+  for (const [name, color] of legend) {
+    o.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${color}"/>`);
+    o.push(`<text x="${lx + 14}" y="${ly + 9}">${escapeXml(name)}</text>`);
+    lx += 24 + name.length * 6.2;
+  }
+  o.push(
+    `<path d="M${lx} ${ly} L${lx + 10} ${ly} L${lx + 5} ${
+      ly + 8
+    } Z" fill="#edc948" stroke="#8a6d00" stroke-width="0.6"/>`,
+  );
+  o.push(`<text x="${lx + 14}" y="${ly + 9}">guard finding</text>`);
+  lx += 110;
+  o.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="#fff" stroke="#b00" stroke-width="1.5"/>`);
+  o.push(`<text x="${lx + 14}" y="${ly + 9}">error status</text>`);
+  const a = run.attribution;
+  if (a?.rootCause) {
+    const rc = a.rootCause;
+    o.push(
+      `<text x="12" y="${ly + 34}" fill="#333">${
+        escapeXml(
+          `${rc.name}${rc.argument ? `: argument ${rc.argument}` : ""}${
+            rc.invariant ? ` breaks "${rc.invariant}"` : ""
+          }` +
+            ` — named by ${a.method} in ${a.replays} replay(s), ${(a.wallMs / 1000).toFixed(2)} s`,
+        )
+      }</text>`,
+    );
+  }
+  o.push(`</svg>`);
+  return o.join("\n") + "\n";
+}
