@@ -56,22 +56,18 @@ function child(): void {
     fault: null,
   };
   try {
-    const logits = dev.malloc(4096 * 4, { name: "logits" });
+    const n = 16 << 20; // 64 MiB of logits: a first kernel that keeps the stream busy for a while
+    const logits = dev.malloc(n * 4, { name: "logits" });
     const counter = dev.malloc(4, { name: "steps" });
     counter.fill(0);
     // large enough that a GPU allocator unmaps it on free, as sim does for any size
     const scratch = dev.malloc(32 << 20, { name: "scratch" });
     scratch.free(); // the planted bug: scratch is used after this
-    const stream = dev.createStream();
-    launch(dev, stream, faultFill, { dst: logits, n: 4096, value: 0.5 });
-    launch(dev, stream, faultFill, { dst: scratch.ptr, n: 1024, value: 1 }); // writes through the freed buffer
-    launch(dev, stream, tick, { counter });
-    // no sync here: the fault stays hidden until the copy, which runs on the
-    // default stream after the launches above
+    // all on the default stream, no sync: the fault stays hidden until the copy
+    launch(dev, null, faultFill, { dst: logits, n, value: 0.5 });
+    launch(dev, null, faultFill, { dst: scratch.ptr, n: 1024, value: 1 }); // writes through the freed buffer
+    launch(dev, null, tick, { counter });
     const host = new Float32Array(4096);
-    const ev = dev.createEvent();
-    ev.record(stream);
-    dev.defaultStream.waitEvent(ev);
     logits.download(host);
   } catch (e) {
     if (!(e instanceof FaultlineError)) throw e;
@@ -107,7 +103,10 @@ async function parent(): Promise<void> {
     console.log("no fault surfaced (the planted write went unnoticed on this backend)");
     return;
   }
-  console.log(`surfaced at: ${describeOp(op(r.surfaced.id)!)} (the device-to-host copy)`);
+  const where =
+    { d2h: "a device-to-host copy", sync: "a synchronize", launch: "a later launch" }[r.surfaced.kind] ??
+      r.surfaced.kind;
+  console.log(`surfaced at: ${describeOp(op(r.surfaced.id)!)} (${where})`);
   console.log(`  ${r.surfaced.error}`);
   if (!r.fault) {
     console.log("the backend has no fault info");
