@@ -77,7 +77,9 @@ Deno.test({ name: "boundary: every device call is described before and after", .
   ]);
   const ids = seen.map((s) => s.call.id);
   assert.ok(ids.every((id, i) => i === 0 || id === ids[i - 1] + 1), "ids increase by one");
-  assert.ok(seen.every((s) => s.status === 0), "all succeeded");
+  // every call succeeded; a query may also answer 600 (not ready: the memset may still run)
+  const failed = seen.filter((s) => s.status !== 0 && !(s.call.kind === "query" && s.status === 600));
+  assert.deepEqual(failed.map((s) => `${s.call.kind} ${s.call.name}: ${s.status}`), []);
   for (const s of seen) assert.deepEqual(s.call.context, { step: 3, layer: 7, op: "test op" });
 
   const [sc, ec, alloc, h2d, kl, rec, wait, , d2h, memset] = seen;
