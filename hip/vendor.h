@@ -107,6 +107,8 @@
 /* Launches: hipLaunchKernelGGL(kernel, grid, block, shared_bytes, stream, args...) */
 #define hipLaunchKernelGGL(kernel, grid, block, shmem, stream, ...) \
   kernel<<<(grid), (block), (shmem), (stream)>>>(__VA_ARGS__)
+/* A template kernel's name, which holds commas: hipLaunchKernelGGL(HIP_KERNEL_NAME(k<T, 4>), ...). */
+#define HIP_KERNEL_NAME(...) __VA_ARGS__
 
 /* Device code: CUDA's warp intrinsics are the spelling used in kernels. */
 #define FL_WARP_SIZE 32
