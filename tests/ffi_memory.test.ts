@@ -33,8 +33,12 @@ Deno.test({ name: "device: memInfo tracks an allocation", ...ffiTest }, () => {
   assert.ok(before.total > 0 && before.free <= before.total);
   using buf = dev.malloc(64 * MiB, { name: "meminfo" });
   const during = dev.memInfo();
-  assert.ok(during.free <= before.free, "free memory does not grow after malloc");
   assert.equal(during.total, before.total);
+  assert.ok(during.free <= during.total);
+  if (testRuntime().backend === "sim") {
+    // sim's device is this process's own; a GPU is shared with the other test processes
+    assert.ok(before.free - during.free >= 64 * MiB, `free ${before.free} -> ${during.free}`);
+  }
   assert.ok(buf.ptr > 0);
 });
 

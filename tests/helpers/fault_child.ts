@@ -64,6 +64,8 @@ const faultBefore = dev.faultInfo();
 const launched = attempt(() => launch(dev, null, faultWriteAt, { addr, value: 42.5 }));
 const dst = new Uint8Array(1 << 16);
 const d2h = attempt(() => buf.download(dst));
+// fault info as the error surfaces (a later launch may change what a GPU backend calls "the last kernel")
+const infoAtSurface = dev.faultInfo();
 const counter = buf.at(0);
 const later = {
   malloc: attempt(() => dev.malloc(4096, { name: "after" })),
@@ -76,5 +78,16 @@ const later = {
 const info = dev.faultInfo();
 const faultLaunch = calls.find((c) => c.kind === "launch" && c.name === "fault_write_at");
 console.log(
-  JSON.stringify({ backend: rt.backend, addr, faultBefore, launched, d2h, later, info, faultLaunch, calls }),
+  JSON.stringify({
+    backend: rt.backend,
+    addr,
+    faultBefore,
+    launched,
+    d2h,
+    later,
+    infoAtSurface,
+    info,
+    faultLaunch,
+    calls,
+  }),
 );
