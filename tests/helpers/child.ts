@@ -18,6 +18,8 @@ export async function runChild(
   script: string,
   env: Record<string, string | undefined> = {},
   args: string[] = [],
+  /** Extra `deno run` flags, e.g. "--v8-flags=--expose-gc". */
+  denoFlags: string[] = [],
 ): Promise<ChildResult> {
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(Deno.env.toObject())) childEnv[k] = v;
@@ -26,7 +28,7 @@ export async function runChild(
     else childEnv[k] = v;
   }
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", helperPath(script), ...args],
+    args: ["run", "-A", ...denoFlags, helperPath(script), ...args],
     env: childEnv,
     clearEnv: true,
     stdout: "piped",
