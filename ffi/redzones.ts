@@ -1,0 +1,332 @@
+/**
+ * Redzones: guard bytes around device allocations (Device.malloc({redzone})),
+ * filled with a pattern when the allocation is made and checked later, so a
+ * silent out-of-bounds write (one that lands inside mapped memory and never
+ * faults) is found, with the allocation it hit and the window of ops since
+ * that allocation's last clean check.
+ *
+ * Mechanism only: when to check is policy (scripts/guards/redzone.ts). The
+ * fills and checks use the raw native functions, so they are not journaled
+ * and the guard rails never see them.
+ *
+ * Cost: a check downloads redzones with asynchronous copies on the default
+ * stream into one pinned staging buffer and waits once. `dirtyOnly` checks
+ * only the trailing redzones of allocations written since their last clean
+ * check (an overrun past the end is what hits first); a full check reads both
+ * redzones of every allocation.
+ */
+import type { CallObserver, NativeCall } from "./boundary.ts";
+import type { NativeSymbols } from "./symbols.ts";
+import type { Allocation, Registry } from "./registry.ts";
+
+export const REDZONE_PATTERN = 0xa5;
+
+/** A write to an allocation since its last clean check. */
+export interface RedzoneWriter {
+  op: number;
+  kind: string;
+  name: string;
+  arg: string;
+  stream: number;
+  step: number | null;
+  layer: number | null;
+}
+
+export interface RedzoneViolation {
+  alloc: { id: number; name: string; ptr: number; bytes: number; redzone: number };
+  side: "before" | "after";
+  /** First and last overwritten byte, as offsets from the allocation's start (negative: before it). */
+  firstBad: number;
+  lastBad: number;
+  /** Overwritten bytes in that redzone. */
+  badBytes: number;
+  /** The values found at the first overwritten bytes (up to 16). */
+  found: number[];
+  /** Ops since the last clean check of this allocation: (fromOp, toOp]. */
+  window: { fromOp: number; toOp: number };
+  /** Writes to this allocation in the window (the likely culprits), oldest first. */
+  writers: RedzoneWriter[];
+}
+
+export interface RedzoneCheckResult {
+  /** Allocations checked and bytes downloaded. */
+  checked: number;
+  bytes: number;
+  violations: RedzoneViolation[];
+  /** Non-zero when a native copy failed (e.g. 700 on a poisoned context): nothing was compared. */
+  status: number;
+}
+
+interface Tracked {
+  a: Allocation;
+  lastClean: number;
+  dirty: boolean;
+  writers: RedzoneWriter[];
+}
+
+export interface RedzoneOptions {
+  pattern?: number;
+  /** Writers kept per allocation between checks (oldest dropped). Default 64. */
+  keepWriters?: number;
+}
+
+/** The raw native functions the checks use (addresses as numbers; the library takes u64). */
+interface RawOps {
+  fl_memset_async(dev: number, dst: number, value: number, bytes: number, stream: number): number;
+  fl_memcpy_async(dev: number, dst: number, src: number, bytes: number, kind: number, stream: number): number;
+  fl_stream_synchronize(dev: number, stream: number): number;
+  fl_host_malloc(dev: number, bytes: bigint, out: BigUint64Array): number;
+  fl_host_free(dev: number, ptr: number): number;
+}
+
+const WRITE_KINDS = new Set(["launch", "h2d", "d2d", "memset"]);
+
+export class Redzones {
+  readonly pattern: number;
+  #sym: RawOps;
+  #dev: number;
+  #registry: Registry;
+  #tracked = new Map<number, Tracked>(); // alloc id
+  #dirty: Tracked[] = [];
+  #staging = 0;
+  #stagingBytes = 0;
+  #stagingView: Uint8Array = new Uint8Array(0);
+  #keepWriters: number;
+  #lastOp = 0;
+  #u64 = new BigUint64Array(1);
+
+  constructor(
+    device: { symbols: NativeSymbols; ordinal: number },
+    registry: Registry,
+    opts: RedzoneOptions = {},
+  ) {
+    this.#sym = device.symbols as unknown as RawOps;
+    this.#dev = device.ordinal;
+    this.#registry = registry;
+    this.pattern = (opts.pattern ?? REDZONE_PATTERN) & 0xff;
+    this.#keepWriters = opts.keepWriters ?? 64;
+  }
+
+  /** Allocations with redzones being tracked. */
+  get tracked(): number {
+    return this.#tracked.size;
+  }
+
+  /** Fills the redzones of a new allocation (async, default stream) and starts tracking it. */
+  track(a: Allocation, op: number): number {
+    if (a.redzone <= 0 || a.host || a.device !== this.#dev) return 0;
+    const s = this.#sym;
+    let st = s.fl_memset_async(this.#dev, a.base, this.pattern, a.redzone, 0);
+    const tail = a.ptr + a.bytes;
+    const tailBytes = a.base + a.allocBytes - tail;
+    if (st === 0 && tailBytes > 0) st = s.fl_memset_async(this.#dev, tail, this.pattern, tailBytes, 0);
+    if (st !== 0) return st;
+    this.#tracked.set(a.id, { a, lastClean: op, dirty: false, writers: [] });
+    return 0;
+  }
+
+  untrack(id: number): void {
+    const t = this.#tracked.get(id);
+    if (t === undefined) return;
+    this.#tracked.delete(id);
+    t.dirty = false;
+  }
+
+  /** Notes the writes of a call (after it was enqueued). */
+  noteCall(call: NativeCall): void {
+    this.#lastOp = call.id;
+    if (!WRITE_KINDS.has(call.kind)) return;
+    const ps = call.pointers;
+    for (let k = 0; k < ps.length; k++) {
+      const p = ps[k];
+      if (p.access === "r") continue;
+      const a = this.#registry.lookup(p.ptr);
+      if (a === null || a.redzone === 0) continue;
+      const t = this.#tracked.get(a.id);
+      if (t === undefined) continue;
+      if (!t.dirty) {
+        t.dirty = true;
+        this.#dirty.push(t);
+      }
+      if (t.writers.length >= this.#keepWriters) t.writers.shift();
+      t.writers.push({
+        op: call.id,
+        kind: call.kind,
+        name: call.name,
+        arg: p.arg,
+        stream: call.stream,
+        step: call.context.step ?? null,
+        layer: call.context.layer ?? null,
+      });
+    }
+  }
+
+  /** Keeps the tracking in step with allocs, frees and writes (attach after the registry's observer). */
+  observer(): CallObserver {
+    return {
+      after: (call: NativeCall, status: number, result?: number) => {
+        if (status !== 0) return;
+        if (call.kind === "alloc") {
+          if ((call.scalars.redzone ?? 0) > 0 && result !== undefined) {
+            const a = this.#registry.lookup(result);
+            if (a !== null && a.id === call.id) this.track(a, call.id);
+          }
+        } else if (call.kind === "free") {
+          const base = call.scalars.ptr ?? 0;
+          const a = this.#registry.lookup(base) ?? this.#registry.lookupFreed(base);
+          if (a !== null) this.untrack(a.id);
+        } else this.noteCall(call);
+      },
+    };
+  }
+
+  #ensureStaging(bytes: number): number {
+    if (bytes <= this.#stagingBytes) return 0;
+    const s = this.#sym;
+    if (this.#staging !== 0) s.fl_host_free(this.#dev, this.#staging);
+    const size = Math.max(bytes, this.#stagingBytes * 2, 1 << 16);
+    const st = s.fl_host_malloc(this.#dev, BigInt(size), this.#u64);
+    if (st !== 0) {
+      this.#staging = 0;
+      this.#stagingBytes = 0;
+      return st;
+    }
+    this.#staging = Number(this.#u64[0]);
+    this.#stagingBytes = size;
+    this.#stagingView = new Uint8Array(
+      Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(this.#u64[0])!, size),
+    );
+    return 0;
+  }
+
+  /**
+   * Checks redzones now. `dirtyOnly`: the trailing redzones of allocations
+   * written since their last clean check; otherwise both redzones of every
+   * tracked allocation. `op` closes the window (default: the last op seen).
+   * Call it where the writers' streams are known to be done (after a sync).
+   */
+  check(opts: { dirtyOnly?: boolean; op?: number } = {}): RedzoneCheckResult {
+    const op = opts.op ?? this.#lastOp;
+    const list: Tracked[] = opts.dirtyOnly ? this.#dirty : [...this.#tracked.values()];
+    const both = !opts.dirtyOnly;
+    if (list.length === 0) return { checked: 0, bytes: 0, violations: [], status: 0 };
+    let total = 0;
+    for (const t of list) {
+      total += (both ? t.a.redzone : 0) + (t.a.base + t.a.allocBytes - t.a.ptr - t.a.bytes);
+    }
+    let st = this.#ensureStaging(total);
+    if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
+    const s = this.#sym;
+    const dev = this.#dev;
+    let off = 0;
+    for (const t of list) {
+      const a = t.a;
+      if (both) {
+        st = s.fl_memcpy_async(dev, this.#staging + off, a.base, a.redzone, 2, 0);
+        if (st !== 0) break;
+        off += a.redzone;
+      }
+      const tail = a.ptr + a.bytes;
+      const n = a.base + a.allocBytes - tail;
+      st = s.fl_memcpy_async(dev, this.#staging + off, tail, n, 2, 0);
+      if (st !== 0) break;
+      off += n;
+    }
+    if (st === 0) st = s.fl_stream_synchronize(dev, 0);
+    if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
+    const view = this.#stagingView;
+    const pat = this.pattern;
+    const violations: RedzoneViolation[] = [];
+    off = 0;
+    for (const t of list) {
+      const a = t.a;
+      if (both) {
+        const v = scan(view, off, a.redzone, pat);
+        if (v !== null) {
+          violations.push(this.#violation(t, "before", -a.redzone + v.first, -a.redzone + v.last, v, op));
+        }
+        off += a.redzone;
+      }
+      const n = a.base + a.allocBytes - a.ptr - a.bytes;
+      const v = scan(view, off, n, pat);
+      if (v !== null) {
+        violations.push(this.#violation(t, "after", a.bytes + v.first, a.bytes + v.last, v, op));
+      }
+      off += n;
+    }
+    const bad = new Set(violations.map((v) => v.alloc.id));
+    for (const t of list) {
+      t.dirty = false;
+      if (!bad.has(t.a.id)) {
+        t.lastClean = op;
+        t.writers.length = 0;
+      }
+    }
+    this.#dirty = this.#dirty.filter((t) => t.dirty);
+    // a damaged redzone is restored so later overruns are seen as new ones
+    for (const v of violations) this.#refill(v);
+    return { checked: list.length, bytes: total, violations, status: 0 };
+  }
+
+  #violation(
+    t: Tracked,
+    side: "before" | "after",
+    firstBad: number,
+    lastBad: number,
+    v: { count: number; found: number[] },
+    op: number,
+  ): RedzoneViolation {
+    const a = t.a;
+    const res: RedzoneViolation = {
+      alloc: { id: a.id, name: a.name, ptr: a.ptr, bytes: a.bytes, redzone: a.redzone },
+      side,
+      firstBad,
+      lastBad,
+      badBytes: v.count,
+      found: v.found,
+      window: { fromOp: t.lastClean, toOp: op },
+      writers: t.writers.slice(),
+    };
+    t.lastClean = op;
+    t.writers.length = 0;
+    return res;
+  }
+
+  #refill(v: RedzoneViolation): void {
+    const t = this.#tracked.get(v.alloc.id);
+    if (t === undefined) return;
+    const a = t.a;
+    if (v.side === "before") this.#sym.fl_memset_async(this.#dev, a.base, this.pattern, a.redzone, 0);
+    else {
+      const tail = a.ptr + a.bytes;
+      this.#sym.fl_memset_async(this.#dev, tail, this.pattern, a.base + a.allocBytes - tail, 0);
+    }
+  }
+
+  /** Frees the staging buffer. */
+  close(): void {
+    if (this.#staging !== 0) this.#sym.fl_host_free(this.#dev, this.#staging);
+    this.#staging = 0;
+    this.#stagingBytes = 0;
+    this.#stagingView = new Uint8Array(0);
+  }
+}
+
+function scan(
+  view: Uint8Array,
+  off: number,
+  n: number,
+  pat: number,
+): { first: number; last: number; count: number; found: number[] } | null {
+  let first = -1, last = -1, count = 0;
+  const found: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = view[off + i];
+    if (b === pat) continue;
+    if (first < 0) first = i;
+    last = i;
+    count++;
+    if (found.length < 16) found.push(b);
+  }
+  return first < 0 ? null : { first, last, count, found };
+}

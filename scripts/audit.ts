@@ -1,0 +1,348 @@
+/**
+ * The audit session: wires the journal, the allocation registry, the guard
+ * rails, the race check, redzones and a sync policy onto the native boundary
+ * for one experiment run.
+ *
+ *   const audit = openAudit({ device, reportDir, mode: "audit", redzones: 256 });
+ *   try { ...run the workload... } finally { audit.close(); }
+ *   audit.findings  // every finding, in op order
+ *
+ * Modes:
+ * - off: nothing attached (the boundary's fast path; no journal);
+ * - audit: journal, registry, every rail in warn mode, race check, redzones if
+ *   asked, the sync policy given (default none): checks that add no sync;
+ * - enforce: the same with the rails in enforce mode: a finding blocks the
+ *   call before it reaches the library (GuardBlocked);
+ * - blocking: audit plus a stream synchronize after every launch (like
+ *   HIP_LAUNCH_BLOCKING=1), so a fault surfaces at the launch that caused it.
+ *
+ * On close the session writes, in reportDir: journal.jsonl (the decoded ring),
+ * findings.jsonl, and d2h_audit.log (the seeds' [D2H_AUDIT_START]/[D2H_AUDIT_END]
+ * lines) when asked. The ring itself (journal.bin, journal.bin.side) is removed
+ * after a clean close unless keepRing is set; after a crash it stays, and
+ * `recoverJournal(reportDir)` decodes it.
+ */
+import { boundary, type CallObserver, type NativeCall } from "../ffi/boundary.ts";
+import { makeCall, through } from "../ffi/call.ts";
+import type { Device } from "../ffi/device.ts";
+import { check } from "../ffi/errors.ts";
+import { d2hAuditLines, type DecodedJournal, decodeJournal, journalJsonl } from "../ffi/journal.ts";
+import { type JournalMapSymbols, JournalWriter } from "../ffi/journal_native.ts";
+import { OnlineRaces } from "../ffi/races.ts";
+import { Redzones } from "../ffi/redzones.ts";
+import { Registry } from "../ffi/registry.ts";
+import {
+  checkModelCompat,
+  DEFAULT_LIMITS,
+  defaultRails,
+  type Finding,
+  GuardBlocked,
+  type GuardContext,
+  type ModelCompatOptions,
+  type Rail,
+  RailSet,
+  type RedzonePolicy,
+  redzonePolicy,
+} from "./guards/index.ts";
+import type { LlamaConfig } from "./model/config.ts";
+import { noSync, type SyncAction, syncAfterEveryLaunch, type SyncPolicy } from "./sync/index.ts";
+
+export type AuditMode = "off" | "audit" | "enforce" | "blocking";
+
+export interface AuditOptions {
+  device: Device;
+  /** Directory for journal.bin (while running), journal.jsonl and findings.jsonl. */
+  reportDir: string;
+  mode?: AuditMode;
+  /**
+   * Redzone bytes around every allocation made while the session is open
+   * (0 or absent: none). Checked at host syncs by the redzone policy.
+   */
+  redzones?: number;
+  /** The redzone policy (default: redzonePolicy(), trailing redzones at every sync). */
+  redzonePolicy?: RedzonePolicy;
+  /** Rails to run (default: defaultRails(), in warn mode; enforce mode sets them all to enforce). */
+  guards?: RailSet | Rail[];
+  /** Sync policy (default none; blocking mode: after every launch). */
+  sync?: SyncPolicy;
+  /** Race check (default true in audit, enforce and blocking modes). */
+  races?: boolean;
+  /** The model's context length, for the RoPE / KV position invariants. */
+  contextLength?: number;
+  /** Journal ring size in records (default 65536). */
+  journalCapacity?: number;
+  /** Keep journal.bin and its side file after a clean close. */
+  keepRing?: boolean;
+  /** Also print each finding to stderr as it is found. */
+  verbose?: boolean;
+}
+
+export interface CloseOptions {
+  /** Write d2h_audit.log (the seeds' audit lines). */
+  d2hAudit?: boolean;
+  /** Run a full redzone check first (default true when redzones are on). */
+  redzoneCheck?: boolean;
+}
+
+export interface AuditSession {
+  readonly mode: AuditMode;
+  readonly reportDir: string;
+  readonly registry: Registry;
+  readonly rails: RailSet;
+  readonly races: OnlineRaces | null;
+  readonly redzones: Redzones | null;
+  readonly journal: JournalWriter | null;
+  /** Every finding so far (warn and enforce), in the order found. */
+  readonly findings: Finding[];
+  sync: SyncPolicy;
+  /** Checks every redzone now (full: both sides of every allocation). */
+  checkRedzones(full?: boolean): Finding[];
+  /** The model-compatibility rail: blocked (throws ModelIncompatible) unless opts.override is given. */
+  checkModel(model: LlamaConfig, engine: Partial<LlamaConfig>, opts?: ModelCompatOptions): Finding[];
+  /** Decodes the ring as it is now. */
+  decode(): DecodedJournal | null;
+  /** The seeds' D2H audit lines of the journal so far. */
+  d2hAuditLines(): string[];
+  /** Detaches, checks redzones, writes journal.jsonl and findings.jsonl. */
+  close(opts?: CloseOptions): void;
+  [Symbol.dispose](): void;
+}
+
+function writeLines(path: string, items: readonly unknown[]): void {
+  Deno.writeTextFileSync(path, items.map((x) => JSON.stringify(x)).join("\n") + (items.length ? "\n" : ""));
+}
+
+/** Opens an audit session on `device` (one at a time per process). */
+export function openAudit(opts: AuditOptions): AuditSession {
+  const mode = opts.mode ?? "audit";
+  const device = opts.device;
+  const dev = device.ordinal;
+  const sym = device.symbols;
+  Deno.mkdirSync(opts.reportDir, { recursive: true });
+  const registry = new Registry();
+  const findings: Finding[] = [];
+  const rails = opts.guards instanceof RailSet
+    ? opts.guards
+    : opts.guards
+    ? new RailSet(opts.guards)
+    : defaultRails(mode === "enforce" ? "enforce" : "warn");
+  if (mode === "enforce" && opts.guards === undefined) rails.setAll("enforce");
+
+  const on = mode !== "off";
+  const journal = on
+    ? new JournalWriter({
+      path: `${opts.reportDir}/journal.bin`,
+      capacity: opts.journalCapacity,
+      native: sym as unknown as JournalMapSymbols,
+    })
+    : null;
+  const races = on && opts.races !== false ? new OnlineRaces(registry) : null;
+  const rzBytes = on ? opts.redzones ?? 0 : 0;
+  const redzones = rzBytes > 0 ? new Redzones(device, registry) : null;
+  const rzPolicy = opts.redzonePolicy ?? redzonePolicy();
+  const rzObserver = redzones?.observer() ?? null;
+  let props = DEFAULT_LIMITS;
+  try {
+    const p = device.props;
+    props = { maxGrid: p.maxGrid, maxBlock: p.maxBlock, maxThreadsPerBlock: p.maxThreadsPerBlock };
+  } catch { /* keep the defaults */ }
+  const ctx: GuardContext = {
+    registry,
+    races: races ?? undefined,
+    limits: props,
+    contextLength: opts.contextLength,
+  };
+  const verbose = opts.verbose ?? false;
+
+  const record = (fs: readonly Finding[]) => {
+    for (const f of fs) {
+      findings.push(f);
+      if (verbose) {
+        console.error(`faultline: [${f.rail}] op ${f.op} ${f.kind} ${f.name}: ${f.invariant}: ${f.detail}`);
+      }
+    }
+  };
+
+  let inPolicySync = false;
+  const runSync = (action: SyncAction, call: NativeCall, phase: string) => {
+    if (action === "none") return;
+    inPolicySync = true;
+    try {
+      if (action === "stream") {
+        const h = call.stream;
+        const st = through(
+          sym,
+          makeCall("sync", "stream_synchronize", dev, h, { policy: 1 }, []),
+          () => sym.fl_stream_synchronize(dev, BigInt(h)),
+        );
+        check(
+          st,
+          `fl_stream_synchronize (sync policy ${session.sync.name}, ${phase} op ${call.id} ${call.name})`,
+        );
+      } else {
+        const st = through(
+          sym,
+          makeCall("sync", "device_synchronize", dev, 0, { policy: 1 }, []),
+          () => sym.fl_device_synchronize(dev),
+        );
+        check(
+          st,
+          `fl_device_synchronize (sync policy ${session.sync.name}, ${phase} op ${call.id} ${call.name})`,
+        );
+      }
+    } finally {
+      inPolicySync = false;
+    }
+  };
+
+  const railList = () => rails.rails;
+  let lastOp = 0;
+
+  const observer: CallObserver = {
+    before(call: NativeCall): void {
+      lastOp = call.id;
+      journal!.before(call);
+      const rs = railList();
+      let blocked: Finding[] | null = null;
+      for (let k = 0; k < rs.length; k++) {
+        const r = rs[k];
+        if (r.mode === "off") continue;
+        const fs = r.check(call, ctx);
+        if (fs.length === 0) continue;
+        const enforce = r.mode === "enforce";
+        for (const f of fs) f.severity = enforce ? "error" : "warn";
+        record(fs);
+        if (enforce) (blocked ??= []).push(...fs);
+      }
+      if (blocked !== null) {
+        journal!.blocked(journal!.seqOf(call.id));
+        throw new GuardBlocked(call, blocked);
+      }
+      if (!inPolicySync && session.sync.before !== undefined) {
+        runSync(session.sync.before(call), call, "before");
+      }
+    },
+    after(call: NativeCall, status: number, result?: number): void {
+      journal!.after(call, status, result);
+      regObserver.after!(call, status, result);
+      if (races !== null) races.commit(call, status);
+      if (redzones !== null) {
+        rzObserver!.after!(call, status, result);
+        record(rzPolicy.afterCall(call, status, redzones));
+      }
+      if (!inPolicySync && status === 0 && session.sync.after !== undefined) {
+        runSync(session.sync.after(call, status), call, "after");
+      }
+    },
+  };
+  const regObserver = registry.observer();
+
+  // Redzones on every allocation made while the session is open.
+  const originalMalloc = device.malloc;
+  if (rzBytes > 0) {
+    const patched = (bytes: number, o: Parameters<Device["malloc"]>[1] = {}) =>
+      originalMalloc.call(device, bytes, { redzone: rzBytes, ...o });
+    Object.defineProperty(device, "malloc", { value: patched, configurable: true, writable: true });
+  }
+
+  const detach = on ? boundary.attach(observer) : () => {};
+  let closed = false;
+
+  const session: AuditSession = {
+    mode,
+    reportDir: opts.reportDir,
+    registry,
+    rails,
+    races,
+    redzones,
+    journal,
+    findings,
+    sync: opts.sync ?? (mode === "blocking" ? syncAfterEveryLaunch() : noSync()),
+    checkRedzones(full = true): Finding[] {
+      if (redzones === null) return [];
+      const fs = rzPolicy.checkNow(redzones, lastOp, full);
+      record(fs);
+      return fs;
+    },
+    checkModel(model, engine, o = {}): Finding[] {
+      try {
+        const fs = checkModelCompat(model, engine, o);
+        record(fs);
+        return fs;
+      } catch (e) {
+        const fs = (e as { findings?: Finding[] }).findings;
+        if (fs) record(fs);
+        throw e;
+      }
+    },
+    decode(): DecodedJournal | null {
+      return journal === null ? null : decodeJournal(journal.path);
+    },
+    d2hAuditLines(): string[] {
+      const d = session.decode();
+      return d === null ? [] : d2hAuditLines(d.records);
+    },
+    close(co: CloseOptions = {}): void {
+      if (closed) return;
+      closed = true;
+      try {
+        if (redzones !== null && co.redzoneCheck !== false) {
+          try {
+            session.checkRedzones(true);
+          } catch (e) {
+            if (!(e instanceof Error && e.name === "RedzoneDamaged")) throw e;
+          }
+        }
+      } finally {
+        detach();
+        if (rzBytes > 0) delete (device as unknown as Record<string, unknown>).malloc;
+        redzones?.close();
+        if (journal !== null) {
+          const d = decodeJournal(journal.path);
+          journal.close();
+          Deno.writeTextFileSync(`${opts.reportDir}/journal.jsonl`, journalJsonl(d.records));
+          if (co.d2hAudit) {
+            const lines = d2hAuditLines(d.records);
+            Deno.writeTextFileSync(
+              `${opts.reportDir}/d2h_audit.log`,
+              lines.join("\n") + (lines.length ? "\n" : ""),
+            );
+          }
+          if (!opts.keepRing) {
+            for (const p of [journal.path, journal.sidePath]) {
+              try {
+                Deno.removeSync(p);
+              } catch { /* already gone */ }
+            }
+          }
+        }
+        writeLines(`${opts.reportDir}/findings.jsonl`, findings);
+      }
+    },
+    [Symbol.dispose]() {
+      session.close();
+    },
+  };
+  return session;
+}
+
+/**
+ * After a child died: decodes `reportDir/journal.bin` (if it is there) into
+ * journal.jsonl and returns the decoded journal (its inFlight records are
+ * where the child was).
+ */
+export function recoverJournal(reportDir: string, opts: { d2hAudit?: boolean } = {}): DecodedJournal | null {
+  const ring = `${reportDir}/journal.bin`;
+  try {
+    Deno.statSync(ring);
+  } catch {
+    return null;
+  }
+  const d = decodeJournal(ring);
+  Deno.writeTextFileSync(`${reportDir}/journal.jsonl`, journalJsonl(d.records));
+  if (opts.d2hAudit) {
+    const lines = d2hAuditLines(d.records);
+    Deno.writeTextFileSync(`${reportDir}/d2h_audit.log`, lines.join("\n") + (lines.length ? "\n" : ""));
+  }
+  return d;
+}

@@ -1,0 +1,131 @@
+/**
+ * Rail: the grid and block of a launch fit the device's limits.
+ *
+ * The launch geometry of each kernel mirrors kernels/launch_config.h and
+ * kernels/llama/launch_config_llama.h (the formulas the launchers use), in
+ * TypeScript, from the launch's scalar arguments; keep them in step when a
+ * launcher changes. A kernel with no geometry here is not checked.
+ */
+import type { NativeCall } from "../../ffi/boundary.ts";
+import {
+  type Finding,
+  finding,
+  type GuardContext,
+  type LaunchLimits,
+  NO_FINDINGS,
+  type Rail,
+  type RailMode,
+} from "./types.ts";
+
+export interface LaunchDims {
+  grid: [number, number, number];
+  block: [number, number, number];
+}
+
+type Geometry = (s: Readonly<Record<string, number>>) => LaunchDims[];
+
+const dims = (gx: number, gy: number, gz: number, bx: number, by: number, bz: number): LaunchDims => ({
+  grid: [gx, gy, gz],
+  block: [bx, by, bz],
+});
+/** fl_llama_blocks: ceil(units / per_block), saturated at 2^32 - 1. */
+const blocks = (units: number, per: number) => Math.min(Math.ceil(units / per), 0xffffffff);
+const LANES = 32, BLOCK = 256, MATVEC_ROWS = 8, MATMUL_TILE = 32, ROPE_HEADS = 4, ATTN_BLOCK = 256;
+const PREFILL_Q = 4, ATTN_CHUNK = 64, ELEMWISE_MAX_GRID = 65535, FILL_MAX_GRID = 65535;
+
+const elementwise = (n: number) => [dims(Math.min(blocks(n, BLOCK), ELEMWISE_MAX_GRID), 1, 1, BLOCK, 1, 1)];
+
+const geometry = new Map<string, Geometry>([
+  ["fault_write_at", () => [dims(1, 1, 1, 1, 1, 1)]],
+  ["tick", () => [dims(1, 1, 1, 1, 1, 1)]],
+  ["fault_fill", (s) => [dims(Math.min(Math.max(blocks(s.n, 256), 1), FILL_MAX_GRID), 1, 1, 256, 1, 1)]],
+  ["embed_f32", (s) => [dims(s.n_tokens, 1, 1, BLOCK, 1, 1)]],
+  ["embed_f16", (s) => [dims(s.n_tokens, 1, 1, BLOCK, 1, 1)]],
+  ["rmsnorm", (s) => [dims(s.rows, 1, 1, BLOCK, 1, 1)]],
+  ["matvec_f32", (s) => [dims(blocks(s.out_dim, MATVEC_ROWS), 1, 1, MATVEC_ROWS * LANES, 1, 1)]],
+  ["matvec_f16", (s) => [dims(blocks(s.out_dim, MATVEC_ROWS), 1, 1, MATVEC_ROWS * LANES, 1, 1)]],
+  [
+    "matmul_f32",
+    (s) => [dims(blocks(s.out_dim, MATMUL_TILE), blocks(s.n_tokens, MATMUL_TILE), 1, BLOCK, 1, 1)],
+  ],
+  [
+    "matmul_f16",
+    (s) => [dims(blocks(s.out_dim, MATMUL_TILE), blocks(s.n_tokens, MATMUL_TILE), 1, BLOCK, 1, 1)],
+  ],
+  ...["rope", "rope_dpos"].map((k): [string, Geometry] => [
+    k,
+    (
+      s,
+    ) => [
+      dims(blocks(s.seq_len * (s.head_dim / 2) * Math.ceil(s.heads / ROPE_HEADS), BLOCK), 1, 1, BLOCK, 1, 1),
+    ],
+  ]),
+  [
+    "attention_prefill",
+    (s) => [dims(blocks(s.seq_len * s.n_head, PREFILL_Q), 1, 1, PREFILL_Q * LANES, 1, 1)],
+  ],
+  [
+    "attention_decode",
+    (s) => [
+      dims(Math.ceil(s.n_ctx / ATTN_CHUNK), s.n_head_kv, 1, ATTN_BLOCK, 1, 1),
+      dims(s.n_head, 1, 1, ATTN_BLOCK, 1, 1),
+    ],
+  ],
+  ["kv_append", (s) => elementwise(s.seq_len * s.n_head_kv * s.head_dim)],
+  ["kv_append_dpos", (s) => elementwise(s.seq_len * s.n_head_kv * s.head_dim)],
+  ["silu_mul", (s) => elementwise(s.n)],
+  ["add", (s) => elementwise(s.n)],
+  ["argmax", (s) => [dims(s.rows, 1, 1, BLOCK, 1, 1)]],
+]);
+
+/** Declares (or replaces) the launch geometry of a kernel. */
+export function declareGeometry(kernel: string, g: Geometry): void {
+  geometry.set(kernel, g);
+}
+
+/** The grids and blocks a launch of `kernel` with `scalars` uses (one per native kernel), or null if unknown. */
+export function launchDims(kernel: string, scalars: Readonly<Record<string, number>>): LaunchDims[] | null {
+  const g = geometry.get(kernel);
+  return g === undefined ? null : g(scalars);
+}
+
+/** Why `d` does not fit `l`, or null when it does (fl_launch_dims_check). */
+export function dimsProblem(d: LaunchDims, l: LaunchLimits): string | null {
+  const axis = ["x", "y", "z"];
+  let threads = 1;
+  for (let i = 0; i < 3; i++) {
+    if (!(d.grid[i] >= 1)) return `grid.${axis[i]}=${d.grid[i]} (a dimension is 0)`;
+    if (!(d.block[i] >= 1)) return `block.${axis[i]}=${d.block[i]} (a dimension is 0)`;
+    if (d.grid[i] > l.maxGrid[i]) return `grid.${axis[i]}=${d.grid[i]} > max ${l.maxGrid[i]}`;
+    if (d.block[i] > l.maxBlock[i]) return `block.${axis[i]}=${d.block[i]} > max ${l.maxBlock[i]}`;
+    threads *= d.block[i];
+  }
+  if (threads > l.maxThreadsPerBlock) return `${threads} threads per block > max ${l.maxThreadsPerBlock}`;
+  return null;
+}
+
+export function launchLimitsRail(mode: RailMode = "warn"): Rail {
+  return {
+    name: "launch_limits",
+    mode,
+    check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
+      if (call.kind !== "launch") return NO_FINDINGS;
+      const g = geometry.get(call.name);
+      if (g === undefined) return NO_FINDINGS;
+      let out: Finding[] | null = null;
+      for (const d of g(call.scalars)) {
+        const why = dimsProblem(d, ctx.limits);
+        if (why === null) continue;
+        (out ??= []).push(
+          finding(
+            "launch_limits",
+            call,
+            "grid and block within the device's limits",
+            `grid [${d.grid.join(", ")}] block [${d.block.join(", ")}]: ${why}`,
+          ),
+        );
+      }
+      return out ?? NO_FINDINGS;
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Redzone policy: when to check the guard bytes around allocations made with
+ * redzones (ffi/redzones.ts), and how a damaged redzone becomes a finding.
+ *
+ * Default: at every host synchronization point (stream / device / event
+ * synchronize, a synchronous copy or memset), check the trailing redzones of
+ * the allocations written since their last clean check; every `fullEvery`-th
+ * check (and on demand, and when the session closes) check both redzones of
+ * every allocation. In enforce mode a damaged redzone throws RedzoneDamaged at
+ * the sync that found it (the write itself cannot be blocked: it already ran).
+ */
+import type { NativeCall } from "../../ffi/boundary.ts";
+import { isSynchronous } from "../../ffi/races.ts";
+import type { RedzoneCheckResult, Redzones, RedzoneViolation } from "../../ffi/redzones.ts";
+import type { Finding, RailMode } from "./types.ts";
+
+export class RedzoneDamaged extends Error {
+  readonly findings: Finding[];
+  constructor(findings: Finding[]) {
+    super(findings.map((f) => f.detail).join("; "));
+    this.name = "RedzoneDamaged";
+    this.findings = findings;
+  }
+}
+
+export interface RedzonePolicyOptions {
+  mode?: RailMode;
+  /** "sync" (default): check at host syncs; "manual": only when asked. */
+  when?: "sync" | "manual";
+  /** Every n-th check is a full one (both redzones of every allocation). Default 0: never at syncs. */
+  fullEvery?: number;
+}
+
+export interface RedzonePolicy {
+  readonly name: string;
+  mode: RailMode;
+  /** After each call: checks when the call was a sync point; returns the findings. */
+  afterCall(call: NativeCall, status: number, rz: Redzones): Finding[];
+  /** A check now (full by default), e.g. on demand or at close. */
+  checkNow(rz: Redzones, op: number, full?: boolean): Finding[];
+}
+
+/** Whether the host waited for device work at this call. */
+export function isSyncPoint(call: NativeCall): boolean {
+  if (call.kind === "sync") return true;
+  if (call.kind === "d2h" || call.kind === "h2d" || call.kind === "d2d" || call.kind === "memset") {
+    return isSynchronous(call.kind, call.stream, call.scalars);
+  }
+  return false;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** The finding for one damaged redzone, filed under the last write to that allocation in the window. */
+export function redzoneFinding(v: RedzoneViolation, detectedAt: number): Finding {
+  const culprit = v.writers.length ? v.writers[v.writers.length - 1] : null;
+  const past = v.side === "after"
+    ? `${v.firstBad - v.alloc.bytes} bytes past its end`
+    : `${-v.firstBad} bytes before its start`;
+  const who = v.writers.length
+    ? `; writes to it in that window: ${
+      v.writers.map((w) =>
+        `op ${w.op} ${w.kind} ${w.name} (${w.arg}${w.step !== null ? `, step ${w.step}` : ""}${
+          w.layer !== null ? `, layer ${w.layer}` : ""
+        })`
+      ).join(", ")
+    }`
+    : "; no journaled write to it in that window (a write through another allocation's pointer?)";
+  const f: Finding = {
+    rail: "redzone",
+    op: culprit?.op ?? detectedAt,
+    kind: culprit?.kind ?? "redzone",
+    name: culprit?.name ?? v.alloc.name,
+    argument: culprit?.arg,
+    ptr: v.alloc.ptr + v.firstBad,
+    allocation: {
+      id: v.alloc.id,
+      name: v.alloc.name,
+      offset: v.firstBad,
+      bytes: v.lastBad - v.firstBad + 1,
+      size: v.alloc.bytes,
+      state: "live",
+    },
+    invariant: "writes stay inside their allocation (redzone intact)",
+    detail:
+      `${v.badBytes} bytes of the ${
+        v.side === "after" ? "trailing" : "leading"
+      } redzone of ${v.alloc.name} ` +
+      `(alloc ${v.alloc.id}, ${v.alloc.bytes} bytes at ${
+        hex(v.alloc.ptr)
+      }) overwritten, the first at offset ` +
+      `${v.firstBad} (${past}), between op ${v.window.fromOp} and op ${v.window.toOp}${who}`,
+    window: v.window,
+    writers: v.writers,
+    detected_at: detectedAt,
+  };
+  if (culprit?.step !== null && culprit?.step !== undefined) f.step = culprit.step;
+  if (culprit?.layer !== null && culprit?.layer !== undefined) f.layer = culprit.layer;
+  return f;
+}
+
+export function redzonePolicy(opts: RedzonePolicyOptions = {}): RedzonePolicy {
+  const when = opts.when ?? "sync";
+  const fullEvery = opts.fullEvery ?? 0;
+  let checks = 0;
+  const toFindings = (r: RedzoneCheckResult, op: number, mode: RailMode): Finding[] => {
+    if (r.violations.length === 0) return [];
+    const fs = r.violations.map((v) => {
+      const f = redzoneFinding(v, op);
+      f.severity = mode === "enforce" ? "error" : "warn";
+      return f;
+    });
+    if (mode === "enforce") throw new RedzoneDamaged(fs);
+    return fs;
+  };
+  const policy: RedzonePolicy = {
+    name: "redzone",
+    mode: opts.mode ?? "warn",
+    afterCall(call, status, rz) {
+      if (policy.mode === "off" || when !== "sync" || status !== 0 || !isSyncPoint(call)) return [];
+      checks++;
+      const full = fullEvery > 0 && checks % fullEvery === 0;
+      return toFindings(rz.check({ dirtyOnly: !full, op: call.id }), call.id, policy.mode);
+    },
+    checkNow(rz, op, full = true) {
+      if (policy.mode === "off") return [];
+      return toFindings(rz.check({ dirtyOnly: !full, op }), op, policy.mode);
+    },
+  };
+  return policy;
+}

@@ -1,0 +1,153 @@
+/**
+ * What a guard rail is: a small function an experiment can add, remove or
+ * replace, run before every native call with the call and the runtime's
+ * view of the device (allocation registry, race state, device limits).
+ *
+ *   const myRail: Rail = {
+ *     name: "no_big_copies",
+ *     mode: "warn",
+ *     check(call) {
+ *       return call.kind === "d2h" && call.scalars.bytes > 1 << 30
+ *         ? [finding("no_big_copies", call, "D2H copies under 1 GiB", `${call.scalars.bytes} bytes`)]
+ *         : NO_FINDINGS;
+ *     },
+ *   };
+ *
+ * Modes: "off" (not run), "warn" (findings are recorded and the call runs),
+ * "enforce" (a finding blocks the call: GuardBlocked is thrown before the
+ * native call, carrying the findings).
+ */
+import type { NativeCall, PointerArg } from "../../ffi/boundary.ts";
+import type { OnlineRaces } from "../../ffi/races.ts";
+import { type Allocation, describe, type Registry } from "../../ffi/registry.ts";
+
+export type RailMode = "off" | "warn" | "enforce";
+
+/** A finding: what was wrong with which op, resolved as far as the runtime can. */
+export interface Finding {
+  rail: string;
+  /** Journal op id of the call. */
+  op: number;
+  kind?: string;
+  /** Kernel or copy (tensor) name. */
+  name?: string;
+  step?: number;
+  layer?: number;
+  /** The scheduler's name for the op ("RoPE Q"). */
+  label?: string;
+  /** The argument at fault (pointer or scalar name). */
+  argument?: string;
+  /** The address of a pointer argument. */
+  ptr?: number;
+  /** The allocation the argument resolved to (null: none). */
+  allocation?: {
+    id: number;
+    name: string;
+    offset: number;
+    /** Bytes the call touches from the pointer on. */
+    bytes: number;
+    /** Size of the allocation. */
+    size: number;
+    state: "live" | "freed";
+  } | null;
+  /** The invariant that was broken, as a short sentence ("head_dim even and > 0"). */
+  invariant: string;
+  /** Why: the values that break it. */
+  detail: string;
+  /** "error" for a rail in enforce mode (the call is blocked), "warn" otherwise. */
+  severity?: "error" | "warn";
+  /** "overridden" when an experiment let a blocked call through on purpose (recorded, not blocked). */
+  status?: "overridden";
+  [key: string]: unknown;
+}
+
+/** Device limits the launch rail checks against (fl_device_props). */
+export interface LaunchLimits {
+  maxGrid: readonly [number, number, number];
+  maxBlock: readonly [number, number, number];
+  maxThreadsPerBlock: number;
+}
+
+/** The limits of every NVIDIA GPU since sm_30 and of AMD CDNA (kernels/launch_config.h). */
+export const DEFAULT_LIMITS: LaunchLimits = {
+  maxGrid: [2147483647, 65535, 65535],
+  maxBlock: [1024, 1024, 64],
+  maxThreadsPerBlock: 1024,
+};
+
+/** What a rail sees besides the call. */
+export interface GuardContext {
+  registry: Registry;
+  /** Online race state (the race rail uses it). */
+  races?: OnlineRaces;
+  limits: LaunchLimits;
+  /** The model's context length, for position checks (RoPE, KV cache). */
+  contextLength?: number;
+}
+
+export interface Rail {
+  readonly name: string;
+  mode: RailMode;
+  /** Runs before the native call. Returns NO_FINDINGS (or []) when all is well. */
+  check(call: NativeCall, ctx: GuardContext): readonly Finding[];
+}
+
+/** The shared empty result (returning it allocates nothing). */
+export const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
+
+/** Thrown before a native call that a rail in enforce mode found wrong. */
+export class GuardBlocked extends Error {
+  readonly findings: readonly Finding[];
+  readonly call: NativeCall;
+  constructor(call: NativeCall, findings: readonly Finding[]) {
+    const f = findings[0];
+    super(
+      `blocked ${call.kind} ${call.name} (op ${call.id}) by rail ${f.rail}: ${f.invariant}: ${f.detail}` +
+        (findings.length > 1 ? ` (+${findings.length - 1} more)` : ""),
+    );
+    this.name = "GuardBlocked";
+    this.findings = findings;
+    this.call = call;
+  }
+}
+
+/** A finding about `call`, with its place in the workload copied in. */
+export function finding(
+  rail: string,
+  call: NativeCall,
+  invariant: string,
+  detail: string,
+  extra: Partial<Finding> = {},
+): Finding {
+  const f: Finding = { rail, op: call.id, kind: call.kind, name: call.name, invariant, detail };
+  const c = call.context;
+  if (c.step !== undefined) f.step = c.step;
+  if (c.layer !== undefined) f.layer = c.layer;
+  if (c.op !== undefined) f.label = c.op;
+  return Object.assign(f, extra);
+}
+
+/** The `allocation` field of a finding for pointer `p` resolved to `a` (or null). */
+export function allocationField(p: PointerArg, a: Allocation | null): Finding["allocation"] {
+  if (a === null) return null;
+  const r = describe(a, p.ptr);
+  return { id: a.id, name: a.name, offset: r.offset, bytes: p.bytes, size: a.bytes, state: a.state };
+}
+
+/** A finding about pointer argument `p` of `call`. */
+export function pointerFinding(
+  rail: string,
+  call: NativeCall,
+  p: PointerArg,
+  a: Allocation | null,
+  invariant: string,
+  detail: string,
+): Finding {
+  return finding(rail, call, invariant, detail, {
+    argument: p.arg,
+    ptr: p.ptr,
+    allocation: allocationField(p, a),
+  });
+}
+
+export const hex = (n: number): string => `0x${n.toString(16)}`;

@@ -1,0 +1,40 @@
+/** Rail: no pointer argument points into a freed allocation. */
+import type { NativeCall } from "../../ffi/boundary.ts";
+import {
+  type Finding,
+  type GuardContext,
+  hex,
+  NO_FINDINGS,
+  pointerFinding,
+  type Rail,
+  type RailMode,
+} from "./types.ts";
+
+export function useAfterFreeRail(mode: RailMode = "warn"): Rail {
+  return {
+    name: "use_after_free",
+    mode,
+    check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
+      const ps = call.pointers;
+      let out: Finding[] | null = null;
+      for (let k = 0; k < ps.length; k++) {
+        const p = ps[k];
+        if (p.ptr === 0 || ctx.registry.lookup(p.ptr) !== null) continue;
+        const a = ctx.registry.lookupFreed(p.ptr);
+        if (a === null) continue;
+        (out ??= []).push(
+          pointerFinding(
+            "use_after_free",
+            call,
+            p,
+            a,
+            "pointer arguments point into live allocations",
+            `${p.arg}=${hex(p.ptr)} is at offset ${p.ptr - a.ptr} of ${a.name} (alloc ${a.id}), ` +
+              `freed by op ${a.freedAt}`,
+          ),
+        );
+      }
+      return out ?? NO_FINDINGS;
+    },
+  };
+}

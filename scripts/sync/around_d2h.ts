@@ -1,0 +1,15 @@
+/**
+ * Sync policy: the seeds' safe D2H wrapper (B3.63): synchronize the stream
+ * before a device-to-host copy (so the data it reads is complete, and an
+ * earlier fault surfaces before the copy, not inside it) and after it (so the
+ * host data is complete).
+ */
+import type { SyncPolicy } from "./types.ts";
+
+export function syncAroundD2H(): SyncPolicy {
+  return {
+    name: "around-d2h",
+    before: (call) => (call.kind === "d2h" ? "stream" : "none"),
+    after: (call) => (call.kind === "d2h" ? "stream" : "none"),
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * What a sync policy is: the rule for when the runtime synchronizes. Before
+ * and after every native call the audit session asks the policy, which
+ * answers "none", "stream" (wait for the call's stream) or "device" (wait for
+ * the whole device). The session runs the wait through the boundary, so it is
+ * journaled (scalars.policy = 1) and the race check sees its ordering.
+ *
+ *   const mine: SyncPolicy = {
+ *     name: "sync-after-rope",
+ *     after: (call) => (call.kind === "launch" && call.name === "rope" ? "stream" : "none"),
+ *   };
+ */
+import type { NativeCall } from "../../ffi/boundary.ts";
+
+export type SyncAction = "none" | "stream" | "device";
+
+export interface SyncPolicy {
+  readonly name: string;
+  /** Before the native call. */
+  before?(call: NativeCall): SyncAction;
+  /** After the native call returned `status` (not asked when it failed). */
+  after?(call: NativeCall, status: number): SyncAction;
+}
+
+/** Kinds that enqueue device work. */
+export const DEVICE_WORK = new Set(["launch", "h2d", "d2h", "d2d", "memset"]);
