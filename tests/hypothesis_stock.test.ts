@@ -129,6 +129,32 @@ Deno.test("hypotheses: finding classification", () => {
   assert.equal(classifyFinding(f("params", "head_dim is even")), "bad-launch-params");
   assert.equal(classifyFinding(f("model-compat", "model ffn size matches the build")), "config-mismatch");
   assert.equal(classifyFinding(f("copy", "copy size mismatch: bytes <= buffer size")), "byte-size-mismatch");
+  // the rails of scripts/guards/, by name
+  assert.equal(classifyFinding(f("use_after_free", "x")), "use-after-free");
+  assert.equal(
+    classifyFinding(f("unknown_pointer", "pointer arguments point into an allocation")),
+    "misaligned-pointer",
+  );
+  assert.equal(classifyFinding(f("null_pointer", "pointer arguments are not null")), "misaligned-pointer");
+  assert.equal(
+    classifyFinding(f("extent", "pointer + extent within the allocation", { allocation: { offset: 4096 } })),
+    "offset-overflow",
+  );
+  assert.equal(
+    classifyFinding(f("extent", "pointer + extent within the allocation", { allocation: { offset: 0 } })),
+    "byte-size-mismatch",
+  );
+  assert.equal(classifyFinding(f("copies", "copy size > 0", { argument: "bytes" })), "byte-size-mismatch");
+  assert.equal(classifyFinding(f("invariants", "head_dim even and > 0")), "bad-launch-params");
+  assert.equal(
+    classifyFinding(f("launch_limits", "grid and block within the device's limits")),
+    "bad-launch-params",
+  );
+  assert.equal(classifyFinding(f("model_compat", "model ffn equals the engine build's")), "config-mismatch");
+  assert.equal(
+    classifyFinding(f("races", "accesses from two streams are ordered by an event wait or a sync")),
+    "missing-stream-sync",
+  );
 });
 
 Deno.test("hypotheses: staging-buffer reuse from the journal", () => {

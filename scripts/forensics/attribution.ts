@@ -274,9 +274,10 @@ export function opOfFaultInfo(records: OpRecord[], fault: FaultInfo | null): OpR
   return records.find((r) => r.id === fault.tag) ?? null;
 }
 
-/** Error-severity findings, in op order. */
-export function blockingFindings(findings: Finding[]): Finding[] {
-  return findings.filter((f) => f.severity !== "warn").sort((a, b) => a.op - b.op);
+/** Findings that count (not overridden on purpose), in op order, blocking ones first within an op. */
+export function rankedFindings(findings: Finding[]): Finding[] {
+  const sev = (f: Finding) => (f.severity === "error" ? 0 : 1);
+  return findings.filter((f) => f.status !== "overridden").sort((a, b) => a.op - b.op || sev(a) - sev(b));
 }
 
 /** Launch ordinals (0-based, in journal order) of the launches before op `before`. */
@@ -345,7 +346,7 @@ export async function attribute(
 
   if (!surfacedRec) {
     // No fault: a guard finding can still name a root cause (a silent overrun, a blocked call).
-    const f = blockingFindings(original.findings)[0];
+    const f = rankedFindings(original.findings)[0];
     if (f) {
       const r = original.records.find((x) => x.id === f.op);
       if (r) {
@@ -434,7 +435,7 @@ export async function attribute(
     ev.push(`backend fault info: ${f.op ?? "?"} ${f.access ?? ""} fault${addr}, op #${f.tag ?? "?"}${agree}`);
   }
   if (!res.rootCause) {
-    const f = blockingFindings(original.findings).find((x) => x.op <= surfacedRec.id);
+    const f = rankedFindings(original.findings).find((x) => x.op <= surfacedRec.id);
     const r = f ? original.records.find((x) => x.id === f.op) : undefined;
     if (f && r) {
       res.method = "finding";

@@ -39,31 +39,60 @@ export type StockClass =
 
 const text = (f: Finding) => `${f.rail} ${f.invariant} ${f.kind ?? ""}`.toLowerCase();
 
+const COPY_KINDS = new Set(["h2d", "d2h", "d2d", "h2h", "memset"]);
+
+/** Out of bounds from the start of a buffer is a wrong size; from an offset into it, a wrong offset. */
+function boundsClass(f: Finding): StockClass {
+  const off = f.allocation?.offset;
+  if (f.argument === "bytes" || f.argument === "host") return "byte-size-mismatch";
+  if (off === 0) return "byte-size-mismatch";
+  return "offset-overflow";
+}
+
 /**
- * The stock class of a guard finding, from its rail, invariant and the state of
- * the allocation it names. Rails of scripts/guards/ name their class directly
- * where they can (rail "use-after-free", "bounds", "alignment", "race"...).
+ * The stock class of a guard finding: by the rail that made it (scripts/guards/),
+ * then by the words of its invariant for rails an experiment adds.
  */
 export function classifyFinding(f: Finding): StockClass | null {
+  switch (f.rail) {
+    case "use_after_free":
+      return "use-after-free";
+    case "null_pointer":
+    case "unknown_pointer":
+    case "alignment":
+      return "misaligned-pointer";
+    case "races":
+      return COPY_KINDS.has(String(f.kind)) &&
+          /\b(h2d|d2h|d2d|memset|cop(y|ies)|memcpy)\b/i.test(String(f.detail ?? ""))
+        ? "overlapping-async-copies"
+        : "missing-stream-sync";
+    case "copies":
+    case "extent":
+      return boundsClass(f);
+    case "invariants":
+    case "launch_limits":
+      return "bad-launch-params";
+    case "model_compat":
+      return "config-mismatch";
+  }
   const t = text(f);
   if (f.allocation?.state === "freed" || /free|dangling/.test(t)) return "use-after-free";
   if (/stag/.test(t)) return "staging-buffer-reuse";
   if (/overlap.*cop|cop.*overlap/.test(t)) return "overlapping-async-copies";
   if (/race|event|sync|hazard|order|happens/.test(t)) return "missing-stream-sync";
-  if (/align|null|not a device|unknown allocation|no allocation|invalid pointer|dangling/.test(t)) {
+  if (
+    /align|null|not a device|unknown allocation|no allocation|invalid pointer|point into an allocation/.test(
+      t,
+    )
+  ) {
     return "misaligned-pointer";
   }
   if (/model|compat|config|gguf|hidden|ffn|vocab/.test(t)) return "config-mismatch";
   if (/size mismatch|byte.?size|bytes mismatch|copy size|length mismatch|mismatch/.test(t)) {
     return "byte-size-mismatch";
   }
-  if (/bound|overflow|overrun|offset|range|inside|redzone|past|extent/.test(t)) {
-    // an access running past the end from the start of a buffer is a wrong size, not a wrong offset
-    const off = f.allocation?.offset;
-    if (off === 0 && /size|bytes|extent/.test(t)) return "byte-size-mismatch";
-    return "offset-overflow";
-  }
-  if (/param|grid|block|dim|seq_len|head|zero|even|odd|launch|limit|rope|theta|base/.test(t)) {
+  if (/bound|overflow|overrun|offset|range|inside|redzone|past|extent|within/.test(t)) return boundsClass(f);
+  if (/param|grid|block|dim|seq_len|head|zero|even|odd|launch|limit|rope|theta|base|> 0/.test(t)) {
     return "bad-launch-params";
   }
   return null;

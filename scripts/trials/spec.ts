@@ -59,18 +59,24 @@ export interface Finding {
   name?: string;
   step?: number;
   layer?: number;
+  /** The scheduler's name for the op ("RoPE Q"). */
+  label?: string;
   argument?: string;
+  ptr?: number;
   allocation?: {
     id?: number;
     name?: string;
     offset?: number;
     bytes?: number;
+    size?: number;
     state?: string;
   } | null;
   invariant: string;
   detail?: string;
   /** "error" blocks in enforce mode; "warn" never blocks. */
   severity?: string;
+  /** "overridden" when an experiment let a blocked call through on purpose. */
+  status?: string;
   [key: string]: unknown;
 }
 
