@@ -25,7 +25,8 @@ OUT=${OUT:-$ROOT/build/gpu_check}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1 FAULTLINE_BACKEND=cuda
+# FAULTLINE_BACKEND may be set to sim for a dry run on a machine with no GPU.
+export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1 FAULTLINE_BACKEND=${FAULTLINE_BACKEND:-cuda}
 export DENO_DIR=${DENO_DIR:-/tmp/deno-dir}
 
 usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench]"; }
