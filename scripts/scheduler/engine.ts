@@ -1,0 +1,675 @@
+/**
+ * The block scheduler: a llama forward pass as a sequence of named ops on two streams.
+ *
+ *   const engine = await LlamaEngine.create(device, model, { maxContext: 256 });
+ *   const first = engine.prefill([1, 17, 42]);      // host positions, matmul kernels
+ *   const next = engine.decodeStep(first);          // device position (d_pos), matvec kernels
+ *   const tokens = engine.generate([1, 17, 42], 16);
+ *   engine.free();
+ *
+ * `model` is a GpuModel (scripts/model/gpu_model.ts: random weights built on the device, or a GGUF
+ * file already uploaded) or a LlamaGguf (openLlamaGguf), which is uploaded tensor by tensor and owned
+ * (freed) by the engine.
+ *
+ * Each pass (a prefill chunk or a decode step) is one `step`; in it every op is a named launch or copy
+ * ("step 3 layer 0 RoPE Q"), run with `boundary.context = {step, layer, op}` so that the journal and
+ * the findings place it. Streams: `compute` runs the pass; `copy` carries the device-to-host copies of
+ * the logits and the sampled token, ordered after the pass by the `logitsReady` event recorded on
+ * compute ("logits event") and waited for on copy ("logits wait"); the host then synchronizes the copy
+ * stream ("logits sync"). Greedy sampling (argmax) runs on the device.
+ *
+ * The decode ops are built once (and their argument objects reused), so a decode step allocates
+ * nothing when no hooks are set. Hooks (ops.ts) run before/after any op, or replace its action.
+ */
+import {
+  boundary,
+  type Device,
+  DeviceBuffer,
+  DeviceSlice,
+  type Event,
+  launch,
+  type OpContext,
+} from "../../mod.ts";
+import type { KernelDescriptor, PinnedBuffer, PointerValue, Stream } from "../../mod.ts";
+import { memcpy } from "../../ffi/buffer.ts";
+import { attentionDecodeScratchFloats, llamaKernels as K } from "../../ffi/kernels_llama.ts";
+import { checkCompatible, formatMismatches, type LlamaConfig } from "../model/config.ts";
+import type { LlamaGguf } from "../model/gguf.ts";
+import {
+  type Allocator,
+  type DeviceWeight,
+  GpuModel,
+  uploadGguf,
+  type WeightDtype,
+} from "../model/gpu_model.ts";
+import { EngineHooks, Op, type OpArgs, type OpKind, type OpName, type Phase } from "./ops.ts";
+
+export interface EngineOptions {
+  /** KV-cache rows: the most tokens (prompt + generated) one sequence may hold. */
+  maxContext: number;
+  /** When uploading a GGUF model: convert the 2-D weights to this type (default: as stored). */
+  dtype?: WeightDtype;
+  /** Tokens per prefill pass (activation rows); longer prompts run in chunks. Default min(maxContext, 128). */
+  maxPrefill?: number;
+  /**
+   * The shapes the engine is built for (a Llama-2-7B build: {ffnDim: 11008, ...}). The kernels run with
+   * these shapes over the model's buffers, as a compiled engine would. Default: the model's config.
+   */
+  engineConfig?: Partial<LlamaConfig>;
+  /**
+   * Checks the model's config against engineConfig before anything is allocated. Default: throw when
+   * any key differs (checkCompatible). Pass e.g. the guard rail
+   * `(m, e) => checkModelCompat(m, e, {mode: "warn"})`, or null to run an incompatible model unchecked.
+   */
+  modelCheck?: ((model: LlamaConfig, engine: Partial<LlamaConfig>) => void) | null;
+  /** Copy the logits to the host each pass ("logits D2H"). Default true. */
+  copyLogits?: boolean;
+  /** Allocation of activations and KV cache (default device.malloc with the buffer's name). */
+  allocate?: Allocator;
+}
+
+const MAX_I32 = 0x7fffffff;
+
+/** Where each pass's result lands on the host. */
+interface HostSide {
+  tokens: PinnedBuffer;
+  tokensI32: Int32Array;
+  pos: PinnedBuffer;
+  posI32: Int32Array;
+  next: PinnedBuffer;
+  nextI32: Int32Array;
+  logits: PinnedBuffer;
+  logitsF32: Float32Array;
+}
+
+export class LlamaEngine {
+  readonly device: Device;
+  readonly model: GpuModel;
+  /** The shapes the kernels run with (the model's config overridden by engineConfig). */
+  readonly config: LlamaConfig;
+  readonly maxContext: number;
+  readonly maxPrefill: number;
+  /** Stream of the forward pass. */
+  readonly compute: Stream;
+  /** Stream of the logits and token device-to-host copies. */
+  readonly copy: Stream;
+  /** Recorded on compute after argmax; copy waits for it before copying. */
+  readonly logitsReady: Event;
+  readonly hooks: EngineHooks = new EngineHooks();
+  /** Activations and KV cache by name ("x", "q", "d_pos", "k_cache.L3", "logits", ...). */
+  readonly buffers: ReadonlyMap<string, DeviceBuffer>;
+  readonly copyLogits: boolean;
+  readonly #ownsModel: boolean;
+  readonly #host: HostSide;
+  readonly #decodeOps: Op[];
+  readonly #attnDecodeArgs: { n_ctx: number }[] = [];
+  readonly #ctx: OpContext = {};
+  #step = 0;
+  #pos = 0;
+  #freed = false;
+
+  /** Uploads the model when given a GGUF file, then allocates activations and caches. */
+  static async create(
+    device: Device,
+    model: GpuModel | LlamaGguf,
+    opts: EngineOptions,
+  ): Promise<LlamaEngine> {
+    const config = model.config;
+    if (opts.engineConfig) {
+      const check = opts.modelCheck === undefined ? defaultModelCheck : opts.modelCheck;
+      check?.(config, opts.engineConfig);
+    }
+    if (model instanceof GpuModel) return new LlamaEngine(device, model, opts, false);
+    const uploaded = await uploadGguf(device, model, { dtype: opts.dtype, allocate: opts.allocate });
+    try {
+      return new LlamaEngine(device, uploaded, opts, true);
+    } catch (e) {
+      uploaded.free();
+      throw e;
+    }
+  }
+
+  private constructor(device: Device, model: GpuModel, opts: EngineOptions, ownsModel: boolean) {
+    if (model.freed) throw new Error("LlamaEngine: the model's buffers were already freed");
+    if (!Number.isInteger(opts.maxContext) || opts.maxContext <= 0 || opts.maxContext > MAX_I32) {
+      throw new RangeError(`LlamaEngine: maxContext must be a positive integer, got ${opts.maxContext}`);
+    }
+    this.device = device;
+    this.model = model;
+    this.#ownsModel = ownsModel;
+    const cfg: LlamaConfig = { ...model.config, ...opts.engineConfig };
+    if (opts.engineConfig?.headDim === undefined) cfg.headDim = cfg.dim / cfg.nHeads;
+    this.config = cfg;
+    this.maxContext = opts.maxContext;
+    this.maxPrefill = Math.max(1, Math.min(opts.maxPrefill ?? 128, opts.maxContext));
+    this.copyLogits = opts.copyLogits ?? true;
+    const allocate = opts.allocate ?? ((bytes: number, name: string) => device.malloc(bytes, { name }));
+
+    const buffers = new Map<string, DeviceBuffer>();
+    const pinned: PinnedBuffer[] = [];
+    let compute: Stream | null = null;
+    let copy: Stream | null = null;
+    let event: Event | null = null;
+    try {
+      const rows = this.maxPrefill;
+      const qDim = cfg.nHeads * cfg.headDim;
+      const kvDim = cfg.nKvHeads * cfg.headDim;
+      const alloc = (name: string, bytes: number) => {
+        buffers.set(name, allocate(bytes, name));
+      };
+      alloc("tokens", rows * 4);
+      alloc("d_pos", 4);
+      alloc("x", rows * cfg.dim * 4);
+      alloc("x_norm", rows * cfg.dim * 4);
+      alloc("q", rows * qDim * 4);
+      alloc("k", rows * kvDim * 4);
+      alloc("v", rows * kvDim * 4);
+      alloc("attn", rows * qDim * 4);
+      alloc("attn_out", rows * cfg.dim * 4);
+      alloc("gate", rows * cfg.ffnDim * 4);
+      alloc("up", rows * cfg.ffnDim * 4);
+      alloc("ffn_hidden", rows * cfg.ffnDim * 4);
+      alloc("ffn_out", rows * cfg.dim * 4);
+      alloc("attn_scratch", attentionDecodeScratchFloats(cfg.nHeads, cfg.headDim, this.maxContext) * 4);
+      alloc("logits", cfg.vocabSize * 4);
+      alloc("next_token", 4);
+      for (let l = 0; l < cfg.nLayers; l++) {
+        alloc(`k_cache.L${l}`, this.maxContext * kvDim * 4);
+        alloc(`v_cache.L${l}`, this.maxContext * kvDim * 4);
+      }
+      const host = (name: string, bytes: number) => {
+        const p = device.hostAlloc(bytes, { name });
+        pinned.push(p);
+        return p;
+      };
+      const tokens = host("tokens_host", rows * 4);
+      const pos = host("pos_host", 4);
+      const next = host("next_token_host", 4);
+      const logits = host("logits_host", cfg.vocabSize * 4);
+      this.#host = {
+        tokens,
+        tokensI32: new Int32Array(tokens.buffer, 0, rows),
+        pos,
+        posI32: new Int32Array(pos.buffer, 0, 1),
+        next,
+        nextI32: new Int32Array(next.buffer, 0, 1),
+        logits,
+        logitsF32: new Float32Array(logits.buffer, 0, cfg.vocabSize),
+      };
+      compute = device.createStream();
+      copy = device.createStream();
+      event = device.createEvent();
+    } catch (e) {
+      for (const b of buffers.values()) if (!b.freed) b.free();
+      for (const p of pinned) if (!p.freed) p.free();
+      copy?.destroy();
+      compute?.destroy();
+      throw e;
+    }
+    this.buffers = buffers;
+    this.compute = compute;
+    this.copy = copy;
+    this.logitsReady = event;
+    this.#decodeOps = this.#buildDecodeOps();
+  }
+
+  /** Tokens in the KV cache: the position the next token is written at. */
+  get position(): number {
+    return this.#pos;
+  }
+
+  /** The step the next pass runs as. */
+  get step(): number {
+    return this.#step;
+  }
+
+  get freed(): boolean {
+    return this.#freed;
+  }
+
+  /** A buffer by name (activations, caches); throws when there is none. */
+  buffer(name: string): DeviceBuffer {
+    const b = this.buffers.get(name);
+    if (!b) throw new Error(`LlamaEngine: no buffer named ${name}`);
+    return b;
+  }
+
+  /** The decode ops, in order (built once; `step`/`pos` show the last run). */
+  get decodeOps(): readonly Op[] {
+    return this.#decodeOps;
+  }
+
+  /** The logits of the last pass (a copy of the pinned host buffer). */
+  logits(): Float32Array {
+    return this.#host.logitsF32.slice();
+  }
+
+  /** Forgets the sequence: the next prefill starts at position 0 and step 0. */
+  reset(): void {
+    this.#pos = 0;
+    this.#step = 0;
+  }
+
+  /**
+   * Runs the prompt through the model (chunks of maxPrefill tokens; host positions) and returns the
+   * greedy next token.
+   */
+  prefill(tokens: ArrayLike<number>): number {
+    this.#live();
+    const n = tokens.length;
+    if (n === 0) throw new RangeError("prefill: no tokens");
+    if (this.#pos + n > this.maxContext) {
+      throw new RangeError(
+        `prefill: ${n} tokens at position ${this.#pos} exceed maxContext ${this.maxContext}`,
+      );
+    }
+    for (let i = 0; i < n; i++) checkToken(tokens[i], "prefill");
+    for (let start = 0; start < n; start += this.maxPrefill) {
+      const len = Math.min(this.maxPrefill, n - start);
+      const last = start + len === n;
+      // tokens_host is reused: the previous chunk's token upload must have run
+      if (start > 0) this.compute.synchronize();
+      for (let i = 0; i < len; i++) this.#host.tokensI32[i] = tokens[start + i];
+      const ops = this.#buildPrefillOps(len, this.#pos, last);
+      this.#run(ops, this.#step, this.#pos);
+      this.#step++;
+      this.#pos += len;
+    }
+    return this.#host.nextI32[0];
+  }
+
+  /** Runs one token at the current position (device-side position, matvec kernels); returns the next token. */
+  decodeStep(token: number): number {
+    this.#live();
+    checkToken(token, "decodeStep");
+    const pos = this.#pos;
+    if (pos >= this.maxContext) {
+      throw new RangeError(`decodeStep: position ${pos} is past maxContext ${this.maxContext}`);
+    }
+    this.#host.tokensI32[0] = token;
+    this.#host.posI32[0] = pos;
+    const attn = this.#attnDecodeArgs;
+    for (let i = 0; i < attn.length; i++) attn[i].n_ctx = pos + 1;
+    this.#run(this.#decodeOps, this.#step, pos);
+    this.#step++;
+    this.#pos = pos + 1;
+    return this.#host.nextI32[0];
+  }
+
+  /** Prefill `prompt`, then decode: returns the `n` generated tokens (the prefill's is the first). */
+  generate(prompt: ArrayLike<number>, n: number): number[] {
+    const out: number[] = [];
+    if (n <= 0) return out;
+    let t = this.prefill(prompt);
+    out.push(t);
+    while (out.length < n) {
+      t = this.decodeStep(t);
+      out.push(t);
+    }
+    return out;
+  }
+
+  /** Waits for both streams, then frees activations, caches, pinned buffers, streams, the event, and the model if the engine uploaded it. */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    try {
+      this.compute.synchronize();
+      this.copy.synchronize();
+    } finally {
+      for (const b of this.buffers.values()) if (!b.freed) b.free();
+      const h = this.#host;
+      for (const p of [h.tokens, h.pos, h.next, h.logits]) if (!p.freed) p.free();
+      this.logitsReady.destroy();
+      this.copy.destroy();
+      this.compute.destroy();
+      if (this.#ownsModel) this.model.free();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.free();
+  }
+
+  // ---- running ----
+
+  #run(ops: Op[], step: number, pos: number): void {
+    const ctx = this.#ctx;
+    const hooks = this.hooks;
+    const prev = boundary.context;
+    try {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
+        op.step = step;
+        op.pos = pos;
+        ctx.step = step;
+        ctx.layer = op.layer >= 0 ? op.layer : undefined;
+        ctx.op = op.name;
+        boundary.context = ctx;
+        if (hooks.empty) op.run(op.args);
+        else hooks.run(op);
+      }
+    } finally {
+      boundary.context = prev;
+    }
+  }
+
+  #live(): void {
+    if (this.#freed) throw new Error("LlamaEngine: already freed");
+  }
+
+  // ---- building ops ----
+
+  #launchOp(name: OpName, layer: number, phase: Phase, kernel: KernelDescriptor, args: OpArgs): Op {
+    const device = this.device;
+    const stream = this.compute;
+    return new Op(
+      name,
+      layer,
+      phase,
+      "launch",
+      stream,
+      kernel,
+      args,
+      (a) => launch(device, stream, kernel, a as never),
+    );
+  }
+
+  #otherOp(name: OpName, phase: Phase, kind: OpKind, stream: Stream, args: OpArgs): Op {
+    const device = this.device;
+    let run: (a: OpArgs) => void;
+    switch (kind) {
+      case "h2d":
+        run = (a) => {
+          const src = a.src as PinnedBuffer;
+          const bytes = a.bytes as number;
+          const dst = a.dst as PointerValue;
+          if (dst instanceof DeviceBuffer) dst.upload(src, { bytes, stream });
+          else if (dst instanceof DeviceSlice) dst.buffer.upload(src, { offset: dst.offset, bytes, stream });
+          else memcpy(device, dst, src.ptr, bytes, 1, stream.handle, false, name, src.ptr);
+        };
+        break;
+      case "d2h":
+        run = (a) => {
+          const dst = a.dst as PinnedBuffer;
+          const bytes = a.bytes as number;
+          const src = a.src as PointerValue;
+          if (src instanceof DeviceBuffer) src.download(dst, { bytes, stream });
+          else if (src instanceof DeviceSlice) {
+            src.buffer.download(dst, { offset: src.offset, bytes, stream });
+          } else memcpy(device, dst.ptr, src, bytes, 2, stream.handle, false, name, dst.ptr);
+        };
+        break;
+      case "event_record":
+        run = (a) => (a.event as Event).record(stream);
+        break;
+      case "event_wait":
+        run = (a) => stream.waitEvent(a.event as Event);
+        break;
+      case "sync":
+        run = () => stream.synchronize();
+        break;
+      default:
+        throw new Error(`op kind ${kind} is not a copy, event or sync`);
+    }
+    return new Op(name, -1, phase, kind, stream, null, args, run);
+  }
+
+  #weight(name: string): DeviceWeight {
+    return this.model.weight(name);
+  }
+
+  /** The block ops of one layer, for `rows` tokens (decode: rows 1, device position). */
+  #layerOps(l: number, phase: Phase, rows: number, start: number, ops: Op[]): void {
+    const c = this.config;
+    const b = (n: string) => this.buffer(n);
+    const w = (n: string) => this.#weight(`blk.${l}.${n}.weight`);
+    const decode = phase === "decode";
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    const proj = (
+      name: OpName,
+      y: string,
+      weight: DeviceWeight,
+      x: string,
+      outDim: number,
+      inDim: number,
+    ) => {
+      const f16 = weight.dtype === "f16";
+      if (decode) {
+        ops.push(this.#launchOp(name, l, phase, f16 ? K.matvecF16 : K.matvecF32, {
+          y: b(y),
+          w: weight.buffer,
+          x: b(x),
+          out_dim: outDim,
+          in_dim: inDim,
+        }));
+      } else {
+        ops.push(this.#launchOp(name, l, phase, f16 ? K.matmulF16 : K.matmulF32, {
+          y: b(y),
+          w: weight.buffer,
+          x: b(x),
+          n_tokens: rows,
+          out_dim: outDim,
+          in_dim: inDim,
+        }));
+      }
+    };
+    const norm = (name: OpName, weight: DeviceWeight) =>
+      ops.push(this.#launchOp(name, l, phase, K.rmsnorm, {
+        out: b("x_norm"),
+        x: b("x"),
+        weight: weight.buffer,
+        rows,
+        dim: c.dim,
+        eps: c.normEps,
+      }));
+    const rope = (name: OpName, x: string, heads: number) =>
+      ops.push(
+        decode
+          ? this.#launchOp(name, l, phase, K.ropeDpos, {
+            x: b(x),
+            seq_len: 1,
+            heads,
+            head_dim: c.headDim,
+            pos: b("d_pos"),
+            freq_base: c.ropeBase,
+          })
+          : this.#launchOp(name, l, phase, K.rope, {
+            x: b(x),
+            seq_len: rows,
+            heads,
+            head_dim: c.headDim,
+            pos_offset: start,
+            freq_base: c.ropeBase,
+          }),
+      );
+    const kc = b(`k_cache.L${l}`);
+    const vc = b(`v_cache.L${l}`);
+
+    norm("RMSNorm attn", w("attn_norm"));
+    proj("Q proj", "q", w("attn_q"), "x_norm", qDim, c.dim);
+    proj("K proj", "k", w("attn_k"), "x_norm", kvDim, c.dim);
+    proj("V proj", "v", w("attn_v"), "x_norm", kvDim, c.dim);
+    rope("RoPE Q", "q", c.nHeads);
+    rope("RoPE K", "k", c.nKvHeads);
+    const kv = {
+      k_cache: kc,
+      v_cache: vc,
+      k: b("k"),
+      v: b("v"),
+      seq_len: rows,
+      n_head_kv: c.nKvHeads,
+      head_dim: c.headDim,
+    };
+    ops.push(
+      decode
+        ? this.#launchOp("KV append", l, phase, K.kvAppendDpos, {
+          ...kv,
+          pos: b("d_pos"),
+          ctx_len: this.maxContext,
+        })
+        : this.#launchOp("KV append", l, phase, K.kvAppend, {
+          ...kv,
+          pos_offset: start,
+          ctx_len: this.maxContext,
+        }),
+    );
+    if (decode) {
+      const args = {
+        out: b("attn"),
+        q: b("q"),
+        k_cache: kc,
+        v_cache: vc,
+        scratch: b("attn_scratch"),
+        n_head: c.nHeads,
+        n_head_kv: c.nKvHeads,
+        head_dim: c.headDim,
+        n_ctx: 1,
+      };
+      this.#attnDecodeArgs.push(args);
+      ops.push(this.#launchOp("attention", l, phase, K.attentionDecode, args));
+    } else {
+      ops.push(this.#launchOp("attention", l, phase, K.attentionPrefill, {
+        out: b("attn"),
+        q: b("q"),
+        k_cache: kc,
+        v_cache: vc,
+        seq_len: rows,
+        n_head: c.nHeads,
+        n_head_kv: c.nKvHeads,
+        head_dim: c.headDim,
+        n_ctx: start + rows,
+      }));
+    }
+    proj("O proj", "attn_out", w("attn_output"), "attn", c.dim, qDim);
+    ops.push(this.#launchOp("residual attn", l, phase, K.add, {
+      out: b("x"),
+      a: b("x"),
+      b: b("attn_out"),
+      n: rows * c.dim,
+    }));
+    norm("RMSNorm ffn", w("ffn_norm"));
+    proj("gate proj", "gate", w("ffn_gate"), "x_norm", c.ffnDim, c.dim);
+    proj("up proj", "up", w("ffn_up"), "x_norm", c.ffnDim, c.dim);
+    ops.push(this.#launchOp("SiLU mul", l, phase, K.siluMul, {
+      out: b("ffn_hidden"),
+      gate: b("gate"),
+      up: b("up"),
+      n: rows * c.ffnDim,
+    }));
+    proj("down proj", "ffn_out", w("ffn_down"), "ffn_hidden", c.dim, c.ffnDim);
+    ops.push(this.#launchOp("residual ffn", l, phase, K.add, {
+      out: b("x"),
+      a: b("x"),
+      b: b("ffn_out"),
+      n: rows * c.dim,
+    }));
+  }
+
+  /** Token upload and embedding for `rows` tokens. */
+  #headOps(phase: Phase, rows: number, ops: Op[]): void {
+    const c = this.config;
+    const h = this.#host;
+    ops.push(this.#otherOp("token H2D", phase, "h2d", this.compute, {
+      dst: this.buffer("tokens"),
+      src: h.tokens,
+      bytes: rows * 4,
+    }));
+    if (phase === "decode") {
+      ops.push(
+        this.#otherOp("pos H2D", phase, "h2d", this.compute, {
+          dst: this.buffer("d_pos"),
+          src: h.pos,
+          bytes: 4,
+        }),
+      );
+    }
+    const table = this.#weight("token_embd.weight");
+    ops.push(this.#launchOp("embed", -1, phase, table.dtype === "f16" ? K.embedF16 : K.embedF32, {
+      out: this.buffer("x"),
+      table: table.buffer,
+      tokens: this.buffer("tokens"),
+      n_tokens: rows,
+      dim: c.dim,
+      vocab: c.vocabSize,
+    }));
+  }
+
+  /** Final norm of the last row, logits, argmax, and the copies to the host on the copy stream. */
+  #tailOps(phase: Phase, lastRow: number, ops: Op[]): void {
+    const c = this.config;
+    const h = this.#host;
+    const x = this.buffer("x");
+    const out = this.model.outputWeight;
+    ops.push(this.#launchOp("final RMSNorm", -1, phase, K.rmsnorm, {
+      out: this.buffer("x_norm"),
+      x: lastRow === 0 ? x : x.at(lastRow * c.dim * 4),
+      weight: this.#weight("output_norm.weight").buffer,
+      rows: 1,
+      dim: c.dim,
+      eps: c.normEps,
+    }));
+    ops.push(this.#launchOp("logits proj", -1, phase, out.dtype === "f16" ? K.matvecF16 : K.matvecF32, {
+      y: this.buffer("logits"),
+      w: out.buffer,
+      x: this.buffer("x_norm"),
+      out_dim: c.vocabSize,
+      in_dim: c.dim,
+    }));
+    ops.push(this.#launchOp("argmax", -1, phase, K.argmax, {
+      out: this.buffer("next_token"),
+      x: this.buffer("logits"),
+      rows: 1,
+      n: c.vocabSize,
+    }));
+    ops.push(this.#otherOp("logits event", phase, "event_record", this.compute, { event: this.logitsReady }));
+    ops.push(this.#otherOp("logits wait", phase, "event_wait", this.copy, { event: this.logitsReady }));
+    if (this.copyLogits) {
+      ops.push(this.#otherOp("logits D2H", phase, "d2h", this.copy, {
+        src: this.buffer("logits"),
+        dst: h.logits,
+        bytes: c.vocabSize * 4,
+      }));
+    }
+    ops.push(this.#otherOp("token D2H", phase, "d2h", this.copy, {
+      src: this.buffer("next_token"),
+      dst: h.next,
+      bytes: 4,
+    }));
+    ops.push(this.#otherOp("logits sync", phase, "sync", this.copy, {}));
+  }
+
+  #buildDecodeOps(): Op[] {
+    const ops: Op[] = [];
+    this.#headOps("decode", 1, ops);
+    for (let l = 0; l < this.config.nLayers; l++) this.#layerOps(l, "decode", 1, 0, ops);
+    this.#tailOps("decode", 0, ops);
+    return ops;
+  }
+
+  #buildPrefillOps(rows: number, start: number, last: boolean): Op[] {
+    const ops: Op[] = [];
+    this.#headOps("prefill", rows, ops);
+    for (let l = 0; l < this.config.nLayers; l++) this.#layerOps(l, "prefill", rows, start, ops);
+    if (last) this.#tailOps("prefill", rows - 1, ops);
+    return ops;
+  }
+}
+
+function checkToken(t: number, what: string): void {
+  if (!Number.isInteger(t) || t < -0x80000000 || t > MAX_I32) {
+    throw new RangeError(`${what}: token ${t} is not an int32`);
+  }
+}
+
+function defaultModelCheck(model: LlamaConfig, engine: Partial<LlamaConfig>): void {
+  const ms = checkCompatible(model, engine);
+  if (ms.length) {
+    throw new Error(
+      `model incompatible with the engine build (pass modelCheck: null to run it anyway):\n${
+        formatMismatches(ms)
+      }`,
+    );
+  }
+}

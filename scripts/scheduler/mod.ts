@@ -1,0 +1,22 @@
+/** The block scheduler: LlamaEngine (engine.ts) and its named ops and hooks (ops.ts). */
+export { type EngineOptions, LlamaEngine } from "./engine.ts";
+export {
+  EngineHooks,
+  matches,
+  Op,
+  OP_NAMES,
+  type OpArgs,
+  type OpHook,
+  type OpKind,
+  type OpMatch,
+  type OpName,
+  type OpReplacement,
+  type Phase,
+} from "./ops.ts";
+export {
+  type DeviceWeight,
+  GpuModel,
+  gpuModel,
+  type GpuModelOptions,
+  uploadGguf,
+} from "../model/gpu_model.ts";
