@@ -179,3 +179,43 @@ Deno.test({ name: "load: a missing symbol is named", ignore: !hasCc(), ...ffiTes
   assert.ok(!/missing symbols[^;]*fl_noop/.test(msg), msg);
   await Deno.remove(lib.replace(/\/libfaultline\.so$/, ""), { recursive: true });
 });
+
+Deno.test(
+  { name: "load: with nothing built, the error lists every path it looked for", ...ffiTest },
+  async () => {
+    // a copy of mod.ts and ffi/ in an empty directory: no build/ next to it
+    const root = await Deno.makeTempDir({ prefix: "faultline-nobuild-" });
+    const repo = new URL("../", import.meta.url);
+    await Deno.mkdir(`${root}/ffi`);
+    await Deno.copyFile(new URL("mod.ts", repo), `${root}/mod.ts`);
+    for await (const e of Deno.readDir(new URL("ffi/", repo))) {
+      if (e.isFile && e.name.endsWith(".ts")) {
+        await Deno.copyFile(
+          new URL(`ffi/${e.name}`, repo),
+          `${root}/ffi/${e.name}`,
+        );
+      }
+    }
+    await Deno.writeTextFile(
+      `${root}/probe.ts`,
+      `import { runtime } from "./mod.ts";\ntry { runtime(); console.log("{}"); } catch (e) { console.log(JSON.stringify({ message: e.message })); }\n`,
+    );
+    const env = { ...Deno.env.toObject() };
+    delete env.FAULTLINE_LIB;
+    delete env.FAULTLINE_BACKEND;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", "--no-lock", `${root}/probe.ts`],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    await Deno.remove(root, { recursive: true });
+    const msg = String(JSON.parse(text.split("\n").pop() ?? "{}").message);
+    for (const b of ["cuda", "hip", "sim"]) {
+      assert.ok(msg.includes(`${root}/build/${b}/libfaultline.so`), `${b} path missing from: ${msg}`);
+    }
+    assert.ok(msg.includes("deno task build"), msg);
+  },
+);
