@@ -59,7 +59,7 @@ export class BuildError extends Error {
 export const DEFAULT_CUDA_ARCH = ["80", "90"];
 export const DEFAULT_HIP_ARCH = ["gfx90a"];
 
-const SCRIPT = new URL(import.meta.url).pathname;
+const SCRIPT = decodeURIComponent(new URL(import.meta.url).pathname);
 const DEFAULT_ROOT = dirname(dirname(SCRIPT));
 
 const C_FLAGS = [
