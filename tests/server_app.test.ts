@@ -13,6 +13,7 @@ import {
   makeReports,
   record,
   VERDICT,
+  writeBench,
 } from "./fixtures/reports/fixtures.ts";
 
 const FAULT = `/runs/${FAULT_EXP}/${FAULT_ID}`;
@@ -215,6 +216,18 @@ Deno.test("GET /api/health names backend and device from the newest verdict, els
     ))
       .json();
     assert.deepEqual([h.backend, h.device, h.source], ["cuda", "H100", "environment"]);
+    // A benchmark's record names the device when no verdict does, ahead of the environment.
+    await writeBench(empty, "hip", "AMD Instinct MI250X");
+    h = await (await createApp({ reportsDir: empty, env: { backend: "cuda", device: "H100" } }).request(
+      "/api/health",
+    ))
+      .json();
+    assert.deepEqual([h.backend, h.device, h.source], [
+      "hip",
+      "AMD Instinct MI250X",
+      "reports/bench/bench.json",
+    ]);
+    assert.equal(h.runs, 0, "bench/ holds no runs");
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
@@ -242,7 +255,8 @@ Deno.test("unknown run ids and experiments get 404 on every run route", async ()
       `/api/runs/${FAULT_EXP}/nope`,
       `/api/runs/${FAULT_EXP}/nope/journal`,
       "/runs/bench/2026-11-23",
-      "/runs/bench/results.json",
+      "/runs/bench/bench.json",
+      "/runs/bench/2026-11-23/files/journal.jsonl",
       "/no/such/route",
     ];
     for (const path of unknown) {

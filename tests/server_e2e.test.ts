@@ -112,7 +112,10 @@ Deno.test({
       assert.equal(await row.getAttribute("class"), "op error");
       assert.equal(await page.locator("#ops tbody tr").count(), 4);
       assert.equal(await page.locator("#op-count").innerText(), "4");
-      assert.match(await page.locator("#last-error").innerText(), /^42 \|.*e2e_marker_kernel.*\| 700$/);
+      assert.match(
+        await page.locator("#last-error").innerText(),
+        /^42 \|.*e2e_marker_kernel.*\| hipErrorIllegalAddress \(700\)$/,
+      );
 
       // A second viewer that goes away: the server stops following the journal for it.
       const second = await browser.newPage();

@@ -113,3 +113,28 @@ Deno.test("JournalTail resumes after a newline and starts over from a mid-line o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("JournalTail notices a rewrite that keeps the first bytes (results filled in by a decoder)", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "journal.jsonl");
+  const line = (id: number, status: number | null) =>
+    JSON.stringify({ id, kind: "launch", name: "a_kernel_with_a_long_name_to_pass_the_head", status }) + "\n";
+  try {
+    await Deno.writeTextFile(path, line(1, 0) + line(2, null) + line(3, null));
+    const tail = new JournalTail(path);
+    assert.equal((await tail.poll()).records.length, 3);
+    // Rewritten whole: op 2 and 3 completed, op 4 added; the first line is unchanged.
+    await Deno.writeTextFile(path, line(1, 0) + line(2, 0) + line(3, 700) + line(4, null));
+    const r = await tail.poll();
+    assert.equal(r.reset, true);
+    assert.deepEqual(r.records.map((x) => [x.id, x.status]), [[1, 0], [2, 0], [3, 700], [4, null]]);
+    assert.equal(tail.counts.malformed, 0);
+    // A plain append after that is not a rewrite.
+    await Deno.writeTextFile(path, line(5, 0), { append: true });
+    const a = await tail.poll();
+    assert.equal(a.reset, false);
+    assert.deepEqual(a.records.map((x) => x.id), [5]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -226,7 +226,8 @@ export function createApp(opts: AppOptions): Hono {
 
   const health = async (c: Context) => {
     const runs = await index.list();
-    const seen = index.newestDeviceOf(runs);
+    // What names the device, most direct first: the newest verdict, the last benchmark, the environment.
+    const seen = index.newestDeviceOf(runs) ?? await index.benchDevice();
     const backend = seen?.backend ?? opts.env?.backend ?? "unknown";
     const device = seen?.device ?? opts.env?.device ?? "unknown";
     const source = seen

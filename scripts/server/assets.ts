@@ -20,6 +20,7 @@ td.num { text-align: right; }
 .s-BLOCKED, .s-UNREADABLE { color: var(--blocked); } .s-LIVE { color: var(--live); }
 .s-INCOMPLETE, .h-INCONCLUSIVE, .h-NOT_REPRODUCED { color: var(--muted); }
 tr.op.error td { color: var(--fault); } tr.op.pending td { color: var(--muted); }
+tr.op.blocked td { color: var(--blocked); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
 pre { background: var(--bg2); padding: .5rem; overflow-x: auto; }

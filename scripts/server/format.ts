@@ -6,6 +6,7 @@ import type { JournalRecord, OpState } from "./journal.ts";
 export const OP_COLUMNS = [
   "id",
   "time",
+  "dur",
   "kind",
   "stream",
   "name",
@@ -28,15 +29,28 @@ export function text(v: unknown): string {
   }
 }
 
-function time(v: unknown): string {
-  if (typeof v === "number") {
-    // Seconds or milliseconds since the epoch, or a relative time in ms.
-    if (v > 1e12) return new Date(v).toISOString().slice(11, 23);
-    if (v > 1e9) return new Date(v * 1000).toISOString().slice(11, 23);
-    return v.toFixed(3);
-  }
+/** Wall-clock time of day from ms since the epoch. */
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
+}
+
+/**
+ * The op's time: its wall-clock time when the record has one (`wall`, ms since
+ * the epoch), else `time` (µs since the trial started, as ffi/journal.ts
+ * writes it; epoch milliseconds and ISO strings are also understood).
+ */
+function time(r: JournalRecord): string {
+  if (typeof r.wall === "number" && r.wall > 1e12) return clock(r.wall);
+  const v = r.time;
+  if (typeof v === "number") return v > 1e12 ? clock(v) : `+${(v / 1000).toFixed(3)} ms`;
   if (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v)) return v.slice(11, 23);
   return text(v);
+}
+
+/** Duration in µs, as ffi/journal.ts writes it. */
+function duration(v: unknown): string {
+  if (typeof v !== "number") return text(v);
+  return v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(1)} µs`;
 }
 
 function pointers(v: unknown): string {
@@ -44,10 +58,13 @@ function pointers(v: unknown): string {
   return v.map((p) => {
     if (p === null || typeof p !== "object") return text(p);
     const o = p as Record<string, unknown>;
-    let s = `${text(o.arg)}→${text(o.name ?? o.alloc)}`;
+    const target = o.alloc === null && o.name === undefined ? "(no allocation)" : text(o.name ?? o.alloc);
+    let s = `${text(o.arg)}→${target}`;
     if (o.offset !== undefined && o.offset !== 0) s += `+${text(o.offset)}`;
     if (o.bytes !== undefined) s += `[${text(o.bytes)}]`;
     if (o.access !== undefined) s += ` ${text(o.access)}`;
+    if (o.state === "freed") s += " (freed)";
+    if (typeof o.placement === "string" && o.placement !== "inside") s += ` (${o.placement})`;
     return s;
   }).join(", ");
 }
@@ -59,8 +76,15 @@ function scalars(v: unknown): string {
 
 function status(r: JournalRecord): string {
   const s = r.status;
-  if (s === undefined || s === null) return "pending";
-  return text(s);
+  const name = typeof r.result_name === "string" && r.result_name !== "" ? r.result_name : null;
+  if (s === undefined || s === null) return name ?? "pending";
+  if (name && typeof s === "number" && s !== 0 && s !== -1) return `${name} (${s})`;
+  return name ?? text(s);
+}
+
+function name(r: JournalRecord): string {
+  const n = text(r.name);
+  return typeof r.op === "string" && r.op !== "" && r.op !== n ? `${n} (${r.op})` : n;
 }
 
 export interface OpRow {
@@ -76,10 +100,11 @@ export function opRow(r: JournalRecord): OpRow {
     state: opState(r),
     cells: [
       String(r.id),
-      time(r.time),
+      time(r),
+      duration(r.dur),
       text(r.kind),
       text(r.stream),
-      text(r.name),
+      name(r),
       text(r.step),
       text(r.layer),
       pointers(r.pointers),

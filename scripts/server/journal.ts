@@ -134,9 +134,12 @@ export function mergeById(records: JournalRecord[]): JournalRecord[] {
   return [...byId.values()];
 }
 
-export type OpState = "pending" | "ok" | "error";
+export type OpState = "pending" | "ok" | "blocked" | "error";
 
-/** Reads a record's status: absent, null or "pending" is pending; 0 or "ok" is ok; anything else an error. */
+/**
+ * Reads a record's status: absent, null or "pending" is pending; 0 or "ok" is
+ * ok; -1 or "blocked" is a call a guard rail blocked; anything else an error.
+ */
 export function opState(r: JournalRecord): OpState {
   const s = r.status;
   if (s === undefined || s === null) return "pending";
@@ -144,9 +147,10 @@ export function opState(r: JournalRecord): OpState {
     const l = s.toLowerCase();
     if (l === "pending" || l === "") return "pending";
     if (l === "ok" || l === "success" || l === "0") return "ok";
+    if (l === "blocked") return "blocked";
     return "error";
   }
-  if (typeof s === "number") return s === 0 ? "ok" : "error";
+  if (typeof s === "number") return s === 0 ? "ok" : s === -1 ? "blocked" : "error";
   if (typeof s === "object" && s !== null) {
     const code = (s as Record<string, unknown>).code;
     if (code === 0) return "ok";
@@ -158,6 +162,7 @@ export interface JournalSummary {
   ops: number;
   byKind: Record<string, number>;
   pending: number;
+  blocked: number;
   errors: number;
   firstError: JournalRecord | null;
   last: JournalRecord | null;
@@ -169,6 +174,7 @@ export function summarize(records: JournalRecord[], counts: LineCounts, bytes: n
   const merged = mergeById(records);
   const byKind: Record<string, number> = {};
   let pending = 0;
+  let blocked = 0;
   let errors = 0;
   let firstError: JournalRecord | null = null;
   for (const r of merged) {
@@ -176,6 +182,7 @@ export function summarize(records: JournalRecord[], counts: LineCounts, bytes: n
     byKind[k] = (byKind[k] ?? 0) + 1;
     const st = opState(r);
     if (st === "pending") pending++;
+    if (st === "blocked") blocked++;
     if (st === "error") {
       errors++;
       firstError ??= r;
@@ -185,6 +192,7 @@ export function summarize(records: JournalRecord[], counts: LineCounts, bytes: n
     ops: merged.length,
     byKind,
     pending,
+    blocked,
     errors,
     firstError,
     last: merged.at(-1) ?? null,
@@ -217,18 +225,24 @@ export interface TailResult {
   records: JournalRecord[];
 }
 
-const HEAD_BYTES = 64;
+const CHECK_BYTES = 64;
 
 /**
  * Follows a journal file by polling: each poll reads the bytes appended since
- * the last one. A shrinking file, a new inode or changed first bytes mean the
- * file was rewritten, and reading starts over from the beginning.
+ * the last one. Writers may also rewrite the whole file (a decoder that writes
+ * journal.jsonl afresh at each sync, with earlier records now completed): a
+ * shrinking file, a new inode, or changed bytes at the start or just before
+ * the read position mean the file was rewritten, and reading starts over.
  */
 export class JournalTail {
   readonly path: string;
   #offset: number;
   #ino: number | null = null;
+  #size = -1;
+  #mtime = -1;
   #head: Uint8Array | null = null;
+  /** The bytes just before #offset, as last read. */
+  #before: Uint8Array | null = null;
   #parser = new LineParser();
   #started = false;
 
@@ -253,33 +267,45 @@ export class JournalTail {
     } catch {
       const reset = this.#offset > 0 || this.#ino !== null;
       if (reset) this.#restart();
+      this.#size = -1;
       return { reset, missing: true, records: [] };
     }
     try {
       const info = await file.stat();
+      const mtime = info.mtime?.getTime() ?? 0;
+      const same = info.size === this.#size && mtime === this.#mtime && info.ino === this.#ino;
+      if (same && this.#started) return { reset: false, missing: false, records: [] };
       let reset = false;
       if (
         (this.#ino !== null && info.ino !== null && info.ino !== this.#ino) || info.size < this.#offset
       ) {
         reset = true;
-      } else if (this.#head && info.size >= this.#head.length) {
-        const head = await readAt(file, 0, this.#head.length);
-        if (!sameBytes(head, this.#head)) reset = true;
+      } else if (this.#head && !sameBytes(await readAt(file, 0, this.#head.length), this.#head)) {
+        reset = true;
+      } else if (
+        this.#before &&
+        !sameBytes(await readAt(file, this.#offset - this.#before.length, this.#before.length), this.#before)
+      ) {
+        reset = true;
       }
       if (reset) this.#restart();
       this.#ino = info.ino;
+      this.#size = info.size;
+      this.#mtime = mtime;
       if (!this.#started) {
         this.#started = true;
         await this.#alignStart(file);
       }
       if (info.size <= this.#offset) return { reset, missing: false, records: [] };
       const bytes = await readAt(file, this.#offset, info.size - this.#offset);
-      if (this.#head === null || this.#head.length < HEAD_BYTES) {
-        this.#head = this.#offset === 0
-          ? bytes.slice(0, HEAD_BYTES)
-          : await readAt(file, 0, Math.min(HEAD_BYTES, info.size));
-      }
       this.#offset += bytes.length;
+      if (this.#head === null || this.#head.length < CHECK_BYTES) {
+        this.#head = await readAt(file, 0, Math.min(CHECK_BYTES, this.#offset));
+      }
+      const n = Math.min(CHECK_BYTES, this.#offset);
+      this.#before = bytes.length >= n
+        ? bytes.slice(bytes.length - n)
+        : await readAt(file, this.#offset - n, n);
       return { reset, missing: false, records: this.#parser.push(bytes) };
     } finally {
       file.close();
@@ -297,6 +323,7 @@ export class JournalTail {
     this.#offset = 0;
     this.#ino = null;
     this.#head = null;
+    this.#before = null;
     this.#parser = new LineParser();
     this.#started = true;
   }

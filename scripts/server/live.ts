@@ -9,7 +9,10 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { SSEStreamingApi } from "hono/streaming";
 import { join } from "node:path";
-import { JournalTail } from "./journal.ts";
+import { JournalTail, mergeById } from "./journal.ts";
+
+/** The most ops one poll sends; the live page keeps as many rows. */
+export const RESEND_LIMIT = 2000;
 import { opRow } from "./format.ts";
 
 /** Tracks the open event streams so a server (or a test) can close them and wait for their loops to end. */
@@ -102,11 +105,17 @@ async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortS
     const r = await tail.poll();
     if (signal.aborted) break;
     if (r.reset) await stream.writeSSE({ event: "reset", data: "{}" });
-    for (let k = 0; k < r.records.length; k++) {
-      const last = k === r.records.length - 1;
+    let records = r.records;
+    if (records.length > RESEND_LIMIT) {
+      // A first read or a rewrite of a long journal: the newest ops are what a viewer can use.
+      records = mergeById(records);
+      records = records.slice(Math.max(0, records.length - RESEND_LIMIT));
+    }
+    for (let k = 0; k < records.length; k++) {
+      const last = k === records.length - 1;
       await stream.writeSSE({
         event: "op",
-        data: JSON.stringify(opRow(r.records[k])),
+        data: JSON.stringify(opRow(records[k])),
         ...(last ? { id: String(tail.position) } : {}),
       });
     }

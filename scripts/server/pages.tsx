@@ -309,9 +309,8 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
         ? (
           <>
             <p>
-              {j.ops} ops ({Object.entries(j.byKind).map(([k, n]) => `${k} ${n}`).join(", ")}); {j.errors}
-              {" "}
-              failed, {j.pending} without a result.
+              {`${j.ops} ops (${Object.entries(j.byKind).map(([k, n]) => `${k} ${n}`).join(", ")}); ` +
+                `${j.errors} failed, ${j.blocked} blocked by guard rails, ${j.pending} without a result.`}
             </p>
             {j.firstError
               ? (

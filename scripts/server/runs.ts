@@ -9,8 +9,11 @@ import { isSafeName, realRoot, resolveInside } from "./paths.ts";
 import { mergeById, readJournal, summarize } from "./journal.ts";
 import type { JournalRecord, JournalSummary } from "./journal.ts";
 
-/** Files whose presence makes a folder a run. */
-const RUN_MARKERS = ["journal.jsonl", "verdict.json", "report.md"];
+/** Files whose presence makes a folder a run: every run journals its calls, and a finished one has a verdict. */
+const RUN_MARKERS = ["journal.jsonl", "verdict.json"];
+
+/** Top-level folders of the reports folder that hold no experiment runs (`deno task bench` writes reports/bench/). */
+const NOT_EXPERIMENTS = new Set(["bench"]);
 
 export type RunStatus = "OK" | "FAULT" | "BLOCKED" | "LIVE" | "INCOMPLETE" | "UNREADABLE";
 
@@ -177,7 +180,7 @@ export class RunsIndex {
   /** Resolves a run folder; null when unknown. Throws RefusedPath for names that leave the root. */
   async runDir(experiment: string, id: string): Promise<string | null> {
     const dir = await resolveInside(this.root, experiment, id);
-    if (!dir) return null;
+    if (!dir || NOT_EXPERIMENTS.has(experiment)) return null;
     const info = await statOrNull(dir);
     if (!info?.isDirectory) return null;
     for (const f of RUN_MARKERS) {
@@ -284,6 +287,25 @@ export class RunsIndex {
       journalEnd: j?.bytes ?? 0,
       reportMd: await readText(join(dir, "report.md")),
     };
+  }
+
+  /** The backend and device that `deno task bench` recorded in reports/bench/bench.json, if any. */
+  async benchDevice(): Promise<{ backend: string; device: string; source: string } | null> {
+    try {
+      const path = await resolveInside(this.root, "bench", "bench.json");
+      if (!path) return null;
+      const b = JSON.parse(await Deno.readTextFile(path));
+      const backend = str(b?.backend);
+      const device = str(b?.device);
+      if (!backend && !device) return null;
+      return {
+        backend: backend ?? "unknown",
+        device: device ?? "unknown",
+        source: "reports/bench/bench.json",
+      };
+    } catch {
+      return null;
+    }
   }
 
   /** The backend and device named by the newest run that names them. */
