@@ -132,7 +132,9 @@
 /* Wavefront size: 64 on CDNA (gfx9), 32 on RDNA. Device code sees the target's
  * value; the host pass of hipcc has none and assumes 64 (gfx90a). Host code
  * should use fl_device_props.warp_size instead. */
-#if defined(__AMDGCN_WAVEFRONT_SIZE)
+#if defined(__AMDGCN_WAVEFRONT_SIZE__)
+#define FL_WARP_SIZE __AMDGCN_WAVEFRONT_SIZE__
+#elif defined(__AMDGCN_WAVEFRONT_SIZE)
 #define FL_WARP_SIZE __AMDGCN_WAVEFRONT_SIZE
 #else
 #define FL_WARP_SIZE 64
