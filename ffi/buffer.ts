@@ -9,7 +9,7 @@
  */
 import { boundary, type OpKind } from "./boundary.ts";
 import { makeCall, pointer, through } from "./call.ts";
-import { check, FaultlineUsageError } from "./errors.ts";
+import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
 import { MemcpyKind, type NativeSymbols } from "./symbols.ts";
 import { checkRange, checkSize, describe } from "./validate.ts";
@@ -343,8 +343,20 @@ export class DeviceBuffer {
     untrack(this);
   }
 
+  /**
+   * free() for `using`. In a context poisoned by a sticky fault, where every
+   * native call fails, it marks the object released and does not throw, so the
+   * fault's own error is what reaches the caller (not a SuppressedError).
+   */
   [Symbol.dispose](): void {
-    if (!this.#freed) this.free();
+    if (this.#freed) return;
+    try {
+      this.free();
+    } catch (e) {
+      if (!(e instanceof FaultlineError) || this.device.faultInfo() === null) throw e;
+      this.#freed = true;
+      untrack(this);
+    }
   }
 }
 
@@ -408,8 +420,21 @@ export class PinnedBuffer {
     untrack(this);
   }
 
+  /**
+   * free() for `using`. In a context poisoned by a sticky fault, where every
+   * native call fails, it marks the object released and does not throw, so the
+   * fault's own error is what reaches the caller (not a SuppressedError).
+   */
   [Symbol.dispose](): void {
-    if (!this.#freed) this.free();
+    if (this.#freed) return;
+    try {
+      this.free();
+    } catch (e) {
+      if (!(e instanceof FaultlineError) || this.device.faultInfo() === null) throw e;
+      this.#freed = true;
+      this.#view = null;
+      untrack(this);
+    }
   }
 }
 

@@ -123,7 +123,19 @@ export class Event {
     untrack(this);
   }
 
+  /**
+   * destroy() for `using`. In a context poisoned by a sticky fault, where every
+   * native call fails, it marks the object released and does not throw, so the
+   * fault's own error is what reaches the caller (not a SuppressedError).
+   */
   [Symbol.dispose](): void {
-    if (!this.#destroyed) this.destroy();
+    if (this.#destroyed) return;
+    try {
+      this.destroy();
+    } catch (e) {
+      if (!(e instanceof FaultlineError) || this.device.faultInfo() === null) throw e;
+      this.#destroyed = true;
+      untrack(this);
+    }
   }
 }

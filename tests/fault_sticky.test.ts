@@ -36,6 +36,7 @@ Deno.test("fault: a bad write surfaces at the next D2H copy and is sticky", asyn
     launched: Outcome;
     d2h: Outcome;
     later: Record<string, Outcome>;
+    scoped: { name: string; code?: number; released: boolean[] };
     infoAtSurface: FaultInfo | null;
     info: FaultInfo | null;
     faultLaunch: { id: number; status: number };
@@ -57,6 +58,12 @@ Deno.test("fault: a bad write surfaces at the next D2H copy and is sticky", asyn
     assert.equal(o.ok, false, `${what} after the fault must fail`);
     assert.equal(o.code, 700, `${what} after the fault: ${o.message}`);
   }
+
+  assert.deepEqual(
+    j.scoped,
+    { name: "FaultlineError", code: 700, released: [true, true, true] },
+    "`using` releases quietly in a poisoned context; the copy's error reaches the caller",
+  );
 
   assert.ok(j.infoAtSurface, "fault info once the fault surfaced");
   const info = j.infoAtSurface;

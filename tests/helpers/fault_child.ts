@@ -60,6 +60,11 @@ function attempt(fn: () => unknown): Outcome {
   }
 }
 
+// released by `using` after the fault (see below)
+const keep = dev.malloc(4096, { name: "keep" });
+const keepStream = dev.createStream();
+const keepEvent = dev.createEvent();
+
 const faultBefore = dev.faultInfo();
 const launched = attempt(() => launch(dev, null, faultWriteAt, { addr, value: 42.5 }));
 const dst = new Uint8Array(1 << 16);
@@ -75,6 +80,22 @@ const later = {
   synchronize: attempt(() => dev.synchronize()),
   streamSynchronize: attempt(() => dev.defaultStream.synchronize()),
 };
+// `using` in a poisoned context: releasing fails natively, but the error that
+// reaches the caller is the copy's FaultlineError, not a SuppressedError
+let scoped: { name: string; code?: number; released: boolean[] };
+try {
+  using _k = keep;
+  using _s = keepStream;
+  using _e = keepEvent;
+  buf.download(dst);
+  scoped = { name: "none", released: [] };
+} catch (e) {
+  scoped = {
+    name: (e as Error).name,
+    code: (e as FaultlineError).code,
+    released: [keep.freed, keepStream.destroyed, keepEvent.destroyed],
+  };
+}
 const info = dev.faultInfo();
 const faultLaunch = calls.find((c) => c.kind === "launch" && c.name === "fault_write_at");
 console.log(
@@ -85,6 +106,7 @@ console.log(
     launched,
     d2h,
     later,
+    scoped,
     infoAtSurface,
     info,
     faultLaunch,
