@@ -28,6 +28,10 @@ OUT=$(cd "$OUT" && pwd)
 # FAULTLINE_BACKEND may be set to sim for a dry run on a machine with no GPU.
 export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1 FAULTLINE_BACKEND=${FAULTLINE_BACKEND:-cuda}
 export DENO_DIR=${DENO_DIR:-/tmp/deno-dir}
+# No network there: npm packages come from the carried node_modules/. A registry
+# look-up by any deno process (test children included) then fails at once on a
+# closed local port rather than waiting on name resolution.
+export NPM_CONFIG_REGISTRY=${NPM_CONFIG_REGISTRY:-http://127.0.0.1:9/}
 
 usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench]"; }
 
