@@ -87,6 +87,14 @@ Deno.test("GET /runs/:exp/:id renders verdict, hypotheses, timeline, trace link 
     assert.ok(body.includes('class="badge h-CONFIRMED">CONFIRMED<'));
     assert.ok(body.includes("RoPE writes past &lt;q_proj&gt;"), "verdict text is escaped");
     assert.ok(body.includes('<table id="matrix">'));
+    assert.ok(body.includes("<td>blocking x3</td><td>blocking</td>"), "matrix rows with their trial names");
+    assert.ok(body.includes("<dt>mode</dt><dd>audit</dd>"));
+    assert.ok(
+      body.includes("blocking-replay, 1 replay(s), 0.8 s, reproduced under blocking, fault info agrees"),
+    );
+    assert.ok(body.includes("<code>deno run -A scripts/experiments/rope_fault.ts</code>"));
+    assert.ok(body.includes("<th>seq</th><td><code>4096</code></td>"), "configuration");
+    assert.ok(body.includes("<th>AMD_LOG_LEVEL</th><td><code>3</code></td>"), "debug environment");
     assert.ok(body.includes(`<img class="timeline" src="${FAULT}/files/timeline.svg"`));
     assert.ok(body.includes(`href="${FAULT}/files/trace.json"`));
     assert.ok(body.includes("an illegal memory access was encountered (700)"));

@@ -84,3 +84,10 @@ Deno.test("escapeHtml escapes the five HTML-special characters", () => {
     "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;",
   );
 });
+
+Deno.test("hard line breaks: two trailing spaces or a backslash", () => {
+  assert.equal(
+    renderMarkdown("**Date:** today  \n**Run:** `abc`\\\nlast\nsame paragraph"),
+    "<p><strong>Date:</strong> today<br>\n<strong>Run:</strong> <code>abc</code><br>\nlast\nsame paragraph</p>",
+  );
+});

@@ -245,11 +245,28 @@ function renderBlocks(lines: string[], opts: MarkdownOptions, depth: number): st
       i < lines.length && lines[i].trim() !== "" &&
       (para.length === 0 || !startsBlock(lines[i], lines[i + 1]))
     ) {
-      para.push(lines[i++].trim());
+      para.push(lines[i++]);
     }
-    out.push(`<p>${renderInline(para.join("\n"), opts)}</p>`);
+    out.push(`<p>${renderLines(para, opts)}</p>`);
   }
   return out.join("\n");
+}
+
+/** Lines of one paragraph: a line ending in two spaces or a backslash breaks (<br>) before the next. */
+function renderLines(lines: string[], opts: MarkdownOptions): string {
+  const parts: string[] = [];
+  let cur: string[] = [];
+  lines.forEach((raw, k) => {
+    const hard = k < lines.length - 1 && /( {2,}|\\)$/.test(raw);
+    const line = raw.trim();
+    cur.push(hard && line.endsWith("\\") ? line.slice(0, -1) : line);
+    if (hard) {
+      parts.push(renderInline(cur.join("\n"), opts));
+      cur = [];
+    }
+  });
+  parts.push(renderInline(cur.join("\n"), opts));
+  return parts.join("<br>\n");
 }
 
 /** A list item with more than one line: its first text line inline, the rest as blocks. */
@@ -257,9 +274,9 @@ function renderItem(lines: string[], opts: MarkdownOptions, depth: number): stri
   const text: string[] = [lines[0]];
   let k = 1;
   while (k < lines.length && lines[k].trim() !== "" && !startsBlock(lines[k].trimStart(), lines[k + 1])) {
-    text.push(lines[k++].trim());
+    text.push(lines[k++]);
   }
   const rest = lines.slice(k);
   const body = rest.some((l) => l.trim() !== "") ? "\n" + renderBlocks(rest, opts, depth + 1) : "";
-  return renderInline(text.join("\n"), opts) + body;
+  return renderLines(text, opts) + body;
 }

@@ -144,10 +144,12 @@ function HypothesisTable(props: { rows: Hypothesis[] }) {
 }
 
 function MatrixTable(props: { rows: MatrixRow[] }) {
+  const named = props.rows.some((m) => obj(m)?.name !== undefined);
   return (
     <table id="matrix">
       <thead>
         <tr>
+          {named ? <th>trial</th> : null}
           <th>mode</th>
           <th>iterations</th>
           <th>errors</th>
@@ -159,6 +161,7 @@ function MatrixTable(props: { rows: MatrixRow[] }) {
           const o = obj(m) ?? {};
           return (
             <tr>
+              {named ? <td>{text(o.name)}</td> : null}
               <td>{text(o.mode)}</td>
               <td class="num">{text(o.iterations)}</td>
               <td class="num">{text(o.errors)}</td>
@@ -171,6 +174,35 @@ function MatrixTable(props: { rows: MatrixRow[] }) {
       </tbody>
     </table>
   );
+}
+
+function KeyValues(props: { id: string; values: Record<string, unknown> }) {
+  return (
+    <table id={props.id}>
+      <tbody>
+        {Object.entries(props.values).map(([k, x]) => (
+          <tr>
+            <th>{k}</th>
+            <td>
+              <code>{text(x)}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function describeAttribution(a: Record<string, unknown>): string {
+  const parts = [text(a.method)];
+  if (typeof a.replays === "number") parts.push(`${a.replays} replay(s)`);
+  if (typeof a.wall_s === "number") parts.push(`${a.wall_s} s`);
+  if (a.timing_dependent === true) parts.push("timing-dependent");
+  if (a.reproduced_under_blocking === true) parts.push("reproduced under blocking");
+  if (a.reproduced_under_blocking === false) parts.push("not reproduced under blocking");
+  if (a.witness_agrees === true) parts.push("fault info agrees");
+  if (a.witness_agrees === false) parts.push("fault info disagrees");
+  return parts.filter((p) => p !== "").join(", ");
 }
 
 function Skipped(props: { journal: JournalSummary | null; live?: boolean }) {
@@ -212,6 +244,9 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
   const cause = obj(v?.root_cause);
   const hypotheses = Array.isArray(v?.hypotheses) ? v.hypotheses : [];
   const matrix = Array.isArray(v?.matrix) ? v.matrix : [];
+  const attribution = obj(v?.attribution);
+  const config = obj(v?.config);
+  const debugEnv = obj(v?.debug_env);
   const has = (f: string) => r.files.includes(f);
   const j = r.journal;
   return (
@@ -236,6 +271,9 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
               : "—",
           ],
           ["root cause", r.rootCause ?? "—"],
+          ...(v?.mode !== undefined ? [["mode", text(v.mode)] as [string, Child]] : []),
+          ...(attribution ? [["attribution", describeAttribution(attribution)] as [string, Child]] : []),
+          ...(v?.command ? [["command", <code>{text(v.command)}</code>] as [string, Child]] : []),
           [
             "live view",
             <a href={runPath(r, "/live")}>
@@ -272,6 +310,22 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
           <>
             <h2>Matrix</h2>
             <MatrixTable rows={matrix} />
+          </>
+        )
+        : null}
+      {config && Object.keys(config).length || debugEnv
+        ? (
+          <>
+            <h2>Configuration</h2>
+            <KeyValues id="config" values={{ ...(config ?? {}) }} />
+            {debugEnv
+              ? (
+                <>
+                  <p>Debug environment:</p>
+                  <KeyValues id="debug-env" values={debugEnv} />
+                </>
+              )
+              : null}
           </>
         )
         : null}
