@@ -201,26 +201,31 @@ export function openAudit(opts: AuditOptions): AuditSession {
   const observer: CallObserver = {
     before(call: NativeCall): void {
       lastOp = call.id;
-      journal!.before(call);
+      // rails first: a blocked call is journaled as blocked and never triggers a policy sync
       const rs = railList();
       let blocked: Finding[] | null = null;
-      for (let k = 0; k < rs.length; k++) {
-        const r = rs[k];
-        if (r.mode === "off") continue;
-        const fs = r.check(call, ctx);
-        if (fs.length === 0) continue;
-        const enforce = r.mode === "enforce";
-        for (const f of fs) f.severity = enforce ? "error" : "warn";
-        record(fs);
-        if (enforce) (blocked ??= []).push(...fs);
-      }
-      if (blocked !== null) {
+      try {
+        for (let k = 0; k < rs.length; k++) {
+          const r = rs[k];
+          if (r.mode === "off") continue;
+          const fs = r.check(call, ctx);
+          if (fs.length === 0) continue;
+          const enforce = r.mode === "enforce";
+          for (const f of fs) f.severity = enforce ? "error" : "warn";
+          record(fs);
+          if (enforce) (blocked ??= []).push(...fs);
+        }
+        if (blocked !== null) throw new GuardBlocked(call, blocked);
+        // then the policy's sync, so that the journal shows it before the call it guards
+        if (!inPolicySync && session.sync.before !== undefined) {
+          runSync(session.sync.before(call), call, "before");
+        }
+      } catch (e) {
+        journal!.before(call);
         journal!.blocked(journal!.seqOf(call.id));
-        throw new GuardBlocked(call, blocked);
+        throw e;
       }
-      if (!inPolicySync && session.sync.before !== undefined) {
-        runSync(session.sync.before(call), call, "before");
-      }
+      journal!.before(call);
     },
     after(call: NativeCall, status: number, result?: number): void {
       journal!.after(call, status, result);

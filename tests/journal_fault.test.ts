@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { recoverJournal } from "../scripts/audit.ts";
+import { reportDir, runChild } from "./forensics_helpers/device.ts";
+
+Deno.test("journal: a child whose fault surfaces at the D2H copy and then dies by SIGKILL leaves its whole journal", async () => {
+  const dir = reportDir("fl-fault-");
+  const r = await runChild("fault_child.ts", ["--dir", dir, "--mode", "audit"]);
+  assert.equal(r.signal, "SIGKILL", r.stderr);
+  const seen = JSON.parse(r.stdout.trim().split("\n").pop()!);
+  assert.equal(seen.surfaced, "d2h");
+  assert.equal(seen.status, 700);
+
+  const j = recoverJournal(dir, { d2hAudit: true })!;
+  assert.ok(j);
+  const launch = j.records.find((x) => x.kind === "launch" && x.name === "fault_write_at")!;
+  const d2h = j.records.find((x) => x.kind === "d2h")!;
+  assert.equal(launch.status, 0); // the launch itself succeeded: the fault is asynchronous
+  assert.equal(launch.step, 0);
+  assert.equal(launch.layer, 3);
+  assert.equal(launch.op, "RoPE Q");
+  assert.equal(launch.pointers[0].arg, "addr");
+  assert.equal(launch.pointers[0].alloc, null); // outside every allocation
+  assert.equal(d2h.status, 700);
+  assert.equal(d2h.result_name.endsWith("IllegalAddress"), true);
+  assert.equal(d2h.pointers[0].name, "logits");
+  // fault info's tag names the launch that faulted, and the journal has it
+  assert.equal(seen.tag, launch.id);
+  assert.ok(d2h.id > launch.id);
+  // the audit lines of the seeds, from the recovered journal
+  const lines = Deno.readTextFileSync(`${dir}/d2h_audit.log`).trim().split("\n");
+  assert.match(
+    lines[0],
+    /^\[D2H_AUDIT_START\] op_id=\d+ ts=\d+\.\d{6} stream=0x0 dev_ptr=0x[0-9a-f]+ host_ptr=0x[0-9a-f]+ bytes=4096 tensor=logits step=0 layer=-1$/,
+  );
+  assert.match(
+    lines[1],
+    /^\[D2H_AUDIT_END\] op_id=\d+ ts=\d+\.\d{6} stream=0x0 result=\w*IllegalAddress tensor=logits$/,
+  );
+  // journal.jsonl was written from the ring
+  const jsonl = Deno.readTextFileSync(`${dir}/journal.jsonl`).trim().split("\n");
+  assert.equal(jsonl.length, j.records.length);
+});
