@@ -139,24 +139,27 @@ export function isLaunchTimeFailure(r: OpRecord): boolean {
 }
 
 /**
- * In a replay with a sync after every launch: the launch that the first
- * failing record blames. A failing launch blames itself; a failing sync or
- * copy blames the latest launch before it on its stream (any stream for a
- * device-wide sync or when its stream had none).
+ * In a replay with a sync after every launch: the op that the first failing
+ * record blames. A failing launch blames itself. A failing sync or copy blames
+ * the latest launch before it on its stream (any stream for a device-wide
+ * sync) that no successful sync has covered since; when every earlier launch
+ * was synced, the failing op faulted by itself (a copy with a bad pointer).
  */
 export function blameInReplay(records: OpRecord[]): { failed: OpRecord; blamed: OpRecord | null } | null {
   const k = records.findIndex((r) => r.status !== null && r.status !== 0 && r.status !== STATUS_BLOCKED);
   if (k < 0) return null;
   const failed = records[k];
   if (failed.kind === "launch") return { failed, blamed: failed };
-  let any: OpRecord | null = null;
+  const sameLane = (r: OpRecord) => failed.stream === 0 || r.stream === failed.stream || r.stream === 0;
   for (let i = k - 1; i >= 0; i--) {
     const r = records[i];
-    if (r.kind !== "launch") continue;
-    any ??= r;
-    if (failed.stream === 0 || r.stream === failed.stream) return { failed, blamed: r };
+    if (r.kind === "sync" && r.status === 0 && (r.stream === 0 || sameLane(r) || /device/.test(r.name))) {
+      // everything before this sync on this lane had completed cleanly
+      return { failed, blamed: failed.kind === "sync" ? null : failed };
+    }
+    if (r.kind === "launch" && sameLane(r)) return { failed, blamed: r };
   }
-  return { failed, blamed: any };
+  return { failed, blamed: failed.kind === "sync" ? null : failed };
 }
 
 /** Key of an op that is stable across trials whose op ids differ (extra syncs shift them). */
@@ -223,6 +226,32 @@ export function suspectArgument(r: OpRecord): { arg: PointerRecord; invariant: s
   return null;
 }
 
+/**
+ * When one op has several findings, the most specific names the root cause:
+ * a kernel's own invariant before a pointer rail, a pointer rail before the
+ * generic extent and copy checks, those before the launch-limit check that a
+ * bad parameter also trips, and races last.
+ */
+const RAIL_ORDER = [
+  "invariants",
+  "model_compat",
+  "null_pointer",
+  "use_after_free",
+  "unknown_pointer",
+  "alignment",
+  "extent",
+  "copies",
+  "launch_limits",
+  "redzones",
+  "races",
+];
+
+function railRank(f: Finding): number {
+  const sev = f.severity === "error" ? 0 : 0.5;
+  const k = RAIL_ORDER.indexOf(f.rail);
+  return (k < 0 ? RAIL_ORDER.length : k) + sev;
+}
+
 /** Builds the root cause for op `r` of a journal, with its resolved arguments and findings. */
 export function rootCauseOf(
   r: OpRecord,
@@ -230,8 +259,8 @@ export function rootCauseOf(
   fault: FaultInfo | null = null,
   replayOp?: number,
 ): RootCause {
-  const own = findings.filter((f) => f.op === r.id);
-  const first = own.find((f) => f.severity !== "warn") ?? own[0];
+  const own = findings.filter((f) => f.op === r.id).sort((a, b) => railRank(a) - railRank(b));
+  const first = own[0];
   let argument: string | null = first?.argument ?? null;
   let invariant: string | null = first?.invariant ?? null;
   let detail = first?.detail ?? "";
@@ -384,8 +413,14 @@ export async function attribute(
       }
     }
     ev.push(
-      `replayed with a sync after every launch: ${opLabel(blame.failed)} failed right after ` +
-        `${opLabel(blame.blamed)}, so that launch faulted (op #${orig.id} in the original run)`,
+      blame.blamed === blame.failed && blame.failed.kind !== "launch"
+        ? `replayed with a sync after every launch: every launch before it completed cleanly, and ` +
+          `${opLabel(blame.failed)} failed by itself (op #${orig.id} in the original run)`
+        : blame.blamed === blame.failed
+        ? `replayed with a sync after every launch: ${opLabel(blame.failed)} failed at launch ` +
+          `(op #${orig.id} in the original run)`
+        : `replayed with a sync after every launch: ${opLabel(blame.failed)} failed right after ` +
+          `${opLabel(blame.blamed)}, so that launch faulted (op #${orig.id} in the original run)`,
     );
     const bw = opOfFaultInfo(blocking.records, blocking.fault);
     if (blocking.fault && blocking.fault.status) {

@@ -61,11 +61,14 @@ export function classifyFinding(f: Finding): StockClass | null {
     case "unknown_pointer":
     case "alignment":
       return "misaligned-pointer";
-    case "races":
-      return COPY_KINDS.has(String(f.kind)) &&
-          /\b(h2d|d2h|d2d|memset|cop(y|ies)|memcpy)\b/i.test(String(f.detail ?? ""))
+    case "races": {
+      // two copies racing each other are the seeds' "overlapping async copies"; anything else is a missing sync
+      const race = f.race as { first?: { kind?: string }; second?: { kind?: string } } | undefined;
+      const kinds = race ? [race.first?.kind, race.second?.kind] : [];
+      return kinds.length === 2 && kinds.every((k) => COPY_KINDS.has(String(k)))
         ? "overlapping-async-copies"
         : "missing-stream-sync";
+    }
     case "copies":
     case "extent":
       return boundsClass(f);

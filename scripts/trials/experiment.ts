@@ -127,9 +127,22 @@ export interface Experiment extends ExperimentDef {
   file?: string;
 }
 
-/** Declares an experiment (identity plus the calling file when it can be found). */
-export function defineExperiment(def: ExperimentDef): Experiment {
-  return { ...def };
+/** The file that called defineExperiment, from the call stack (file:// URL), or undefined. */
+function callerFile(): string | undefined {
+  const stack = new Error().stack ?? "";
+  for (const line of stack.split("\n").slice(1)) {
+    const m = /(file:\/\/[^\s)]+?):\d+:\d+\)?\s*$/.exec(line);
+    if (m && m[1] !== import.meta.url) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * Declares an experiment. The file that declares it is what the child runs;
+ * it is taken from the call stack (pass `file: import.meta.url` to be explicit).
+ */
+export function defineExperiment(def: ExperimentDef & { file?: string }): Experiment {
+  return { file: def.file ?? callerFile(), ...def };
 }
 
 // ---------------------------------------------------------------- child
