@@ -86,7 +86,7 @@ template <bool VEC>
 __global__ void attention_decode_partial_kernel(float *scratch, const float *q, const float *k_cache,
                                                 const float *v_cache, uint32_t n_head, uint32_t n_head_kv,
                                                 uint32_t head_dim, uint32_t n_ctx, float scale) {
-  extern __shared__ float4 smem4[];
+  FL_DYNAMIC_SHARED(float4, smem4);
   constexpr uint32_t KEYS = 4; /* keys whose loads are in flight together, per group */
   constexpr int PL = VEC ? FL_ATTN_MAX_PER_LANE / 4 : FL_ATTN_MAX_PER_LANE; /* units per lane */
   constexpr uint32_t W = VEC ? 4 : 1;                                      /* floats per unit */

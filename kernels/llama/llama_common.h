@@ -16,6 +16,13 @@
 
 #define FL_LLAMA_GROUP 32
 
+/* Declares the block's dynamic shared memory as `type name[]`. (A CPU
+ * emulation of the execution model, scripts/reference/emu/, defines its own
+ * before this header.) */
+#ifndef FL_DYNAMIC_SHARED
+#define FL_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 static __device__ __forceinline__ float fl_group_sum(float v) {
 #pragma unroll
   for (int m = FL_LLAMA_GROUP / 2; m > 0; m >>= 1) v += __shfl_xor_sync(FL_FULL_MASK, v, m, FL_LLAMA_GROUP);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Checks the llama GPU kernels without a GPU: compiles kernels/llama/*.hip as
+# C++ against the CPU emulation in vendor.h and compares every kernel with the
+# sim C reference. Usage: scripts/reference/emu/run.sh  (from anywhere; g++ >= 12)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+inc=(-I"$here" -I"$root/kernels/llama" -I"$root/kernels" -I"$root/hip")
+objs=()
+for src in "$root"/kernels/llama/*.hip "$here"/emu.cpp "$here"/check.cpp; do
+  obj="$out/$(basename "$src").o"
+  g++ -std=c++20 -O1 -pthread -x c++ "${inc[@]}" -c "$src" -o "$obj"
+  objs+=("$obj")
+done
+gcc -std=c11 -O2 -D_GNU_SOURCE -I"$root/hip" -c "$root/hip/sim/llama_kernels.c" -o "$out/llama_sim.o"
+g++ -pthread "${objs[@]}" "$out/llama_sim.o" -o "$out/check"
+"$out/check"

@@ -1,0 +1,118 @@
+/* CPU emulation of the GPU execution model, standing in for hip/vendor.h so
+ * that the llama kernels (kernels/llama/ .hip files, compiled as C++) run on a
+ * machine with no GPU: blocks run one at a time, each GPU thread is a
+ * std::thread, __syncthreads is a block-wide barrier and the width-32 shuffles
+ * go through a per-group barrier. Threads that return arrive-and-drop, as
+ * exited threads stop counting on a GPU. Used by check.cpp (run.sh). */
+#ifndef EMU_VENDOR_H
+#define EMU_VENDOR_H
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+#include <algorithm>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static
+#define FL_DYNAMIC_SHARED(type, name) type *name = reinterpret_cast<type *>(emu_dynamic_smem)
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct float4 { float x, y, z, w; };
+struct float2 { float x, y; };
+struct uint4 { unsigned x, y, z, w; };
+inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
+inline float2 make_float2(float a, float b) { return {a, b}; }
+
+struct __half { uint16_t bits; };
+struct __half2 { __half x, y; };
+inline float __half2float(__half h) {
+  uint32_t sign = (uint32_t)(h.bits & 0x8000u) << 16, exp = (h.bits >> 10) & 0x1f, man = h.bits & 0x3ff, bits;
+  float f;
+  if (exp == 0) { f = man * 5.9604644775390625e-8f; return sign ? -f : f; }
+  if (exp == 31) bits = sign | 0x7f800000u | (man << 13);
+  else bits = sign | ((exp + 112u) << 23) | (man << 13);
+  memcpy(&f, &bits, 4);
+  return f;
+}
+inline float2 __half22float2(__half2 h) { return {__half2float(h.x), __half2float(h.y)}; }
+inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+using std::min; using std::max;
+inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+
+typedef void *hipStream_t;
+typedef int hipError_t;
+#define hipSuccess 0
+inline int hipPeekAtLastError() { return 0; }
+#define FL_WARP_SIZE 32
+#define FL_FULL_MASK 0xffffffffu
+#define FL_GRID_DIM3(d) dim3((d).grid[0], (d).grid[1], (d).grid[2])
+#define FL_BLOCK_DIM3(d) dim3((d).block[0], (d).block[1], (d).block[2])
+typedef __half fl_half;
+
+extern thread_local dim3 threadIdx, blockIdx;
+extern dim3 blockDim, gridDim;
+extern std::barrier<> *emu_block_barrier;
+extern thread_local std::barrier<> *emu_group_barrier;
+extern thread_local uint64_t *emu_group_slots;
+extern float4 *emu_dynamic_smem;
+
+inline void __syncthreads() { emu_block_barrier->arrive_and_wait(); }
+
+template <class T>
+inline T __shfl_xor_sync(unsigned, T v, int m, int width) {
+  const unsigned lane = threadIdx.x % 32;
+  uint64_t s = 0;
+  memcpy(&s, &v, sizeof v);
+  emu_group_slots[lane] = s;
+  emu_group_barrier->arrive_and_wait();
+  uint64_t o = emu_group_slots[(lane ^ (unsigned)m) % (unsigned)width + (lane / width) * width];
+  emu_group_barrier->arrive_and_wait();
+  T r;
+  memcpy(&r, &o, sizeof r);
+  return r;
+}
+
+template <class F>
+void emu_run(dim3 grid, dim3 block, size_t shmem, F f) {
+  blockDim = block;
+  gridDim = grid;
+  std::vector<float4> dyn(shmem / 16 + 1);
+  emu_dynamic_smem = dyn.data();
+  const unsigned n = block.x * block.y * block.z;
+  for (unsigned bz = 0; bz < grid.z; bz++)
+    for (unsigned by = 0; by < grid.y; by++)
+      for (unsigned bx = 0; bx < grid.x; bx++) {
+        std::barrier<> bb(n);
+        emu_block_barrier = &bb;
+        const unsigned ng = (n + 31) / 32;
+        std::vector<std::unique_ptr<std::barrier<>>> gb;
+        std::vector<uint64_t> slots(ng * 32);
+        for (unsigned g = 0; g < ng; g++) gb.emplace_back(new std::barrier<>(std::min(32u, n - g * 32)));
+        std::vector<std::thread> th;
+        for (unsigned t = 0; t < n; t++) {
+          th.emplace_back([&, t, bx, by, bz] {
+            threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+            blockIdx = dim3(bx, by, bz);
+            emu_group_barrier = gb[t / 32].get();
+            emu_group_slots = &slots[(t / 32) * 32];
+            f();
+            emu_group_barrier->arrive_and_drop();
+            emu_block_barrier->arrive_and_drop();
+          });
+        }
+        for (auto &t : th) t.join();
+      }
+}
+#define hipLaunchKernelGGL(kernel, grid, block, shmem, stream, ...) \
+  emu_run((grid), (block), (shmem), [&] { kernel(__VA_ARGS__); })
+#endif
