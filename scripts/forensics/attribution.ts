@@ -36,6 +36,8 @@ export interface SurfacedAt {
   stream: number;
   step?: number;
   layer?: number;
+  /** The scheduler's name for the op ("logits D2H"), when it has one. */
+  opName?: string;
   label: string;
 }
 
@@ -128,6 +130,7 @@ export function surfacedAt(r: OpRecord): SurfacedAt {
     stream: r.stream,
     step: r.step,
     layer: r.layer,
+    opName: r.op,
     label: opLabel(r),
   };
 }

@@ -20,6 +20,15 @@ function where(step: number | null | undefined, layer: number | null | undefined
   return p.join(", ");
 }
 
+/** "logits sync (sync `stream_synchronize`, step 3)" or "d2h `logits`". */
+function surfacedName(s: NonNullable<RunReport["attribution"]>["surfaced"]): string {
+  if (!s) return "";
+  const w = where(s.step, s.layer);
+  return s.opName
+    ? `${s.opName} (${s.kind} ${code(s.name)}${w ? `, ${w}` : ""})`
+    : `${s.kind} ${code(s.name)}${w ? ` (${w})` : ""}`;
+}
+
 /** The one-line outcome used in the summary, the CLI and the status server. */
 export function headline(run: RunReport): string {
   const a = run.attribution;
@@ -96,7 +105,7 @@ export function buildMarkdown(run: RunReport): string {
   if (rc && s) {
     const w = where(rc.step, rc.layer);
     L.push(
-      `The run failed with ${code(s.error)} at op #${s.op} (${s.kind} ${code(s.name)}). ` +
+      `The run failed with ${code(s.error)} at op #${s.op}, ${surfacedName(s)}. ` +
         `That op did not cause the fault: it reported the sticky error of an earlier asynchronous launch. ` +
         (a!.method === "launch-status"
           ? `The launch itself was refused, so it is its own root cause.`
@@ -146,7 +155,14 @@ export function buildMarkdown(run: RunReport): string {
 
   // Error observed
   if (s) {
-    L.push("## Error Observed", "", "```", `${s.kind} ${s.name} failed: ${s.error}`, "```", "");
+    L.push(
+      "## Error Observed",
+      "",
+      "```",
+      `${s.opName ? `${s.opName}: ` : ""}${s.kind} ${s.name} failed: ${s.error}`,
+      "```",
+      "",
+    );
   }
 
   // Hypotheses
@@ -163,9 +179,7 @@ export function buildMarkdown(run: RunReport): string {
   if (!s && !rc) L.push("No op failed.", "");
   if (s) {
     L.push(
-      `**Surfaced at:** op #${s.op}, ${s.kind} ${code(s.name)}${
-        where(s.step, s.layer) ? ` (${where(s.step, s.layer)})` : ""
-      } — ${s.error}  `,
+      `**Surfaced at:** op #${s.op}, ${surfacedName(s)} — ${s.error}  `,
     );
   }
   if (rc) {

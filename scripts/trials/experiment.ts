@@ -518,9 +518,11 @@ export function summaryLines(run: RunReport, dir: string): string[] {
   const a = run.attribution;
   const lines = [`${run.experiment}: ${run.status} (${run.backend}, ${run.device})`];
   if (a?.surfaced) {
-    lines.push(
-      `  surfaced at: op #${a.surfaced.op} ${a.surfaced.kind} ${a.surfaced.name} — ${a.surfaced.error}`,
-    );
+    const s = a.surfaced;
+    const name = s.opName ? `${s.opName} (${s.kind} ${s.name})` : `${s.kind} ${s.name}`;
+    const w = [s.step !== undefined ? `step ${s.step}` : "", s.layer !== undefined ? `layer ${s.layer}` : ""]
+      .filter(Boolean).join(", ");
+    lines.push(`  surfaced at: op #${s.op} ${name}${w ? `, ${w}` : ""} — ${s.error}`);
   }
   const rc = a?.rootCause;
   if (rc) {
