@@ -4,86 +4,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createApp } from "../scripts/server/app.tsx";
 import { LiveStreams, RESEND_LIMIT, sleep } from "../scripts/server/live.ts";
+import { SseReader } from "./fixtures/reports/sse.ts";
 import { jsonl, LIVE_EXP, LIVE_ID, makeReports, record, VERDICT } from "./fixtures/reports/fixtures.ts";
 
 const EVENTS = `/runs/${LIVE_EXP}/${LIVE_ID}/live/events`;
-
-interface SseEvent {
-  event: string;
-  data: string;
-  id?: string;
-}
-
-/** Reads server-sent events from a response body. */
-class SseReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #buf = "";
-  #decoder = new TextDecoder();
-  /** A read that lost a race with the timeout, kept so its chunk is not dropped. */
-  #pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
-  events: SseEvent[] = [];
-
-  constructor(res: Response) {
-    this.#reader = res.body!.getReader();
-  }
-
-  /** Reads until an event matches, or fails after `ms`. */
-  async until(pred: (e: SseEvent) => boolean, ms = 3000): Promise<SseEvent> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = this.events.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching event; got ${JSON.stringify(this.events)}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<null>((r) =>
-        timer = setTimeout(() => r(null), Math.max(0, deadline - Date.now()))
-      );
-      this.#pending ??= this.#reader.read();
-      const chunk = await Promise.race([this.#pending, timeout]);
-      clearTimeout(timer);
-      if (chunk === null) continue;
-      this.#pending = null;
-      if (chunk.done) throw new Error(`stream ended; got ${JSON.stringify(this.events)}`);
-      this.#buf += this.#decoder.decode(chunk.value, { stream: true });
-      let cut: number;
-      while ((cut = this.#buf.indexOf("\n\n")) >= 0) {
-        const block = this.#buf.slice(0, cut);
-        this.#buf = this.#buf.slice(cut + 2);
-        const e: SseEvent = { event: "message", data: "" };
-        const data: string[] = [];
-        for (const line of block.split("\n")) {
-          if (line.startsWith("event: ")) e.event = line.slice(7);
-          else if (line.startsWith("data: ")) data.push(line.slice(6));
-          else if (line.startsWith("id: ")) e.id = line.slice(4);
-        }
-        if (data.length || e.event !== "message") {
-          e.data = data.join("\n");
-          this.events.push(e);
-        }
-      }
-    }
-  }
-
-  /** Reads to the end of the stream. */
-  async drain(ms = 3000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const { done, value } = await (this.#pending ?? this.#reader.read());
-      this.#pending = null;
-      if (done) return;
-      this.#buf += this.#decoder.decode(value, { stream: true });
-    }
-    throw new Error("stream did not end");
-  }
-
-  ops(): { id: string; state: string; cells: string[] }[] {
-    return this.events.filter((e) => e.event === "op").map((e) => JSON.parse(e.data));
-  }
-
-  cancel(): Promise<void> {
-    return this.#reader.cancel();
-  }
-}
 
 async function setup() {
   const r = await makeReports();

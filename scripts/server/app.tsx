@@ -33,6 +33,8 @@ export interface AppOptions {
   liveWindowMs?: number;
   /** How often a live stream polls the journal. */
   pollMs?: number;
+  /** How often a live stream decodes a running trial's binary journal ring. */
+  ringPollMs?: number;
   heartbeatMs?: number;
   /** Open event streams; pass one to close them at shutdown. */
   streams?: LiveStreams;
@@ -156,6 +158,7 @@ export function createApp(opts: AppOptions): Hono {
       dir,
       from,
       pollMs,
+      ringPollMs: opts.ringPollMs ?? 1000,
       heartbeatMs,
       streams,
       finished: async () => {

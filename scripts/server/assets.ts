@@ -70,6 +70,11 @@ export const LIVE_JS = `"use strict";
     if (op.state === "error") lastError.textContent = line;
     if (window.innerHeight + window.scrollY >= document.body.scrollHeight - 80) tr.scrollIntoView({ block: "nearest" });
   });
+  es.addEventListener("source", (e) => {
+    const s = JSON.parse(e.data);
+    const el = document.getElementById("live-source");
+    if (el) el.textContent = s.trial ? "trial " + s.trial + (s.kind === "ring" ? " (its journal ring)" : "") : "the run's journal";
+  });
   es.addEventListener("reset", () => { body.replaceChildren(); rows.clear(); count.textContent = "0"; resetDone = true; });
   es.addEventListener("skipped", (e) => {
     const s = JSON.parse(e.data);

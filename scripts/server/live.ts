@@ -8,12 +8,13 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { SSEStreamingApi } from "hono/streaming";
-import { join } from "node:path";
 import { JournalTail, mergeById } from "./journal.ts";
 
 /** The most ops one poll sends; the live page keeps as many rows. */
 export const RESEND_LIMIT = 2000;
 import { opRow } from "./format.ts";
+import { currentSource, RingFollower } from "./trials.ts";
+import type { JournalSource } from "./trials.ts";
 
 /** Tracks the open event streams so a server (or a test) can close them and wait for their loops to end. */
 export class LiveStreams {
@@ -44,6 +45,8 @@ export interface LiveOptions {
   dir: string;
   from: number;
   pollMs: number;
+  /** How often a trial's binary ring is decoded (a whole-file read). */
+  ringPollMs: number;
   heartbeatMs: number;
   streams: LiveStreams;
   /** The run's final status once verdict.json exists, else null. */
@@ -94,35 +97,61 @@ export function liveEvents(c: Context, opts: LiveOptions): Response {
   });
 }
 
+interface Follower {
+  source: JournalSource;
+  reader: JournalTail | RingFollower;
+}
+
 async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortSignal) {
-  const tail = new JournalTail(join(opts.dir, "journal.jsonl"), opts.from);
+  let current = null as Follower | null;
+  let first = true;
   let lastSkipped = -1;
   let lastBeat = Date.now();
   await stream.writeSSE({ event: "hello", data: JSON.stringify({ from: opts.from }), retry: 2000 });
   while (!signal.aborted && !stream.closed) {
     // Read the verdict's presence before the journal, so ops written before it are sent before "end".
     const status = await opts.finished();
-    const r = await tail.poll();
-    if (signal.aborted) break;
-    if (r.reset) await stream.writeSSE({ event: "reset", data: "{}" });
-    let records = r.records;
-    if (records.length > RESEND_LIMIT) {
-      // A first read or a rewrite of a long journal: the newest ops are what a viewer can use.
-      records = mergeById(records);
-      records = records.slice(Math.max(0, records.length - RESEND_LIMIT));
-    }
-    for (let k = 0; k < records.length; k++) {
-      const last = k === records.length - 1;
+    const source = await currentSource(opts.dir);
+    if (source && source.path !== current?.source.path) {
+      // A new trial started, or the run's own journal appeared: show that one from its start.
+      if (current) await stream.writeSSE({ event: "reset", data: "{}" });
+      current = {
+        source,
+        reader: source.kind === "jsonl"
+          ? new JournalTail(source.path, first ? opts.from : 0)
+          : new RingFollower(source.path, Math.max(opts.pollMs, opts.ringPollMs)),
+      };
+      first = false;
+      lastSkipped = -1;
       await stream.writeSSE({
-        event: "op",
-        data: JSON.stringify(opRow(records[k])),
-        ...(last ? { id: String(tail.position) } : {}),
+        event: "source",
+        data: JSON.stringify({ trial: source.trial, kind: source.kind }),
       });
     }
-    const counts = tail.counts;
-    if (counts.malformed !== lastSkipped) {
-      lastSkipped = counts.malformed;
-      await stream.writeSSE({ event: "skipped", data: JSON.stringify(counts) });
+    if (current) {
+      const r = await current.reader.poll();
+      if (signal.aborted) break;
+      if (r.reset) await stream.writeSSE({ event: "reset", data: "{}" });
+      let records = r.records;
+      if (records.length > RESEND_LIMIT) {
+        // A first read or a rewrite of a long journal: the newest ops are what a viewer can use.
+        records = mergeById(records);
+        records = records.slice(Math.max(0, records.length - RESEND_LIMIT));
+      }
+      for (let k = 0; k < records.length; k++) {
+        const last = k === records.length - 1 && current.source.kind === "jsonl" &&
+          current.source.trial === null;
+        await stream.writeSSE({
+          event: "op",
+          data: JSON.stringify(opRow(records[k])),
+          ...(last ? { id: String(current.reader.position) } : {}),
+        });
+      }
+      const counts = current.reader.counts;
+      if (counts.malformed !== lastSkipped) {
+        lastSkipped = counts.malformed;
+        await stream.writeSSE({ event: "skipped", data: JSON.stringify(counts) });
+      }
     }
     if (status !== null) {
       await stream.writeSSE({ event: "end", data: JSON.stringify({ status }) });

@@ -70,7 +70,8 @@ export function RunListPage(props: { runs: RunSummary[]; reportsDir: string }) {
                     {r.status === "LIVE"
                       ? (
                         <>
-                          {" "}(<a href={runPath(r, "/live")}>live</a>)
+                          {" "}(<a href={runPath(r, "/live")}>live</a>
+                          {r.trial ? `, trial ${r.trial}` : ""})
                         </>
                       )
                       : null}
@@ -271,6 +272,9 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
               : "—",
           ],
           ["root cause", r.rootCause ?? "—"],
+          ...(r.trials
+            ? [["trials", `${r.trials} trial folder(s), newest ${r.trial}`] as [string, Child]]
+            : []),
           ...(v?.mode !== undefined ? [["mode", text(v.mode)] as [string, Child]] : []),
           ...(attribution ? [["attribution", describeAttribution(attribution)] as [string, Child]] : []),
           ...(v?.command ? [["command", <code>{text(v.command)}</code>] as [string, Child]] : []),
@@ -394,6 +398,12 @@ export function LivePage(props: { run: RunDetail }) {
       <h1>
         <a href={runPath(r)}>{r.experiment} {r.id}</a> <StatusBadge id="live-state" status={r.status} />
       </h1>
+      <p>
+        Following{" "}
+        <span id="live-source">
+          {r.trial && !r.files.includes("journal.jsonl") ? `trial ${r.trial}` : "the run's journal"}
+        </span>.
+      </p>
       <p>
         <span id="op-count">{r.recent.length}</span> ops shown
         {r.journal && r.journal.ops > r.recent.length

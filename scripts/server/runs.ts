@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { isSafeName, realRoot, resolveInside } from "./paths.ts";
 import { mergeById, readJournal, summarize } from "./journal.ts";
+import { pidAlive, trialActivity, trialDirs } from "./trials.ts";
 import type { JournalRecord, JournalSummary } from "./journal.ts";
 
 /** Files whose presence makes a folder a run: every run journals its calls, and a finished one has a verdict. */
@@ -76,6 +77,10 @@ export interface RunSummary {
   time: string | null;
   rootCause: string | null;
   files: string[];
+  /** The newest trial folder (trials/<NNN-purpose>), the one running while the run is LIVE. */
+  trial: string | null;
+  /** How many trial folders the run has (successful matrix trials are removed as they finish). */
+  trials: number;
   /** Why verdict.json could not be used, when it exists but does not parse. */
   verdictError?: string;
 }
@@ -186,6 +191,8 @@ export class RunsIndex {
     for (const f of RUN_MARKERS) {
       if ((await statOrNull(join(dir, f)))?.isFile) return dir;
     }
+    // A run still in its trials has only trials/<NNN-purpose>/ folders so far.
+    if ((await statOrNull(join(dir, "trials")))?.isDirectory) return dir;
     return null;
   }
 
@@ -235,7 +242,9 @@ export class RunsIndex {
       newest = Math.max(newest, m);
       if (f === "journal.jsonl") journalMtime = m;
     }
-    if (files.length === 0) return null;
+    const activity = await trialActivity(dir);
+    if (files.length === 0 && activity.trial === null && activity.mtime === 0) return null;
+    newest = Math.max(newest, activity.mtime);
     const { verdict, error } = await readVerdict(dir);
     let status: RunStatus;
     if (verdict) {
@@ -243,7 +252,11 @@ export class RunsIndex {
       status = s === "OK" || s === "FAULT" || s === "BLOCKED" ? s : "UNREADABLE";
     } else if (error) {
       status = "UNREADABLE";
-    } else if (files.includes("journal.jsonl") && this.#now() - journalMtime <= this.opts.liveWindowMs) {
+    } else if (
+      this.#now() - Math.max(journalMtime, activity.mtime) <= this.opts.liveWindowMs ||
+      (activity.pid !== null && pidAlive(activity.pid) === true)
+    ) {
+      // Journaled recently, or the trial process that writes the ring is running.
       status = "LIVE";
     } else {
       status = "INCOMPLETE";
@@ -261,6 +274,8 @@ export class RunsIndex {
         time,
         rootCause: describeRootCause(verdict?.root_cause),
         files,
+        trial: activity.trial,
+        trials: (await trialDirs(dir)).length,
         ...(error ? { verdictError: error } : {}),
       },
     };

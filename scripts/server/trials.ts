@@ -1,0 +1,186 @@
+/**
+ * Where a run's ops are journaled while it runs. The experiment runner
+ * (scripts/trials/experiment.ts) runs each trial in a child process with its
+ * own folder, reports/<experiment>/<run-id>/trials/<NNN-purpose>/, and writes
+ * the run's own journal.jsonl only with the report at the end. While a trial
+ * runs, its journal is a binary ring mapped into the child (journal.bin from
+ * the audit session, journal.ring from the fallback instrumentation; see
+ * ffi/journal_native.ts), decoded to the trial's journal.jsonl when the trial
+ * closes it. So the live view follows, in order of preference: the run's
+ * journal.jsonl, else the newest trial's journal.jsonl, else its ring.
+ */
+
+import { join } from "node:path";
+import { isSafeName } from "./paths.ts";
+import type { JournalRecord, LineCounts, TailResult } from "./journal.ts";
+
+export interface JournalSource {
+  /** The trial folder name ("003-replay"), or null for the run's own journal. */
+  trial: string | null;
+  kind: "jsonl" | "ring";
+  path: string;
+}
+
+const RING_NAMES = ["journal.bin", "journal.ring"];
+
+async function isFile(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile ? info : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The run's trial folders, oldest first (their names start with a sequence number). */
+export async function trialDirs(runDir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(runDir, "trials"))) {
+      if (e.isDirectory && isSafeName(e.name)) out.push(e.name);
+    }
+  } catch {
+    // No trials folder.
+  }
+  return out.sort();
+}
+
+/** A trial's journal: its journal.jsonl once written, else its ring. */
+async function trialSource(runDir: string, trial: string): Promise<JournalSource | null> {
+  const dir = join(runDir, "trials", trial);
+  if (await isFile(join(dir, "journal.jsonl"))) {
+    return { trial, kind: "jsonl", path: join(dir, "journal.jsonl") };
+  }
+  for (const name of RING_NAMES) {
+    if (await isFile(join(dir, name))) return { trial, kind: "ring", path: join(dir, name) };
+  }
+  return null;
+}
+
+/** The journal a live view follows now; null when there is none yet. */
+export async function currentSource(runDir: string): Promise<JournalSource | null> {
+  const own = join(runDir, "journal.jsonl");
+  if (await isFile(own)) return { trial: null, kind: "jsonl", path: own };
+  const trials = await trialDirs(runDir);
+  for (let k = trials.length - 1; k >= 0; k--) {
+    const s = await trialSource(runDir, trials[k]);
+    if (s) return s;
+  }
+  return null;
+}
+
+/** Newest modification time (ms) of anything a running trial writes, and the trial it belongs to. */
+export async function trialActivity(
+  runDir: string,
+): Promise<{ mtime: number; trial: string | null; pid: number | null }> {
+  let mtime = 0;
+  let trial: string | null = null;
+  let pid: number | null = null;
+  const trials = await trialDirs(runDir);
+  const newest = trials.at(-1) ?? null;
+  const tdir = await Deno.stat(join(runDir, "trials")).catch(() => null);
+  if (tdir?.isDirectory) mtime = tdir.mtime?.getTime() ?? 0;
+  if (newest) {
+    trial = newest;
+    const dir = join(runDir, "trials", newest);
+    for (const name of ["journal.jsonl", ...RING_NAMES, ...RING_NAMES.map((n) => `${n}.side`)]) {
+      const info = await isFile(join(dir, name));
+      if (info) mtime = Math.max(mtime, info.mtime?.getTime() ?? 0);
+      if (info && RING_NAMES.includes(name)) pid ??= await ringPid(join(dir, name));
+    }
+  }
+  return { mtime, trial, pid };
+}
+
+/** Ring header, as ffi/journal_native.ts lays it out: Int32 fields, magic at 0 and the writer's pid at 4. */
+const RING_MAGIC = 0x4c4a4c46;
+const H_PID = 4;
+
+/** The pid of the process that writes a journal ring, from its header; null when it is not a ring. */
+export async function ringPid(path: string): Promise<number | null> {
+  let file: Deno.FsFile | null = null;
+  try {
+    file = await Deno.open(path, { read: true });
+    const buf = new Uint8Array(4 * (H_PID + 1));
+    let got = 0;
+    while (got < buf.length) {
+      const n = await file.read(buf.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    if (got < buf.length) return null;
+    const view = new DataView(buf.buffer);
+    if (view.getInt32(0, true) !== RING_MAGIC) return null;
+    const pid = view.getInt32(4 * H_PID, true);
+    return pid > 0 ? pid : null;
+  } catch {
+    return null;
+  } finally {
+    file?.close();
+  }
+}
+
+/** Whether a process is running, where /proc tells; null where it cannot be known. */
+export function pidAlive(pid: number): boolean | null {
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return null;
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Follows a trial's journal ring by decoding it (ffi/journal.ts, pure
+ * TypeScript that reads only the files) at most once per interval, and
+ * returns the records that are new or changed since the last decode. The
+ * decoder is imported on first use, so the server's own module graph stays
+ * free of ffi/ and a decoder that fails cannot take the server down.
+ */
+export class RingFollower {
+  readonly path: string;
+  readonly intervalMs: number;
+  #seen = new Map<string, string>();
+  #last = 0;
+
+  constructor(path: string, intervalMs = 1000) {
+    this.path = path;
+    this.intervalMs = intervalMs;
+  }
+
+  get position(): number {
+    return 0;
+  }
+
+  get counts(): LineCounts {
+    return { records: this.#seen.size, malformed: 0, partial: 0 };
+  }
+
+  async poll(): Promise<TailResult> {
+    const none: TailResult = { reset: false, missing: false, records: [] };
+    if (Date.now() - this.#last < this.intervalMs) return none;
+    this.#last = Date.now();
+    let records: JournalRecord[];
+    try {
+      const { decodeJournal } = await import("../../ffi/journal.ts");
+      records = decodeJournal(this.path).records as unknown as JournalRecord[];
+    } catch (e) {
+      // Gone (the trial ended and its ring was removed), or caught mid-write: try again next time.
+      return e instanceof Deno.errors.NotFound ? { ...none, missing: true } : none;
+    }
+    const out: JournalRecord[] = [];
+    for (const r of records) {
+      const key = String(r.id);
+      const sig = `${r.status}|${r.dur}|${r.result_name}`;
+      if (this.#seen.get(key) === sig) continue;
+      this.#seen.set(key, sig);
+      out.push(r);
+    }
+    return { ...none, records: out };
+  }
+}
