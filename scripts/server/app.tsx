@@ -1,12 +1,15 @@
 /**
  * The status server's hono app. It reads the reports folder and nothing else:
  * it never loads the native GPU library, so a crashing experiment cannot take
- * it down. Routes:
+ * it down (a running trial's binary journal ring is decoded by ffi/journal.ts,
+ * which reads files only and is imported on first use). Routes:
  *
  *   GET /                                  runs list (HTML)
  *   GET /runs/:exp/:id                     run page: verdict, hypotheses, timeline, report
  *   GET /runs/:exp/:id/live                live view of the run's ops
- *   GET /runs/:exp/:id/live/events         server-sent events, one "op" per journal record
+ *   GET /runs/:exp/:id/live/events         server-sent events: "op" per journal record, "source" when
+ *                                          the followed journal changes (next trial), "reset",
+ *                                          "skipped" (line counts), "end" (verdict status)
  *   GET /runs/:exp/:id/files/:name         the run's known files (trace.json, timeline.svg, ...)
  *   GET /api/runs                          runs list (JSON)
  *   GET /api/runs/:exp/:id                 run detail (JSON)

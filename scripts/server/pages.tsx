@@ -380,6 +380,13 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
             <Skipped journal={j} />
           </>
         )
+        : r.trial
+        ? (
+          <p class="muted">
+            The run's journal.jsonl is written with its report; the{" "}
+            <a href={runPath(r, "/live")}>live view</a> follows trial {r.trial}.
+          </p>
+        )
         : <p class="muted">No journal.jsonl.</p>}
       <section class="report" id="report">
         {props.reportHtml !== null ? raw(props.reportHtml) : <p class="muted">No report.md.</p>}
