@@ -155,6 +155,7 @@ Deno.test(
     assert.equal(engine.hooks.empty, true);
     const offB = engine.hooks.before({ name: "RoPE Q", layer: 1 }, (op) => seen.push(`before ${op.label}`));
     const offA = engine.hooks.after((op) => op.name === "argmax", (op) => seen.push(`after ${op.label}`));
+    const offLabel = engine.hooks.after("step 1 layer 0 KV append", (op) => seen.push(`label ${op.label}`));
     const offAll = engine.hooks.before((op) => {
       if (op.step === 1 && op.name === "embed") seen.push(`any ${op.label} ${op.phase}`);
     });
@@ -164,9 +165,11 @@ Deno.test(
       "before step 0 layer 1 RoPE Q",
       "after step 0 argmax",
       "any step 1 embed decode",
+      "label step 1 layer 0 KV append",
       "before step 1 layer 1 RoPE Q",
       "after step 1 argmax",
     ]);
+    offLabel();
     offB();
     offA();
     offAll();

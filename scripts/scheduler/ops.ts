@@ -106,9 +106,13 @@ export class Op {
   }
 }
 
-/** Which ops a hook applies to: a predicate, or fields that must all equal (name may list several). */
+/**
+ * Which ops a hook applies to: a predicate, a label ("step 3 layer 0 RoPE Q"), or fields that must all
+ * equal (name may list several).
+ */
 export type OpMatch =
   | ((op: Op) => boolean)
+  | string
   | {
     step?: number;
     layer?: number;
@@ -128,6 +132,7 @@ export type OpReplacement = (op: Op, launchDefault: (overrides?: OpArgs) => void
 export function matches(m: OpMatch | undefined, op: Op): boolean {
   if (m === undefined) return true;
   if (typeof m === "function") return m(op);
+  if (typeof m === "string") return m === op.label;
   if (m.step !== undefined && m.step !== op.step) return false;
   if (m.layer !== undefined && m.layer !== op.layer) return false;
   if (m.phase !== undefined && m.phase !== op.phase) return false;
