@@ -82,6 +82,7 @@ Deno.test("GET /runs/:exp/:id renders verdict, hypotheses, timeline, trace link 
   await withApp(async ({ app }) => {
     const { res, body } = await get(app, FAULT);
     assert.equal(res.status, 200);
+    assert.equal((await get(app, `${FAULT}/`)).res.status, 200, "a trailing slash is the same page");
     assert.ok(body.includes('<table id="hypotheses">'));
     assert.ok(body.includes("D2H copy reads freed memory"));
     assert.ok(body.includes('class="badge h-CONFIRMED">CONFIRMED<'));

@@ -100,7 +100,7 @@ export function createApp(opts: AppOptions): Hono {
   const pollMs = opts.pollMs ?? 200;
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const started = Date.now();
-  const app = new Hono();
+  const app = new Hono({ strict: false });
 
   app.use(async (c, next) => {
     if (opts.loopbackOnly !== false) {
