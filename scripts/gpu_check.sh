@@ -9,7 +9,7 @@
 # too. Stages:
 #   build  the sim and cuda backends (scripts/build.ts)
 #   info   the GPU (nvidia-smi) and the toolchain
-#   test   deno test -A --cached-only tests/ with FAULTLINE_BACKEND=cuda
+#   test   deno test -A --cached-only, one process per file, FAULTLINE_BACKEND=cuda
 #   bench  deno task bench with FAULTLINE_BACKEND=cuda; reports/bench/* is copied out
 # Each stage runs even when an earlier one failed; logs go to $OUT (default
 # build/gpu_check/), a summary is printed last, and the exit status is 0 only
@@ -118,9 +118,35 @@ do_info() {
   } 2>&1 | tee "$OUT/gpu.txt"
 }
 
+# One deno process per test file: on a GPU a sticky fault poisons the whole
+# process's context, so a test that plants one must not take the files after
+# it down too. TEST_FILES narrows the run (a glob under tests/).
 do_test() {
   need_deno || return 1
-  timeout -k 10 "${TEST_TIMEOUT:-420}" "$DENO" test -A --cached-only tests/ 2>&1 | tee "$OUT/test.log"
+  local f rc=0 passed=0 failed=0 ignored=0 line deadline=$((SECONDS + ${TEST_TIMEOUT:-420}))
+  : >"$OUT/test.log"
+  for f in tests/${TEST_FILES:-*.test.ts} tests/abi_test.ts; do
+    [ -f "$f" ] || continue
+    local left=$((deadline - SECONDS))
+    if [ "$left" -le 5 ]; then echo "time limit reached before $f" | tee -a "$OUT/test.log"; rc=124; break; fi
+    timeout -k 5 "$left" "$DENO" test -A --cached-only "$f" >"$OUT/one.log" 2>&1 || rc=1
+    cat "$OUT/one.log" >>"$OUT/test.log"
+    line=$(sed 's/\x1b\[[0-9;]*m//g' "$OUT/one.log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1)
+    if [ -z "$line" ]; then
+      echo "$f: no summary (crashed or timed out)"; failed=$((failed + 1))
+      tail -n 20 "$OUT/one.log"
+      continue
+    fi
+    echo "$f: $line"
+    passed=$((passed + $(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$line")))
+    failed=$((failed + $(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$line")))
+    ignored=$((ignored + $(grep -oE '[0-9]+ ignored' <<<"$line" | grep -oE '[0-9]+' || echo 0)))
+  done
+  rm -f "$OUT/one.log"
+  echo "TOTAL | $passed passed | $failed failed | $ignored ignored" | tee -a "$OUT/test.log"
+  sed 's/\x1b\[[0-9;]*m//g' "$OUT/test.log" | grep -E '^[a-zA-Z].* => ' | sort -u >"$OUT/failures.txt"
+  [ "$failed" = 0 ] || rc=1
+  return $rc
 }
 
 do_bench() {
@@ -151,7 +177,7 @@ wants bench && stage bench do_bench
     if [ "$rc" = 0 ]; then word=ok; elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then word="TIMED OUT"; else word="FAILED (exit $rc)"; fi
     line="$s: $word, ${seconds[$s]} s"
     if [ "$s" = test ] && [ -f "$OUT/test.log" ]; then
-      counts=$(sed 's/\x1b\[[0-9;]*m//g' "$OUT/test.log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1)
+      counts=$(grep -E '^TOTAL \|' "$OUT/test.log" | tail -n 1)
       [ -n "$counts" ] && line="$line; $counts"
     fi
     if [ "$s" = bench ] && [ -d "$OUT/bench" ]; then
