@@ -295,5 +295,13 @@ Deno.test(
       assert.throws(() => e.decodeStep(1), /already freed/);
     }
     await assert.rejects(() => LlamaEngine.create(dev, model, { maxContext: 0 }), RangeError);
+    // a build for more layers than the model has fails at construction and leaves nothing allocated
+    const before = dev.memInfo().free;
+    await assert.rejects(
+      () =>
+        LlamaEngine.create(dev, model, { maxContext: 16, engineConfig: { nLayers: 3 }, modelCheck: null }),
+      /no tensor blk\.2\.attn_norm\.weight/,
+    );
+    assert.equal(dev.memInfo().free, before);
   },
 );

@@ -125,11 +125,11 @@ export class GpuModel {
     return f16ArrayToF32(bits);
   }
 
-  /** Frees every weight buffer. */
+  /** Frees every weight buffer (all are attempted; the first error is thrown after). */
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
-    for (const w of this.weights.values()) if (!w.buffer.freed) w.buffer.free();
+    freeAll(this.weights);
   }
 
   [Symbol.dispose](): void {
@@ -167,7 +167,16 @@ function bytesOf(a: Float32Array | Uint16Array | Uint8Array): Uint8Array {
 }
 
 function freeAll(weights: Map<string, DeviceWeight>): void {
-  for (const w of weights.values()) if (!w.buffer.freed) w.buffer.free();
+  let first: unknown = null;
+  for (const w of weights.values()) {
+    if (w.buffer.freed) continue;
+    try {
+      w.buffer.free();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== null) throw first;
 }
 
 /** Builds a model with random weights directly in device memory (see the file comment for the fills). */

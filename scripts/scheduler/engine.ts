@@ -210,7 +210,13 @@ export class LlamaEngine {
     this.compute = compute;
     this.copy = copy;
     this.logitsReady = event;
-    this.#decodeOps = this.#buildDecodeOps();
+    try {
+      this.#decodeOps = this.#buildDecodeOps();
+    } catch (e) {
+      this.#freed = true;
+      this.#release(false);
+      throw e;
+    }
   }
 
   /** Tokens in the KV cache: the position the next token is written at. */
@@ -309,26 +315,51 @@ export class LlamaEngine {
     return out;
   }
 
-  /** Waits for both streams, then frees activations, caches, pinned buffers, streams, the event, and the model if the engine uploaded it. */
+  /**
+   * Waits for both streams, then frees activations, caches, pinned buffers, streams, the event, and the
+   * model if the engine uploaded it. Every release is attempted; the first error is thrown after.
+   */
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
+    const err = this.#release(true);
+    if (err !== null) throw err;
+  }
+
+  /** free(), except that after a device fault (a poisoned context) errors are not thrown: the fault was reported where it surfaced. */
+  [Symbol.dispose](): void {
     try {
-      this.compute.synchronize();
-      this.copy.synchronize();
-    } finally {
-      for (const b of this.buffers.values()) if (!b.freed) b.free();
-      const h = this.#host;
-      for (const p of [h.tokens, h.pos, h.next, h.logits]) if (!p.freed) p.free();
-      this.logitsReady.destroy();
-      this.copy.destroy();
-      this.compute.destroy();
-      if (this.#ownsModel) this.model.free();
+      this.free();
+    } catch (e) {
+      let faulted = true;
+      try {
+        faulted = this.device.faultInfo() !== null;
+      } catch { /* a query that fails means the context is gone */ }
+      if (!faulted) throw e;
     }
   }
 
-  [Symbol.dispose](): void {
-    this.free();
+  #release(sync: boolean): unknown {
+    let first: unknown = null;
+    const attempt = (fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        first ??= e;
+      }
+    };
+    if (sync) {
+      attempt(() => this.compute.synchronize());
+      attempt(() => this.copy.synchronize());
+    }
+    for (const b of this.buffers.values()) if (!b.freed) attempt(() => b.free());
+    const h = this.#host;
+    for (const p of [h.tokens, h.pos, h.next, h.logits]) if (!p.freed) attempt(() => p.free());
+    attempt(() => this.logitsReady.destroy());
+    attempt(() => this.copy.destroy());
+    attempt(() => this.compute.destroy());
+    if (this.#ownsModel) attempt(() => this.model.free());
+    return first;
   }
 
   // ---- running ----
