@@ -74,6 +74,30 @@ Deno.test("trials: a run with only trial folders is listed LIVE, and the live vi
       e.event === "op" && JSON.parse(e.data).cells.some((c: string) => c.startsWith("replayed"))
     );
 
+    // The trial's ring is replaced by its decoded journal.jsonl: same trial, no reset.
+    const resets = sse.events.filter((e) => e.event === "reset").length;
+    const third = await t.trial("003-replay");
+    await Deno.writeFile(join(third, "journal.ring"), new Uint8Array(64));
+    await sse.until((e) => e.event === "source" && JSON.parse(e.data).trial === "003-replay");
+    await Deno.writeTextFile(join(third, "journal.jsonl"), jsonl([record(7)]));
+    await sse.until((e) =>
+      e.event === "source" && JSON.parse(e.data).kind === "jsonl" && JSON.parse(e.data).trial === "003-replay"
+    );
+    await sse.until((e) => e.event === "op" && JSON.parse(e.data).id === "7");
+    assert.equal(
+      sse.events.filter((e) => e.event === "reset").length,
+      resets + 1,
+      "one reset, for the new trial only",
+    );
+    // A finished trial's folder removed (as the matrix does with passing trials): the view stays on it.
+    await Deno.remove(third, { recursive: true });
+    await new Promise((ok) => setTimeout(ok, 120));
+    assert.notEqual(
+      JSON.parse(sse.events.filter((e) => e.event === "source").at(-1)!.data).trial,
+      "002-replay",
+      "no step back to an older trial",
+    );
+
     // The run ends: its own journal and verdict appear.
     await Deno.writeTextFile(
       join(t.run, "journal.jsonl"),

@@ -102,6 +102,15 @@ interface Follower {
   reader: JournalTail | RingFollower;
 }
 
+/**
+ * A trial older than the one followed: the newest trial's folder was removed
+ * (the runner deletes passing matrix trials) before the next one appeared.
+ * The view stays where it is rather than going back.
+ */
+function olderTrial(next: JournalSource, cur: JournalSource | undefined): boolean {
+  return cur?.trial != null && next.trial !== null && next.trial < cur.trial;
+}
+
 async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortSignal) {
   let current = null as Follower | null;
   let first = true;
@@ -112,9 +121,11 @@ async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortS
     // Read the verdict's presence before the journal, so ops written before it are sent before "end".
     const status = await opts.finished();
     const source = await currentSource(opts.dir);
-    if (source && source.path !== current?.source.path) {
-      // A new trial started, or the run's own journal appeared: show that one from its start.
-      if (current) await stream.writeSSE({ event: "reset", data: "{}" });
+    if (source && source.path !== current?.source.path && !olderTrial(source, current?.source)) {
+      // A new trial started, or the run's own journal appeared: show that one from its start. The
+      // same trial's journal.jsonl replacing its ring holds the same ops, which update their rows.
+      const same = current !== null && source.trial !== null && source.trial === current.source.trial;
+      if (current && !same) await stream.writeSSE({ event: "reset", data: "{}" });
       current = {
         source,
         reader: source.kind === "jsonl"
