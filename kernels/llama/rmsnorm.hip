@@ -14,11 +14,13 @@ __global__ void rmsnorm_kernel(float *out, const float *x, const float *weight, 
   float ss = 0.0f;
   if (VEC) {
     const float4 *x4 = reinterpret_cast<const float4 *>(xr);
+#pragma unroll 4
     for (uint32_t i = threadIdx.x; i < dim / 4; i += blockDim.x) {
       const float4 v = x4[i];
       ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
     }
   } else {
+#pragma unroll 4
     for (uint32_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
   }
   ss = fl_block_sum(ss, scratch);
@@ -27,11 +29,13 @@ __global__ void rmsnorm_kernel(float *out, const float *x, const float *weight, 
     const float4 *x4 = reinterpret_cast<const float4 *>(xr);
     const float4 *w4 = reinterpret_cast<const float4 *>(weight);
     float4 *o4 = reinterpret_cast<float4 *>(orow);
+#pragma unroll 4
     for (uint32_t i = threadIdx.x; i < dim / 4; i += blockDim.x) {
       const float4 v = x4[i], w = w4[i];
       o4[i] = make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
     }
   } else {
+#pragma unroll 4
     for (uint32_t i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = xr[i] * scale * weight[i];
   }
 }

@@ -29,6 +29,17 @@ __global__ void rope_kernel(float *x, uint32_t seq_len, uint32_t heads, uint32_t
   const uint32_t grp = static_cast<uint32_t>(rest % groups);
   const uint32_t s = static_cast<uint32_t>(rest / groups);
 
+  /* All of the thread's loads first (independent, in flight together), while the angle
+   * is computed; then the rotations. */
+  const uint32_t h0 = grp * FL_ROPE_HEADS_PER_THREAD;
+  float *row = x + (static_cast<uint64_t>(s) * heads + h0) * head_dim + 2 * i;
+  float2 v[FL_ROPE_HEADS_PER_THREAD];
+#pragma unroll
+  for (uint32_t k = 0; k < FL_ROPE_HEADS_PER_THREAD; k++) {
+    const float *p = row + static_cast<uint64_t>(k) * head_dim;
+    if (h0 + k < heads) v[k] = VEC ? *reinterpret_cast<const float2 *>(p) : make_float2(p[0], p[1]);
+  }
+
   const int32_t pos0 = DPOS ? *pos_ptr : pos_offset;
   const double pos = static_cast<double>(pos0) + static_cast<double>(s);
   const double inv_freq = exp2(-2.0 * static_cast<double>(i) / static_cast<double>(head_dim) *
@@ -39,21 +50,16 @@ __global__ void rope_kernel(float *x, uint32_t seq_len, uint32_t heads, uint32_t
   float sn, c;
   sincosf(static_cast<float>(theta), &sn, &c);
 
-  const uint32_t h0 = grp * FL_ROPE_HEADS_PER_THREAD;
-  const uint32_t h1 = min(h0 + FL_ROPE_HEADS_PER_THREAD, heads);
-  float *row = x + (static_cast<uint64_t>(s) * heads) * head_dim + 2 * i;
 #pragma unroll
   for (uint32_t k = 0; k < FL_ROPE_HEADS_PER_THREAD; k++) {
-    const uint32_t h = h0 + k;
-    if (h >= h1) break;
-    float *p = row + static_cast<uint64_t>(h) * head_dim;
+    float *p = row + static_cast<uint64_t>(k) * head_dim;
+    if (h0 + k >= heads) continue;
+    const float2 r = make_float2(v[k].x * c - v[k].y * sn, v[k].x * sn + v[k].y * c);
     if (VEC) {
-      float2 v = *reinterpret_cast<float2 *>(p);
-      *reinterpret_cast<float2 *>(p) = make_float2(v.x * c - v.y * sn, v.x * sn + v.y * c);
+      *reinterpret_cast<float2 *>(p) = r;
     } else {
-      const float x0 = p[0], x1 = p[1];
-      p[0] = x0 * c - x1 * sn;
-      p[1] = x0 * sn + x1 * c;
+      p[0] = r.x;
+      p[1] = r.y;
     }
   }
 }
