@@ -153,17 +153,19 @@ async function plant(ctx: TrialContext, which: string): Promise<void> {
       launch(d, s, faultWriteAt, { addr: 0, value: 3 });
       break;
     case "size-mismatch": {
-      // a D2H copy of x that asks for 4x its size
+      // a D2H copy of x that asks for 64 times its size
       const big = new Uint8Array(x.bytes * 64);
+      const addr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(big)));
       memcpy(
         d,
-        Deno.UnsafePointer.value(Deno.UnsafePointer.of(big)) as unknown as number,
+        addr,
         x.ptr,
         big.byteLength,
         2,
         0,
         true,
         "x",
+        addr,
       );
       break;
     }

@@ -306,6 +306,25 @@ export function opOfFaultInfo(records: OpRecord[], fault: FaultInfo | null): OpR
   return records.find((r) => r.id === fault.tag) ?? null;
 }
 
+/**
+ * A journal-like record for a finding that no native call carries (a check
+ * made outside the call path, such as the model-compatibility rail at load).
+ */
+export function findingRecord(f: Finding): OpRecord {
+  return {
+    id: f.op,
+    kind: f.kind ?? "check",
+    name: f.name ?? f.rail,
+    stream: 0,
+    scalars: {},
+    pointers: [],
+    step: f.step,
+    layer: f.layer,
+    op: typeof f.label === "string" ? f.label : undefined,
+    status: f.severity === "error" ? STATUS_BLOCKED : 0,
+  };
+}
+
 /** Findings that count (not overridden on purpose), in op order, blocking ones first within an op. */
 export function rankedFindings(findings: Finding[]): Finding[] {
   const sev = (f: Finding) => (f.severity === "error" ? 0 : 1);
@@ -380,12 +399,10 @@ export async function attribute(
     // No fault: a guard finding can still name a root cause (a silent overrun, a blocked call).
     const f = rankedFindings(original.findings)[0];
     if (f) {
-      const r = original.records.find((x) => x.id === f.op);
-      if (r) {
-        res.method = "finding";
-        res.rootCause = rootCauseOf(r, original.findings);
-        ev.push(`no fault surfaced; guard rail ${f.rail} flagged ${opLabel(r)}: ${f.invariant}`);
-      }
+      const r = original.records.find((x) => x.id === f.op) ?? findingRecord(f);
+      res.method = "finding";
+      res.rootCause = rootCauseOf(r, original.findings);
+      ev.push(`no fault surfaced; guard rail ${f.rail} flagged ${opLabel(r)}: ${f.invariant}`);
     }
     return done();
   }

@@ -121,12 +121,12 @@ function byFindings(ev: Evidence, cls: StockClass, extraRuleOut?: () => string |
   }
   if (!ev.reproduced) {
     if (mine.length) return confirmed(`no fault, but ${findingLine(mine[0], ev.records)}`);
-    return notReproduced(
-      `no trial faulted${
-        ev.matrix ? ` (${ev.matrix.reduce((s, r) => s + r.iterations, 0)} matrix trials)` : ""
-      }` +
-        ` and no guard rail reported it`,
-    );
+    const copies = ev.records.filter((r) => r.kind === "d2h").length;
+    const trials = ev.matrix ? ` (${ev.matrix.reduce((s, r) => s + r.iterations, 0)} matrix trials)` : "";
+    const calls = ev.records.length
+      ? `; ${ev.records.length} calls${copies ? ` (${copies} D2H copies)` : ""} returned success`
+      : "";
+    return notReproduced(`no trial faulted${trials}${calls} and no guard rail reported it`);
   }
   if (rc) {
     const other = rc.invariant ? `"${rc.invariant}"` : "another cause";

@@ -53,12 +53,13 @@ function defaultNextSteps(run: RunReport): string[] {
   const steps: string[] = [];
   if (rc) {
     const w = where(rc.step, rc.layer);
+    const s = a?.surfaced;
     steps.push(
       `Fix ${rc.argument ? `the argument ${code(rc.argument)} of ` : ""}${rc.name}${w ? ` (${w})` : ""}` +
-        `${rc.invariant ? ` so that "${rc.invariant}" holds` : ""}; the op where the fault surfaced ` +
-        `(${
-          a?.surfaced ? `#${a.surfaced.op} ${a.surfaced.kind} ${a.surfaced.name}` : "none"
-        }) is not the bug.`,
+        `${rc.invariant ? ` so that "${rc.invariant}" holds` : ""}` +
+        (s && s.op !== rc.op
+          ? `; the op where the fault surfaced (#${s.op} ${s.kind} ${s.name}) is not the bug.`
+          : "."),
     );
     if (a?.timingDependent) {
       steps.push(
@@ -135,6 +136,8 @@ export function buildMarkdown(run: RunReport): string {
       }), and no earlier op could be ` +
         `named as its cause.`,
     );
+  } else if (run.status !== "OK") {
+    L.push("The run ended with an error before any native call failed and no guard rail fired (see below).");
   } else {
     const n = run.matrix ? run.matrix.reduce((t, r) => t + r.iterations, 0) : run.trials.length;
     L.push(
@@ -262,6 +265,23 @@ export function buildMarkdown(run: RunReport): string {
     }
     if (others.length > 30) L.push(`| … | ${others.length - 30} more | | | |`);
     L.push("");
+  }
+
+  // D2H audit log
+  if (run.auditLog && run.auditLog.length) {
+    const d2h = run.records.filter((r) => r.kind === "d2h");
+    const failed = d2h.filter((r) => r.status !== 0 && r.status !== null).length;
+    L.push(
+      "## D2H audit log",
+      "",
+      `${d2h.length} device-to-host copies, ${failed} failed; the full log is in ${code("d2h_audit.log")}.`,
+      "",
+      "```",
+      ...run.auditLog.slice(0, 12),
+      ...(run.auditLog.length > 12 ? [`... (${run.auditLog.length - 12} more lines)`] : []),
+      "```",
+      "",
+    );
   }
 
   // Timeline

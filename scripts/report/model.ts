@@ -52,4 +52,6 @@ export interface RunReport {
   nextSteps?: string[];
   /** Values the main trial returned. */
   values?: Record<string, unknown>;
+  /** The seeds' [D2H_AUDIT_START]/[D2H_AUDIT_END] lines of the main trial, when the experiment asks for them. */
+  auditLog?: string[];
 }

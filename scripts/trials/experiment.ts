@@ -110,6 +110,8 @@ export interface ExperimentDef {
   sanitizer?: boolean;
   /** Attribute a fault with replays (default true). */
   attribute?: boolean;
+  /** Also write the seeds' D2H audit log (d2h_audit.log) and put a sample of it in the report. */
+  d2hAudit?: boolean;
   /** Most replays for the bisection (default 6). */
   maxReplays?: number;
   /** Per-trial time limit in ms (default 120 000). */
@@ -149,8 +151,8 @@ export function defineExperiment(def: ExperimentDef & { file?: string }): Experi
 
 function errorResult(e: unknown): Pick<TrialResult, "status" | "error"> {
   const err = e as { name?: string; message?: string; code?: number; codeName?: string; findings?: unknown };
-  if (err?.name === "GuardBlocked") {
-    return { status: "BLOCKED", error: { name: "GuardBlocked", message: String(err.message) } };
+  if (err?.name === "GuardBlocked" || err?.name === "ModelIncompatible") {
+    return { status: "BLOCKED", error: { name: err.name, message: String(err.message) } };
   }
   if (err?.name === "FaultlineError" && typeof err.code === "number") {
     return { status: "FAULT", error: { code: err.code, name: err.codeName, message: String(err.message) } };
@@ -503,6 +505,19 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
     rawJournal = await Deno.readTextFile(join(main.spec.runDir, "journal.jsonl"));
   } catch {
     rawJournal = null;
+  }
+  if (exp.d2hAudit && rawJournal !== null) {
+    const { d2hAuditLines } = await import("../../ffi/journal.ts");
+    const raws = rawJournal.split("\n").filter((l) => l.trim()).flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return [];
+      }
+    });
+    const lines = d2hAuditLines(raws);
+    await Deno.writeTextFile(join(dir, "d2h_audit.log"), lines.join("\n") + (lines.length ? "\n" : ""));
+    report.auditLog = lines;
   }
   const written = await writeReport(dir, report, { journal: rawJournal === null });
   if (rawJournal !== null) {

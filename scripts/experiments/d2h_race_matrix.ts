@@ -1,0 +1,74 @@
+/**
+ * The D2H race matrix (the seeds' B3.63, report 004): the same decode run as
+ * many isolated trials in three configurations, baseline (no instrumentation)
+ * 50, audit 50 and stress 100, with a progress bar and the seeds' results
+ * table. Each trial is a child process, so a crash or a hang would end one
+ * trial and be counted, never end the matrix.
+ *
+ * Where the seeds could only say NOT_REPRODUCED, the audited trials also run
+ * the race check: with `--param race=skip-wait` (the logits copy no longer
+ * waits for the compute stream's event) no trial faults, yet the race check
+ * names the copy and the launch it races.
+ *
+ *   deno run -A scripts/experiments/d2h_race_matrix.ts
+ *   deno run -A scripts/experiments/d2h_race_matrix.ts --scale 0.1 --param race=skip-wait
+ *
+ * Params: race none | skip-wait; steps (default 4, stress doubles it and adds a
+ * second host copy of the logits on a third stream); safe (the seeds' safe D2H
+ * wrapper: a stream sync before and after every device-to-host copy).
+ */
+
+import { stockHypotheses } from "../forensics/stock.ts";
+import { SEED_MATRIX } from "../trials/matrix.ts";
+import { defineExperiment, main } from "../trials/experiment.ts";
+
+export const experiment = defineExperiment({
+  name: "d2h_race_matrix",
+  title: "The B3.63 race matrix: baseline 50, audit 50, stress 100 isolated trials (seed 004)",
+  params: { race: "none", steps: 4, safe: false },
+  matrix: SEED_MATRIX,
+  hypotheses: stockHypotheses(),
+  d2hAudit: true,
+  timeoutMs: 60_000,
+  async run(ctx) {
+    const { presetConfig } = await import("../model/config.ts");
+    const { gpuModel } = await import("../model/gpu_model.ts");
+    const { LlamaEngine } = await import("../scheduler/mod.ts");
+    const sim = ctx.backend === "sim";
+    const cfg = presetConfig(sim ? "tiny" : "llama2-7b");
+    const race = String(ctx.params.race ?? "none");
+    const steps = Number(ctx.params.steps ?? 4) * (ctx.stress ? 2 : 1);
+    Object.assign(ctx.config, {
+      model: `${sim ? "tiny" : "llama2-7b"} (dim ${cfg.dim}, ${cfg.nLayers} layers)`,
+      race,
+      steps,
+      safe_wrapper: ctx.params.safe === true,
+    });
+    if (ctx.params.safe === true && ctx.audit && "sync" in ctx.audit) {
+      const { syncAroundD2H } = await import("../sync/index.ts");
+      ctx.audit.sync = syncAroundD2H();
+    }
+    const dev = ctx.device;
+    const model = gpuModel(dev, cfg, 1, { dtype: sim ? "f32" : "f16" });
+    const engine = await LlamaEngine.create(dev, model, { maxContext: 64 });
+    if (race === "skip-wait") engine.hooks.replace({ name: "logits wait", phase: "decode" }, () => {});
+    else if (race !== "none") throw new Error(`unknown race ${race} (none, skip-wait)`);
+    const extra = ctx.stress ? dev.createStream() : null;
+    const extraHost = new Float32Array(cfg.vocabSize);
+    if (extra) {
+      // stress: a second copy of the logits on a third stream, ordered by the engine's event
+      engine.hooks.after({ name: "logits sync", phase: "decode" }, () => {
+        extra.waitEvent(engine.logitsReady);
+        engine.buffer("logits").download(extraHost, { stream: extra });
+        extra.synchronize();
+      });
+    }
+    const tokens: number[] = [];
+    let t = engine.prefill([1, 5, 9]);
+    tokens.push(t);
+    for (let i = 0; i < steps; i++) tokens.push(t = engine.decodeStep(t));
+    return { tokens };
+  },
+});
+
+if (import.meta.main) await main(experiment);
