@@ -137,3 +137,19 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "decode: long context (100-token prompt in 4 prefill passes, decode across attention chunks)",
+  ...ffiTest,
+}, async () => {
+  const dev = testDevice();
+  // 100 prompt tokens + 40 generated: positions up to 139, over three 64-key chunks of the decode attention
+  const prompt = Array.from({ length: 100 }, (_, i) => (i * 37 + 11) % 256);
+  using model = gpuModel(dev, presetConfig("tiny"), SEED, { dtype: "f16", fill: "exact" });
+  using engine = await LlamaEngine.create(dev, model, { maxContext: 160, maxPrefill: 32 });
+  const ref = ReferenceForward.fromGpuModel(model, { maxContext: 160 });
+  const r = compare("tiny f16, long context", engine, ref, prompt, 40);
+  assert.equal(r.ties, 0);
+  assert.equal(r.matched, 40);
+  assert.equal(engine.step, 4 + 39);
+});
