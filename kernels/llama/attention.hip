@@ -87,7 +87,7 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
                                                 const float *v_cache, uint32_t n_head, uint32_t n_head_kv,
                                                 uint32_t head_dim, uint32_t n_ctx, float scale) {
   FL_DYNAMIC_SHARED(float4, smem4);
-  constexpr uint32_t KEYS = 4; /* keys whose loads are in flight together, per group */
+  constexpr uint32_t KEYS = 4; /* keys whose loads are in flight together, per group (the reduction below assumes 4) */
   constexpr int PL = VEC ? FL_ATTN_MAX_PER_LANE / 4 : FL_ATTN_MAX_PER_LANE; /* units per lane */
   constexpr uint32_t W = VEC ? 4 : 1;                                      /* floats per unit */
   const uint32_t G = n_head / n_head_kv, D = head_dim, U = D / W;
@@ -147,12 +147,22 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
           }
         }
       }
-#pragma unroll
-      for (uint32_t k = 0; k < KEYS; k++) {
-        const float sum = fl_group_sum(dot[k]);
-        const uint32_t jj = jb + k * n_groups;
-        if (lane == 0 && jj < nj) ps[g * FL_ATTN_CHUNK + jj] = sum;
-      }
+      /* Reduce the 4 keys' partial dots across the group with 6 shuffles
+       * instead of 4 x 5: halve the set of keys at each of the first two
+       * steps (lanes with bit 4 set keep keys 2, 3; then bit 3 picks one),
+       * then sum the one remaining key over the 8-lane subgroup. Lane 8k
+       * ends with the full dot of key k. */
+      const bool hi = (lane & 16) != 0, mid = (lane & 8) != 0;
+      const float r0 = __shfl_xor_sync(FL_FULL_MASK, hi ? dot[0] : dot[2], 16, FL_LLAMA_GROUP);
+      const float r1 = __shfl_xor_sync(FL_FULL_MASK, hi ? dot[1] : dot[3], 16, FL_LLAMA_GROUP);
+      const float k0 = (hi ? dot[2] : dot[0]) + r0, k1 = (hi ? dot[3] : dot[1]) + r1;
+      float kept = (mid ? k1 : k0) + __shfl_xor_sync(FL_FULL_MASK, mid ? k0 : k1, 8, FL_LLAMA_GROUP);
+      kept += __shfl_xor_sync(FL_FULL_MASK, kept, 4, FL_LLAMA_GROUP);
+      kept += __shfl_xor_sync(FL_FULL_MASK, kept, 2, FL_LLAMA_GROUP);
+      kept += __shfl_xor_sync(FL_FULL_MASK, kept, 1, FL_LLAMA_GROUP);
+      const uint32_t key = (hi ? 2u : 0u) + (mid ? 1u : 0u);
+      const uint32_t jj = jb + key * n_groups;
+      if ((lane & 7) == 0 && jj < nj) ps[g * FL_ATTN_CHUNK + jj] = kept;
     }
   }
   __syncthreads();

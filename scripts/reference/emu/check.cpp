@@ -55,10 +55,15 @@ static void cmp(const char *what, const float *got, const float *want, size_t n,
 }
 static std::vector<float> nanv(size_t n) { return std::vector<float>(n, __int_as_float(-1)); }
 
-int main() {
+static const char *filter = nullptr; /* argv[1]: run only the sections whose name contains it */
+static bool want(const char *section) { return !filter || strstr(section, filter); }
+
+int main(int argc, char **argv) {
+  if (argc > 1) filter = argv[1];
   char name[200];
   fl_launch_dims d, d2;
   // embed
+  if (want("embed")) {
   for (uint32_t dim : {64u, 37u, 40u}) {
     uint32_t vocab = 50, nt = 5; std::vector<int32_t> tok = {3, -1, 49, 50, 7};
     auto table = rnd(vocab * dim); auto th = toh(table);
@@ -72,7 +77,9 @@ int main() {
     launch_embed_f16(nullptr, d, g.data(), th.data(), tok.data(), nt, dim, vocab);
     snprintf(name, sizeof name, "embed_f16 dim %u", dim); cmp(name, g.data(), r.data(), r.size());
   }
+  }
   // rmsnorm
+  if (want("rmsnorm")) {
   for (auto [rows, dim] : {std::pair{3u, 4096u}, {5u, 1001u}, {2u, 96u}}) {
     auto x = rnd(rows * dim, -3, 3), w = rnd(dim, 0.5, 1.5); auto r = nanv(x.size()), g = nanv(x.size());
     fl_config_llama_rmsnorm(rows, dim, &d);
@@ -82,7 +89,9 @@ int main() {
     launch_rmsnorm(nullptr, d, x.data(), x.data(), w.data(), rows, dim, 1e-5f);
     snprintf(name, sizeof name, "rmsnorm in place %ux%u", rows, dim); cmp(name, x.data(), r.data(), r.size());
   }
+  }
   // matvec / matmul
+  if (want("matvec matmul")) {
   for (auto [o, in] : {std::pair{64u, 4096u}, {30u, 1000u}, {13u, 1003u}, {1u, 1u}, {9u, 2048u}}) {
     auto w = rnd(o * in), x = rnd(in, -2, 2); auto wh = toh(w);
     auto r = nanv(o), g = nanv(o);
@@ -107,7 +116,9 @@ int main() {
     launch_matmul_f16(nullptr, d, g.data(), wh.data(), x.data(), t, o, in);
     snprintf(name, sizeof name, "matmul_f16 %u %ux%u", t, o, in); cmp(name, g.data(), r.data(), r.size());
   }
+  }
   // rope
+  if (want("rope")) {
   for (auto [s, h, hd, pos] : {std::tuple{1u, 32u, 128u, 2047}, {7u, 8u, 128u, 0}, {5u, 5u, 6u, 100}, {2u, 1u, 2u, -3}}) {
     auto x = rnd(s * h * hd, -2, 2); auto r = x, g = x, g2 = x; int32_t p = pos;
     fl_config_llama_rope(s, h, hd, &d);
@@ -121,7 +132,9 @@ int main() {
     launch_rope(nullptr, d, xm.data() + 1, s, h, hd, pos, false, nullptr, 10000.f);
     snprintf(name, sizeof name, "rope misaligned %ux%ux%u at %d", s, h, hd, pos); cmp(name, xm.data() + 1, r.data(), r.size());
   }
+  }
   // attention
+  if (want("attention")) {
   for (auto [s, hq, hkv, hd, ctx] : {std::tuple{9u, 8u, 2u, 64u, 21u}, {4u, 4u, 4u, 128u, 200u}, {3u, 6u, 3u, 38u, 130u},
                                      {2u, 2u, 1u, 256u, 65u}, {1u, 32u, 1u, 16u, 1u}, {1u, 32u, 8u, 128u, 2048u}, {2u, 4u, 2u, 100u, 70u}}) {
     auto k = rnd(ctx * hkv * hd, -2, 2), v = rnd(ctx * hkv * hd, -2, 2), q = rnd(s * hq * hd, -2, 2);
@@ -139,7 +152,9 @@ int main() {
     launch_attention_decode(nullptr, d, d2, g1.data(), q1.data(), k.data(), v.data(), scratch.data(), hq, hkv, hd, ctx);
     snprintf(name, sizeof name, "attention_decode hq%u hkv%u d%u ctx%u", hq, hkv, hd, ctx); cmp(name, g1.data(), r1.data(), r1.size());
   }
+  }
   // kv append
+  if (want("kv_append")) {
   for (auto [s, hkv, hd, pos, ctx] : {std::tuple{5u, 2u, 64u, 13, 20u}, {4u, 2u, 64u, 18, 20u}, {3u, 3u, 5u, 0, 9u}, {3u, 2u, 8u, -1, 9u}}) {
     auto kc = rnd(ctx * hkv * hd), vc = rnd(ctx * hkv * hd), k = rnd(s * hkv * hd), v = rnd(s * hkv * hd);
     auto rk = kc, rv = vc, gk = kc, gv = vc, gk2 = kc, gv2 = vc; int32_t p = pos;
@@ -152,7 +167,9 @@ int main() {
     cmp("  dpos k", gk2.data(), rk.data(), rk.size(), 1e-30);
     cmp("  dpos v", gv2.data(), rv.data(), rv.size(), 1e-30);
   }
+  }
   // elementwise
+  if (want("silu_mul add")) {
   for (uint32_t n : {11008u, 1003u, 3u}) {
     auto a = rnd(n, -8, 8), b = rnd(n, -2, 2); auto r = nanv(n), g = nanv(n);
     fl_config_llama_elementwise(n, &d);
@@ -164,7 +181,9 @@ int main() {
     launch_add(nullptr, d, g.data(), a.data(), b.data(), n);
     snprintf(name, sizeof name, "add %u", n); cmp(name, g.data(), r.data(), n);
   }
+  }
   // argmax
+  if (want("argmax")) {
   for (auto [rows, n] : {std::pair{3u, 32000u}, {2u, 1001u}, {1u, 1u}}) {
     auto x = rnd(rows * n, -10, 10);
     if (n > 10) { x[5] = 20; x[9] = 20; x[n + 3] = NAN; x[n + n / 2] = 30; }
@@ -179,6 +198,7 @@ int main() {
     printf(" emu");
     for (auto v : g) printf(" %d", v);
     printf("\n");
+  }
   }
   printf("%d failures\n", fails);
   return fails != 0;

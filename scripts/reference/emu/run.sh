@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the llama GPU kernels without a GPU: compiles kernels/llama/*.hip as
 # C++ against the CPU emulation in vendor.h and compares every kernel with the
-# sim C reference. Usage: scripts/reference/emu/run.sh  (from anywhere; g++ >= 12)
+# sim C reference. Usage: scripts/reference/emu/run.sh [section]  (from anywhere; g++ >= 12;
+# section: a kernel name such as attention, to run only that part)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -16,4 +17,4 @@ for src in "$root"/kernels/llama/*.hip "$here"/emu.cpp "$here"/check.cpp; do
 done
 gcc -std=c11 -O2 -D_GNU_SOURCE -I"$root/hip" -c "$root/hip/sim/llama_kernels.c" -o "$out/llama_sim.o"
 g++ -pthread "${objs[@]}" "$out/llama_sim.o" -o "$out/check"
-"$out/check"
+"$out/check" "$@"
