@@ -1,152 +1,71 @@
 /**
- * `deno task demo`: a planted fault, traced back to its launch.
+ * `deno task demo`: the RoPE launch forensics (scripts/experiments/rope_forensics.ts)
+ * on the default backend. A Llama decode in which "RoPE Q" at step 3, layer 0
+ * gets a stale pointer; the illegal access surfaces later, at the logits copy
+ * of that step. faultline replays the trial with a sync after every launch,
+ * names the launch, its step, layer and argument, and writes the report.
  *
- * A child process (this file with --child) writes through a freed buffer
- * with fault_fill, launches a harmless kernel after it, and copies a result
- * back to the host: the copy is where the error surfaces. The parent prints
- * where it surfaced and what the backend's fault info names (kernel, address,
- * tag), and follows the tag back to the launch in the call record.
+ * Prints where the fault surfaced, the root cause, the time it took and the
+ * report's path. Extra arguments go to the experiment (`deno task demo --param
+ * fault=zero-seq-len`, `--param model=llama2-7b`, `--debug-env cuda`).
  */
-import { boundary, faultFill, FaultlineError, launch, type NativeCall, runtime, tick } from "../mod.ts";
+import { parseArgs } from "node:util";
+import { relative } from "node:path";
+import { experiment } from "./experiments/rope_forensics.ts";
+import { parseParams, runExperiment } from "./trials/experiment.ts";
 
-interface Rec {
-  id: number;
-  kind: string;
-  name: string;
-  stream: number;
-  pointers: NativeCall["pointers"];
-  scalars: Record<string, number>;
-  status?: number;
-  result?: number;
-}
-
-interface ChildReport {
-  backend: string;
-  device: string;
-  calls: Rec[];
-  surfaced: { id: number; kind: string; name: string; error: string; code: number } | null;
-  fault: ReturnType<ReturnType<ReturnType<typeof runtime>["device"]>["faultInfo"]>;
-}
-
-function child(): void {
-  const rt = runtime();
-  const dev = rt.device(0);
-  const calls: Rec[] = [];
-  boundary.attach({
-    before: (c) =>
-      void calls.push({
-        id: c.id,
-        kind: c.kind,
-        name: c.name,
-        stream: c.stream,
-        pointers: c.pointers,
-        scalars: c.scalars,
-      }),
-    after: (c, status, result) => {
-      const r = calls.find((x) => x.id === c.id)!;
-      r.status = status;
-      if (result !== undefined) r.result = result;
-    },
-  });
-  const report: ChildReport = {
-    backend: rt.backend,
-    device: dev.props.name,
-    calls,
-    surfaced: null,
-    fault: null,
-  };
-  try {
-    const n = 16 << 20; // 64 MiB of logits: a first kernel that keeps the stream busy for a while
-    const logits = dev.malloc(n * 4, { name: "logits" });
-    const counter = dev.malloc(4, { name: "steps" });
-    counter.fill(0);
-    // large enough that a GPU allocator unmaps it on free, as sim does for any size
-    const scratch = dev.malloc(32 << 20, { name: "scratch" });
-    scratch.free(); // the planted bug: scratch is used after this
-    // all on the default stream, no sync: the fault stays hidden until the copy
-    launch(dev, null, faultFill, { dst: logits, n, value: 0.5 });
-    launch(dev, null, faultFill, { dst: scratch.ptr, n: 1024, value: 1 }); // writes through the freed buffer
-    launch(dev, null, tick, { counter });
-    const host = new Float32Array(4096);
-    logits.download(host);
-  } catch (e) {
-    if (!(e instanceof FaultlineError)) throw e;
-    const last = calls[calls.length - 1];
-    report.surfaced = { id: last.id, kind: last.kind, name: last.name, error: e.message, code: e.code };
-  }
-  report.fault = dev.faultInfo();
-  console.log(JSON.stringify(report));
-}
-
-async function parent(): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, "--child"],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  let r: ChildReport;
-  try {
-    r = JSON.parse(text.split("\n").pop() ?? "");
-  } catch {
-    console.error(`demo: the trial printed no report (exit ${out.code}):\n${text}`);
-    Deno.exit(1);
-  }
-  const hex = (n: number) => `0x${n.toString(16)}`;
-  const op = (id: number) => r.calls.find((c) => c.id === id);
-  const describeOp = (c: Rec) => `op #${c.id} ${c.kind} ${c.name}`;
-
-  console.log(`faultline demo — backend ${r.backend}, device 0: ${r.device}`);
-  console.log(`planted: fault_fill writes 1024 floats through "scratch" after it was freed`);
-  console.log();
-  if (!r.surfaced) {
-    console.log("no fault surfaced (the planted write went unnoticed on this backend)");
-    return;
-  }
-  const where =
-    { d2h: "a device-to-host copy", sync: "a synchronize", launch: "a later launch" }[r.surfaced.kind] ??
-      r.surfaced.kind;
-  console.log(`surfaced at: ${describeOp(op(r.surfaced.id)!)} (${where})`);
-  console.log(`  ${r.surfaced.error}`);
-  if (!r.fault) {
-    console.log("the backend has no fault info");
-    return;
-  }
-  const f = r.fault;
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    param: { type: "string", multiple: true },
+    "debug-env": { type: "string" },
+    sanitizer: { type: "boolean" },
+    reports: { type: "string" },
+  },
+});
+const params = parseParams(values.param ?? []);
+console.log("faultline demo: a Llama decode whose RoPE Q launch (step 3, layer 0) gets a bad pointer");
+const t0 = performance.now();
+const res = await runExperiment(experiment, {
+  params,
+  debugEnv: values["debug-env"],
+  sanitizer: values.sanitizer,
+  reportsDir: values.reports,
+  print: false,
+  command: `deno task demo${Deno.args.length ? " " + Deno.args.join(" ") : ""}`,
+});
+const r = res.report;
+const a = r.attribution;
+console.log(`backend ${r.backend}, device: ${r.device}; model ${r.config.model}`);
+console.log();
+if (a?.surfaced) {
+  const s = a.surfaced;
   console.log(
-    `fault info: status ${f.status}, kernel ${f.op}, ${f.access} at ${
-      f.address ? hex(f.address) : "(address unknown)"
-    }, stream ${f.stream}, tag ${f.tag}`,
+    `the fault surfaced at: op #${s.op} ${s.opName ?? s.kind} (${s.kind} ${s.name}, step ${s.step ?? "?"})`,
   );
-  const culprit = f.tag ? op(f.tag) : undefined;
-  if (culprit) {
-    const args = [
-      ...culprit.pointers.map((p) => `${p.arg}=${hex(p.ptr)} (${p.bytes} bytes, ${p.access})`),
-      ...Object.entries(culprit.scalars).map(([k, v]) => `${k}=${v}`),
-    ].join(", ");
-    console.log(`tag ${f.tag} -> ${describeOp(culprit)}(${args})`);
-  }
-  if (f.address) {
-    // which allocation, live or freed, held the faulting address?
-    for (const a of r.calls.filter((c) => c.kind === "alloc" && c.result !== undefined)) {
-      const base = a.result!;
-      const bytes = a.scalars.allocBytes ?? a.scalars.bytes;
-      if (f.address >= base && f.address < base + bytes) {
-        const freed = r.calls.find((c) => c.kind === "free" && c.scalars.ptr === base);
-        console.log(
-          `address ${hex(f.address)} is "${a.name}" + ${f.address - base}` +
-            (freed ? `, freed at ${describeOp(freed)} before the launch` : ""),
-        );
-      }
-    }
-  }
-  console.log();
+  console.log(`  ${s.error}`);
+} else console.log("no fault surfaced");
+const rc = a?.rootCause;
+if (rc) {
   console.log(
-    `the error surfaced ${
-      r.surfaced.id - (culprit?.id ?? r.surfaced.id)
-    } ops after the launch that caused it.`,
+    `root cause: op #${rc.op} ${rc.name} — kernel ${rc.kernel}, step ${rc.step}, layer ${rc.layer}`,
+  );
+  if (rc.argument) {
+    const arg = rc.args.find((x) => x.arg === rc.argument);
+    console.log(`  argument ${rc.argument}: ${arg ? arg.text : ""}`);
+  }
+  if (rc.invariant) console.log(`  breaks: ${rc.invariant}${rc.detail ? ` (${rc.detail})` : ""}`);
+  console.log(
+    `named in ${a!.replays} replay(s), ${(a!.wallMs / 1000).toFixed(2)} s after the faulting run ended`,
   );
 }
-
-if (Deno.args.includes("--child")) child();
-else await parent();
+const confirmed = r.hypotheses.filter((h) => h.status === "CONFIRMED").map((h) => h.title);
+if (confirmed.length) console.log(`confirmed: ${confirmed.join("; ")}`);
+console.log();
+console.log(
+  `report: ${relative(Deno.cwd(), res.dir)}/report.md (total ${
+    ((performance.now() - t0) / 1000).toFixed(1)
+  } s)`,
+);
+const planted = params.fault === "none" ? null : "RoPE Q";
+Deno.exit(planted === null ? (r.status === "OK" ? 0 : 1) : rc?.name === planted ? 0 : 1);
