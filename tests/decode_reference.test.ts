@@ -153,3 +153,25 @@ Deno.test({
   assert.equal(r.matched, 40);
   assert.equal(engine.step, 4 + 39);
 });
+
+Deno.test(
+  { name: "decode: head_dim 128 shape (dim 512, GQA 4/2, vocab 2048), f16", ...ffiTest },
+  async () => {
+    const dev = testDevice();
+    const config = presetConfig("tiny", {
+      dim: 512,
+      ffnDim: 1376,
+      nHeads: 4,
+      nKvHeads: 2,
+      vocabSize: 2048,
+      nLayers: 2,
+    });
+    using model = gpuModel(dev, config, SEED, { dtype: "f16", fill: "exact" });
+    using engine = await LlamaEngine.create(dev, model, { maxContext: 48 });
+    const ref = ReferenceForward.fromGpuModel(model, { maxContext: 48 });
+    const r = compare("dim 512 head_dim 128 f16", engine, ref, PROMPT, TOKENS);
+    assert.equal(r.ties, 0);
+    assert.equal(r.matched, TOKENS);
+    assert.ok(r.maxLogitErr < 1e-3, `logits error ${r.maxLogitErr}`);
+  },
+);
