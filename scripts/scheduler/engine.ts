@@ -18,8 +18,9 @@
  * compute ("logits event") and waited for on copy ("logits wait"); the host then synchronizes the copy
  * stream ("logits sync"). Greedy sampling (argmax) runs on the device.
  *
- * The decode ops are built once (and their argument objects reused), so a decode step allocates
- * nothing when no hooks are set. Hooks (ops.ts) run before/after any op, or replace its action.
+ * The decode ops are built once (and their argument objects reused): with no hooks set, the scheduler
+ * itself allocates nothing per decode step. Hooks (ops.ts) run before/after any op, or replace its
+ * action.
  */
 import {
   boundary,
@@ -64,7 +65,7 @@ export interface EngineOptions {
   modelCheck?: ((model: LlamaConfig, engine: Partial<LlamaConfig>) => void) | null;
   /** Copy the logits to the host each pass ("logits D2H"). Default true. */
   copyLogits?: boolean;
-  /** Allocation of activations and KV cache (default device.malloc with the buffer's name). */
+  /** Allocation of activations, KV cache and the weights of a GGUF model it uploads (default device.malloc with the buffer's name). */
   allocate?: Allocator;
 }
 
