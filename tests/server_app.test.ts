@@ -147,6 +147,10 @@ Deno.test("GET /runs/:exp/:id/live renders the ops so far and points at the even
       "resumes after the last complete line",
     );
     assert.ok(body.includes('<script src="/assets/live.js" defer></script>'));
+    assert.ok(
+      body.includes('id="live-state" class="badge s-CONNECTING">CONNECTING<'),
+      "LIVE once the stream opens",
+    );
     assert.ok(!/<script>/.test(body), "no inline script");
   });
 });

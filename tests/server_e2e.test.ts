@@ -121,6 +121,9 @@ Deno.test({
       const second = await browser.newPage();
       await second.goto(`${base}/runs/${LIVE_EXP}/${LIVE_ID}/live`);
       await second.locator("#live-state", { hasText: /^LIVE$/ }).waitFor({ timeout: 5000 });
+      for (const end = Date.now() + 5000; streams.size < 2 && Date.now() < end;) {
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
       assert.equal(streams.size, 2);
       await second.close();
       const deadline = Date.now() + 5000;

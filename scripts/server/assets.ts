@@ -18,7 +18,7 @@ td.num { text-align: right; }
 .badge { font-weight: 600; padding: 0 .4rem; border-radius: .3rem; border: 1px solid currentColor; white-space: nowrap; }
 .s-OK, .h-RULED_OUT { color: var(--ok); } .s-FAULT, .h-CONFIRMED { color: var(--fault); }
 .s-BLOCKED, .s-UNREADABLE { color: var(--blocked); } .s-LIVE { color: var(--live); }
-.s-INCOMPLETE, .h-INCONCLUSIVE, .h-NOT_REPRODUCED { color: var(--muted); }
+.s-INCOMPLETE, .s-CONNECTING, .s-RECONNECTING, .h-INCONCLUSIVE, .h-NOT_REPRODUCED { color: var(--muted); }
 tr.op.error td { color: var(--fault); } tr.op.pending td { color: var(--muted); }
 tr.op.blocked td { color: var(--blocked); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }

@@ -403,7 +403,8 @@ export function LivePage(props: { run: RunDetail }) {
   return (
     <Layout title={`${r.experiment}/${r.id} · live`}>
       <h1>
-        <a href={runPath(r)}>{r.experiment} {r.id}</a> <StatusBadge id="live-state" status={r.status} />
+        <a href={runPath(r)}>{r.experiment} {r.id}</a>{" "}
+        <StatusBadge id="live-state" status={r.status === "LIVE" ? "CONNECTING" : r.status} />
       </h1>
       <p>
         Following{" "}
