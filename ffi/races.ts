@@ -26,7 +26,7 @@
  */
 import type { Access, NativeCall, OpKind } from "./boundary.ts";
 import type { JournalRecord } from "./journal.ts";
-import type { Registry } from "./registry.ts";
+import type { Allocation, Registry } from "./registry.ts";
 
 /** One side of a race: the op and the bytes it touched. */
 export interface RaceSide {
@@ -62,8 +62,14 @@ interface Entry {
   t: number;
   c: number;
   write: boolean;
-  side: RaceSide;
+  /** The call or journal record that made the access (its RaceSide is built only for a report). */
+  src: unknown;
+  arg: string;
+  access: Access;
 }
+
+/** Builds the description of one side of a race from an access's source (a NativeCall or a journal record). */
+export type SideBuilder = (src: unknown, arg: string, access: Access, lo: number, hi: number) => RaceSide;
 
 export interface RaceOptions {
   /** Accesses kept per allocation (oldest dropped first). Default 256. */
@@ -82,67 +88,74 @@ function describeSide(s: RaceSide): string {
   return `${verb} by ${s.kind} ${s.name} (op ${s.op}, argument ${s.arg}) on stream ${hex(s.stream)}${where}`;
 }
 
-/** The vector-clock state and the per-allocation access history. */
+/**
+ * The vector-clock state and the per-allocation access history. Steady state
+ * allocates nothing: clocks are dense arrays, and an access that supersedes
+ * an older one of the same range reuses its entry.
+ */
 export class RaceDetector {
   #streams = new Map<number, number>(); // device * 2^49 + handle -> thread index
-  #threadStream: number[] = [0]; // thread index -> stream handle (index 0: host)
-  #threadDevice: number[] = [-1];
+  #threadDevice: number[] = [-1]; // thread index -> device (index 0: host)
   #vc: number[][] = [[0]];
   #events = new Map<number, number[]>();
   #accesses = new Map<number, Entry[]>();
   #keep: number;
-  /** Races found so far (online and offline). */
+  #side: SideBuilder;
+  #lastKey = -1;
+  #lastThread = 0;
+  /** Races found so far (offline analysis collects here). */
   readonly races: Race[] = [];
 
-  constructor(opts: RaceOptions = {}) {
+  constructor(side: SideBuilder, opts: RaceOptions = {}) {
+    this.#side = side;
     this.#keep = opts.keepPerAllocation ?? 256;
   }
 
-  #thread(device: number, stream: number): number {
+  /** The analysis thread of (device, stream). */
+  thread(device: number, stream: number): number {
     const key = device * DEVICE_STRIDE + stream;
+    if (key === this.#lastKey) return this.#lastThread;
     let t = this.#streams.get(key);
     if (t === undefined) {
       t = this.#vc.length;
       this.#streams.set(key, t);
-      this.#vc.push([]);
-      this.#threadStream.push(stream);
+      for (const v of this.#vc) v.push(0);
+      this.#vc.push(new Array<number>(t + 1).fill(0));
       this.#threadDevice.push(device);
+      for (const snap of this.#events.values()) snap.push(0);
     }
+    this.#lastKey = key;
+    this.#lastThread = t;
     return t;
   }
 
   /** Is an access by thread t at clock c ordered before the next op enqueued on thread s? */
   #ordered(t: number, c: number, s: number): boolean {
-    if (t === s) return true;
-    const vs = this.#vc[s][t] ?? 0;
-    const vh = this.#vc[0][t] ?? 0;
-    return c <= vs || c <= vh;
+    return t === s || c <= this.#vc[s][t] || c <= this.#vc[0][t];
   }
 
-  static #join(into: number[], from: number[]): void {
-    for (let k = 0; k < from.length; k++) {
-      const v = from[k];
-      if (v !== undefined && v > (into[k] ?? 0)) into[k] = v;
-    }
+  static #join(into: number[], from: readonly number[]): void {
+    const n = from.length;
+    for (let k = 0; k < n; k++) if (from[k] > into[k]) into[k] = from[k];
   }
 
   /**
-   * Checks one access of an op about to be enqueued on (device, stream)
-   * against the history; returns the races (empty array: none).
+   * Checks one access of an op about to be enqueued on thread s against the
+   * history; returns the races (the shared empty array when none).
    */
   checkAccess(
-    device: number,
-    stream: number,
+    s: number,
     allocId: number,
     lo: number,
     hi: number,
     access: Access,
-    side: () => RaceSide,
-    alloc: () => { name: string; size: number },
+    src: unknown,
+    arg: string,
+    allocName: string,
+    allocSize: number,
   ): Race[] {
     const list = this.#accesses.get(allocId);
-    if (list === undefined || list.length === 0) return NO_RACES;
-    const s = this.#thread(device, stream);
+    if (list === undefined) return NO_RACES;
     const write = access !== "r";
     let out: Race[] | null = null;
     for (let k = 0; k < list.length; k++) {
@@ -150,34 +163,41 @@ export class RaceDetector {
       if (e.hi <= lo || e.lo >= hi) continue;
       if (!write && !e.write) continue;
       if (this.#ordered(e.t, e.c, s)) continue;
-      const second = side();
-      const a = alloc();
+      const first = this.#side(e.src, e.arg, e.access, e.lo, e.hi);
+      const second = this.#side(src, arg, access, lo, hi);
       const olo = Math.max(lo, e.lo), ohi = Math.min(hi, e.hi);
-      const race: Race = {
-        alloc: { id: allocId, name: a.name, size: a.size },
+      (out ??= []).push({
+        alloc: { id: allocId, name: allocName, size: allocSize },
         lo: olo,
         hi: ohi,
-        first: e.side,
+        first,
         second,
-        why: `bytes [${olo}, ${ohi}) of ${a.name} (alloc ${allocId}) ${describeSide(e.side)} and ` +
+        why: `bytes [${olo}, ${ohi}) of ${allocName} (alloc ${allocId}) ${describeSide(first)} and ` +
           `${describeSide(second)}, with no event wait or synchronization ordering them`,
-      };
-      (out ??= []).push(race);
+      });
     }
     return out ?? NO_RACES;
   }
 
-  /** Ticks the stream for one enqueued op; returns (thread, clock) for its accesses. */
+  /** Ticks the stream for one enqueued op; returns its thread index (its clock is vc[s][s]). */
   enqueue(device: number, stream: number): number {
-    const s = this.#thread(device, stream);
+    const s = this.thread(device, stream);
     const vs = this.#vc[s];
     RaceDetector.#join(vs, this.#vc[0]);
-    vs[s] = (vs[s] ?? 0) + 1;
+    vs[s]++;
     return s;
   }
 
   /** Records an access made by the op just enqueued on thread s. */
-  recordAccess(s: number, allocId: number, lo: number, hi: number, access: Access, side: RaceSide): void {
+  recordAccess(
+    s: number,
+    allocId: number,
+    lo: number,
+    hi: number,
+    access: Access,
+    src: unknown,
+    arg: string,
+  ): void {
     let list = this.#accesses.get(allocId);
     if (list === undefined) {
       list = [];
@@ -185,22 +205,43 @@ export class RaceDetector {
     }
     const c = this.#vc[s][s];
     const write = access !== "r";
-    // drop entries this access supersedes: covered, and ordered before it
+    // drop the entries this access supersedes (covered, and ordered before it), reusing one for it;
+    // in the steady state one entry is superseded and the list keeps its length (no resizing)
+    let reuse: Entry | null = null;
     let j = 0;
-    for (let k = 0; k < list.length; k++) {
+    const n = list.length;
+    for (let k = 0; k < n; k++) {
       const e = list[k];
-      const covered = e.lo >= lo && e.hi <= hi;
-      const superseded = covered && (write ? this.#ordered(e.t, e.c, s) : (e.t === s && !e.write));
-      if (!superseded) list[j++] = e;
+      const superseded = e.lo >= lo && e.hi <= hi &&
+        (write ? this.#ordered(e.t, e.c, s) : (e.t === s && !e.write));
+      if (!superseded) {
+        if (j !== k) list[j] = e;
+        j++;
+      } else if (reuse === null) reuse = e;
     }
-    list.length = j;
-    list.push({ lo, hi, t: s, c, write, side });
+    if (reuse === null) {
+      reuse = { lo, hi, t: s, c, write, src, arg, access };
+    } else {
+      reuse.lo = lo;
+      reuse.hi = hi;
+      reuse.t = s;
+      reuse.c = c;
+      reuse.write = write;
+      reuse.src = src;
+      reuse.arg = arg;
+      reuse.access = access;
+    }
+    if (j === n) list.push(reuse);
+    else {
+      list[j] = reuse;
+      if (j + 1 !== n) list.length = j + 1;
+    }
     if (list.length > this.#keep) list.splice(0, list.length - this.#keep);
   }
 
   /** The host waits for a stream (stream synchronize, a finished query, a synchronous copy). */
   hostWaitsStream(device: number, stream: number): void {
-    RaceDetector.#join(this.#vc[0], this.#vc[this.#thread(device, stream)]);
+    RaceDetector.#join(this.#vc[0], this.#vc[this.thread(device, stream)]);
   }
 
   /** The host waits for every stream of a device (device synchronize, free). */
@@ -217,7 +258,7 @@ export class RaceDetector {
 
   streamWaitEvent(device: number, stream: number, event: number): void {
     const snap = this.#events.get(device * DEVICE_STRIDE + event);
-    const s = this.#thread(device, stream);
+    const s = this.thread(device, stream);
     RaceDetector.#join(this.#vc[s], this.#vc[0]);
     if (snap !== undefined) RaceDetector.#join(this.#vc[s], snap);
   }
@@ -225,6 +266,11 @@ export class RaceDetector {
   hostWaitsEvent(device: number, event: number): void {
     const snap = this.#events.get(device * DEVICE_STRIDE + event);
     if (snap !== undefined) RaceDetector.#join(this.#vc[0], snap);
+  }
+
+  /** Accesses held, per allocation id (for tests and diagnostics). */
+  historySizes(): Map<number, number> {
+    return new Map([...this.#accesses].map(([id, l]) => [id, l.length]));
   }
 
   /** Forgets the accesses of a freed allocation. */
@@ -281,37 +327,60 @@ export function isSynchronous(kind: string, stream: number, scalars: Record<stri
   return stream === 0;
 }
 
+function callSide(src: unknown, arg: string, access: Access, lo: number, hi: number): RaceSide {
+  const call = src as NativeCall;
+  return {
+    op: call.id,
+    kind: call.kind,
+    name: call.name,
+    device: call.device,
+    stream: call.stream,
+    arg,
+    access,
+    lo,
+    hi,
+    step: call.context.step ?? null,
+    layer: call.context.layer ?? null,
+  };
+}
+
 /** Online race detection over NativeCalls, resolving pointers through the registry. */
 export class OnlineRaces {
   readonly detector: RaceDetector;
   readonly registry: Registry;
+  // the allocations the last checked call's pointers resolved to (reused by its commit)
+  #resolvedId = -1;
+  #resolved: (Allocation | null)[] = new Array<Allocation | null>(16).fill(null);
 
   constructor(registry: Registry, opts: RaceOptions = {}) {
     this.registry = registry;
-    this.detector = new RaceDetector(opts);
+    this.detector = new RaceDetector(callSide, opts);
+  }
+
+  #resolve(call: NativeCall): (Allocation | null)[] {
+    let r = this.#resolved;
+    if (this.#resolvedId === call.id) return r;
+    const ps = call.pointers;
+    if (ps.length > r.length) r = this.#resolved = new Array<Allocation | null>(ps.length * 2).fill(null);
+    for (let k = 0; k < ps.length; k++) r[k] = this.registry.lookup(ps[k].ptr);
+    this.#resolvedId = call.id;
+    return r;
   }
 
   /** The races `call` would create if it ran now (nothing is recorded). */
   check(call: NativeCall): Race[] {
     if (!ACCESS_KINDS.has(call.kind)) return NO_RACES;
     const ps = call.pointers;
+    const res = this.#resolve(call);
+    const s = this.detector.thread(call.device, call.stream);
     let out: Race[] = NO_RACES;
     for (let k = 0; k < ps.length; k++) {
-      const p = ps[k];
-      const a = this.registry.lookup(p.ptr);
+      const a = res[k];
       if (a === null) continue;
+      const p = ps[k];
       const lo = p.ptr - a.ptr;
       const hi = p.bytes > 0 ? lo + p.bytes : Math.max(a.bytes, lo + 1);
-      const r = this.detector.checkAccess(
-        call.device,
-        call.stream,
-        a.id,
-        lo,
-        hi,
-        p.access,
-        () => sideOf(call, p.arg, p.access, lo, hi),
-        () => ({ name: a.name, size: a.bytes }),
-      );
+      const r = this.detector.checkAccess(s, a.id, lo, hi, p.access, call, p.arg, a.name, a.bytes);
       if (r.length) out = out === NO_RACES ? r.slice() : out.concat(r);
     }
     return out;
@@ -331,32 +400,19 @@ export class OnlineRaces {
     if (!ACCESS_KINDS.has(call.kind) || status !== 0) return;
     const s = d.enqueue(call.device, call.stream);
     const ps = call.pointers;
+    const res = this.#resolve(call);
     for (let k = 0; k < ps.length; k++) {
-      const p = ps[k];
-      const a = this.registry.lookup(p.ptr);
+      const a = res[k];
       if (a === null) continue;
+      const p = ps[k];
       const lo = p.ptr - a.ptr;
       const hi = p.bytes > 0 ? lo + p.bytes : Math.max(a.bytes, lo + 1);
-      d.recordAccess(s, a.id, lo, hi, p.access, sideOf(call, p.arg, p.access, lo, hi));
+      d.recordAccess(s, a.id, lo, hi, p.access, call, p.arg);
     }
-    if (isSynchronous(call.kind, call.stream, call.scalars)) d.hostWaitsStream(call.device, call.stream);
+    if (call.kind !== "launch" && isSynchronous(call.kind, call.stream, call.scalars)) {
+      d.hostWaitsStream(call.device, call.stream);
+    }
   }
-}
-
-function sideOf(call: NativeCall, arg: string, access: Access, lo: number, hi: number): RaceSide {
-  return {
-    op: call.id,
-    kind: call.kind,
-    name: call.name,
-    device: call.device,
-    stream: call.stream,
-    arg,
-    access,
-    lo,
-    hi,
-    step: call.context.step ?? null,
-    layer: call.context.layer ?? null,
-  };
 }
 
 /**
@@ -368,7 +424,7 @@ export function findRaces(
   records: readonly JournalRecord[],
   opts: RaceOptions & { allocations?: readonly { id: number; freedAt: number | null }[] } = {},
 ): Race[] {
-  const d = new RaceDetector(opts);
+  const d = new RaceDetector(recordSide, opts);
   const freedAt = new Map<number, number[]>();
   for (const a of opts.allocations ?? []) {
     if (a.freedAt !== null) freedAt.set(a.freedAt, [...(freedAt.get(a.freedAt) ?? []), a.id]);
@@ -380,13 +436,22 @@ export function findRaces(
       continue;
     }
     if (!ACCESS_KINDS.has(r.kind) || status !== 0) continue;
+    const t = d.thread(r.device, r.stream);
     for (const p of r.pointers) {
       if (p.alloc === null || p.offset === undefined) continue;
       const lo = p.offset;
       const hi = p.bytes > 0 ? lo + p.bytes : Math.max(p.size ?? 0, lo + 1);
-      const info = { name: p.name ?? `alloc ${p.alloc}`, size: p.size ?? 0 };
-      const side = recordSide(r, p.arg, p.access, lo, hi);
-      const found = d.checkAccess(r.device, r.stream, p.alloc, lo, hi, p.access, () => side, () => info);
+      const found = d.checkAccess(
+        t,
+        p.alloc,
+        lo,
+        hi,
+        p.access,
+        r,
+        p.arg,
+        p.name ?? `alloc ${p.alloc}`,
+        p.size ?? 0,
+      );
       for (const x of found) d.races.push(x);
     }
     const s = d.enqueue(r.device, r.stream);
@@ -394,14 +459,15 @@ export function findRaces(
       if (p.alloc === null || p.offset === undefined) continue;
       const lo = p.offset;
       const hi = p.bytes > 0 ? lo + p.bytes : Math.max(p.size ?? 0, lo + 1);
-      d.recordAccess(s, p.alloc, lo, hi, p.access, recordSide(r, p.arg, p.access, lo, hi));
+      d.recordAccess(s, p.alloc, lo, hi, p.access, r, p.arg);
     }
     if (isSynchronous(r.kind, r.stream, r.scalars)) d.hostWaitsStream(r.device, r.stream);
   }
   return d.races;
 }
 
-function recordSide(r: JournalRecord, arg: string, access: Access, lo: number, hi: number): RaceSide {
+function recordSide(src: unknown, arg: string, access: Access, lo: number, hi: number): RaceSide {
+  const r = src as JournalRecord;
   return {
     op: r.id,
     kind: r.kind,

@@ -20,6 +20,8 @@ export interface Allocation extends AllocationInfo {
   state: AllocationState;
   /** Op id of the free call, once freed. */
   freedAt: number;
+  /** base + allocBytes (at least base + 1): the end of what resolves to this allocation. */
+  end: number;
 }
 
 /** Where an address falls relative to an allocation. */
@@ -49,7 +51,12 @@ export class Registry {
   #live: Allocation[] = [];
   #freed: Allocation[] = [];
   #byId = new Map<number, Allocation>();
-  #cache: Allocation | null = null;
+  // a four-entry cache of recent hits (a call's pointers usually resolve to a few allocations)
+  #c0: Allocation | null = null;
+  #c1: Allocation | null = null;
+  #c2: Allocation | null = null;
+  #c3: Allocation | null = null;
+  #cNext = 0;
   #keepFreed: number;
 
   constructor(opts: RegistryOptions = {}) {
@@ -77,8 +84,8 @@ export class Registry {
 
   /** Registers an allocation; a live one overlapping it (a missed free) is retired as freed. */
   add(info: AllocationInfo): Allocation {
-    const a: Allocation = { ...info, state: "live", freedAt: 0 };
-    const end = a.base + Math.max(a.allocBytes, 1);
+    const end = info.base + Math.max(info.allocBytes, 1);
+    const a: Allocation = { ...info, state: "live", freedAt: 0, end };
     // retire stale live entries overlapping the new range (the backend reused it)
     for (;;) {
       const k = this.#find(a.base, end);
@@ -115,7 +122,10 @@ export class Registry {
     this.#live.splice(k, 1);
     a.state = "freed";
     a.freedAt = op;
-    if (this.#cache === a) this.#cache = null;
+    if (this.#c0 === a) this.#c0 = null;
+    if (this.#c1 === a) this.#c1 = null;
+    if (this.#c2 === a) this.#c2 = null;
+    if (this.#c3 === a) this.#c3 = null;
     this.#freed.push(a);
     if (this.#freed.length > this.#keepFreed) {
       const old = this.#freed.splice(0, this.#freed.length - this.#keepFreed);
@@ -156,12 +166,31 @@ export class Registry {
    * The hot path: no allocation, one-entry cache.
    */
   lookup(ptr: number): Allocation | null {
-    const c = this.#cache;
-    if (c !== null && ptr >= c.base && ptr < c.base + c.allocBytes) return c;
+    let c = this.#c0;
+    if (c !== null && ptr >= c.base && ptr < c.end) return c;
+    c = this.#c1;
+    if (c !== null && ptr >= c.base && ptr < c.end) return c;
+    c = this.#c2;
+    if (c !== null && ptr >= c.base && ptr < c.end) return c;
+    c = this.#c3;
+    if (c !== null && ptr >= c.base && ptr < c.end) return c;
     const k = this.#indexOf(ptr);
     if (k < 0) return null;
     const a = this.#live[k];
-    this.#cache = a;
+    switch (this.#cNext) {
+      case 0:
+        this.#c0 = a;
+        break;
+      case 1:
+        this.#c1 = a;
+        break;
+      case 2:
+        this.#c2 = a;
+        break;
+      default:
+        this.#c3 = a;
+    }
+    this.#cNext = (this.#cNext + 1) & 3;
     return a;
   }
 
@@ -170,7 +199,7 @@ export class Registry {
     const f = this.#freed;
     for (let k = f.length - 1; k >= 0; k--) {
       const a = f[k];
-      if (ptr >= a.base && ptr < a.base + Math.max(a.allocBytes, 1)) return a;
+      if (ptr >= a.base && ptr < a.end) return a;
     }
     return null;
   }

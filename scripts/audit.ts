@@ -30,7 +30,7 @@ import { d2hAuditLines, type DecodedJournal, decodeJournal, journalJsonl } from 
 import { type JournalMapSymbols, JournalWriter } from "../ffi/journal_native.ts";
 import { OnlineRaces } from "../ffi/races.ts";
 import { Redzones } from "../ffi/redzones.ts";
-import { Registry } from "../ffi/registry.ts";
+import { type Allocation, Registry } from "../ffi/registry.ts";
 import {
   checkModelCompat,
   DEFAULT_LIMITS,

@@ -1,6 +1,7 @@
 /** Rail: every pointer argument is aligned to its element type. */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import {
+  allocOf,
   type Finding,
   type GuardContext,
   hex,
@@ -20,7 +21,7 @@ export function alignmentRail(mode: RailMode = "warn"): Rail {
       for (let k = 0; k < ps.length; k++) {
         const p = ps[k];
         if (p.elem <= 1 || p.ptr % p.elem === 0) continue;
-        const a = ctx.registry.lookup(p.ptr);
+        const a = allocOf(ctx, call, k);
         (out ??= []).push(
           pointerFinding(
             "alignment",

@@ -5,6 +5,7 @@
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import {
+  allocOf,
   type Finding,
   finding,
   type GuardContext,
@@ -35,7 +36,7 @@ export function copiesRail(mode: RailMode = "warn"): Rail {
       const ps = call.pointers;
       for (let k = 0; k < ps.length; k++) {
         const p = ps[k];
-        const a = ctx.registry.lookup(p.ptr);
+        const a = allocOf(ctx, call, k);
         if (a === null) continue; // unknown_pointer / use_after_free say why
         const off = p.ptr - a.ptr;
         if (off >= 0 && off + p.bytes <= a.bytes) continue;

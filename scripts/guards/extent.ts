@@ -6,6 +6,7 @@
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import {
+  allocOf,
   type Finding,
   type GuardContext,
   hex,
@@ -25,7 +26,7 @@ export function extentRail(mode: RailMode = "warn"): Rail {
       let out: Finding[] | null = null;
       for (let k = 0; k < ps.length; k++) {
         const p = ps[k];
-        const a = ctx.registry.lookup(p.ptr);
+        const a = allocOf(ctx, call, k);
         if (a === null) continue;
         const off = p.ptr - a.ptr;
         if (off >= 0 && off + p.bytes <= a.bytes) continue;

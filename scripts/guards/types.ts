@@ -78,6 +78,12 @@ export const DEFAULT_LIMITS: LaunchLimits = {
 /** What a rail sees besides the call. */
 export interface GuardContext {
   registry: Registry;
+  /**
+   * The live allocation pointer argument k of `call` resolves to (its
+   * redzones included), or null; resolved once per call for all the rails.
+   * Without it, rails fall back to registry.lookup.
+   */
+  pointerAlloc?(call: NativeCall, k: number): Allocation | null;
   /** Online race state (the race rail uses it). */
   races?: OnlineRaces;
   limits: LaunchLimits;
@@ -90,6 +96,13 @@ export interface Rail {
   mode: RailMode;
   /** Runs before the native call. Returns NO_FINDINGS (or []) when all is well. */
   check(call: NativeCall, ctx: GuardContext): readonly Finding[];
+}
+
+/** The live allocation holding pointer argument k of `call` (shared per call when the context memoizes it). */
+export function allocOf(ctx: GuardContext, call: NativeCall, k: number): Allocation | null {
+  return ctx.pointerAlloc !== undefined
+    ? ctx.pointerAlloc(call, k)
+    : ctx.registry.lookup(call.pointers[k].ptr);
 }
 
 /** The shared empty result (returning it allocates nothing). */

@@ -1,6 +1,7 @@
 /** Rail: every pointer argument points into some allocation (live or freed: freed is use_after_free's). */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import {
+  allocOf,
   type Finding,
   type GuardContext,
   hex,
@@ -19,7 +20,7 @@ export function unknownPointerRail(mode: RailMode = "warn"): Rail {
       let out: Finding[] | null = null;
       for (let k = 0; k < ps.length; k++) {
         const p = ps[k];
-        if (p.ptr === 0 || ctx.registry.lookup(p.ptr) !== null) continue;
+        if (p.ptr === 0 || allocOf(ctx, call, k) !== null) continue;
         if (ctx.registry.lookupFreed(p.ptr) !== null) continue;
         const near = ctx.registry.nearestBelow(p.ptr);
         const where = near === null

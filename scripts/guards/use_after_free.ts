@@ -1,6 +1,7 @@
 /** Rail: no pointer argument points into a freed allocation. */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import {
+  allocOf,
   type Finding,
   type GuardContext,
   hex,
@@ -19,7 +20,7 @@ export function useAfterFreeRail(mode: RailMode = "warn"): Rail {
       let out: Finding[] | null = null;
       for (let k = 0; k < ps.length; k++) {
         const p = ps[k];
-        if (p.ptr === 0 || ctx.registry.lookup(p.ptr) !== null) continue;
+        if (p.ptr === 0 || allocOf(ctx, call, k) !== null) continue;
         const a = ctx.registry.lookupFreed(p.ptr);
         if (a === null) continue;
         (out ??= []).push(

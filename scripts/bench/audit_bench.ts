@@ -1,0 +1,492 @@
+/**
+ * The forensics core's costs.
+ *
+ * Section "audit-calls": TypeScript-side cost per native call of the audit
+ * session (journal, registry, every guard rail, race check), measured two ways:
+ * - observer: a decode layer's worth of NativeCalls (the shapes a 7B layer's
+ *   launches and copies have) shown to the boundary's observers before and
+ *   after, with no native call; off is the same loop with nothing attached;
+ * - launch: launch(tick) on the device, with the session against without it
+ *   (this one includes the FFI layer's own NativeCall construction and tag).
+ *
+ * Section "audit-decode": the 7B-shaped decode (Llama-2-7B shapes, f16
+ * weights, on cuda/hip; the tiny model on sim) through the block scheduler in
+ * each mode: off; audit (journal, registry, rails, race check); audit with
+ * redzones checked at every sync; blocking (a stream sync after every launch);
+ * and, where compute-sanitizer is on PATH, memcheck on the same decode (a
+ * child process running this file with --decode) as the reference point.
+ *
+ * Also runnable alone: `deno run -A scripts/bench/audit_bench.ts --decode --mode off --tokens 8`
+ * prints {"msPerToken": …} (that is what compute-sanitizer runs).
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { boundary, type NativeCall, type PointerArg } from "../../ffi/boundary.ts";
+import type { Device } from "../../ffi/device.ts";
+import { launch } from "../../ffi/kernels.ts";
+import { tick } from "../../ffi/kernels_base.ts";
+import { runtime } from "../../ffi/runtime.ts";
+import { type AuditMode, openAudit } from "../audit.ts";
+import { type LlamaConfig, presetConfig } from "../model/config.ts";
+import { gpuModel } from "../model/gpu_model.ts";
+import { LlamaEngine } from "../scheduler/mod.ts";
+// type-only: main.ts imports this file, so a value import would be a cycle
+import type { BenchContext, BenchRow, BenchSection } from "./main.ts";
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// ---- observer cost over synthetic calls ----
+
+const ptr = (arg: string, p: number, bytes: number, access: "r" | "w" | "rw", elem = 4): PointerArg => ({
+  arg,
+  ptr: p,
+  bytes,
+  access,
+  elem,
+});
+
+/** One 7B decode layer's calls (shapes as the scheduler issues them), over fake addresses. */
+export function layerCallsForTuning(): ReturnType<typeof layerCalls> {
+  return layerCalls();
+}
+
+function layerCalls(): { allocs: { name: string; bytes: number; base: number }[]; calls: NativeCall[] } {
+  const D = 4096, F = 11008, H = 32, Dh = 128, CTX = 512;
+  const allocs: { name: string; bytes: number }[] = [
+    { name: "x", bytes: D * 4 },
+    { name: "xn", bytes: D * 4 },
+    { name: "q", bytes: D * 4 },
+    { name: "k", bytes: D * 4 },
+    { name: "v", bytes: D * 4 },
+    { name: "attn", bytes: D * 4 },
+    { name: "o", bytes: D * 4 },
+    { name: "gate", bytes: F * 4 },
+    { name: "up", bytes: F * 4 },
+    { name: "h", bytes: F * 4 },
+    { name: "k_cache", bytes: CTX * D * 4 },
+    { name: "v_cache", bytes: CTX * D * 4 },
+    { name: "scratch", bytes: 8 * H * (Dh + 2) * 4 },
+    { name: "wq", bytes: D * D * 2 },
+    { name: "wk", bytes: D * D * 2 },
+    { name: "wv", bytes: D * D * 2 },
+    { name: "wo", bytes: D * D * 2 },
+    { name: "w_gate", bytes: F * D * 2 },
+    { name: "w_up", bytes: F * D * 2 },
+    { name: "w_down", bytes: D * F * 2 },
+    { name: "norm", bytes: D * 4 },
+    { name: "d_pos", bytes: 4 },
+  ];
+  const base = new Map<string, number>();
+  let at = 0x7f0000000000;
+  for (const a of allocs) {
+    base.set(a.name, at);
+    at += Math.ceil((a.bytes + 1) / 65536) * 65536;
+  }
+  const b = (n: string) => base.get(n)!;
+  const mk = (
+    name: string,
+    scalars: Record<string, number>,
+    pointers: PointerArg[],
+    op: string,
+  ): NativeCall => ({
+    id: 0,
+    kind: "launch",
+    name,
+    device: 0,
+    stream: 0x1000,
+    scalars,
+    pointers,
+    context: { step: 0, layer: 0, op },
+  });
+  const matvec = (y: string, w: string, x: string, out: number, inn: number, op: string) =>
+    mk("matvec_f16", { out_dim: out, in_dim: inn }, [
+      ptr("y", b(y), out * 4, "w"),
+      ptr("w", b(w), out * inn * 2, "r", 2),
+      ptr("x", b(x), inn * 4, "r"),
+    ], op);
+  const calls: NativeCall[] = [
+    mk("rmsnorm", { rows: 1, dim: D, eps: 1e-5 }, [
+      ptr("out", b("xn"), D * 4, "w"),
+      ptr("x", b("x"), D * 4, "r"),
+      ptr("weight", b("norm"), D * 4, "r"),
+    ], "RMSNorm attn"),
+    matvec("q", "wq", "xn", D, D, "Q proj"),
+    matvec("k", "wk", "xn", D, D, "K proj"),
+    matvec("v", "wv", "xn", D, D, "V proj"),
+    mk("rope_dpos", { seq_len: 1, heads: H, head_dim: Dh, freq_base: 10000 }, [
+      ptr("x", b("q"), D * 4, "rw"),
+      ptr("pos", b("d_pos"), 4, "r"),
+    ], "RoPE Q"),
+    mk("rope_dpos", { seq_len: 1, heads: H, head_dim: Dh, freq_base: 10000 }, [
+      ptr("x", b("k"), D * 4, "rw"),
+      ptr("pos", b("d_pos"), 4, "r"),
+    ], "RoPE K"),
+    mk("kv_append_dpos", { seq_len: 1, n_head_kv: H, head_dim: Dh, ctx_len: CTX }, [
+      ptr("k_cache", b("k_cache"), CTX * D * 4, "w"),
+      ptr("v_cache", b("v_cache"), CTX * D * 4, "w"),
+      ptr("k", b("k"), D * 4, "r"),
+      ptr("v", b("v"), D * 4, "r"),
+      ptr("pos", b("d_pos"), 4, "r"),
+    ], "KV append"),
+    mk("attention_decode", { n_head: H, n_head_kv: H, head_dim: Dh, n_ctx: 100 }, [
+      ptr("out", b("attn"), D * 4, "w"),
+      ptr("q", b("q"), D * 4, "r"),
+      ptr("k_cache", b("k_cache"), 100 * D * 4, "r"),
+      ptr("v_cache", b("v_cache"), 100 * D * 4, "r"),
+      ptr("scratch", b("scratch"), 2 * H * (Dh + 2) * 4, "w"),
+    ], "attention"),
+    matvec("o", "wo", "attn", D, D, "O proj"),
+    mk("add", { n: D }, [
+      ptr("out", b("x"), D * 4, "w"),
+      ptr("a", b("x"), D * 4, "r"),
+      ptr("b", b("o"), D * 4, "r"),
+    ], "residual attn"),
+    mk("rmsnorm", { rows: 1, dim: D, eps: 1e-5 }, [
+      ptr("out", b("xn"), D * 4, "w"),
+      ptr("x", b("x"), D * 4, "r"),
+      ptr("weight", b("norm"), D * 4, "r"),
+    ], "RMSNorm ffn"),
+    matvec("gate", "w_gate", "xn", F, D, "gate proj"),
+    matvec("up", "w_up", "xn", F, D, "up proj"),
+    mk("silu_mul", { n: F }, [
+      ptr("out", b("h"), F * 4, "w"),
+      ptr("gate", b("gate"), F * 4, "r"),
+      ptr("up", b("up"), F * 4, "r"),
+    ], "SiLU mul"),
+    matvec("x", "w_down", "h", D, F, "down proj"),
+    mk("add", { n: D }, [
+      ptr("out", b("x"), D * 4, "w"),
+      ptr("a", b("x"), D * 4, "r"),
+      ptr("b", b("o"), D * 4, "r"),
+    ], "residual ffn"),
+  ];
+  // the allocations as alloc calls would describe them; the same base addresses
+  return { allocs: allocs.map((a) => ({ ...a, base: b(a.name) })), calls };
+}
+
+/** Runs n calls; returns [wall ns/call, process CPU ns/call] (CPU time is steadier on a shared machine). */
+function syntheticLoop(calls: NativeCall[], n: number): [number, number] {
+  const cpu0 = process.cpuUsage();
+  const t = performance.now();
+  const m = calls.length;
+  for (let i = 0; i < n; i++) {
+    const c = calls[i % m];
+    c.id = boundary.nextId();
+    boundary.before(c);
+    boundary.after(c, 0);
+  }
+  const wall = ((performance.now() - t) * 1e6) / n;
+  const cpu = process.cpuUsage(cpu0);
+  return [wall, ((cpu.user + cpu.system) * 1e3) / n];
+}
+
+function observerCost(ctx: BenchContext): BenchRow[] {
+  const n = ctx.quick ? 100_000 : 1_000_000;
+  const reps = ctx.quick ? 3 : 5;
+  const { allocs, calls } = layerCalls();
+  const run = (label: string, open: (() => { close(): void }) | null): BenchRow[] => {
+    const session = open?.() ?? null;
+    try {
+      for (const a of allocs) {
+        const c: NativeCall = {
+          id: boundary.nextId(),
+          kind: "alloc",
+          name: a.name,
+          device: 0,
+          stream: 0,
+          scalars: { bytes: a.bytes, redzone: 0, allocBytes: a.bytes },
+          pointers: [],
+          context: {},
+        };
+        boundary.before(c);
+        boundary.after(c, 0, a.base);
+      }
+      syntheticLoop(calls, Math.min(n, 100_000)); // warm up (JIT)
+      const wall: number[] = [], cpu: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        const [w, c] = syntheticLoop(calls, n);
+        wall.push(w);
+        cpu.push(c);
+      }
+      const note = `${n} calls of a 7B decode layer (${calls.length} launches, 1-5 pointers each), ` +
+        `before+after, no native call, median of ${reps}`;
+      return [
+        { section: "audit-calls", metric: `observer, ${label}`, value: median(wall), unit: "ns/call", note },
+        {
+          section: "audit-calls",
+          metric: `observer, ${label}, CPU time`,
+          value: median(cpu),
+          unit: "ns/call",
+          note: "process CPU time (user + system) per call: steadier than wall time on a shared machine",
+        },
+      ];
+    } finally {
+      session?.close();
+    }
+  };
+  const dir = () => Deno.makeTempDirSync({ prefix: "fl-bench-audit-" });
+  const rows = [
+    ...run("off (nothing attached)", null),
+    ...run(
+      "journal only",
+      () => openAudit({ device: ctx.device, reportDir: dir(), mode: "audit", guards: [], races: false }),
+    ),
+    ...run(
+      "journal + registry + rails",
+      () => openAudit({ device: ctx.device, reportDir: dir(), mode: "audit", races: false }),
+    ),
+    ...run(
+      "audit (journal + registry + rails + races)",
+      () => openAudit({ device: ctx.device, reportDir: dir(), mode: "audit" }),
+    ),
+  ];
+  return rows;
+}
+
+function launchCost(ctx: BenchContext): BenchRow[] {
+  const dev = ctx.device;
+  const n = ctx.quick ? 20_000 : 100_000;
+  const reps = ctx.quick ? 3 : 5;
+  const measure = (withAudit: boolean): number => {
+    const session = withAudit
+      ? openAudit({
+        device: dev,
+        reportDir: Deno.makeTempDirSync({ prefix: "fl-bench-audit-" }),
+        mode: "audit",
+      })
+      : null;
+    const stream = dev.createStream();
+    const counter = dev.malloc(4, { name: "tick_counter" });
+    try {
+      const times: number[] = [];
+      for (let r = 0; r < reps + 1; r++) {
+        const t = performance.now();
+        for (let i = 0; i < n; i++) launch(dev, stream, tick, { counter });
+        const dt = performance.now() - t;
+        stream.synchronize();
+        if (r > 0) times.push((dt * 1e6) / n);
+      }
+      return median(times);
+    } finally {
+      counter.free();
+      stream.destroy();
+      session?.close();
+    }
+  };
+  const off = measure(false);
+  const audit = measure(true);
+  const note =
+    `launch(tick) on a stream, ${n} launches (enqueue time, synchronized after), median of ${reps}`;
+  return [
+    { section: "audit-calls", metric: "launch, off", value: off, unit: "ns/launch", note },
+    { section: "audit-calls", metric: "launch, audit", value: audit, unit: "ns/launch", note },
+    {
+      section: "audit-calls",
+      metric: "launch, audit - off",
+      value: audit - off,
+      unit: "ns/launch",
+      note: "TypeScript-side cost of audit per launch, FFI layer's NativeCall construction and tag included",
+    },
+  ];
+}
+
+// ---- the decode in each mode ----
+
+export interface DecodeTiming {
+  mode: string;
+  msPerToken: number;
+  callsPerToken: number;
+  findings: number;
+}
+
+function decodeConfig(
+  backend: string,
+  quick: boolean,
+): { config: LlamaConfig; dtype: "f16" | "f32"; label: string } {
+  if (backend === "sim") {
+    return { config: presetConfig("tiny"), dtype: "f32", label: "tiny (sim)" };
+  }
+  return quick
+    ? {
+      config: presetConfig("llama2-7b", { nLayers: 4 }),
+      dtype: "f16",
+      label: "Llama-2-7B shapes, 4 layers, f16",
+    }
+    : { config: presetConfig("llama2-7b"), dtype: "f16", label: "Llama-2-7B shapes, f16" };
+}
+
+/** Builds the model and engine inside the session (so redzones and the registry see every buffer) and times decode steps. */
+export async function timeDecode(
+  device: Device,
+  mode: AuditMode | "audit+redzones",
+  opts: { tokens: number; warmup: number; config: LlamaConfig; dtype: "f16" | "f32"; maxContext?: number },
+): Promise<DecodeTiming> {
+  const session = mode === "off" ? null : openAudit({
+    device,
+    reportDir: Deno.makeTempDirSync({ prefix: "fl-bench-decode-" }),
+    mode: mode === "audit+redzones" ? "audit" : mode,
+    redzones: mode === "audit+redzones" ? 256 : 0,
+    contextLength: opts.maxContext ?? 512,
+  });
+  const model = gpuModel(device, opts.config, 1, { dtype: opts.dtype });
+  const engine = await LlamaEngine.create(device, model, { maxContext: opts.maxContext ?? 512 });
+  let calls = 0;
+  const counter = boundary.attach({ before: () => void calls++ });
+  try {
+    let t = engine.prefill([1, 5, 9, 13]);
+    for (let i = 0; i < opts.warmup; i++) t = engine.decodeStep(t);
+    calls = 0;
+    const start = performance.now();
+    for (let i = 0; i < opts.tokens; i++) t = engine.decodeStep(t);
+    const ms = (performance.now() - start) / opts.tokens;
+    return {
+      mode,
+      msPerToken: ms,
+      callsPerToken: calls / opts.tokens,
+      findings: session?.findings.length ?? 0,
+    };
+  } finally {
+    counter();
+    engine.free();
+    model.free();
+    session?.close();
+  }
+}
+
+function onPath(cmd: string): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${cmd}`).isFile) return `${dir}/${cmd}`;
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+async function sanitizerDecode(tokens: number, quick: boolean): Promise<number | null> {
+  const cs = onPath("compute-sanitizer") ?? (() => {
+    try {
+      return Deno.statSync("/usr/local/cuda/bin/compute-sanitizer").isFile
+        ? "/usr/local/cuda/bin/compute-sanitizer"
+        : null;
+    } catch {
+      return null;
+    }
+  })();
+  if (cs === null) return null;
+  const args = [
+    "--tool",
+    "memcheck",
+    Deno.execPath(),
+    "run",
+    "-A",
+    new URL(import.meta.url).pathname,
+    "--decode",
+    "--mode",
+    "off",
+    "--tokens",
+    String(tokens),
+    ...(quick ? ["--quick"] : []),
+  ];
+  const child = new Deno.Command(cs, {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    env: { FAULTLINE_QUIET: "1" },
+  })
+    .spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 540_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const m = /"msPerToken":([0-9.eE+-]+)/.exec(new TextDecoder().decode(out.stdout));
+  return m ? Number(m[1]) : null;
+}
+
+async function decodeModes(ctx: BenchContext): Promise<BenchRow[]> {
+  const backend = ctx.runtime.backend;
+  const { config, dtype, label } = decodeConfig(backend, ctx.quick);
+  const tokens = ctx.quick ? 8 : 32;
+  const rows: BenchRow[] = [];
+  const results: DecodeTiming[] = [];
+  for (const mode of ["off", "audit", "audit+redzones", "blocking"] as const) {
+    results.push(await timeDecode(ctx.device, mode, { tokens, warmup: 2, config, dtype }));
+  }
+  const off = results[0].msPerToken;
+  for (const r of results) {
+    rows.push({
+      section: "audit-decode",
+      metric: `decode, ${r.mode}`,
+      value: r.msPerToken,
+      unit: "ms/token",
+      note: `${label}, ${tokens} tokens after 2, ${
+        Math.round(r.callsPerToken)
+      } native calls/token, ${r.findings} findings`,
+    });
+    if (r.mode !== "off") {
+      rows.push({
+        section: "audit-decode",
+        metric: `decode, ${r.mode} / off`,
+        value: r.msPerToken / off,
+        unit: "ratio",
+        note: r.mode === "audit" ? "goal <= 1.03" : r.mode === "audit+redzones" ? "goal <= 1.10" : "",
+      });
+    }
+  }
+  if (backend === "cuda") {
+    const ms = await sanitizerDecode(ctx.quick ? 2 : 4, ctx.quick);
+    if (ms !== null) {
+      rows.push({
+        section: "audit-decode",
+        metric: "decode, compute-sanitizer memcheck",
+        value: ms,
+        unit: "ms/token",
+        note: `${label}, the off-mode decode under compute-sanitizer --tool memcheck (child process)`,
+      });
+      rows.push({
+        section: "audit-decode",
+        metric: "decode, memcheck / off",
+        value: ms / off,
+        unit: "ratio",
+      });
+    }
+  }
+  return rows;
+}
+
+export const sections: BenchSection[] = [
+  { name: "audit-calls", run: (ctx) => [...observerCost(ctx), ...launchCost(ctx)] },
+  { name: "audit-decode", run: decodeModes },
+];
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      decode: { type: "boolean" },
+      mode: { type: "string", default: "off" },
+      tokens: { type: "string", default: "8" },
+      quick: { type: "boolean" },
+    },
+  });
+  const rt = runtime();
+  const device = rt.device(0);
+  if (values.decode) {
+    const { config, dtype } = decodeConfig(rt.backend, values.quick ?? false);
+    const r = await timeDecode(device, values.mode as AuditMode, {
+      tokens: Number(values.tokens),
+      warmup: 1,
+      config,
+      dtype,
+    });
+    console.log(JSON.stringify(r));
+  } else {
+    const ctx = { runtime: rt, device, quick: values.quick ?? false };
+    for (const s of sections) for (const row of await s.run(ctx)) console.log(JSON.stringify(row));
+  }
+}
