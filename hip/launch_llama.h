@@ -12,6 +12,7 @@
  *     n_head / n_head_kv > 32 (FL_LLAMA_MAX_GQA_GROUP), prefill with
  *     n_ctx < seq_len;
  *   - rope: odd head_dim;
+ *   - argmax: n > 2^31 - 1 (the index is an int32);
  *   - grids past the device limits (as CUDA and HIP refuse them).
  *
  * Element types: f32 unless the name says f16 (IEEE half); token ids,

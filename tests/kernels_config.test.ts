@@ -3,7 +3,8 @@
  * status 9 (invalid configuration), the same on every backend
  * (kernels/llama/launch_config_llama.h): zero sizes, head_dim > 256, a query
  * head count that is not a multiple of the KV head count, a GQA group over
- * 32, prefill with fewer cache rows than queries, odd RoPE head_dim. The
+ * 32, prefill with fewer cache rows than queries, odd RoPE head_dim, an
+ * argmax row longer than an int32 index reaches. The
  * buffers are large enough for every launch, so a configuration wrongly let
  * through computes garbage instead of faulting.
  */
@@ -62,6 +63,7 @@ function cases(): Case[] {
   }
   out.push(["attention_prefill: n_ctx 3 < seq_len 4", K.attentionPrefill, { ...att, seq_len: 4, n_ctx: 3 }]);
   out.push(["rope: odd head_dim 7", K.rope, { ...rope, head_dim: 7 }]);
+  out.push(["argmax: n 2^31 does not fit an int32 index", K.argmax, { rows: 1, n: 2 ** 31 }]);
   out.push(["rope_dpos: odd head_dim 7", K.ropeDpos, { ...rope, head_dim: 7 }]);
   return out;
 }

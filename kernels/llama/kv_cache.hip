@@ -9,7 +9,7 @@
 
 template <bool VEC, bool DPOS>
 __global__ void kv_append_kernel(float *k_cache, float *v_cache, const float *k, const float *v, uint32_t seq_len,
-                                 uint32_t row, int32_t pos_offset, const int32_t *pos_ptr, uint32_t ctx_len) {
+                                 uint64_t row, int32_t pos_offset, const int32_t *pos_ptr, uint32_t ctx_len) {
   const int64_t pos0 = DPOS ? *pos_ptr : pos_offset;
   const uint32_t W = VEC ? 4 : 1;
   const uint64_t row_units = row / W;
@@ -33,7 +33,7 @@ __global__ void kv_append_kernel(float *k_cache, float *v_cache, const float *k,
 void launch_kv_append(hipStream_t stream, const fl_launch_dims &d, float *k_cache, float *v_cache, const float *k,
                       const float *v, uint32_t seq_len, uint32_t n_head_kv, uint32_t head_dim, int32_t pos_offset,
                       bool dpos, const int32_t *pos, uint32_t ctx_len) {
-  const uint32_t row = n_head_kv * head_dim;
+  const uint64_t row = static_cast<uint64_t>(n_head_kv) * head_dim;
   const bool vec = row % 4 == 0 && ((reinterpret_cast<uintptr_t>(k_cache) | reinterpret_cast<uintptr_t>(v_cache) |
                                      reinterpret_cast<uintptr_t>(k) | reinterpret_cast<uintptr_t>(v)) &
                                     15u) == 0;

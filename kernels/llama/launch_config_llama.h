@@ -11,7 +11,8 @@
  *     than FL_LLAMA_MAX_GQA_GROUP query heads per KV head (the decode kernel
  *     keeps a group's queries and scores in shared memory), prefill with
  *     n_ctx < seq_len;
- *   - rope: odd head_dim (the rotation works on pairs).
+ *   - rope: odd head_dim (the rotation works on pairs);
+ *   - argmax: n > 2^31 - 1 (the index is an int32).
  * Grids past the device limits are refused by the backend's own check
  * (sim_check_launch, or the CUDA/HIP launch itself).
  *
@@ -154,9 +155,9 @@ static inline int32_t fl_config_llama_kv_append(uint32_t seq_len, uint32_t n_hea
   return fl_config_llama_elementwise((uint64_t)seq_len * n_head_kv * head_dim, d);
 }
 
-/* argmax: one block per row. */
+/* argmax: one block per row; n must fit the int32 index (n <= 2^31 - 1). */
 static inline int32_t fl_config_llama_argmax(uint32_t rows, uint32_t n, fl_launch_dims *d) {
-  if (rows == 0 || n == 0) return 9;
+  if (rows == 0 || n == 0 || n > 0x7fffffffu) return 9;
   *d = fl_launch_dims_make(rows, 1, 1, FL_LLAMA_BLOCK, 1, 1);
   return 0;
 }
