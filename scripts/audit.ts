@@ -146,11 +146,23 @@ export function openAudit(opts: AuditOptions): AuditSession {
     const p = device.props;
     props = { maxGrid: p.maxGrid, maxBlock: p.maxBlock, maxThreadsPerBlock: p.maxThreadsPerBlock };
   } catch { /* keep the defaults */ }
+  // pointer resolution shared by every rail of one call
+  let memoId = -1;
+  let memo: (Allocation | null)[] = new Array<Allocation | null>(16).fill(null);
   const ctx: GuardContext = {
     registry,
     races: races ?? undefined,
     limits: props,
     contextLength: opts.contextLength,
+    pointerAlloc(call: NativeCall, k: number): Allocation | null {
+      if (memoId !== call.id) {
+        const ps = call.pointers;
+        if (ps.length > memo.length) memo = new Array<Allocation | null>(ps.length * 2).fill(null);
+        for (let i = 0; i < ps.length; i++) memo[i] = registry.lookup(ps[i].ptr);
+        memoId = call.id;
+      }
+      return memo[k];
+    },
   };
   const verbose = opts.verbose ?? false;
 
