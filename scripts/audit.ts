@@ -101,6 +101,8 @@ export interface AuditSession {
   checkModel(model: LlamaConfig, engine: Partial<LlamaConfig>, opts?: ModelCompatOptions): Finding[];
   /** Decodes the ring as it is now. */
   decode(): DecodedJournal | null;
+  /** Writes journal.jsonl and findings.jsonl as they are now (the session stays open). */
+  flush(): DecodedJournal | null;
   /** The seeds' D2H audit lines of the journal so far. */
   d2hAuditLines(): string[];
   /** Detaches, checks redzones, writes journal.jsonl and findings.jsonl. */
@@ -295,6 +297,12 @@ export function openAudit(opts: AuditOptions): AuditSession {
     decode(): DecodedJournal | null {
       return journal === null ? null : decodeJournal(journal.path);
     },
+    flush(): DecodedJournal | null {
+      const d = session.decode();
+      if (d !== null) Deno.writeTextFileSync(`${opts.reportDir}/journal.jsonl`, journalJsonl(d.records));
+      writeLines(`${opts.reportDir}/findings.jsonl`, findings);
+      return d;
+    },
     d2hAuditLines(): string[] {
       const d = session.decode();
       return d === null ? [] : d2hAuditLines(d.records);
@@ -302,6 +310,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
     close(co: CloseOptions = {}): void {
       if (closed) return;
       closed = true;
+      globalThis.removeEventListener("unload", onUnload);
       try {
         if (redzones !== null && co.redzoneCheck !== false) {
           try {
@@ -340,6 +349,13 @@ export function openAudit(opts: AuditOptions): AuditSession {
       session.close();
     },
   };
+  // a process that exits without closing (Deno.exit, an uncaught error) still writes its records
+  const onUnload = () => {
+    try {
+      session.close({ redzoneCheck: false });
+    } catch { /* exiting anyway */ }
+  };
+  if (on) globalThis.addEventListener("unload", onUnload);
   return session;
 }
 

@@ -40,3 +40,25 @@ Deno.test("journal: a child whose fault surfaces at the D2H copy and then dies b
   const jsonl = Deno.readTextFileSync(`${dir}/journal.jsonl`).trim().split("\n");
   assert.equal(jsonl.length, j.records.length);
 });
+
+Deno.test("journal: a child that calls Deno.exit without closing its session still writes journal.jsonl", async () => {
+  const dir = reportDir("fl-exit-");
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { openAudit } from "${new URL("../scripts/audit.ts", import.meta.url).href}";
+       import { runtime } from "${new URL("../ffi/runtime.ts", import.meta.url).href}";
+       const device = runtime().device(0);
+       openAudit({ device, reportDir: ${JSON.stringify(dir)}, mode: "audit" });
+       const b = device.malloc(256, { name: "kept" });
+       b.fill(1);
+       Deno.exit(3);`,
+    ],
+    env: { FAULTLINE_QUIET: "1" },
+    stderr: "piped",
+  }).output();
+  assert.equal(child.code, 3, new TextDecoder().decode(child.stderr));
+  const recs = Deno.readTextFileSync(`${dir}/journal.jsonl`).trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(recs.map((r) => r.kind), ["alloc", "memset"]);
+  assert.equal(recs[1].pointers[0].name, "kept");
+});
