@@ -194,6 +194,11 @@ export class DeviceBuffer {
   }
 
   /** Throws FaultlineUsageError when freed or not of `device`. */
+  /** True when the buffer is live and (if given) on `device`: the launch hot path's check. */
+  usableOn(device: Device): boolean {
+    return !this.#freed && device.ordinal === this.device.ordinal;
+  }
+
   assertUsable(what: string, device?: Device): void {
     if (this.#freed) {
       throw new FaultlineUsageError(`${what}: device buffer ${this.describe()} was already freed`);

@@ -108,10 +108,13 @@ function argValue(
       if (typeof v === "number") {
         if (Number.isSafeInteger(v) && v >= 0) return BigInt(v);
       } else if (v instanceof DeviceBuffer) {
-        v.assertUsable(`launch ${kernel.name}: argument ${spec.name}`, device);
+        // The message is built only on failure: this runs for every pointer of every launch.
+        if (!v.usableOn(device)) v.assertUsable(`launch ${kernel.name}: argument ${spec.name}`, device);
         return v.ptr64;
       } else if (v instanceof DeviceSlice) {
-        v.buffer.assertUsable(`launch ${kernel.name}: argument ${spec.name}`, device);
+        if (!v.buffer.usableOn(device)) {
+          v.buffer.assertUsable(`launch ${kernel.name}: argument ${spec.name}`, device);
+        }
         return BigInt(v.ptr);
       }
       break;
