@@ -1,0 +1,73 @@
+/**
+ * Real trials on the default backend (sim in CI): the child loads the
+ * library, audits the trial and leaves its journal; the sync points of a
+ * bisection land after the launches they name; a fault in a child is only a
+ * trial's status.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { experiment } from "../scripts/experiments/fault_catalogue.ts";
+import { loadTrialEvidence } from "../scripts/trials/experiment.ts";
+import { makeSpec, runTrial } from "../scripts/trials/runner.ts";
+
+const file = decodeURIComponent(new URL(experiment.file!).pathname);
+
+Deno.test("trial on the device: audit journal, findings and fault info come back from the child", async () => {
+  const dir = join(await Deno.makeTempDir(), "t");
+  const o = await runTrial(
+    file,
+    makeSpec("fault_catalogue", dir, "audit", { params: { case: "use-after-free" } }),
+    {
+      timeoutMs: 60_000,
+    },
+  );
+  assert.equal(o.status, "FAULT");
+  assert.equal(o.result?.error?.code, 700);
+  const ev = await loadTrialEvidence(dir, o);
+  assert.ok(ev.records.length > 5);
+  assert.ok(ev.findings.some((f) => f.rail === "use_after_free"));
+  const planted = ev.records.find((r) => r.op === "plant" && r.kind === "launch")!;
+  assert.equal(planted.name, "fault_write_at");
+  if (o.result?.backend === "sim") {
+    assert.equal(ev.fault?.tag, planted.id); // the backend's witness names the same op
+    assert.equal(ev.fault?.op, "fault_write_at");
+  }
+});
+
+Deno.test("trial on the device: sync points land after the launch ordinals a bisection asks for", async () => {
+  const dir = join(await Deno.makeTempDir(), "t");
+  const o = await runTrial(
+    file,
+    makeSpec("fault_catalogue", dir, "audit", {
+      params: { case: "none" },
+      syncAfter: [0, 2],
+      purpose: "bisect",
+    }),
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(o.status, "OK");
+  const { records } = await loadTrialEvidence(dir, o);
+  const launches = records.filter((r) => r.kind === "launch");
+  const next = (id: number) => records[records.findIndex((r) => r.id === id) + 1];
+  const policySync = (id: number) => next(id)?.kind === "sync" && next(id)?.scalars.policy === 1;
+  assert.ok(policySync(launches[0].id), "a sync after launch 0");
+  assert.ok(!policySync(launches[1].id), "none after launch 1");
+  assert.ok(policySync(launches[2].id), "a sync after launch 2");
+  assert.ok(!policySync(launches[3].id), "none after launch 3");
+});
+
+Deno.test("trial on the device: blocking mode syncs after every launch and stops at the faulting one", async () => {
+  const dir = join(await Deno.makeTempDir(), "t");
+  const o = await runTrial(
+    file,
+    makeSpec("fault_catalogue", dir, "blocking", { params: { case: "null-pointer" }, purpose: "replay" }),
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(o.status, "FAULT");
+  const { records } = await loadTrialEvidence(dir, o);
+  const failed = records.find((r) => r.status !== null && r.status !== 0)!;
+  const before = records[records.indexOf(failed) - 1];
+  assert.equal(before.kind, "launch");
+  assert.equal(before.op, "plant");
+  assert.equal(before.name, "fault_write_at");
+});
