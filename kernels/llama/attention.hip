@@ -109,6 +109,20 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
   for (uint32_t e = tid; e < G * D; e += blockDim.x) qs[e] = qg[e] * scale;
   __syncthreads();
 
+#if defined(FL_BACKEND_CUDA)
+  /* Warm L2 with the chunk's V rows while the scores are computed, so that
+   * the weighted sum below waits on L2 rather than on DRAM. Every address
+   * lies inside a V row this block reads anyway. */
+  {
+    const uint32_t lines = (D * 4 + 127) / 128;
+    for (uint32_t e = tid; e < nj * lines; e += blockDim.x) {
+      const char *p = reinterpret_cast<const char *>(vb + static_cast<uint64_t>(e / lines) * kv_stride) +
+                      (e % lines) * 128;
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+    }
+  }
+#endif
+
   /* Scores: group `group` takes keys group + n_groups * (KEYS * it + k). */
   for (uint32_t jb = group; jb < nj; jb += KEYS * n_groups) {
     float4 kr[KEYS][PL];
