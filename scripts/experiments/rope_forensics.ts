@@ -157,3 +157,54 @@ export const experiment = defineExperiment({
 });
 
 if (import.meta.main) await main(experiment);
+
+/** One measurement of the benchmark, in the shape of scripts/bench/main.ts's BenchRow. */
+export interface ForensicsBenchRow {
+  section: string;
+  metric: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+/**
+ * The issue's benchmark: time from a faulting run to the named root cause
+ * (wall seconds and replays) for this experiment, on the 7B-shaped decode
+ * (Llama-2-7B shapes, f16) where a GPU backend is loaded and on the tiny model
+ * on sim. Goal: at most 2 replays and 10 s. Runs the experiment's trials in
+ * child processes, like the command line does.
+ */
+export async function timeToRootCause(opts: { backend: string; reportsDir?: string } = { backend: "sim" }) {
+  const { runExperiment } = await import("../trials/experiment.ts");
+  const sim = opts.backend === "sim";
+  const params = sim ? { model: "tiny" } : { model: "llama2-7b", dtype: "f16" };
+  const t0 = performance.now();
+  const res = await runExperiment(experiment, { params, reportsDir: opts.reportsDir, print: false });
+  const total = (performance.now() - t0) / 1000;
+  const a = res.report.attribution;
+  const rc = a?.rootCause;
+  const run = res.report.trials.find((t) => t.purpose === "run");
+  const named = rc?.name === "RoPE Q" && rc.step === 3 && rc.layer === 0;
+  const note = `${params.model}${sim ? "" : " f16"}; ${
+    named ? `named RoPE Q (step 3, layer 0) by ${a!.method}` : `WRONG: named ${rc?.name ?? "nothing"}`
+  }; report ${res.dir}`;
+  const rows: ForensicsBenchRow[] = [
+    { section: "forensics", metric: "faulting run", value: (run?.wallMs ?? NaN) / 1000, unit: "s", note },
+    {
+      section: "forensics",
+      metric: "fault to named root cause",
+      value: named ? a!.wallMs / 1000 : NaN,
+      unit: "s",
+      note: "goal <= 10 s: replays, journal decoding and attribution after the faulting run ended",
+    },
+    { section: "forensics", metric: "replays", value: a?.replays ?? NaN, unit: "trials", note: "goal <= 2" },
+    {
+      section: "forensics",
+      metric: "whole experiment",
+      value: total,
+      unit: "s",
+      note: "run, replay, report",
+    },
+  ];
+  return rows;
+}
