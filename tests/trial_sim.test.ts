@@ -71,3 +71,24 @@ Deno.test("trial on the device: blocking mode syncs after every launch and stops
   assert.equal(before.op, "plant");
   assert.equal(before.name, "fault_write_at");
 });
+
+Deno.test("experiment: the debug environment preset reaches the report; a sanitizer request is answered", async () => {
+  const { runExperiment } = await import("../scripts/trials/experiment.ts");
+  const reports = await Deno.makeTempDir();
+  const res = await runExperiment(experiment, {
+    params: { case: "none" },
+    debugEnv: "hip",
+    sanitizer: true,
+    reportsDir: reports,
+    print: false,
+  });
+  const v = JSON.parse(await Deno.readTextFile(join(res.dir, "verdict.json")));
+  assert.equal(v.debug_env.AMD_SERIALIZE_KERNEL, "3");
+  assert.equal(v.debug_env.HSA_ENABLE_SDMA, "0");
+  const md = await Deno.readTextFile(join(res.dir, "report.md"));
+  assert.match(
+    md,
+    /\| Debug environment \| hip: HIP_LAUNCH_BLOCKING=1 AMD_SERIALIZE_KERNEL=3 AMD_SERIALIZE_COPY=3/,
+  );
+  if (res.report.backend !== "cuda") assert.match(md, /compute-sanitizer was requested but/);
+});
