@@ -48,6 +48,7 @@ const MATMUL: readonly (readonly [number, number, number])[] = [
   [64, 128, 256],
   [37, 70, 133], // no dimension a multiple of the tile
   [1, 33, 31],
+  [130, 150, 77], // several tiles along tokens and outputs
 ];
 
 for (const [nTok, outDim, inDim] of MATMUL) {

@@ -38,7 +38,8 @@ extern "C" {
 #define FL_LLAMA_MAX_GQA_GROUP 32u /* attention decode: n_head / n_head_kv <= 32 */
 #define FL_LLAMA_ELEMWISE_MAX_GRID 65535u
 #define FL_MATVEC_ROWS 8u          /* output rows per block: one 32-lane group each */
-#define FL_MATMUL_TILE 32u         /* prefill matmul: 32 tokens x 32 outputs per block */
+#define FL_MATMUL_TILE 64u         /* prefill matmul: 64 tokens x 64 outputs per block */
+#define FL_MATMUL_TILE_K 16u       /* ... through tiles of 16 along in_dim */
 #define FL_ROPE_HEADS_PER_THREAD 4u /* one angle, computed once, rotates up to 4 heads */
 #define FL_ATTN_BLOCK 256u
 #define FL_ATTN_PREFILL_QUERIES 4u /* (query, head) pairs per prefill block: one group each */
@@ -74,7 +75,7 @@ static inline int32_t fl_config_llama_matvec(uint32_t out_dim, uint32_t in_dim, 
   return 0;
 }
 
-/* matmul: 32x32 output tiles (x: outputs, y: tokens), 256 threads. */
+/* matmul: 64x64 output tiles (x: outputs, y: tokens), 256 threads. */
 static inline int32_t fl_config_llama_matmul(uint32_t n_tokens, uint32_t out_dim, uint32_t in_dim,
                                              fl_launch_dims *d) {
   if (n_tokens == 0 || out_dim == 0 || in_dim == 0) return 9;

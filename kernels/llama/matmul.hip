@@ -7,9 +7,8 @@
  * shuffles. It needs every row and x 16-byte aligned: in_dim a multiple of
  * 8 (f16) or 4 (f32) and W, x 16-byte aligned; otherwise the scalar path runs.
  *
- * matmul (prefill): 32 tokens x 32 outputs per block through shared-memory
- * tiles of 32 along in_dim; each of the 256 threads owns one output column
- * and four tokens.
+ * matmul (prefill): 64 tokens x 64 outputs per block through shared-memory
+ * tiles of 16 along in_dim; each of the 256 threads owns 4 x 4 outputs.
  */
 #include "llama_common.h"
 #include "llama_launchers.h"
@@ -94,40 +93,57 @@ __global__ void matvec_f32_kernel(float *y, const float *w, const float *x, uint
   if (lane == 0) y[row] = acc;
 }
 
-/* Prefill: block (bx, by) computes y[by*32 .. +32, bx*32 .. +32]. */
+/* Prefill: block (bx, by) computes y[by*64 .. +64, bx*64 .. +64] through
+ * shared-memory tiles of 16 along in_dim. Thread (tx, ty) of 16 x 16 owns
+ * outputs bx*64 + tx + 16j and tokens by*64 + ty + 16i (i, j < 4): 16
+ * accumulators, 8 shared loads per 16 FMAs. Tiles are stored k-major with
+ * one float of padding, so neither the transposing stores nor the loads
+ * conflict on banks. */
 template <typename W>
 __global__ void matmul_kernel(float *y, const W *w, const float *x, uint32_t n_tokens, uint32_t out_dim,
                               uint32_t in_dim) {
-  constexpr uint32_t T = FL_MATMUL_TILE;
-  __shared__ float ws[T][T + 1]; /* [output][k] */
-  __shared__ float xs[T][T + 1]; /* [token][k] */
-  const uint32_t tid = threadIdx.x;
-  const uint32_t tx = tid % T, ty = tid / T; /* ty < 8 */
+  constexpr uint32_t T = FL_MATMUL_TILE, K = FL_MATMUL_TILE_K, R = T / 16;
+  __shared__ float ws[K][T + 1]; /* [k][output] */
+  __shared__ float xs[K][T + 1]; /* [k][token] */
+  const uint32_t tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const uint32_t o0 = blockIdx.x * T, t0 = blockIdx.y * T;
-  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (uint32_t k0 = 0; k0 < in_dim; k0 += T) {
+  float acc[R][R];
 #pragma unroll
-    for (uint32_t r = 0; r < 4; r++) {
-      const uint32_t e = tid + r * FL_LLAMA_BLOCK, rr = e / T, cc = e % T;
-      const uint32_t o = o0 + rr, t = t0 + rr, k = k0 + cc;
-      ws[rr][cc] = (o < out_dim && k < in_dim) ? fl_to_float(w[static_cast<uint64_t>(o) * in_dim + k]) : 0.0f;
-      xs[rr][cc] = (t < n_tokens && k < in_dim) ? x[static_cast<uint64_t>(t) * in_dim + k] : 0.0f;
+  for (uint32_t i = 0; i < R; i++)
+#pragma unroll
+    for (uint32_t j = 0; j < R; j++) acc[i][j] = 0.0f;
+  for (uint32_t k0 = 0; k0 < in_dim; k0 += K) {
+#pragma unroll
+    for (uint32_t r = 0; r < T * K / FL_LLAMA_BLOCK; r++) {
+      const uint32_t e = tid + r * FL_LLAMA_BLOCK, rr = e / K, kk = e % K;
+      const uint32_t o = o0 + rr, t = t0 + rr, k = k0 + kk;
+      ws[kk][rr] = (o < out_dim && k < in_dim) ? fl_to_float(w[static_cast<uint64_t>(o) * in_dim + k]) : 0.0f;
+      xs[kk][rr] = (t < n_tokens && k < in_dim) ? x[static_cast<uint64_t>(t) * in_dim + k] : 0.0f;
     }
     __syncthreads();
-#pragma unroll 8
-    for (uint32_t kk = 0; kk < T; kk++) {
-      const float wv = ws[tx][kk];
 #pragma unroll
-      for (uint32_t r = 0; r < 4; r++) acc[r] += wv * xs[ty + 8 * r][kk];
+    for (uint32_t kk = 0; kk < K; kk++) {
+      float a[R], b[R];
+#pragma unroll
+      for (uint32_t i = 0; i < R; i++) a[i] = xs[kk][ty + 16 * i];
+#pragma unroll
+      for (uint32_t j = 0; j < R; j++) b[j] = ws[kk][tx + 16 * j];
+#pragma unroll
+      for (uint32_t i = 0; i < R; i++)
+#pragma unroll
+        for (uint32_t j = 0; j < R; j++) acc[i][j] += a[i] * b[j];
     }
     __syncthreads();
   }
-  const uint32_t o = o0 + tx;
-  if (o >= out_dim) return;
 #pragma unroll
-  for (uint32_t r = 0; r < 4; r++) {
-    const uint32_t t = t0 + ty + 8 * r;
-    if (t < n_tokens) y[static_cast<uint64_t>(t) * out_dim + o] = acc[r];
+  for (uint32_t i = 0; i < R; i++) {
+    const uint32_t t = t0 + ty + 16 * i;
+    if (t >= n_tokens) continue;
+#pragma unroll
+    for (uint32_t j = 0; j < R; j++) {
+      const uint32_t o = o0 + tx + 16 * j;
+      if (o < out_dim) y[static_cast<uint64_t>(t) * out_dim + o] = acc[i][j];
+    }
   }
 }
 

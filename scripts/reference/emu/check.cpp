@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
     launch_matvec_f16(nullptr, d, g.data(), wh.data(), x.data(), o, in);
     snprintf(name, sizeof name, "matvec_f16 %ux%u", o, in); cmp(name, g.data(), r.data(), o);
   }
-  for (auto [t, o, in] : {std::tuple{37u, 70u, 133u}, {64u, 64u, 64u}, {1u, 33u, 31u}}) {
+  for (auto [t, o, in] : {std::tuple{37u, 70u, 133u}, {64u, 64u, 64u}, {1u, 33u, 31u}, {130u, 150u, 77u}}) {
     auto w = rnd(o * in), x = rnd(t * in, -2, 2); auto wh = toh(w);
     auto r = nanv(t * o), g = nanv(t * o);
     fl_config_llama_matmul(t, o, in, &d);
