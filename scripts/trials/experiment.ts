@@ -428,11 +428,16 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
     const backend = main.result?.backend ?? "";
     const wrap = backend === "cuda" ? await sanitizerWrap() : null;
     if (wrap) {
-      const spec = baseSpec("off", "sanitizer", { iteration: main.spec.iteration, params: main.spec.params });
+      // audited, so that the sanitizer's addresses resolve against this trial's own journal
+      const spec = baseSpec("audit", "sanitizer", {
+        iteration: main.spec.iteration,
+        params: main.spec.params,
+      });
       const o = await runTrial(file, spec, { ...trialOpts, wrap, timeoutMs: timeoutMs * 4 });
       trials.push(o);
       const err = parseSanitizer(`${o.stdoutTail}\n${o.stderrTail}`);
-      sanitizer = err ? foldSanitizer(err, original.records) : null;
+      const own = err ? await loadTrialEvidence(spec.runDir, o) : null;
+      sanitizer = err ? foldSanitizer(err, own && own.records.length ? own.records : original.records) : null;
       if (!err) notes.push("compute-sanitizer (memcheck) reported no error in its trial.");
     } else {
       notes.push(
