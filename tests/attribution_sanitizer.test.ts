@@ -67,6 +67,24 @@ Deno.test("sanitizer: folded against the journal, the nearest allocation gets it
   );
 });
 
+Deno.test("sanitizer: an address resolves against the alloc records too", () => {
+  const records: OpRecord[] = [{
+    id: 2,
+    kind: "alloc",
+    name: "logits",
+    stream: 0,
+    scalars: { bytes: 4096 },
+    pointers: [],
+    status: 0,
+    extra: { result: 0x7f5e39800000 },
+  }];
+  assert.deepEqual(foldSanitizer(parseSanitizer(MEMCHECK)!, records).allocation, {
+    id: 2,
+    name: "logits",
+    offset: 4096,
+  });
+});
+
 Deno.test("debug environment presets: the seeds' HIP variables and CUDA's, recorded as a line", () => {
   assert.deepEqual(DEBUG_ENVS.hip.vars, {
     HIP_LAUNCH_BLOCKING: "1",

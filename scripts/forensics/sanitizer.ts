@@ -78,6 +78,22 @@ export function foldSanitizer(err: SanitizerError, records: OpRecord[]): Sanitiz
   const target = err.nearest?.address ?? err.address;
   if (target === null || target === undefined) return err;
   for (const r of records) {
+    // an allocation's own record: its address is the call's result
+    const result = r.extra?.result;
+    if (r.kind === "alloc" && typeof result === "number") {
+      const base = result + (r.scalars.redzone ?? 0);
+      const size = r.scalars.bytes ?? 0;
+      if (target >= base && target < base + Math.max(size, 1)) {
+        return {
+          ...err,
+          allocation: {
+            id: r.id,
+            name: r.name,
+            offset: err.address !== null ? err.address - base : undefined,
+          },
+        };
+      }
+    }
     for (const p of r.pointers) {
       if (p.ptr === undefined || p.offset === undefined) continue;
       const base = p.ptr - p.offset;
