@@ -172,13 +172,18 @@ function bandwidth(ctx: BenchContext): BenchRow[] {
   const d2d = gbs(
     2 * bytes,
     time(() => {
+      // A device-to-device copy returns before it finishes on the GPU
+      // backends (as cudaMemcpy D2D does): the time must include the sync.
       dst.copyFrom(src);
+      dev.synchronize();
     }),
   );
-  if (pageable[bytes - 1] !== 0x5a || pinned.view[0] !== 0x5a) {
+  const probe = new Uint8Array(1);
+  dst.download(probe, { offset: bytes - 1 });
+  if (pageable[bytes - 1] !== 0x5a || pinned.view[0] !== 0x5a || probe[0] !== 0x5a) {
     throw new Error("bandwidth copies moved no data");
   }
-  const size = `${bytes / MiB} MiB, sync copies, median of ${reps}`;
+  const size = `${bytes / MiB} MiB, sync copies (D2D timed to its device sync), median of ${reps}`;
   return [
     { section: "ffi", metric: "D2H pinned", value: d2hPinned, unit: "GB/s", note: size },
     { section: "ffi", metric: "D2H pageable", value: d2hPageable, unit: "GB/s", note: size },
