@@ -6,7 +6,8 @@
  * 32, prefill with fewer cache rows than queries, odd RoPE head_dim, an
  * argmax row longer than an int32 index reaches. The
  * buffers are large enough for every launch, so a configuration wrongly let
- * through computes garbage instead of faulting.
+ * through computes garbage instead of faulting. The refusal is also the
+ * thread's last error, as for any launch with a bad geometry.
  */
 import assert from "node:assert/strict";
 import { FaultlineError, type KernelDescriptor, launch } from "../mod.ts";
@@ -78,6 +79,7 @@ Deno.test({ name: "kernels: every invalid llama configuration is refused with st
   for (const [what, kernel, scalars] of list) {
     const args: Record<string, unknown> = { ...scalars };
     for (const spec of kernel.args) if (spec.type === "ptr") args[spec.name] = buf;
+    dev.takeLastError();
     try {
       // deno-lint-ignore no-explicit-any
       launch(dev, null, kernel, args as any);
@@ -85,6 +87,9 @@ Deno.test({ name: "kernels: every invalid llama configuration is refused with st
     } catch (e) {
       if (!(e instanceof FaultlineError) || e.code !== 9) wrong.push(`${what}: ${e}`);
     }
+    // refused as a bad launch geometry is: also the thread's (non-sticky) last error
+    const last = dev.takeLastError();
+    if (last !== 9) wrong.push(`${what}: last error ${last}, expected 9`);
   }
   dev.synchronize();
   assert.deepEqual(wrong, [], wrong.join("\n"));

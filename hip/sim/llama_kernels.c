@@ -49,13 +49,14 @@ static float nan_f32(void) {
   return f;
 }
 
-/* The common tail of every export: refuse what the config refuses, check the
- * grid against the device, enqueue. */
+/* The common tail of every export: a configuration the kernel cannot run
+ * is checked as an empty grid, which sim_check_launch refuses with 9 (and
+ * records as the last error), as the GPU backends have the runtime refuse
+ * it; then the grid is checked against the device, and the kernel enqueued. */
 static int32_t llama_launch(int32_t dev, uint64_t stream, const char *name, int32_t config_status,
                             const fl_launch_dims *d, sim_kernel_fn fn, const void *args, size_t size) {
-  int32_t st;
-  if (config_status) return sim_fail(config_status);
-  st = sim_check_launch(dev, d->grid, d->block);
+  fl_launch_dims e = config_status ? fl_launch_dims_make(0, 1, 1, FL_LLAMA_BLOCK, 1, 1) : *d;
+  int32_t st = sim_check_launch(dev, e.grid, e.block);
   if (st) return st;
   return sim_launch(dev, stream, name, fn, args, size);
 }
@@ -301,10 +302,11 @@ FL_EXPORT int32_t fl_launch_attention_decode(int32_t dev, uint64_t stream, uint6
   int32_t st, cs = fl_config_llama_attention_decode(n_head, n_head_kv, head_dim, n_ctx, &partial, &combine);
   attn_args a = {out, q, k_cache, v_cache, 1, n_head, n_head_kv, head_dim, n_ctx};
   (void)scratch;
-  if (cs) return sim_fail(cs);
-  st = sim_check_launch(dev, combine.grid, combine.block);
-  if (st) return st;
-  return llama_launch(dev, stream, "attention_decode", 0, &partial, attention_kernel, &a, sizeof a);
+  if (!cs) {
+    st = sim_check_launch(dev, combine.grid, combine.block);
+    if (st) return st;
+  }
+  return llama_launch(dev, stream, "attention_decode", cs, &partial, attention_kernel, &a, sizeof a);
 }
 
 /* ---- KV-cache append ---- */

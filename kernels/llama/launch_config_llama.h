@@ -125,6 +125,7 @@ static inline uint32_t fl_attn_decode_chunks(uint32_t n_ctx) {
  * (G*chunk) and softmax statistics (G*2), f32. At most 44.25 KiB, under the
  * 48 KiB every backend gives without opting in. */
 static inline uint32_t fl_attn_decode_smem(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim) {
+  if (fl_config_llama_attention_shape(n_head, n_head_kv, head_dim, 1)) return 0; /* refused anyway */
   return FL_ATTN_BLOCK * 16u + (n_head / n_head_kv) * (head_dim + FL_ATTN_CHUNK + 2u) * 4u;
 }
 
