@@ -251,14 +251,15 @@ function launchCost(ctx: BenchContext): BenchRow[] {
   const dev = ctx.device;
   const n = ctx.quick ? 20_000 : 100_000;
   const reps = ctx.quick ? 3 : 5;
-  const measure = (withAudit: boolean): number => {
-    const session = withAudit
+  const measure = (how: "off" | "observer" | "audit"): number => {
+    const session = how === "audit"
       ? openAudit({
         device: dev,
         reportDir: Deno.makeTempDirSync({ prefix: "fl-bench-audit-" }),
         mode: "audit",
       })
       : null;
+    const detach = how === "observer" ? boundary.attach({}) : null;
     const stream = dev.createStream();
     const counter = dev.malloc(4, { name: "tick_counter" });
     try {
@@ -274,22 +275,34 @@ function launchCost(ctx: BenchContext): BenchRow[] {
     } finally {
       counter.free();
       stream.destroy();
+      detach?.();
       session?.close();
     }
   };
-  const off = measure(false);
-  const audit = measure(true);
+  const off = measure("off");
+  const observed = measure("observer");
+  const audit = measure("audit");
   const note =
     `launch(tick) on a stream, ${n} launches (enqueue time, synchronized after), median of ${reps}`;
   return [
     { section: "audit-calls", metric: "launch, off", value: off, unit: "ns/launch", note },
+    {
+      section: "audit-calls",
+      metric: "launch, boundary active (empty observer)",
+      value: observed,
+      unit: "ns/launch",
+      note: "the FFI layer's NativeCall construction and fl_set_tag, no forensics",
+    },
     { section: "audit-calls", metric: "launch, audit", value: audit, unit: "ns/launch", note },
     {
       section: "audit-calls",
-      metric: "launch, audit - off",
-      value: audit - off,
+      metric: "launch, audit - empty observer",
+      value: audit - observed,
       unit: "ns/launch",
-      note: "TypeScript-side cost of audit per launch, FFI layer's NativeCall construction and tag included",
+      note: "the forensics' TypeScript cost per launch, end to end" +
+        (ctx.runtime.backend === "sim"
+          ? " (on sim, enqueue contention with the stream's worker thread adds noise)"
+          : ""),
     },
   ];
 }
@@ -414,9 +427,22 @@ async function decodeModes(ctx: BenchContext): Promise<BenchRow[]> {
   const { config, dtype, label } = decodeConfig(backend, ctx.quick);
   const tokens = ctx.quick ? 8 : 32;
   const rows: BenchRow[] = [];
+  // warm the JIT on every audit path first (a 2-layer model of the same shapes)
+  await timeDecode(ctx.device, "audit+redzones", {
+    tokens: 2,
+    warmup: 1,
+    config: { ...config, nLayers: 2 },
+    dtype,
+  });
+  await timeDecode(ctx.device, "blocking", {
+    tokens: 2,
+    warmup: 1,
+    config: { ...config, nLayers: 2 },
+    dtype,
+  });
   const results: DecodeTiming[] = [];
   for (const mode of ["off", "audit", "audit+redzones", "blocking"] as const) {
-    results.push(await timeDecode(ctx.device, mode, { tokens, warmup: 2, config, dtype }));
+    results.push(await timeDecode(ctx.device, mode, { tokens, warmup: 3, config, dtype }));
   }
   const off = results[0].msPerToken;
   for (const r of results) {
@@ -425,7 +451,7 @@ async function decodeModes(ctx: BenchContext): Promise<BenchRow[]> {
       metric: `decode, ${r.mode}`,
       value: r.msPerToken,
       unit: "ms/token",
-      note: `${label}, ${tokens} tokens after 2, ${
+      note: `${label}, ${tokens} tokens after 3, ${
         Math.round(r.callsPerToken)
       } native calls/token, ${r.findings} findings`,
     });
