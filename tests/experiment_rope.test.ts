@@ -35,6 +35,9 @@ Deno.test("rope forensics: a stale pointer in RoPE Q surfaces at the logits copy
   assert.equal(byId["rope-q-upstream"], "CONFIRMED");
   assert.equal(byId["d2h-copy-is-the-bug"], "RULED_OUT");
   assert.equal(byId["missing-stream-sync"], "RULED_OUT");
+  assert.equal(byId["rope-h1-pointer"], "CONFIRMED");
+  assert.equal(byId["rope-h2-dims"], "RULED_OUT");
+  assert.equal(byId["rope-h4-module"], "RULED_OUT");
   const md = await Deno.readTextFile(join(res.dir, "report.md"));
   assert.match(md, /\*\*Root cause:\*\* op #\d+, launch `rope[a-z_]*` — \*\*RoPE Q\*\*, step 3, layer 0/);
   const svg = await Deno.readTextFile(join(res.dir, "timeline.svg"));
@@ -55,6 +58,23 @@ Deno.test("rope forensics: a zero seq_len in RoPE Q at layer 1 is refused at its
   assert.equal(rc.invariant, "seq_len > 0");
   assert.equal(res.report.attribution!.method, "launch-status");
   assert.equal(res.report.attribution!.replays, 0);
+});
+
+Deno.test("rope forensics: freq_base 0 does not fault; the invariant rail still names RoPE Q (seed 003 H3)", async () => {
+  const res = await runExperiment(experiment, {
+    reportsDir: reports,
+    runId: "base",
+    print: false,
+    params: { fault: "zero-base" },
+  });
+  assert.equal(res.report.status, "OK");
+  const rc = res.report.attribution!.rootCause!;
+  assert.equal(rc.name, "RoPE Q");
+  assert.equal(rc.argument, "freq_base");
+  const s = Object.fromEntries(res.report.hypotheses.map((h) => [h.id, h.status]));
+  assert.equal(s["rope-h3-base"], "CONFIRMED");
+  assert.equal(s["rope-h1-pointer"], "RULED_OUT");
+  assert.equal(s["rope-q-upstream"], "NOT_REPRODUCED");
 });
 
 Deno.test("rope forensics: the same decode without a fault is OK, with nothing CONFIRMED", async () => {

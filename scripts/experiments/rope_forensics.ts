@@ -14,7 +14,8 @@
  *   model     auto (tiny on sim, llama2-7b elsewhere) | tiny | llama2-7b | llama3-8b
  *   layers    override the preset's layer count (a 7B-shaped model with fewer layers)
  *   dtype     auto (f32 on sim, f16 elsewhere) | f32 | f16
- *   fault     stale-pointer (x = a freed buffer's address) | zero-seq-len | none
+ *   fault     stale-pointer (x = a freed buffer's address) | zero-seq-len | odd-head-dim |
+ *             zero-base (freq_base 0: no fault, NaN angles) | none
  *   step      decode step of the fault (default 3); layer (default 0)
  *   backlog   fills queued ahead of the planted launch so the queue is deep when it faults (the
  *             fault then surfaces at the logits copy, as in the seeds, rather than at the next
@@ -23,7 +24,14 @@
 
 import type { OpContext } from "../../ffi/boundary.ts";
 import { stockHypotheses } from "../forensics/stock.ts";
-import { hypothesis } from "../forensics/hypotheses.ts";
+import {
+  confirmed,
+  type Evidence,
+  hypothesis,
+  inconclusive,
+  notReproduced,
+  ruledOut,
+} from "../forensics/hypotheses.ts";
 import { defineExperiment, main } from "../trials/experiment.ts";
 
 const MiB = 1 << 20;
@@ -61,7 +69,14 @@ const ropeHypotheses = [
     title: "The RoPE Q launch faults upstream (seed 000)",
     test(ev) {
       const rc = ev.attribution?.rootCause;
-      if (!ev.reproduced && !rc) return { status: "NOT_REPRODUCED", evidence: "no trial faulted" };
+      if (!ev.reproduced) {
+        return {
+          status: "NOT_REPRODUCED",
+          evidence: rc
+            ? `nothing faulted, though a guard rail flags ${rc.name}: ${rc.invariant}`
+            : "no trial faulted",
+        };
+      }
       if (!rc) return { status: "INCONCLUSIVE", evidence: "no root cause named" };
       const where = `step ${rc.step}, layer ${rc.layer}`;
       return rc.name === "RoPE Q"
@@ -76,11 +91,103 @@ const ropeHypotheses = [
   }),
 ];
 
+/** RoPE launch records of a journal. */
+const ropeLaunches = (ev: Evidence) =>
+  ev.records.filter((r) => r.kind === "launch" && r.name.startsWith("rope"));
+const ropeRoot = (ev: Evidence) => {
+  const rc = ev.attribution?.rootCause;
+  return rc && rc.kernel.startsWith("rope") ? rc : null;
+};
+const POINTER_RAILS = new Set(["null_pointer", "unknown_pointer", "use_after_free", "alignment", "extent"]);
+
+/** The five hypotheses of the seeds' RoPE diagnostic plan (report 003), decided from the evidence. */
+const planHypotheses = [
+  hypothesis({
+    id: "rope-h1-pointer",
+    title: "H1: null or invalid pointer in the RoPE arguments (q, k, d_pos)",
+    test(ev) {
+      const rc = ropeRoot(ev);
+      const f = rc?.findings.find((x) => POINTER_RAILS.has(x.rail));
+      if (rc && f) {
+        return confirmed(
+          `${rc.name} (step ${rc.step}, layer ${rc.layer}): ${f.argument} — ${f.detail ?? f.invariant}`,
+        );
+      }
+      const n = ropeLaunches(ev).length;
+      if (!ev.reproduced && !rc) {
+        return notReproduced(`no trial faulted; ${n} RoPE launches checked by the pointer rails`);
+      }
+      return ruledOut(`every pointer of the ${n} RoPE launches lies in a live allocation`);
+    },
+  }),
+  hypothesis({
+    id: "rope-h2-dims",
+    title: "H2: invalid dimensions (seq_len 0, heads 0, odd head_dim)",
+    test(ev) {
+      const rc = ropeRoot(ev);
+      const f = rc?.findings.find((x) =>
+        x.rail === "invariants" && /seq_len|heads|head_dim/.test(x.invariant)
+      );
+      if (rc && f) {
+        return confirmed(`${rc.name} (step ${rc.step}, layer ${rc.layer}): ${f.detail ?? f.invariant}`);
+      }
+      const r = ropeLaunches(ev)[0];
+      const dims = r
+        ? `seq_len=${r.scalars.seq_len} heads=${r.scalars.heads} head_dim=${r.scalars.head_dim}`
+        : "";
+      if (!ev.reproduced && !rc) return notReproduced(`no trial faulted${dims ? `; ${dims}` : ""}`);
+      return ruledOut(`the RoPE launches' dimensions hold their invariants${dims ? ` (${dims})` : ""}`);
+    },
+  }),
+  hypothesis({
+    id: "rope-h3-base",
+    title: "H3: rope_base zero or invalid",
+    test(ev) {
+      const f = ev.findings.find((x) => x.argument === "freq_base");
+      if (f) {
+        return confirmed(
+          `op #${f.op} ${f.label ?? f.name}: ${
+            f.detail ?? f.invariant
+          } (no fault: the angles become NaN or inf)`,
+        );
+      }
+      const bases = [...new Set(ropeLaunches(ev).map((r) => r.scalars.freq_base))];
+      return ruledOut(`freq_base = ${bases.join(", ") || "?"} in every RoPE launch`);
+    },
+  }),
+  hypothesis({
+    id: "rope-h4-module",
+    title: "H4: module / kernel loading failure",
+    test(ev) {
+      const ok = ropeLaunches(ev).filter((r) => r.status === 0).length;
+      return ok > 0
+        ? ruledOut(`the kernels are linked into the library; ${ok} RoPE launches were accepted`)
+        : inconclusive("no RoPE launch was accepted in this trial");
+    },
+  }),
+  hypothesis({
+    id: "rope-h5-grid",
+    title: "H5: grid / block configuration over the device limits",
+    test(ev) {
+      const rc = ropeRoot(ev);
+      const limit = rc?.findings.find((x) => x.rail === "launch_limits");
+      const own = rc?.findings.find((x) => x.rail === "invariants");
+      if (rc && limit && !own) return confirmed(`${rc.name}: ${limit.detail ?? limit.invariant}`);
+      if (rc && limit && own) {
+        return ruledOut(
+          `the launch geometry is refused only because of ${own.invariant} (${own.detail ?? ""})`,
+        );
+      }
+      return ruledOut("every RoPE launch's grid and block fit the device's limits");
+    },
+  }),
+];
+
 export const experiment = defineExperiment({
   name: "rope_forensics",
   title: "A D2H failure whose real cause is the RoPE Q launch upstream (seeds 000, 003)",
   params: { model: "auto", dtype: "auto", fault: "stale-pointer", step: 3, layer: 0, backlog: "auto" },
-  hypotheses: [...ropeHypotheses, ...stockHypotheses()],
+  hypotheses: [...ropeHypotheses, ...planHypotheses, ...stockHypotheses()],
   async run(ctx) {
     const { presetConfig, isPresetName } = await import("../model/config.ts");
     const { gpuModel } = await import("../model/gpu_model.ts");
@@ -132,9 +239,16 @@ export const experiment = defineExperiment({
         }
       });
     }
-    if (fault === "stale-pointer") engine.hooks.replace(at, (_op, run) => run({ x: staleAddr }));
-    else if (fault === "zero-seq-len") engine.hooks.replace(at, (_op, run) => run({ seq_len: 0 }));
-    else if (fault !== "none") throw new Error(`unknown fault ${fault} (stale-pointer, zero-seq-len, none)`);
+    const plants: Record<string, Record<string, unknown>> = {
+      "stale-pointer": { x: staleAddr },
+      "zero-seq-len": { seq_len: 0 },
+      "odd-head-dim": { head_dim: cfg.headDim - 1 },
+      "zero-base": { freq_base: 0 },
+    };
+    if (fault in plants) engine.hooks.replace(at, (_op, run) => run(plants[fault]));
+    else if (fault !== "none") {
+      throw new Error(`unknown fault ${fault} (${[...Object.keys(plants), "none"].join(", ")})`);
+    }
 
     const tokens: number[] = [];
     let t = engine.prefill([1, 5, 9, 13]);
