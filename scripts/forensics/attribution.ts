@@ -481,13 +481,18 @@ export async function attribute(
   }
   if (res.witness) {
     const f = res.witness.fault;
+    const whose = res.witness.fault === original.fault ? "" : " of the replay";
     const addr = f.address ? ` at 0x${f.address.toString(16)}` : "";
     const agree = res.witness.agrees === true
       ? " (agrees with the replay)"
       : res.witness.agrees === false
       ? " (DISAGREES with the replay)"
       : "";
-    ev.push(`backend fault info: ${f.op ?? "?"} ${f.access ?? ""} fault${addr}, op #${f.tag ?? "?"}${agree}`);
+    ev.push(
+      `backend fault info: ${f.op ?? "?"} ${f.access ?? ""} fault${addr}, op #${
+        f.tag ?? "?"
+      }${whose}${agree}`,
+    );
   }
   if (!res.rootCause) {
     const f = rankedFindings(original.findings).find((x) => x.op <= surfacedRec.id);

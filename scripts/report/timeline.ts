@@ -159,7 +159,8 @@ export function buildTimeline(run: RunReport): string {
         .filter(Boolean).join(" ");
       const text = isRoot
         ? `root cause: #${r.id} ${r.op ?? r.name}${where ? ` (${where})` : ""}`
-        : `surfaced: #${r.id} ${r.kind} ${r.name}${r.status ? ` (status ${r.status})` : ""}`;
+        : `surfaced: #${r.id} ${r.op ? `${r.op} (${r.kind} ${r.name})` : `${r.kind} ${r.name}`}` +
+          `${r.status ? `, status ${r.status}` : ""}`;
       const anchor = lx > width - 260 ? "end" : "start";
       labels.push(
         `<text x="${lx + (anchor === "end" ? -4 : 4)}" y="${
