@@ -92,3 +92,37 @@ Deno.test("experiment: the debug environment preset reaches the report; a saniti
   );
   if (res.report.backend !== "cuda") assert.match(md, /compute-sanitizer was requested but/);
 });
+
+Deno.test("experiment: a child that segfaults mid-run is a CRASH; its journal is recovered from the ring", async () => {
+  const { runExperiment } = await import("../scripts/trials/experiment.ts");
+  const dir = await Deno.makeTempDir();
+  const file = join(dir, "crash_exp.ts");
+  const framework = new URL("../scripts/trials/experiment.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    file,
+    `import { defineExperiment, main } from ${JSON.stringify(framework)};
+export const experiment = defineExperiment({
+  name: "crash_probe",
+  run(ctx) {
+    const { launch, faultFill } = ctx.ffi;
+    const x = ctx.device.malloc(4096, { name: "x" });
+    ctx.at({ step: 0, op: "fill x" });
+    launch(ctx.device, null, faultFill, { dst: x, n: 1024, value: 1 });
+    ctx.device.synchronize();
+    // a host segfault inside a native call that is not the library's
+    Deno.dlopen("libc.so.6", { strlen: { parameters: ["pointer"], result: "usize" } })
+      .symbols.strlen(Deno.UnsafePointer.create(16n));
+  },
+});
+if (import.meta.main) await main(experiment);
+`,
+  );
+  const { experiment: exp } = await import(new URL(`file://${file}`).href);
+  const res = await runExperiment(exp, { reportsDir: dir, print: false, attribute: false });
+  assert.equal(res.report.status, "FAULT");
+  assert.equal(res.report.trials[0].status, "CRASH");
+  assert.match(res.report.trials[0].detail, /SIGSEGV/);
+  // the child died before writing journal.jsonl: the parent decoded journal.bin
+  assert.ok(res.report.records.some((r) => r.kind === "launch" && r.op === "fill x"));
+  assert.match(await Deno.readTextFile(join(res.dir, "report.md")), /ended as CRASH/);
+});
