@@ -3,10 +3,11 @@
  * records the kernel's name and tag for fault info (gpu_common.h), calls the
  * kernel file's launcher and returns the launch status.
  *
- * A configuration the kernel cannot run is launched with an empty grid,
- * which the runtime refuses with 9 (invalid configuration) as it refuses any
- * other bad geometry: the same status and last error as sim gives
- * (sim_check_launch), the launch record put back, and no kernel runs. */
+ * A configuration the kernel cannot run is launched with
+ * FL_LLAMA_REFUSED_DIMS (a 2048-thread block), which the runtime refuses with
+ * 9 (invalid configuration) as it refuses any other bad geometry: the same
+ * status and last error as sim gives (sim_check_launch), the launch record
+ * put back, and no kernel runs. */
 #include "gpu_common.h"
 #include "launch_llama.h"
 #include "llama/launch_config_llama.h"
@@ -14,8 +15,7 @@
 
 using flgpu::ptr;
 
-/* The geometry of a refused configuration: an empty grid. */
-static fl_launch_dims refused() { return fl_launch_dims_make(0, 1, 1, FL_LLAMA_BLOCK, 1, 1); }
+static fl_launch_dims refused() { return FL_LLAMA_REFUSED_DIMS; }
 
 int32_t fl_launch_embed_f32(int32_t dev, uint64_t stream, uint64_t out, uint64_t table, uint64_t tokens,
                             uint32_t n_tokens, uint32_t dim, uint32_t vocab) {

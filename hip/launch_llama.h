@@ -13,7 +13,10 @@
  *     n_ctx < seq_len;
  *   - rope: odd head_dim;
  *   - argmax: n > 2^31 - 1 (the index is an int32);
- *   - grids past the device limits (as CUDA and HIP refuse them).
+ *   - a grid some backend could not launch (past CUDA's grid limits, or more
+ *     than 2^32 - 1 threads along a dimension, HIP's bound), e.g. more than
+ *     16777215 embedding tokens or RMSNorm rows.
+ * A refusal is also the thread's last error, as for any bad launch geometry.
  *
  * Element types: f32 unless the name says f16 (IEEE half); token ids,
  * positions and argmax indices are int32. Matrices are row-major.

@@ -4,7 +4,8 @@
  * (kernels/llama/launch_config_llama.h): zero sizes, head_dim > 256, a query
  * head count that is not a multiple of the KV head count, a GQA group over
  * 32, prefill with fewer cache rows than queries, odd RoPE head_dim, an
- * argmax row longer than an int32 index reaches. The
+ * argmax row longer than an int32 index reaches, a grid some backend cannot
+ * launch. The
  * buffers are large enough for every launch, so a configuration wrongly let
  * through computes garbage instead of faulting. The refusal is also the
  * thread's last error, as for any launch with a bad geometry.
@@ -65,6 +66,15 @@ function cases(): Case[] {
   out.push(["attention_prefill: n_ctx 3 < seq_len 4", K.attentionPrefill, { ...att, seq_len: 4, n_ctx: 3 }]);
   out.push(["rope: odd head_dim 7", K.rope, { ...rope, head_dim: 7 }]);
   out.push(["argmax: n 2^31 does not fit an int32 index", K.argmax, { rows: 1, n: 2 ** 31 }]);
+  // grids some backend cannot launch: 2^32 threads along x (HIP), 65536 blocks along y (CUDA)
+  out.push(["embed_f32: 2^24 tokens", K.embedF32, { ...emb, n_tokens: 2 ** 24 }]);
+  out.push(["rmsnorm: 2^24 rows", K.rmsnorm, { rows: 2 ** 24, dim: 8, eps: 1e-5 }]);
+  out.push(["matmul_f32: 65536 token tiles", K.matmulF32, { ...mm, n_tokens: 65536 * 64 }]);
+  out.push(["attention_decode: 65536 KV heads", K.attentionDecode, {
+    ...dec,
+    n_head: 65536,
+    n_head_kv: 65536,
+  }]);
   out.push(["rope_dpos: odd head_dim 7", K.ropeDpos, { ...rope, head_dim: 7 }]);
   return out;
 }

@@ -50,12 +50,13 @@ static float nan_f32(void) {
 }
 
 /* The common tail of every export: a configuration the kernel cannot run
- * is checked as an empty grid, which sim_check_launch refuses with 9 (and
- * records as the last error), as the GPU backends have the runtime refuse
- * it; then the grid is checked against the device, and the kernel enqueued. */
+ * is checked as FL_LLAMA_REFUSED_DIMS, which sim_check_launch refuses with 9
+ * (and records as the last error), as the GPU backends have their runtime
+ * refuse it; then the grid is checked against the device, and the kernel
+ * enqueued. */
 static int32_t llama_launch(int32_t dev, uint64_t stream, const char *name, int32_t config_status,
                             const fl_launch_dims *d, sim_kernel_fn fn, const void *args, size_t size) {
-  fl_launch_dims e = config_status ? fl_launch_dims_make(0, 1, 1, FL_LLAMA_BLOCK, 1, 1) : *d;
+  fl_launch_dims e = config_status ? FL_LLAMA_REFUSED_DIMS : *d;
   int32_t st = sim_check_launch(dev, e.grid, e.block);
   if (st) return st;
   return sim_launch(dev, stream, name, fn, args, size);

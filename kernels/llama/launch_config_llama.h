@@ -12,9 +12,15 @@
  *     keeps a group's queries and scores in shared memory), prefill with
  *     n_ctx < seq_len;
  *   - rope: odd head_dim (the rotation works on pairs);
- *   - argmax: n > 2^31 - 1 (the index is an int32).
- * Grids past the device limits are refused by the backend's own check
- * (sim_check_launch, or the CUDA/HIP launch itself).
+ *   - argmax: n > 2^31 - 1 (the index is an int32);
+ *   - a grid that some backend could not launch: past CUDA's limits (x up to
+ *     2^31 - 1 blocks, y and z up to 65535; fl_launch_limits_default) or
+ *     more than 2^32 - 1 threads along a dimension (HIP's bound), e.g. more
+ *     than 16777215 embedding tokens or RMSNorm rows.
+ *
+ * The exports deliver a refusal by launching FL_LLAMA_REFUSED_DIMS, a block
+ * of 2048 threads, which every runtime refuses with 9 and records as the
+ * thread's last error (CUDA and HIP natively, sim in sim_check_launch).
  *
  * Every geometry below is independent of the wavefront width: the kernels
  * work in groups of 32 lanes (a warp on NVIDIA, half a wavefront on AMD).
@@ -45,6 +51,19 @@ extern "C" {
 #define FL_ATTN_PREFILL_QUERIES 4u /* (query, head) pairs per prefill block: one group each */
 #define FL_ATTN_CHUNK 64u          /* = FL_ATTN_DECODE_CHUNK of hip/launch_llama.h */
 
+/* A geometry every backend refuses with 9: 2048 threads in a block. */
+#define FL_LLAMA_REFUSED_DIMS fl_launch_dims_make(1, 1, 1, 1024, 1, 2)
+
+/* 0 when every backend can launch `d` (see the top of this file), else 9. */
+static inline int32_t fl_llama_fit(const fl_launch_dims *d) {
+  int i;
+  if (fl_launch_dims_check(*d, fl_launch_limits_default())) return 9;
+  for (i = 0; i < 3; i++) {
+    if ((uint64_t)d->grid[i] * d->block[i] > 0xffffffffull) return 9;
+  }
+  return 0;
+}
+
 /* Blocks for `units` work items of `per_block` each, saturated so that an
  * oversized grid is refused by the limit check instead of wrapping. */
 static inline uint32_t fl_llama_blocks(uint64_t units, uint64_t per_block) {
@@ -57,14 +76,14 @@ static inline int32_t fl_config_llama_embed(uint32_t n_tokens, uint32_t dim, uin
                                             fl_launch_dims *d) {
   if (n_tokens == 0 || dim == 0 || vocab == 0) return 9;
   *d = fl_launch_dims_make(n_tokens, 1, 1, FL_LLAMA_BLOCK, 1, 1);
-  return 0;
+  return fl_llama_fit(d);
 }
 
 /* rmsnorm: one block per row. */
 static inline int32_t fl_config_llama_rmsnorm(uint32_t rows, uint32_t dim, fl_launch_dims *d) {
   if (rows == 0 || dim == 0) return 9;
   *d = fl_launch_dims_make(rows, 1, 1, FL_LLAMA_BLOCK, 1, 1);
-  return 0;
+  return fl_llama_fit(d);
 }
 
 /* matvec: one 32-lane group per output row, 8 rows per block. */
@@ -72,7 +91,7 @@ static inline int32_t fl_config_llama_matvec(uint32_t out_dim, uint32_t in_dim, 
   if (out_dim == 0 || in_dim == 0) return 9;
   *d = fl_launch_dims_make(fl_llama_blocks(out_dim, FL_MATVEC_ROWS), 1, 1, FL_MATVEC_ROWS * FL_LLAMA_LANES,
                            1, 1);
-  return 0;
+  return fl_llama_fit(d);
 }
 
 /* matmul: 64x64 output tiles (x: outputs, y: tokens), 256 threads. */
@@ -81,7 +100,7 @@ static inline int32_t fl_config_llama_matmul(uint32_t n_tokens, uint32_t out_dim
   if (n_tokens == 0 || out_dim == 0 || in_dim == 0) return 9;
   *d = fl_launch_dims_make(fl_llama_blocks(out_dim, FL_MATMUL_TILE), fl_llama_blocks(n_tokens, FL_MATMUL_TILE),
                            1, FL_LLAMA_BLOCK, 1, 1);
-  return 0;
+  return fl_llama_fit(d);
 }
 
 /* rope: one thread per (row, pair, group of 4 heads). */
@@ -92,7 +111,7 @@ static inline int32_t fl_config_llama_rope(uint32_t seq_len, uint32_t heads, uin
   groups = (heads + FL_ROPE_HEADS_PER_THREAD - 1) / FL_ROPE_HEADS_PER_THREAD;
   threads = (uint64_t)seq_len * (head_dim / 2) * groups;
   *d = fl_launch_dims_make(fl_llama_blocks(threads, FL_LLAMA_BLOCK), 1, 1, FL_LLAMA_BLOCK, 1, 1);
-  return 0;
+  return fl_llama_fit(d);
 }
 
 static inline int32_t fl_config_llama_attention_shape(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
@@ -112,7 +131,7 @@ static inline int32_t fl_config_llama_attention_prefill(uint32_t seq_len, uint32
   if (fl_config_llama_attention_shape(n_head, n_head_kv, head_dim, n_ctx)) return 9;
   *d = fl_launch_dims_make(fl_llama_blocks((uint64_t)seq_len * n_head, FL_ATTN_PREFILL_QUERIES), 1, 1,
                            FL_ATTN_PREFILL_QUERIES * FL_LLAMA_LANES, 1, 1);
-  return 0;
+  return fl_llama_fit(d);
 }
 
 /* Chunks of the split-context decode. */
@@ -137,7 +156,7 @@ static inline int32_t fl_config_llama_attention_decode(uint32_t n_head, uint32_t
   if (fl_config_llama_attention_shape(n_head, n_head_kv, head_dim, n_ctx)) return 9;
   *partial = fl_launch_dims_make(fl_attn_decode_chunks(n_ctx), n_head_kv, 1, FL_ATTN_BLOCK, 1, 1);
   *combine = fl_launch_dims_make(n_head, 1, 1, FL_ATTN_BLOCK, 1, 1);
-  return 0;
+  return fl_llama_fit(partial) ? 9 : fl_llama_fit(combine);
 }
 
 /* Elementwise kernels (kv append, silu_mul, add): a grid-stride loop over
@@ -148,7 +167,7 @@ static inline int32_t fl_config_llama_elementwise(uint64_t n, fl_launch_dims *d)
   b = fl_llama_blocks(n, FL_LLAMA_BLOCK);
   if (b > FL_LLAMA_ELEMWISE_MAX_GRID) b = FL_LLAMA_ELEMWISE_MAX_GRID;
   *d = fl_launch_dims_make(b, 1, 1, FL_LLAMA_BLOCK, 1, 1);
-  return 0;
+  return fl_llama_fit(d);
 }
 
 static inline int32_t fl_config_llama_kv_append(uint32_t seq_len, uint32_t n_head_kv, uint32_t head_dim,
@@ -161,7 +180,7 @@ static inline int32_t fl_config_llama_kv_append(uint32_t seq_len, uint32_t n_hea
 static inline int32_t fl_config_llama_argmax(uint32_t rows, uint32_t n, fl_launch_dims *d) {
   if (rows == 0 || n == 0 || n > 0x7fffffffu) return 9;
   *d = fl_launch_dims_make(rows, 1, 1, FL_LLAMA_BLOCK, 1, 1);
-  return 0;
+  return fl_llama_fit(d);
 }
 
 #ifdef __cplusplus
