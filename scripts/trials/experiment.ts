@@ -43,7 +43,7 @@ import { STOCK_HYPOTHESES } from "../forensics/stock.ts";
 import { headline } from "../report/markdown.ts";
 import type { RunReport, RunStatus, TrialSummary } from "../report/model.ts";
 import { writeReport } from "../report/write.ts";
-import { type MatrixResult, type MatrixRow, runMatrix, SEED_MATRIX } from "./matrix.ts";
+import { type MatrixResult, type MatrixRow, matrixTable, runMatrix, SEED_MATRIX } from "./matrix.ts";
 import { describeOutcome, runTrial, type RunTrialOptions } from "./runner.ts";
 import {
   type FaultInfo,
@@ -560,6 +560,7 @@ export function summaryLines(run: RunReport, dir: string): string[] {
   const confirmed = run.hypotheses.filter((h) => h.status === "CONFIRMED").map((h) => h.title);
   if (confirmed.length) lines.push(`  confirmed: ${confirmed.join("; ")}`);
   if (run.debugEnv) lines.push(`  debug environment: ${envLine(run.debugEnv)}`);
+  if (run.matrix?.length) lines.push("", matrixTable(run.matrix), "");
   lines.push(`  report: ${join(dir, "report.md")}`);
   return lines;
 }
