@@ -126,3 +126,23 @@ if (import.meta.main) await main(experiment);
   assert.ok(res.report.records.some((r) => r.kind === "launch" && r.op === "fill x"));
   assert.match(await Deno.readTextFile(join(res.dir, "report.md")), /ended as CRASH/);
 });
+
+Deno.test("experiment: a fault in an uninstrumented trial is re-run audited, then attributed", async () => {
+  const { runExperiment } = await import("../scripts/trials/experiment.ts");
+  const res = await runExperiment(experiment, {
+    mode: "off",
+    params: { case: "null-pointer" },
+    reportsDir: await Deno.makeTempDir(),
+    print: false,
+  });
+  assert.equal(res.report.status, "FAULT");
+  assert.deepEqual(res.report.trials.map((t) => [t.purpose, t.mode]), [
+    ["run", "off"],
+    ["journal", "audit"],
+    ["replay", "blocking"],
+  ]);
+  const a = res.report.attribution!;
+  assert.equal(a.replays, 2);
+  assert.equal(a.rootCause?.name, "plant");
+  assert.equal(a.rootCause?.invariant, "pointer arguments are not null");
+});

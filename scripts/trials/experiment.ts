@@ -400,7 +400,30 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
     trials.push(main);
   }
   const faultEnd = performance.now();
-  const original = await loadTrialEvidence(main.spec.runDir, main);
+  let original = await loadTrialEvidence(main.spec.runDir, main);
+  const notes: string[] = [];
+  let extraReplays = 0;
+  const wantAttr0 = opts.attribute ?? exp.attribute ?? true;
+  if (wantAttr0 && faultedOutcome(main) && original.records.length === 0 && main.spec.mode === "off") {
+    // A fault in an uninstrumented trial (a baseline matrix row): run it again with the journal on.
+    const spec = baseSpec("audit", "journal", { iteration: main.spec.iteration, params: main.spec.params });
+    const o = await runTrial(file, spec, trialOpts);
+    trials.push(o);
+    extraReplays++;
+    if (faultedOutcome(o)) {
+      notes.push(
+        `The fault first surfaced in an uninstrumented (${main.spec.mode}) trial; it came back in an audited ` +
+          `trial, whose journal this report analyses.`,
+      );
+      main = o;
+      original = await loadTrialEvidence(spec.runDir, o);
+    } else {
+      notes.push(
+        `The fault surfaced in an uninstrumented (${main.spec.mode}) trial and did not come back with the ` +
+          `journal on: it is timing-dependent or rare; run the matrix again in audit mode.`,
+      );
+    }
+  }
 
   // 2. Attribution.
   let attribution: Attribution | null = null;
@@ -419,11 +442,11 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
       trials.push(o);
       return loadTrialEvidence(spec.runDir, o);
     }, { maxReplays: exp.maxReplays ?? 6, startedAt: faultEnd });
+    attribution.replays += extraReplays;
   }
 
   // 3. compute-sanitizer.
   let sanitizer: SanitizerError | null = null;
-  const notes: string[] = [];
   if (opts.sanitizer ?? exp.sanitizer) {
     const backend = main.result?.backend ?? "";
     const wrap = backend === "cuda" ? await sanitizerWrap() : null;
