@@ -193,6 +193,10 @@ export class JournalWriter implements CallObserver {
   #side: Deno.FsFile;
   #enc = new TextEncoder();
   #strings = new Map<string, number>();
+  #byName = new Map<
+    string,
+    { nameId: number; args: string[]; argIds: number[]; keys: string[]; keyIds: number[] }
+  >();
   // calls in flight (before() seen, after() not yet): nested calls nest.
   #stackId = new Float64Array(64);
   #stackSeq = new Int32Array(64);
@@ -273,7 +277,13 @@ export class JournalWriter implements CallObserver {
     f[bf + F_T_BEFORE] = this.#now();
     f[bf + F_T_AFTER] = 0;
     i[bi + R_KIND] = KIND_CODE[call.kind] ?? -1;
-    i[bi + R_NAME] = this.#strings.get(call.name) ?? this.intern(call.name);
+    // the string ids of this name's arguments and scalars, by position (one map look-up a call)
+    let nc = this.#byName.get(call.name);
+    if (nc === undefined) {
+      nc = { nameId: this.intern(call.name), args: [], argIds: [], keys: [], keyIds: [] };
+      this.#byName.set(call.name, nc);
+    }
+    i[bi + R_NAME] = nc.nameId;
     i[bi + R_DEVICE] = call.device;
     i[bi + R_STATUS] = 0;
     f[bf + F_STREAM] = call.stream;
@@ -301,7 +311,12 @@ export class JournalWriter implements CallObserver {
       const p = ps[k];
       f[bf + F_PTR + 2 * k] = p.ptr;
       f[bf + F_PTR + 2 * k + 1] = p.bytes;
-      i[bi + R_PTR_META + 2 * k] = this.#strings.get(p.arg) ?? this.intern(p.arg);
+      const arg = p.arg;
+      if (nc.args[k] !== arg) {
+        nc.args[k] = arg;
+        nc.argIds[k] = this.intern(arg);
+      }
+      i[bi + R_PTR_META + 2 * k] = nc.argIds[k];
       i[bi + R_PTR_META + 2 * k + 1] = (p.access === "r" ? 0 : p.access === "w" ? 1 : 2) | (p.elem << 2);
     }
     i[bi + R_NPTR] = np;
@@ -313,7 +328,11 @@ export class JournalWriter implements CallObserver {
         break;
       }
       f[bf + F_SCALAR + ns] = sc[key];
-      i[bi + R_SCALAR_NAME + ns] = this.#strings.get(key) ?? this.intern(key);
+      if (nc.keys[ns] !== key) {
+        nc.keys[ns] = key;
+        nc.keyIds[ns] = this.intern(key);
+      }
+      i[bi + R_SCALAR_NAME + ns] = nc.keyIds[ns];
       ns++;
     }
     i[bi + R_NSCALAR] = ns;

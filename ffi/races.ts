@@ -68,6 +68,11 @@ interface Entry {
   access: Access;
 }
 
+/** An object that carries an allocation's access history itself (the registry's Allocation does). */
+export interface HistoryHolder {
+  raceHistory: unknown;
+}
+
 /** Builds the description of one side of a race from an access's source (a NativeCall or a journal record). */
 export type SideBuilder = (src: unknown, arg: string, access: Access, lo: number, hi: number) => RaceSide;
 
@@ -153,9 +158,10 @@ export class RaceDetector {
     arg: string,
     allocName: string,
     allocSize: number,
+    holder?: HistoryHolder,
   ): Race[] {
-    const list = this.#accesses.get(allocId);
-    if (list === undefined) return NO_RACES;
+    const list = holder !== undefined ? holder.raceHistory as Entry[] | null : this.#accesses.get(allocId);
+    if (list === undefined || list === null) return NO_RACES;
     const write = access !== "r";
     let out: Race[] | null = null;
     for (let k = 0; k < list.length; k++) {
@@ -197,11 +203,15 @@ export class RaceDetector {
     access: Access,
     src: unknown,
     arg: string,
+    holder?: HistoryHolder,
   ): void {
-    let list = this.#accesses.get(allocId);
-    if (list === undefined) {
+    let list: Entry[] | null | undefined = holder !== undefined
+      ? holder.raceHistory as Entry[] | null
+      : this.#accesses.get(allocId);
+    if (list === undefined || list === null) {
       list = [];
-      this.#accesses.set(allocId, list);
+      if (holder !== undefined) holder.raceHistory = list;
+      else this.#accesses.set(allocId, list);
     }
     const c = this.#vc[s][s];
     const write = access !== "r";
@@ -274,7 +284,8 @@ export class RaceDetector {
   }
 
   /** Forgets the accesses of a freed allocation. */
-  forget(allocId: number): void {
+  forget(allocId: number, holder?: HistoryHolder): void {
+    if (holder !== undefined) holder.raceHistory = null;
     this.#accesses.delete(allocId);
   }
 
@@ -380,7 +391,7 @@ export class OnlineRaces {
       const p = ps[k];
       const lo = p.ptr - a.ptr;
       const hi = p.bytes > 0 ? lo + p.bytes : Math.max(a.bytes, lo + 1);
-      const r = this.detector.checkAccess(s, a.id, lo, hi, p.access, call, p.arg, a.name, a.bytes);
+      const r = this.detector.checkAccess(s, a.id, lo, hi, p.access, call, p.arg, a.name, a.bytes, a);
       if (r.length) out = out === NO_RACES ? r.slice() : out.concat(r);
     }
     return out;
@@ -393,7 +404,7 @@ export class OnlineRaces {
       if (call.kind === "free" && status === 0) {
         const base = call.scalars.ptr ?? 0;
         const a = this.registry.lookup(base) ?? this.registry.lookupFreed(base);
-        if (a !== null) d.forget(a.id);
+        if (a !== null) d.forget(a.id, a);
       }
       return;
     }
@@ -407,7 +418,7 @@ export class OnlineRaces {
       const p = ps[k];
       const lo = p.ptr - a.ptr;
       const hi = p.bytes > 0 ? lo + p.bytes : Math.max(a.bytes, lo + 1);
-      d.recordAccess(s, a.id, lo, hi, p.access, call, p.arg);
+      d.recordAccess(s, a.id, lo, hi, p.access, call, p.arg, a);
     }
     if (call.kind !== "launch" && isSynchronous(call.kind, call.stream, call.scalars)) {
       d.hostWaitsStream(call.device, call.stream);

@@ -22,6 +22,8 @@ export interface Allocation extends AllocationInfo {
   freedAt: number;
   /** base + allocBytes (at least base + 1): the end of what resolves to this allocation. */
   end: number;
+  /** The race check's access history of this allocation (ffi/races.ts), null until it has one. */
+  raceHistory: unknown;
 }
 
 /** Where an address falls relative to an allocation. */
@@ -85,7 +87,7 @@ export class Registry {
   /** Registers an allocation; a live one overlapping it (a missed free) is retired as freed. */
   add(info: AllocationInfo): Allocation {
     const end = info.base + Math.max(info.allocBytes, 1);
-    const a: Allocation = { ...info, state: "live", freedAt: 0, end };
+    const a: Allocation = { ...info, state: "live", freedAt: 0, end, raceHistory: null };
     // retire stale live entries overlapping the new range (the backend reused it)
     for (;;) {
       const k = this.#find(a.base, end);

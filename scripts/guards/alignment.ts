@@ -15,6 +15,7 @@ export function alignmentRail(mode: RailMode = "warn"): Rail {
   return {
     name: "alignment",
     mode,
+    quietWhenPointersClean: true,
     check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
       const ps = call.pointers;
       let out: Finding[] | null = null;

@@ -20,6 +20,7 @@ export function extentRail(mode: RailMode = "warn"): Rail {
   return {
     name: "extent",
     mode,
+    quietWhenPointersClean: true,
     check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
       if (call.kind !== "launch") return NO_FINDINGS;
       const ps = call.pointers;

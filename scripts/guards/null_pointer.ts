@@ -6,6 +6,7 @@ export function nullPointerRail(mode: RailMode = "warn"): Rail {
   return {
     name: "null_pointer",
     mode,
+    quietWhenPointersClean: true,
     check(call: NativeCall): readonly Finding[] {
       const ps = call.pointers;
       let out: Finding[] | null = null;

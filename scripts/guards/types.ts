@@ -96,6 +96,30 @@ export interface Rail {
   mode: RailMode;
   /** Runs before the native call. Returns NO_FINDINGS (or []) when all is well. */
   check(call: NativeCall, ctx: GuardContext): readonly Finding[];
+  /**
+   * A promise that the rail finds nothing when every pointer argument is
+   * clean (pointersClean below): the session then skips it for such calls,
+   * which checks all of them in one pass instead of one pass per rail.
+   */
+  readonly quietWhenPointersClean?: boolean;
+}
+
+/**
+ * Every pointer argument of `call` non-null, inside a live allocation (from
+ * its start, offset + bytes within its size) and aligned to its element.
+ */
+export function pointersClean(call: NativeCall, ctx: GuardContext): boolean {
+  const ps = call.pointers;
+  for (let k = 0; k < ps.length; k++) {
+    const p = ps[k];
+    if (p.ptr === 0) return false;
+    const a = allocOf(ctx, call, k);
+    if (a === null) return false;
+    const off = p.ptr - a.ptr;
+    if (off < 0 || off + p.bytes > a.bytes) return false;
+    if (p.elem > 1 && p.ptr % p.elem !== 0) return false;
+  }
+  return true;
 }
 
 /** The live allocation holding pointer argument k of `call` (shared per call when the context memoizes it). */

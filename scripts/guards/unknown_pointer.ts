@@ -15,6 +15,7 @@ export function unknownPointerRail(mode: RailMode = "warn"): Rail {
   return {
     name: "unknown_pointer",
     mode,
+    quietWhenPointersClean: true,
     check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
       const ps = call.pointers;
       let out: Finding[] | null = null;

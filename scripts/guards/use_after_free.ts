@@ -15,6 +15,7 @@ export function useAfterFreeRail(mode: RailMode = "warn"): Rail {
   return {
     name: "use_after_free",
     mode,
+    quietWhenPointersClean: true,
     check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
       const ps = call.pointers;
       let out: Finding[] | null = null;
