@@ -3,7 +3,8 @@
  * buffer's address planted as RoPE Q's x at step 3, layer 0 surfaces at the
  * logits copy/sync of that step, and one blocking replay names RoPE Q, its
  * step, layer and argument. A zero seq_len is refused at the launch itself.
- * Runs on the default backend (tiny model on sim).
+ * Runs on the default backend with the tiny model (the 7B-shaped run is the benchmark:
+ * timeToRootCause in scripts/experiments/rope_forensics.ts).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -13,7 +14,12 @@ import { runExperiment } from "../scripts/trials/experiment.ts";
 const reports = await Deno.makeTempDir({ prefix: "faultline-rope-" });
 
 Deno.test("rope forensics: a stale pointer in RoPE Q surfaces at the logits copy and is traced back in one replay", async () => {
-  const res = await runExperiment(experiment, { reportsDir: reports, runId: "stale", print: false });
+  const res = await runExperiment(experiment, {
+    reportsDir: reports,
+    runId: "stale",
+    print: false,
+    params: { model: "tiny" },
+  });
   const v = JSON.parse(await Deno.readTextFile(join(res.dir, "verdict.json")));
   assert.equal(v.status, "FAULT");
   assert.equal(v.root_cause.name, "RoPE Q");
@@ -49,7 +55,7 @@ Deno.test("rope forensics: a zero seq_len in RoPE Q at layer 1 is refused at its
     reportsDir: reports,
     runId: "zero",
     print: false,
-    params: { fault: "zero-seq-len", layer: 1 },
+    params: { model: "tiny", fault: "zero-seq-len", layer: 1 },
   });
   const rc = res.report.attribution!.rootCause!;
   assert.equal(rc.name, "RoPE Q");
@@ -65,7 +71,7 @@ Deno.test("rope forensics: freq_base 0 does not fault; the invariant rail still 
     reportsDir: reports,
     runId: "base",
     print: false,
-    params: { fault: "zero-base" },
+    params: { model: "tiny", fault: "zero-base" },
   });
   assert.equal(res.report.status, "OK");
   const rc = res.report.attribution!.rootCause!;
@@ -82,7 +88,7 @@ Deno.test("rope forensics: the same decode without a fault is OK, with nothing C
     reportsDir: reports,
     runId: "clean",
     print: false,
-    params: { fault: "none" },
+    params: { model: "tiny", fault: "none" },
   });
   assert.equal(res.report.status, "OK");
   assert.deepEqual(res.report.findings, []);

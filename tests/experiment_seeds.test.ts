@@ -1,6 +1,6 @@
 /**
  * The seed investigations as experiments, on the default backend (tiny model
- * on sim): the D2H audit (001/002), the model-compatibility guard rail (002)
+ * on every backend): the D2H audit (001/002), the model-compatibility guard rail (002)
  * and the D2H race matrix (004, scaled down).
  */
 import assert from "node:assert/strict";
@@ -15,7 +15,12 @@ const statusOf = (hs: { id: string; status: string }[]) =>
   Object.fromEntries(hs.map((h) => [h.id, h.status]));
 
 Deno.test("d2h audit: every trace copy journaled; nothing reproduced, as in seed 002", async () => {
-  const res = await runExperiment(d2hAudit, { reportsDir: reports, runId: "audit-clean", print: false });
+  const res = await runExperiment(d2hAudit, {
+    reportsDir: reports,
+    runId: "audit-clean",
+    print: false,
+    params: { model: "tiny" },
+  });
   assert.equal(res.report.status, "OK");
   const s = statusOf(res.report.hypotheses);
   assert.equal(s["use-after-free"], "NOT_REPRODUCED");
@@ -36,7 +41,7 @@ Deno.test("d2h audit: seq_len_used past the KV cache in the attention trace is n
     reportsDir: reports,
     runId: "audit-kv",
     print: false,
-    params: { fault: "kv-overflow" },
+    params: { model: "tiny", fault: "kv-overflow" },
   });
   const rc = res.report.attribution!.rootCause!;
   assert.equal(rc.name, "attention trace");
@@ -48,7 +53,12 @@ Deno.test("d2h audit: seq_len_used past the KV cache in the attention trace is n
 });
 
 Deno.test("model compat: the seeds' guard rail blocks the mismatched model; overridden, it runs", async () => {
-  const res = await runExperiment(modelCompat, { reportsDir: reports, runId: "compat", print: false });
+  const res = await runExperiment(modelCompat, {
+    reportsDir: reports,
+    runId: "compat",
+    print: false,
+    params: { model: "tiny-ffn", engine: "tiny" },
+  });
   assert.equal(res.report.status, "BLOCKED");
   const rc = res.report.attribution!.rootCause!;
   assert.equal(rc.argument, "ffnDim");

@@ -14,6 +14,7 @@
  *           seq_len_used past the KV cache: report 001's offset worry) | stale-src (a trace
  *           copy from a freed buffer: report 001's use-after-free worry)
  *   steps   decode steps (default 3); trace_layer (default 0)
+ *   model   auto (tiny on sim, llama2-7b elsewhere) | a preset name
  */
 
 import type { OpContext } from "../../ffi/boundary.ts";
@@ -23,7 +24,7 @@ import { defineExperiment, main } from "../trials/experiment.ts";
 export const experiment = defineExperiment({
   name: "d2h_audit",
   title: "Every device-to-host copy of a decode, journaled and checked (seeds 001, 002)",
-  params: { fault: "none", steps: 3, trace_layer: 0 },
+  params: { fault: "none", steps: 3, trace_layer: 0, model: "auto" },
   hypotheses: stockHypotheses(),
   d2hAudit: true,
   async run(ctx) {
@@ -32,13 +33,18 @@ export const experiment = defineExperiment({
     const { LlamaEngine } = await import("../scheduler/mod.ts");
     const { memcpy } = await import("../../ffi/buffer.ts");
     const { boundary } = ctx.ffi;
+    const { isPresetName } = await import("../model/config.ts");
     const sim = ctx.backend === "sim";
-    const cfg = presetConfig(sim ? "tiny" : "llama2-7b");
+    const preset = ctx.params.model === "auto" || ctx.params.model === undefined
+      ? (sim ? "tiny" : "llama2-7b")
+      : String(ctx.params.model);
+    if (!isPresetName(preset)) throw new Error(`unknown model preset ${preset}`);
+    const cfg = presetConfig(preset);
     const fault = String(ctx.params.fault ?? "none");
     const traceLayer = Number(ctx.params.trace_layer ?? 0);
     const steps = Number(ctx.params.steps ?? 3);
     Object.assign(ctx.config, {
-      model: `${sim ? "tiny" : "llama2-7b"} (dim ${cfg.dim}, ffn ${cfg.ffnDim}, ${cfg.nLayers} layers)`,
+      model: `${preset} (dim ${cfg.dim}, ffn ${cfg.ffnDim}, ${cfg.nLayers} layers)`,
       fault,
       trace: `post-wo, RMSNorm, attention, MLP and KV-dump sites at layer ${traceLayer}`,
     });

@@ -13,7 +13,8 @@
  *   deno run -A scripts/experiments/d2h_race_matrix.ts
  *   deno run -A scripts/experiments/d2h_race_matrix.ts --scale 0.1 --param race=skip-wait
  *
- * Params: race none | skip-wait; steps (default 4, stress doubles it and adds a
+ * Params: model (default tiny: 200 trials each build their model; llama2-7b on a GPU
+ * for the full shapes); race none | skip-wait; steps (default 4, stress doubles it and adds a
  * second host copy of the logits on a third stream); safe (the seeds' safe D2H
  * wrapper: a stream sync before and after every device-to-host copy).
  */
@@ -25,7 +26,7 @@ import { defineExperiment, main } from "../trials/experiment.ts";
 export const experiment = defineExperiment({
   name: "d2h_race_matrix",
   title: "The B3.63 race matrix: baseline 50, audit 50, stress 100 isolated trials (seed 004)",
-  params: { race: "none", steps: 4, safe: false },
+  params: { race: "none", steps: 4, safe: false, model: "tiny" },
   matrix: SEED_MATRIX,
   hypotheses: stockHypotheses(),
   d2hAudit: true,
@@ -34,12 +35,15 @@ export const experiment = defineExperiment({
     const { presetConfig } = await import("../model/config.ts");
     const { gpuModel } = await import("../model/gpu_model.ts");
     const { LlamaEngine } = await import("../scheduler/mod.ts");
+    const { isPresetName } = await import("../model/config.ts");
     const sim = ctx.backend === "sim";
-    const cfg = presetConfig(sim ? "tiny" : "llama2-7b");
+    const preset = String(ctx.params.model ?? "tiny");
+    if (!isPresetName(preset)) throw new Error(`unknown model preset ${preset}`);
+    const cfg = presetConfig(preset);
     const race = String(ctx.params.race ?? "none");
     const steps = Number(ctx.params.steps ?? 4) * (ctx.stress ? 2 : 1);
     Object.assign(ctx.config, {
-      model: `${sim ? "tiny" : "llama2-7b"} (dim ${cfg.dim}, ${cfg.nLayers} layers)`,
+      model: `${preset} (dim ${cfg.dim}, ${cfg.nLayers} layers)`,
       race,
       steps,
       safe_wrapper: ctx.params.safe === true,
