@@ -160,7 +160,8 @@ export function openAudit(opts: AuditOptions): AuditSession {
   const races = on && opts.races !== false ? new OnlineRaces(registry) : null;
   const rzBytes = on ? opts.redzones ?? 0 : 0;
   const redzones = rzBytes > 0 ? new Redzones(device, registry) : null;
-  const rzPolicy = opts.redzonePolicy ?? redzonePolicy();
+  // enforce mode stops the run at the sync that finds a damaged redzone (the write itself already ran)
+  const rzPolicy = opts.redzonePolicy ?? redzonePolicy({ mode: mode === "enforce" ? "enforce" : "warn" });
   const rzObserver = redzones?.observer() ?? null;
   let props = DEFAULT_LIMITS;
   try {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { launch } from "../ffi/kernels.ts";
 import { faultFill, faultWriteAt } from "../ffi/kernels_base.ts";
 import { openAudit } from "../scripts/audit.ts";
-import { redzonePolicy } from "../scripts/guards/index.ts";
+import { RedzoneDamaged, redzonePolicy } from "../scripts/guards/index.ts";
 import { reportDir, testDevice } from "./forensics_helpers/device.ts";
 
 Deno.test("redzones: a kernel writing 4 bytes past a buffer (no fault) is caught at the next sync", () => {
@@ -80,6 +80,25 @@ Deno.test("redzones: with the rails on, the extent rail names the same write bef
     device.synchronize();
     const rails = audit.findings.map((f) => f.rail).sort();
     assert.deepEqual(rails, ["extent", "redzone"]);
+  } finally {
+    buf.free();
+    audit.close();
+  }
+});
+
+Deno.test("redzones: enforce mode stops the run at the sync that finds the damage", () => {
+  const device = testDevice();
+  const audit = openAudit({ device, reportDir: reportDir(), mode: "enforce", redzones: 256, guards: [] });
+  const buf = device.malloc(4000, { name: "ffn_out" });
+  try {
+    launch(device, null, faultWriteAt, { addr: buf.ptr + buf.bytes + 4, value: 3 });
+    assert.throws(() => device.synchronize(), (e: unknown) => {
+      assert.ok(e instanceof RedzoneDamaged);
+      assert.equal(e.findings[0].allocation?.name, "ffn_out");
+      assert.equal(e.findings[0].allocation?.offset, 4004);
+      assert.equal(e.findings[0].severity, "error");
+      return true;
+    });
   } finally {
     buf.free();
     audit.close();
