@@ -16,6 +16,7 @@
  * (GuardContext.contextLength) and are skipped without it.
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
+import { ScalarsMemo } from "./memo.ts";
 import { type Finding, finding, type GuardContext, NO_FINDINGS, type Rail, type RailMode } from "./types.ts";
 
 export interface Invariant {
@@ -86,15 +87,18 @@ export function withinModelContext(arg: string): Invariant {
 // ---- the declarations ----
 
 const table = new Map<string, Invariant[]>();
+let tableVersion = 0;
 
 /** Adds invariants for kernel `name` (kept in declaration order). */
 export function declareInvariants(name: string, ...inv: Invariant[]): void {
   table.set(name, [...(table.get(name) ?? []), ...inv]);
+  tableVersion++;
 }
 
 /** Replaces every invariant of kernel `name` (none: `[]`). */
 export function setInvariants(name: string, inv: Invariant[]): void {
   table.set(name, inv);
+  tableVersion++;
 }
 
 export function invariantsOf(name: string): readonly Invariant[] {
@@ -156,8 +160,14 @@ declareInvariants("argmax", positive("rows"), positive("n"));
 // kernels/faults.hip: fault_fill writes n floats; fault_write_at and tick have no scalar to check.
 declareInvariants("fault_fill", positive("n"));
 
-/** The rail: every declared invariant of the launched kernel. */
+/**
+ * The rail: every declared invariant of the launched kernel. Invariants are
+ * functions of the scalars and the context: a launch whose scalars repeat
+ * the kernel's last clean launch (same context) is not checked again.
+ */
 export function invariantsRail(mode: RailMode = "warn"): Rail {
+  const memo = new ScalarsMemo<GuardContext>();
+  let version = tableVersion;
   return {
     name: "invariants",
     mode,
@@ -165,6 +175,11 @@ export function invariantsRail(mode: RailMode = "warn"): Rail {
       if (call.kind !== "launch") return NO_FINDINGS;
       const inv = table.get(call.name);
       if (inv === undefined) return NO_FINDINGS;
+      if (version !== tableVersion) {
+        memo.clear();
+        version = tableVersion;
+      }
+      if (memo.same(call.name, call.scalars, ctx)) return NO_FINDINGS;
       let out: Finding[] | null = null;
       const s = call.scalars;
       for (let k = 0; k < inv.length; k++) {
@@ -172,6 +187,7 @@ export function invariantsRail(mode: RailMode = "warn"): Rail {
         if (why === null) continue;
         (out ??= []).push(finding("invariants", call, inv[k].name, why, { argument: inv[k].argument }));
       }
+      if (out === null) memo.remember(call.name, call.scalars, ctx);
       return out ?? NO_FINDINGS;
     },
   };

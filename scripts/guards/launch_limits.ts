@@ -7,6 +7,7 @@
  * launcher changes. A kernel with no geometry here is not checked.
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
+import { ScalarsMemo } from "./memo.ts";
 import {
   type Finding,
   finding,
@@ -104,41 +105,8 @@ export function dimsProblem(d: LaunchDims, l: LaunchLimits): string | null {
   return null;
 }
 
-/** The scalars of the last launch of each kernel that fit: a repeat (the decode loop) is not recomputed. */
-class FitMemo {
-  #last = new Map<string, { keys: string[]; values: number[]; limits: LaunchLimits }>();
-  same(kernel: string, s: Readonly<Record<string, number>>, limits: LaunchLimits): boolean {
-    const m = this.#last.get(kernel);
-    if (m === undefined || m.limits !== limits) return false;
-    let k = 0;
-    for (const key in s) {
-      if (k >= m.keys.length || m.keys[k] !== key || m.values[k] !== s[key]) return false;
-      k++;
-    }
-    return k === m.keys.length;
-  }
-  remember(kernel: string, s: Readonly<Record<string, number>>, limits: LaunchLimits): void {
-    let m = this.#last.get(kernel);
-    if (m === undefined) {
-      m = { keys: [], values: [], limits };
-      this.#last.set(kernel, m);
-    }
-    m.limits = limits;
-    let k = 0;
-    for (const key in s) {
-      m.keys[k] = key;
-      m.values[k] = s[key];
-      k++;
-    }
-    if (m.keys.length !== k) {
-      m.keys.length = k;
-      m.values.length = k;
-    }
-  }
-}
-
 export function launchLimitsRail(mode: RailMode = "warn"): Rail {
-  const memo = new FitMemo();
+  const memo = new ScalarsMemo<LaunchLimits>();
   return {
     name: "launch_limits",
     mode,
