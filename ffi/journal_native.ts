@@ -372,29 +372,55 @@ export class JournalWriter implements CallObserver {
 
   // ---- CallObserver ----
 
+  // Calls in flight (before() seen, after() not yet), newest last. Synchronous calls nest;
+  // nonblocking ones may finish in any order; a call blocked after before() never comes back
+  // (blocked() drops it; past 64 entries the oldest is dropped).
+  #push(id: number, seq: number): void {
+    let d = this.#depth;
+    if (d === 64) {
+      this.#stackId.copyWithin(0, 1);
+      this.#stackSeq.copyWithin(0, 1);
+      d = 63;
+    }
+    this.#stackId[d] = id;
+    this.#stackSeq[d] = seq;
+    this.#depth = d + 1;
+  }
+
+  /** Removes call `id` from the in-flight entries; returns its sequence number, or 0. */
+  #take(id: number): number {
+    const ids = this.#stackId;
+    for (let d = this.#depth - 1; d >= 0; d--) {
+      if (ids[d] !== id) continue;
+      const seq = this.#stackSeq[d];
+      const last = this.#depth - 1;
+      if (d !== last) {
+        ids.copyWithin(d, d + 1, last + 1);
+        this.#stackSeq.copyWithin(d, d + 1, last + 1);
+      }
+      this.#depth = last;
+      return seq;
+    }
+    return 0;
+  }
+
   before(call: NativeCall): void {
     if (this.#closed) return;
-    const seq = this.intent(call);
-    const d = this.#depth;
-    if (d < 64) {
-      this.#stackId[d] = call.id;
-      this.#stackSeq[d] = seq;
-    }
-    this.#depth = d + 1;
+    this.#push(call.id, this.intent(call));
     if (call.kind === "free" || call.kind === "host_free") this.#free(call);
   }
 
   after(call: NativeCall, status: number, result?: number): void {
     if (this.#closed) return;
-    // Calls blocked after before() never come back: drop their entries.
-    let d = this.#depth;
-    while (d > 0 && d <= 64 && this.#stackId[d - 1] > call.id) d--;
-    if (d > 0 && d <= 64 && this.#stackId[d - 1] === call.id) {
-      this.done(this.#stackSeq[d - 1], status, result);
-      d--;
-    }
-    this.#depth = d;
+    const seq = this.#take(call.id);
+    if (seq !== 0) this.done(seq, status, result);
     if (status === 0 && (call.kind === "alloc" || call.kind === "host_alloc")) this.#alloc(call, result);
+  }
+
+  /** Marks the in-flight call `id` as blocked by a guard rail (it never ran) and forgets it. */
+  blockedCall(id: number): void {
+    const seq = this.#take(id);
+    if (seq !== 0) this.blocked(seq);
   }
 
   #live = new Map<number, number>(); // base address -> allocation id
@@ -416,7 +442,7 @@ export class JournalWriter implements CallObserver {
 
   /** The sequence number of the in-flight record of call `id`, or 0. */
   seqOf(id: number): number {
-    for (let d = Math.min(this.#depth, 64) - 1; d >= 0; d--) {
+    for (let d = this.#depth - 1; d >= 0; d--) {
       if (this.#stackId[d] === id) return this.#stackSeq[d];
     }
     return 0;

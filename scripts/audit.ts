@@ -258,7 +258,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
         }
       } catch (e) {
         journal!.before(call);
-        journal!.blocked(journal!.seqOf(call.id));
+        journal!.blockedCall(call.id);
         throw e;
       }
       journal!.before(call);

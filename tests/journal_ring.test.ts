@@ -159,7 +159,7 @@ Deno.test("journal: a blocked call and a nested call pair their outcomes correct
   w.after(nested, 0);
   const blocked = call("launch", "rope");
   w.before(blocked);
-  w.blocked(w.seqOf(blocked.id));
+  w.blockedCall(blocked.id);
   w.after(outer, 0);
   w.close();
   const j = decodeJournal(path);
@@ -168,4 +168,46 @@ Deno.test("journal: a blocked call and a nested call pair their outcomes correct
     ["stream_synchronize", 0, "hipSuccess"],
     ["rope", -1, "blocked"],
   ]);
+});
+
+Deno.test("journal: nonblocking calls finishing out of order each get their own outcome", () => {
+  resetIds();
+  const path = tmp();
+  const w = new JournalWriter({ path, capacity: 16, native: journalLib() });
+  const a = call("sync", "stream_synchronize", { stream: 1 });
+  const b = call("sync", "stream_synchronize", { stream: 2 });
+  w.before(a);
+  w.before(b);
+  const c = call("launch", "tick");
+  w.before(c);
+  w.after(c, 0);
+  w.after(a, 0); // the older wait finishes first
+  w.after(b, 700);
+  w.close();
+  const j = decodeJournal(path);
+  assert.deepEqual(j.records.map((r) => [r.stream, r.name, r.status]), [
+    [1, "stream_synchronize", 0],
+    [2, "stream_synchronize", 700],
+    [0, "tick", 0],
+  ]);
+  assert.deepEqual(j.inFlight, []);
+});
+
+Deno.test("journal: more pointer and scalar arguments than a record holds are flagged as truncated", () => {
+  resetIds();
+  const path = tmp();
+  const w = new JournalWriter({ path, capacity: 4, native: journalLib() });
+  const scalars: Record<string, number> = {};
+  for (let k = 0; k < 12; k++) scalars[`s${k}`] = k;
+  const c = call("launch", "wide", {
+    scalars,
+    pointers: Array.from({ length: 12 }, (_, k) => ptr(`p${k}`, 0x1000 * (k + 1), 4)),
+  });
+  w.before(c);
+  w.after(c, 0);
+  w.close();
+  const r = decodeJournal(path).records[0];
+  assert.equal(r.pointers.length, 10);
+  assert.equal(Object.keys(r.scalars).length, 8);
+  assert.deepEqual(r.truncated, ["pointers", "scalars"]);
 });
