@@ -41,8 +41,9 @@ __global__ void embed_f16_kernel(float *out, const __half *table, const int32_t 
     const uint4 *r8 = reinterpret_cast<const uint4 *>(row);
     float4 *o4 = reinterpret_cast<float4 *>(o);
     for (uint32_t i = threadIdx.x; i < dim / 8; i += blockDim.x) {
+      const uint4 u = r8[i]; /* one 16-byte load */
       float f[8];
-      fl_half8_to_float(r8[i], f);
+      fl_half8_to_float(u, f);
       o4[2 * i] = make_float4(f[0], f[1], f[2], f[3]);
       o4[2 * i + 1] = make_float4(f[4], f[5], f[6], f[7]);
     }

@@ -76,6 +76,13 @@ static __device__ __forceinline__ void fl_half8_to_float(const uint4 &u, float *
   }
 }
 
+/* One 8-byte store of (a, b) at p (8-byte aligned). A float2 store is split
+ * into two 4-byte stores by some compilers; a 64-bit integer store is not. */
+static __device__ __forceinline__ void fl_store_float2(float *p, float a, float b) {
+  *reinterpret_cast<unsigned long long *>(p) =
+      (static_cast<unsigned long long>(__float_as_uint(b)) << 32) | __float_as_uint(a);
+}
+
 static __device__ __forceinline__ float fl_nanf() { return __int_as_float(0x7fc00000); }
 
 static __device__ __forceinline__ float fl_to_float(float x) { return x; }

@@ -45,7 +45,10 @@ __global__ void matvec_f16_kernel(float *y, const __half *w, const float *x, uin
       acc += dot8(c, x4, u + 2 * FL_LLAMA_GROUP);
       acc += dot8(e, x4, u + 3 * FL_LLAMA_GROUP);
     }
-    for (; u < n8; u += FL_LLAMA_GROUP) acc += dot8(w8[u], x4, u);
+    for (; u < n8; u += FL_LLAMA_GROUP) {
+      const uint4 a = w8[u]; /* one 16-byte load (a reference into global memory would be read piecewise) */
+      acc += dot8(a, x4, u);
+    }
   } else {
     uint32_t i = lane;
     for (; i + 3 * FL_LLAMA_GROUP < in_dim; i += 4 * FL_LLAMA_GROUP) {

@@ -53,13 +53,14 @@ __global__ void rope_kernel(float *x, uint32_t seq_len, uint32_t heads, uint32_t
 #pragma unroll
   for (uint32_t k = 0; k < FL_ROPE_HEADS_PER_THREAD; k++) {
     float *p = row + static_cast<uint64_t>(k) * head_dim;
-    if (h0 + k >= heads) continue;
-    const float2 r = make_float2(v[k].x * c - v[k].y * sn, v[k].x * sn + v[k].y * c);
-    if (VEC) {
-      *reinterpret_cast<float2 *>(p) = r;
-    } else {
-      p[0] = r.x;
-      p[1] = r.y;
+    if (h0 + k < heads) {
+      const float r0 = v[k].x * c - v[k].y * sn, r1 = v[k].x * sn + v[k].y * c;
+      if (VEC) {
+        fl_store_float2(p, r0, r1);
+      } else {
+        p[0] = r0;
+        p[1] = r1;
+      }
     }
   }
 }
