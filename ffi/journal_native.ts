@@ -407,14 +407,15 @@ export class JournalWriter implements CallObserver {
   before(call: NativeCall): void {
     if (this.#closed) return;
     this.#push(call.id, this.intent(call));
-    if (call.kind === "free" || call.kind === "host_free") this.#free(call);
   }
 
   after(call: NativeCall, status: number, result?: number): void {
     if (this.#closed) return;
     const seq = this.#take(call.id);
     if (seq !== 0) this.done(seq, status, result);
-    if (status === 0 && (call.kind === "alloc" || call.kind === "host_alloc")) this.#alloc(call, result);
+    if (status !== 0) return;
+    if (call.kind === "alloc" || call.kind === "host_alloc") this.#alloc(call, result);
+    else if (call.kind === "free" || call.kind === "host_free") this.#free(call);
   }
 
   /** Marks the in-flight call `id` as blocked by a guard rail (it never ran) and forgets it. */
