@@ -13,6 +13,7 @@ export const RUN_FILES: Readonly<Record<string, string>> = {
   "report.md": "text/plain; charset=utf-8",
   "trace.json": "application/json; charset=utf-8",
   "timeline.svg": "image/svg+xml",
+  "d2h_audit.log": "text/plain; charset=utf-8",
 };
 
 /** A name of an experiment or run folder: no separators, no leading dot, no control characters. */
