@@ -15,6 +15,7 @@ import {
 } from "../scripts/guards/index.ts";
 import { Registry } from "../ffi/registry.ts";
 import { PRESETS } from "../scripts/model/config.ts";
+import { FaultlineError } from "../ffi/errors.ts";
 import { reportDir, testDevice } from "./forensics_helpers/device.ts";
 import { call } from "./forensics_helpers/calls.ts";
 
@@ -127,7 +128,7 @@ Deno.test("guards: attention and user-declared invariants; grid and block limits
   );
   const limits = launchLimitsRail("enforce");
   const fs = limits.check(
-    call("launch", "matmul_f32", { scalars: { n_tokens: 70000 * 32, out_dim: 64, in_dim: 64 } }),
+    call("launch", "matmul_f32", { scalars: { n_tokens: 70000 * 64, out_dim: 64, in_dim: 64 } }),
     {
       registry: new Registry(),
       limits: { maxGrid: [2147483647, 65535, 65535], maxBlock: [1024, 1024, 64], maxThreadsPerBlock: 1024 },
@@ -173,6 +174,37 @@ Deno.test("guards: a Llama-3-8B model in a Llama-2-7B build is blocked unless ov
     assert.equal(ffn.rail, "model_compat");
     assert.deepEqual(audit.checkModel(PRESETS["llama2-7b"], PRESETS["llama2-7b"]), []);
   } finally {
+    audit.close();
+  }
+});
+
+Deno.test("guards: the launch-limit rail's geometry agrees with the native refusal (status 9)", () => {
+  const device = testDevice();
+  const audit = openAudit({ device, reportDir: reportDir(), mode: "audit" });
+  const q = device.malloc(1024, { name: "q" });
+  try {
+    // 2^32 - 1 rows of one pair: 2^24 blocks of 256 threads, 2^32 threads along x (over HIP's limit)
+    assert.throws(
+      () =>
+        launch(device, null, rope, {
+          x: q,
+          seq_len: 0xffffffff,
+          heads: 4,
+          head_dim: 2,
+          pos_offset: 0,
+          freq_base: 1e4,
+        }),
+      (e: unknown) => e instanceof FaultlineError && e.code === 9,
+    );
+    const f = audit.findings.find((x) => x.rail === "launch_limits");
+    assert.ok(f, JSON.stringify(audit.findings.map((x) => x.rail)));
+    assert.match(f.detail, /4294967296 threads along x > 2\^32 - 1/);
+    // and a configuration just inside runs
+    launch(device, null, rope, { x: q, seq_len: 1, heads: 4, head_dim: 64, pos_offset: 0, freq_base: 1e4 });
+    device.synchronize();
+    assert.equal(audit.findings.filter((x) => x.rail === "launch_limits").length, 1);
+  } finally {
+    q.free();
     audit.close();
   }
 });

@@ -156,7 +156,7 @@ for (const k of ["embed_f32", "embed_f16"]) {
 }
 declareInvariants("silu_mul", positive("n"));
 declareInvariants("add", positive("n"));
-declareInvariants("argmax", positive("rows"), positive("n"));
+declareInvariants("argmax", positive("rows"), positive("n"), atMost("n", 0x7fffffff, "an int32 index"));
 // kernels/faults.hip: fault_fill writes n floats; fault_write_at and tick have no scalar to check.
 declareInvariants("fault_fill", positive("n"));
 

@@ -2,7 +2,8 @@
  * Rail: the grid and block of a launch fit the device's limits.
  *
  * The launch geometry of each kernel mirrors kernels/launch_config.h and
- * kernels/llama/launch_config_llama.h (the formulas the launchers use), in
+ * kernels/llama/launch_config_llama.h (the formulas the launchers use, and
+ * fl_llama_fit's per-dimension thread limit), in
  * TypeScript, from the launch's scalar arguments; keep them in step when a
  * launcher changes. A kernel with no geometry here is not checked.
  */
@@ -31,7 +32,7 @@ const dims = (gx: number, gy: number, gz: number, bx: number, by: number, bz: nu
 });
 /** fl_llama_blocks: ceil(units / per_block), saturated at 2^32 - 1. */
 const blocks = (units: number, per: number) => Math.min(Math.ceil(units / per), 0xffffffff);
-const LANES = 32, BLOCK = 256, MATVEC_ROWS = 8, MATMUL_TILE = 32, ROPE_HEADS = 4, ATTN_BLOCK = 256;
+const LANES = 32, BLOCK = 256, MATVEC_ROWS = 8, MATMUL_TILE = 64, ROPE_HEADS = 4, ATTN_BLOCK = 256;
 const PREFILL_Q = 4, ATTN_CHUNK = 64, ELEMWISE_MAX_GRID = 65535, FILL_MAX_GRID = 65535;
 
 const elementwise = (n: number) => [dims(Math.min(blocks(n, BLOCK), ELEMWISE_MAX_GRID), 1, 1, BLOCK, 1, 1)];
@@ -102,6 +103,12 @@ export function dimsProblem(d: LaunchDims, l: LaunchLimits): string | null {
     threads *= d.block[i];
   }
   if (threads > l.maxThreadsPerBlock) return `${threads} threads per block > max ${l.maxThreadsPerBlock}`;
+  // HIP also refuses more than 2^32 - 1 threads along one dimension (fl_llama_fit)
+  for (let i = 0; i < 3; i++) {
+    if (d.grid[i] * d.block[i] > 0xffffffff) {
+      return `${d.grid[i] * d.block[i]} threads along ${axis[i]} > 2^32 - 1 (HIP's limit)`;
+    }
+  }
   return null;
 }
 
