@@ -19,6 +19,9 @@
  * device side of copies and memsets) is checked against the earlier accesses
  * to overlapping bytes of the same allocation: two accesses from different
  * streams, at least one a write, neither ordered before the other, are a race.
+ * The host side of copies counts too (a D2H writes it, an H2D reads it, when
+ * the stream gets there): two copies on different streams through the same
+ * staging bytes race (the seeds' "reuse of staging buffers").
  *
  * Online: `check(call)` before the native call (so a guard rail can block the
  * racing op), `commit(call, status)` after it. Offline: `findRaces(records)`
@@ -394,8 +397,42 @@ export class OnlineRaces {
       const r = this.detector.checkAccess(s, a.id, lo, hi, p.access, call, p.arg, a.name, a.bytes, a);
       if (r.length) out = out === NO_RACES ? r.slice() : out.concat(r);
     }
+    if (call.host !== undefined && (call.kind === "d2h" || call.kind === "h2d")) {
+      const bytes = call.scalars.bytes ?? 0;
+      const h = this.registry.lookup(call.host);
+      const access: Access = call.kind === "d2h" ? "w" : "r";
+      const r = h !== null && h.host
+        ? this.detector.checkAccess(
+          s,
+          h.id,
+          call.host - h.ptr,
+          call.host - h.ptr + bytes,
+          access,
+          call,
+          "host",
+          h.name,
+          h.bytes,
+          h,
+        )
+        : this.detector.checkAccess(
+          s,
+          -1,
+          call.host,
+          call.host + bytes,
+          access,
+          call,
+          "host",
+          "host memory",
+          0,
+          this.#hostMemory,
+        );
+      if (r.length) out = out === NO_RACES ? r.slice() : out.concat(r);
+    }
     return out;
   }
+
+  /** Host memory outside every pinned allocation: one history over absolute addresses. */
+  #hostMemory: HistoryHolder = { raceHistory: null };
 
   /** Applies `call` (after it returned `status`) to the clocks and the history. */
   commit(call: NativeCall, status: number): void {
@@ -420,9 +457,17 @@ export class OnlineRaces {
       const hi = p.bytes > 0 ? lo + p.bytes : Math.max(a.bytes, lo + 1);
       d.recordAccess(s, a.id, lo, hi, p.access, call, p.arg, a);
     }
-    if (call.kind !== "launch" && isSynchronous(call.kind, call.stream, call.scalars)) {
-      d.hostWaitsStream(call.device, call.stream);
+    if (call.kind === "launch") return;
+    if (call.host !== undefined && (call.kind === "d2h" || call.kind === "h2d")) {
+      // the host side of a copy: written by a D2H, read by an H2D, until the stream gets there
+      const bytes = call.scalars.bytes ?? 0;
+      const h = this.registry.lookup(call.host);
+      const access: Access = call.kind === "d2h" ? "w" : "r";
+      if (h !== null && h.host) {
+        d.recordAccess(s, h.id, call.host - h.ptr, call.host - h.ptr + bytes, access, call, "host", h);
+      } else d.recordAccess(s, -1, call.host, call.host + bytes, access, call, "host", this.#hostMemory);
     }
+    if (isSynchronous(call.kind, call.stream, call.scalars)) d.hostWaitsStream(call.device, call.stream);
   }
 }
 
@@ -465,6 +510,23 @@ export function findRaces(
       );
       for (const x of found) d.races.push(x);
     }
+    const hostSide = r.host !== undefined && (r.kind === "d2h" || r.kind === "h2d");
+    const hostAccess: Access = r.kind === "d2h" ? "w" : "r";
+    const hostBytes = r.scalars.bytes ?? 0;
+    if (hostSide) {
+      const found = d.checkAccess(
+        t,
+        -1,
+        r.host!,
+        r.host! + hostBytes,
+        hostAccess,
+        r,
+        "host",
+        "host memory",
+        0,
+      );
+      for (const x of found) d.races.push(x);
+    }
     const s = d.enqueue(r.device, r.stream);
     for (const p of r.pointers) {
       if (p.alloc === null || p.offset === undefined) continue;
@@ -472,6 +534,7 @@ export function findRaces(
       const hi = p.bytes > 0 ? lo + p.bytes : Math.max(p.size ?? 0, lo + 1);
       d.recordAccess(s, p.alloc, lo, hi, p.access, r, p.arg);
     }
+    if (hostSide) d.recordAccess(s, -1, r.host!, r.host! + hostBytes, hostAccess, r, "host");
     if (isSynchronous(r.kind, r.stream, r.scalars)) d.hostWaitsStream(r.device, r.stream);
   }
   return d.races;

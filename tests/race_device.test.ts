@@ -72,3 +72,41 @@ Deno.test("races: enforce mode blocks the racing copy before it is enqueued", ()
   assert.equal(error.findings[0].rail, "races");
   assert.equal(findings[0].severity, "error");
 });
+
+Deno.test("races: two async copies through the same pinned staging buffer on two streams race (host side)", () => {
+  const device = testDevice();
+  const audit = openAudit({ device, reportDir: reportDir(), mode: "audit" });
+  const s1 = device.createStream();
+  const s2 = device.createStream();
+  const ev = device.createEvent();
+  const a = device.malloc(4096, { name: "attn_out" });
+  const b = device.malloc(4096, { name: "wo_out" });
+  const staging = device.hostAlloc(4096, { name: "staging" });
+  try {
+    a.download(staging, { stream: s1 });
+    b.download(staging, { stream: s2 }); // the seeds' reuse of a staging buffer, unordered
+    s1.synchronize();
+    s2.synchronize();
+    const races = audit.findings.filter((f) => f.rail === "races");
+    assert.equal(races.length, 1);
+    assert.equal(races[0].argument, "host");
+    assert.equal(races[0].allocation?.name, "staging");
+    assert.match(races[0].detail, /written by d2h attn_out .* and written by d2h wo_out/);
+    // ordered by an event: silent
+    a.download(staging, { stream: s1 });
+    ev.record(s1);
+    s2.waitEvent(ev);
+    b.download(staging, { stream: s2 });
+    s2.synchronize();
+    assert.equal(audit.findings.filter((f) => f.rail === "races").length, 1);
+  } finally {
+    device.synchronize();
+    staging.free();
+    b.free();
+    a.free();
+    ev.destroy();
+    s2.destroy();
+    s1.destroy();
+    audit.close();
+  }
+});
