@@ -68,6 +68,7 @@ const ATTENTION: readonly (readonly [number, number, number, number, number])[] 
   [5, 6, 3, 38, 130], // head_dim not a multiple of 4: scalar paths; 3 decode chunks
   [3, 2, 1, 256, 65], // largest head_dim, MQA
   [1, 32, 1, 16, 1], // one key; largest GQA group
+  [4, 4, 2, 160, 37], // head_dim between 128 and 256
 ];
 
 for (const [seqLen, nHead, nHeadKv, headDim, nCtx] of ATTENTION) {

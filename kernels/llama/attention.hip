@@ -3,9 +3,9 @@
  * h / (n_head / n_head_kv).
  *
  * prefill: one 32-lane group per (query s, head h) with an online softmax
- *   over cache rows 0 ..= n_ctx - seq_len + s (causal). Each lane keeps its
- *   share of q and of the output in registers: head_dim <= 256 (the config
- *   refuses larger with status 9).
+ *   over cache rows 0 ..= n_ctx - seq_len + s (causal), four keys at a time.
+ *   Each lane keeps its share of q and of the output in registers:
+ *   head_dim <= 256 (the config refuses larger with status 9).
  *
  * decode: flash-decoding. The partial kernel gives one block to each (chunk
  *   of 64 keys, KV head), so the G = n_head / n_head_kv query heads of a KV
@@ -24,6 +24,10 @@
 static_assert(FL_ATTN_CHUNK == 2 * FL_LLAMA_GROUP, "the decode softmax gives each lane two keys of a chunk");
 static_assert(FL_ATTN_CHUNK == FL_ATTN_DECODE_CHUNK, "chunk size differs from hip/launch_llama.h");
 
+/* NT: elements of a head per lane (head_dim <= 32 * NT). Keys go four at a
+ * time: their K and V loads in flight together, one reduction for the four
+ * dots (fl_group_sum4), one online-softmax rescale. */
+template <int NT>
 __global__ void attention_prefill_kernel(float *out, const float *q, const float *k_cache, const float *v_cache,
                                          uint32_t seq_len, uint32_t n_head, uint32_t n_head_kv,
                                          uint32_t head_dim, uint32_t n_ctx, float scale) {
@@ -38,41 +42,56 @@ __global__ void attention_prefill_kernel(float *out, const float *q, const float
   const float *kb = k_cache + static_cast<uint64_t>(hk) * head_dim;
   const float *vb = v_cache + static_cast<uint64_t>(hk) * head_dim;
 
-  float qr[FL_ATTN_MAX_PER_LANE], acc[FL_ATTN_MAX_PER_LANE];
+  float qr[NT], acc[NT];
 #pragma unroll
-  for (int t = 0; t < FL_ATTN_MAX_PER_LANE; t++) {
+  for (int t = 0; t < NT; t++) {
     const uint32_t d = lane + t * FL_LLAMA_GROUP;
     qr[t] = d < head_dim ? qh[d] * scale : 0.0f;
     acc[t] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  for (uint32_t j = 0; j <= last; j++) {
-    const float *kr = kb + j * kv_stride;
-    const float *vr = vb + j * kv_stride;
-    float dot = 0.0f, vv[FL_ATTN_MAX_PER_LANE];
+  for (uint32_t j0 = 0; j0 <= last; j0 += 4) {
+    float kr[4][NT], vr[4][NT], dot[4], sc[4];
 #pragma unroll
-    for (int t = 0; t < FL_ATTN_MAX_PER_LANE; t++) {
-      const uint32_t d = lane + t * FL_LLAMA_GROUP;
-      if (d < head_dim) {
-        dot += qr[t] * kr[d];
-        vv[t] = vr[d];
-      } else {
-        vv[t] = 0.0f;
+    for (int k = 0; k < 4; k++) {
+      const uint32_t j = j0 + k;
+      const float *krow = kb + j * kv_stride, *vrow = vb + j * kv_stride;
+#pragma unroll
+      for (int t = 0; t < NT; t++) {
+        const uint32_t d = lane + t * FL_LLAMA_GROUP;
+        const bool ok = j <= last && d < head_dim;
+        kr[k][t] = ok ? krow[d] : 0.0f;
+        vr[k][t] = ok ? vrow[d] : 0.0f;
       }
     }
-    dot = fl_group_sum(dot);
-    const float m_new = fmaxf(m, dot);
-    const float corr = expf(m - m_new);
-    const float e = expf(dot - m_new);
-    l = l * corr + e;
 #pragma unroll
-    for (int t = 0; t < FL_ATTN_MAX_PER_LANE; t++) acc[t] = acc[t] * corr + e * vv[t];
+    for (int k = 0; k < 4; k++) {
+      dot[k] = 0.0f;
+#pragma unroll
+      for (int t = 0; t < NT; t++) dot[k] += qr[t] * kr[k][t];
+    }
+    fl_group_sum4(dot, sc);
+    float m_new = m;
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+      if (j0 + k > last) sc[k] = -INFINITY; /* past the causal limit: weight 0 */
+      m_new = fmaxf(m_new, sc[k]);
+    }
+    const float corr = expf(m - m_new); /* key j0 <= last is finite: m_new is */
+    float e[4];
+#pragma unroll
+    for (int k = 0; k < 4; k++) e[k] = expf(sc[k] - m_new);
+    l = l * corr + (e[0] + e[1]) + (e[2] + e[3]);
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+      acc[t] = acc[t] * corr + e[0] * vr[0][t] + e[1] * vr[1][t] + e[2] * vr[2][t] + e[3] * vr[3][t];
+    }
     m = m_new;
   }
   const float inv_l = 1.0f / l;
   float *oh = out + p * head_dim;
 #pragma unroll
-  for (int t = 0; t < FL_ATTN_MAX_PER_LANE; t++) {
+  for (int t = 0; t < NT; t++) {
     const uint32_t d = lane + t * FL_LLAMA_GROUP;
     if (d < head_dim) oh[d] = acc[t] * inv_l;
   }
@@ -161,21 +180,8 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
           }
         }
       }
-      /* Reduce the 4 keys' partial dots across the group with 6 shuffles
-       * instead of 4 x 5: halve the set of keys at each of the first two
-       * steps (lanes with bit 4 set keep keys 2, 3; then bit 3 picks one),
-       * then sum the one remaining key over the 8-lane subgroup. Lane 8k
-       * ends with the full dot of key k. */
-      const bool hi = (lane & 16) != 0, mid = (lane & 8) != 0;
-      const float r0 = __shfl_xor_sync(FL_FULL_MASK, hi ? dot[0] : dot[2], 16, FL_LLAMA_GROUP);
-      const float r1 = __shfl_xor_sync(FL_FULL_MASK, hi ? dot[1] : dot[3], 16, FL_LLAMA_GROUP);
-      const float k0 = (hi ? dot[2] : dot[0]) + r0, k1 = (hi ? dot[3] : dot[1]) + r1;
-      float kept = (mid ? k1 : k0) + __shfl_xor_sync(FL_FULL_MASK, mid ? k0 : k1, 8, FL_LLAMA_GROUP);
-      kept += __shfl_xor_sync(FL_FULL_MASK, kept, 4, FL_LLAMA_GROUP);
-      kept += __shfl_xor_sync(FL_FULL_MASK, kept, 2, FL_LLAMA_GROUP);
-      kept += __shfl_xor_sync(FL_FULL_MASK, kept, 1, FL_LLAMA_GROUP);
-      const uint32_t key = (hi ? 2u : 0u) + (mid ? 1u : 0u);
-      const uint32_t jj = jb + key * n_groups;
+      const float kept = fl_group_sum4_scatter(dot); /* lane 8k: the dot of key k */
+      const uint32_t jj = jb + fl_group_sum4_key() * n_groups;
       if ((lane & 7) == 0 && jj < nj) ps[g * FL_ATTN_CHUNK + jj] = kept;
     }
   }
@@ -280,8 +286,17 @@ void launch_attention_prefill(hipStream_t stream, const fl_launch_dims &d, float
                               const float *k_cache, const float *v_cache, uint32_t seq_len, uint32_t n_head,
                               uint32_t n_head_kv, uint32_t head_dim, uint32_t n_ctx) {
   const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
-  hipLaunchKernelGGL(attention_prefill_kernel, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
-                     v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
+  if (head_dim <= 2 * FL_LLAMA_GROUP) {
+    hipLaunchKernelGGL(attention_prefill_kernel<2>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
+                       v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
+  } else if (head_dim <= 4 * FL_LLAMA_GROUP) {
+    hipLaunchKernelGGL(attention_prefill_kernel<4>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
+                       v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
+  } else {
+    /* head_dim <= 256 (FL_LLAMA_MAX_HEAD_DIM, refused above that) */
+    hipLaunchKernelGGL(attention_prefill_kernel<FL_ATTN_MAX_PER_LANE>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream,
+                       out, q, k_cache, v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
+  }
 }
 
 void launch_attention_decode(hipStream_t stream, const fl_launch_dims &partial, const fl_launch_dims &combine,

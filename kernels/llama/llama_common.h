@@ -35,6 +35,38 @@ static __device__ __forceinline__ float fl_group_max(float v) {
   return v;
 }
 
+/* Sums four values (v[k], one partial per lane for each of 4 keys) over the
+ * group with 6 shuffles instead of 4 x 5: the set of keys is halved at each
+ * of the first two steps (lanes with bit 4 set keep keys 2 and 3, then bit 3
+ * picks one of the pair), then the remaining key is summed over the 8-lane
+ * subgroup. Returns the full sum of key `fl_group_sum4_key()`; lane 8k holds
+ * key k. */
+static __device__ __forceinline__ float fl_group_sum4_scatter(const float v[4]) {
+  const unsigned lane = threadIdx.x % FL_LLAMA_GROUP;
+  const bool hi = (lane & 16) != 0, mid = (lane & 8) != 0;
+  const float r0 = __shfl_xor_sync(FL_FULL_MASK, hi ? v[0] : v[2], 16, FL_LLAMA_GROUP);
+  const float r1 = __shfl_xor_sync(FL_FULL_MASK, hi ? v[1] : v[3], 16, FL_LLAMA_GROUP);
+  const float k0 = (hi ? v[2] : v[0]) + r0, k1 = (hi ? v[3] : v[1]) + r1;
+  float kept = (mid ? k1 : k0) + __shfl_xor_sync(FL_FULL_MASK, mid ? k0 : k1, 8, FL_LLAMA_GROUP);
+  kept += __shfl_xor_sync(FL_FULL_MASK, kept, 4, FL_LLAMA_GROUP);
+  kept += __shfl_xor_sync(FL_FULL_MASK, kept, 2, FL_LLAMA_GROUP);
+  kept += __shfl_xor_sync(FL_FULL_MASK, kept, 1, FL_LLAMA_GROUP);
+  return kept;
+}
+
+/* The key whose sum fl_group_sum4_scatter leaves in this lane. */
+static __device__ __forceinline__ unsigned fl_group_sum4_key() {
+  const unsigned lane = threadIdx.x % FL_LLAMA_GROUP;
+  return ((lane >> 4) & 1u) * 2u + ((lane >> 3) & 1u);
+}
+
+/* The four sums in every lane: the scatter, then 4 broadcasts (10 shuffles). */
+static __device__ __forceinline__ void fl_group_sum4(const float v[4], float out[4]) {
+  const float kept = fl_group_sum4_scatter(v);
+#pragma unroll
+  for (int k = 0; k < 4; k++) out[k] = __shfl_sync(FL_FULL_MASK, kept, 8 * k, FL_LLAMA_GROUP);
+}
+
 /* Sum over the whole block (blockDim.x a multiple of 32, at most 1024);
  * every thread gets the result. `scratch` holds 32 floats of shared memory.
  * Contains __syncthreads: every thread of the block must call it. */

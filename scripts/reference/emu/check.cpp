@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
   // attention
   if (want("attention")) {
   for (auto [s, hq, hkv, hd, ctx] : {std::tuple{9u, 8u, 2u, 64u, 21u}, {4u, 4u, 4u, 128u, 200u}, {3u, 6u, 3u, 38u, 130u},
-                                     {2u, 2u, 1u, 256u, 65u}, {1u, 32u, 1u, 16u, 1u}, {1u, 32u, 8u, 128u, 2048u}, {2u, 4u, 2u, 100u, 70u}}) {
+                                     {2u, 2u, 1u, 256u, 65u}, {1u, 32u, 1u, 16u, 1u}, {1u, 32u, 8u, 128u, 2048u}, {2u, 4u, 2u, 100u, 70u}, {4u, 4u, 2u, 160u, 37u}}) {
     auto k = rnd(ctx * hkv * hd, -2, 2), v = rnd(ctx * hkv * hd, -2, 2), q = rnd(s * hq * hd, -2, 2);
     auto r = nanv(q.size()), g = nanv(q.size());
     fl_config_llama_attention_prefill(s, hq, hkv, hd, ctx, &d);

@@ -83,6 +83,20 @@ inline T __shfl_xor_sync(unsigned, T v, int m, int width) {
   return r;
 }
 
+template <class T>
+inline T __shfl_sync(unsigned, T v, int src, int width) {
+  const unsigned lane = threadIdx.x % 32;
+  uint64_t s = 0;
+  memcpy(&s, &v, sizeof v);
+  emu_group_slots[lane] = s;
+  emu_group_barrier->arrive_and_wait();
+  uint64_t o = emu_group_slots[(unsigned)src % (unsigned)width + (lane / width) * width];
+  emu_group_barrier->arrive_and_wait();
+  T r;
+  memcpy(&r, &o, sizeof r);
+  return r;
+}
+
 template <class F>
 void emu_run(dim3 grid, dim3 block, size_t shmem, F f) {
   blockDim = block;
