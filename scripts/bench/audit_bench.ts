@@ -169,6 +169,15 @@ function layerCalls(): { allocs: { name: string; bytes: number; base: number }[]
 }
 
 /** Runs n calls; returns [wall ns/call, process CPU ns/call] (CPU time is steadier on a shared machine). */
+/** Closes a bench session and removes its report folder (journal.jsonl of a long run is large). */
+function closeAndRemove(session: { close(): void; reportDir: string } | null): void {
+  if (session === null) return;
+  session.close();
+  try {
+    Deno.removeSync(session.reportDir, { recursive: true });
+  } catch { /* already gone */ }
+}
+
 function syntheticLoop(calls: NativeCall[], n: number): [number, number] {
   const cpu0 = process.cpuUsage();
   const t = performance.now();
@@ -188,7 +197,7 @@ function observerCost(ctx: BenchContext): BenchRow[] {
   const n = ctx.quick ? 100_000 : 1_000_000;
   const reps = ctx.quick ? 3 : 5;
   const { allocs, calls } = layerCalls();
-  const run = (label: string, open: (() => { close(): void }) | null): BenchRow[] => {
+  const run = (label: string, open: (() => { close(): void; reportDir: string }) | null): BenchRow[] => {
     const session = open?.() ?? null;
     try {
       for (const a of allocs) {
@@ -225,7 +234,7 @@ function observerCost(ctx: BenchContext): BenchRow[] {
         },
       ];
     } finally {
-      session?.close();
+      closeAndRemove(session);
     }
   };
   const dir = () => Deno.makeTempDirSync({ prefix: "fl-bench-audit-" });
@@ -233,15 +242,30 @@ function observerCost(ctx: BenchContext): BenchRow[] {
     ...run("off (nothing attached)", null),
     ...run(
       "journal only",
-      () => openAudit({ device: ctx.device, reportDir: dir(), mode: "audit", guards: [], races: false }),
+      () =>
+        openAudit({
+          device: ctx.device,
+          reportDir: dir(),
+          mode: "audit",
+          guards: [],
+          races: false,
+          journalCapacity: 8192,
+        }),
     ),
     ...run(
       "journal + registry + rails",
-      () => openAudit({ device: ctx.device, reportDir: dir(), mode: "audit", races: false }),
+      () =>
+        openAudit({
+          device: ctx.device,
+          reportDir: dir(),
+          mode: "audit",
+          races: false,
+          journalCapacity: 8192,
+        }),
     ),
     ...run(
       "audit (journal + registry + rails + races)",
-      () => openAudit({ device: ctx.device, reportDir: dir(), mode: "audit" }),
+      () => openAudit({ device: ctx.device, reportDir: dir(), mode: "audit", journalCapacity: 8192 }),
     ),
   ];
   return rows;
@@ -276,7 +300,7 @@ function launchCost(ctx: BenchContext): BenchRow[] {
       counter.free();
       stream.destroy();
       detach?.();
-      session?.close();
+      closeAndRemove(session);
     }
   };
   const off = measure("off");
@@ -366,7 +390,7 @@ export async function timeDecode(
     counter();
     engine.free();
     model.free();
-    session?.close();
+    closeAndRemove(session);
   }
 }
 
