@@ -234,6 +234,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
 
   const observer: CallObserver = {
     before(call: NativeCall): void {
+      if (call.device !== dev) return; // another device's session sees it
       lastOp = call.id;
       // rails first: a blocked call is journaled as blocked and never triggers a policy sync
       const rs = railList();
@@ -264,6 +265,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
       journal!.before(call);
     },
     after(call: NativeCall, status: number, result?: number): void {
+      if (call.device !== dev) return;
       journal!.after(call, status, result);
       regObserver.after!(call, status, result);
       if (races !== null) races.commit(call, status);
@@ -278,12 +280,19 @@ export function openAudit(opts: AuditOptions): AuditSession {
   };
   const regObserver = registry.observer();
 
-  // Redzones on every allocation made while the session is open.
-  const originalMalloc = device.malloc;
+  // Redzones on every allocation made while the session is open: through the device's default
+  // redzone when the runtime has one, else by wrapping this device's malloc until close.
+  const dflt = device as unknown as { defaultRedzone?: number };
+  const hasDefault = typeof dflt.defaultRedzone === "number";
+  const previousDefault = dflt.defaultRedzone ?? 0;
   if (rzBytes > 0) {
-    const patched = (bytes: number, o: Parameters<Device["malloc"]>[1] = {}) =>
-      originalMalloc.call(device, bytes, { redzone: rzBytes, ...o });
-    Object.defineProperty(device, "malloc", { value: patched, configurable: true, writable: true });
+    if (hasDefault) dflt.defaultRedzone = rzBytes;
+    else {
+      const originalMalloc = device.malloc;
+      const patched = (bytes: number, o: Parameters<Device["malloc"]>[1] = {}) =>
+        originalMalloc.call(device, bytes, { redzone: rzBytes, ...o });
+      Object.defineProperty(device, "malloc", { value: patched, configurable: true, writable: true });
+    }
   }
 
   const detach = on ? boundary.attach(observer) : () => {};
@@ -343,7 +352,10 @@ export function openAudit(opts: AuditOptions): AuditSession {
         }
       } finally {
         detach();
-        if (rzBytes > 0) delete (device as unknown as Record<string, unknown>).malloc;
+        if (rzBytes > 0) {
+          if (hasDefault) dflt.defaultRedzone = previousDefault;
+          else delete (device as unknown as Record<string, unknown>).malloc;
+        }
         redzones?.close();
         if (journal !== null) {
           const d = decodeJournal(journal.path);
