@@ -5,7 +5,8 @@
  *
  * Each fl_config_llama_* returns 0 and fills `d`, or returns 9
  * (FL_ERROR_INVALID_CONFIGURATION) for arguments the kernel cannot run:
- *   - any size equal to 0 (a zero-sized grid is refused by CUDA and HIP too);
+ *   - any size equal to 0 (nothing to launch; CUDA refuses an empty grid with
+ *     9, HIP with 1, so the config refuses it itself);
  *   - attention: head_dim > FL_LLAMA_MAX_HEAD_DIM (each lane keeps its share
  *     of a head in registers), n_head not a multiple of n_head_kv, or more
  *     than FL_LLAMA_MAX_GQA_GROUP query heads per KV head (the decode kernel
