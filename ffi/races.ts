@@ -29,7 +29,7 @@
  */
 import type { Access, NativeCall, OpKind } from "./boundary.ts";
 import type { JournalRecord } from "./journal.ts";
-import type { Allocation, Registry } from "./registry.ts";
+import { type Allocation, CallResolution, type Registry } from "./registry.ts";
 
 /** One side of a race: the op and the bytes it touched. */
 export interface RaceSide {
@@ -362,23 +362,18 @@ function callSide(src: unknown, arg: string, access: Access, lo: number, hi: num
 export class OnlineRaces {
   readonly detector: RaceDetector;
   readonly registry: Registry;
-  // the allocations the last checked call's pointers resolved to (reused by its commit)
-  #resolvedId = -1;
-  #resolved: (Allocation | null)[] = new Array<Allocation | null>(16).fill(null);
 
-  constructor(registry: Registry, opts: RaceOptions = {}) {
+  /** `resolution`: a per-call pointer resolution shared with other checks (default: its own). */
+  constructor(registry: Registry, opts: RaceOptions & { resolution?: CallResolution } = {}) {
     this.registry = registry;
     this.detector = new RaceDetector(callSide, opts);
+    this.#resolution = opts.resolution ?? new CallResolution(registry);
   }
 
+  #resolution: CallResolution;
+
   #resolve(call: NativeCall): (Allocation | null)[] {
-    let r = this.#resolved;
-    if (this.#resolvedId === call.id) return r;
-    const ps = call.pointers;
-    if (ps.length > r.length) r = this.#resolved = new Array<Allocation | null>(ps.length * 2).fill(null);
-    for (let k = 0; k < ps.length; k++) r[k] = this.registry.lookup(ps[k].ptr);
-    this.#resolvedId = call.id;
-    return r;
+    return this.#resolution.of(call);
   }
 
   /** The races `call` would create if it ran now (nothing is recorded). */

@@ -257,3 +257,33 @@ export function describe(a: Allocation, ptr: number): ResolvedPointer {
     : (ptr < a.base + a.allocBytes ? "redzone_after" : "outside");
   return { id: a.id, name: a.name, offset, size: a.bytes, state: a.state, placement };
 }
+
+/**
+ * The allocations each pointer argument of a call resolves to, looked up once
+ * per call and shared by everything that checks that call (rails, race check).
+ */
+export class CallResolution {
+  readonly registry: Registry;
+  #id = -1;
+  #res: (Allocation | null)[] = new Array<Allocation | null>(16).fill(null);
+
+  constructor(registry: Registry) {
+    this.registry = registry;
+  }
+
+  /** The live allocation of each pointer argument of `call` (by position), or null. */
+  of(call: NativeCall): (Allocation | null)[] {
+    let r = this.#res;
+    if (this.#id === call.id) return r;
+    const ps = call.pointers;
+    if (ps.length > r.length) r = this.#res = new Array<Allocation | null>(ps.length * 2).fill(null);
+    for (let k = 0; k < ps.length; k++) r[k] = this.registry.lookup(ps[k].ptr);
+    this.#id = call.id;
+    return r;
+  }
+
+  /** Forgets the memo (the registry changed under the same call id). */
+  reset(): void {
+    this.#id = -1;
+  }
+}

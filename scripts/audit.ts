@@ -30,7 +30,7 @@ import { d2hAuditLines, type DecodedJournal, decodeJournal, journalJsonl } from 
 import { type JournalMapSymbols, JournalWriter } from "../ffi/journal_native.ts";
 import { OnlineRaces } from "../ffi/races.ts";
 import { Redzones } from "../ffi/redzones.ts";
-import { type Allocation, Registry } from "../ffi/registry.ts";
+import { type Allocation, CallResolution, Registry } from "../ffi/registry.ts";
 import {
   checkModelCompat,
   DEFAULT_LIMITS,
@@ -45,6 +45,7 @@ import {
   type RedzonePolicy,
   redzonePolicy,
 } from "./guards/index.ts";
+import { scalarRepeats } from "./guards/memo.ts";
 import type { LlamaConfig } from "./model/config.ts";
 import { noSync, type SyncAction, syncAfterEveryLaunch, type SyncPolicy } from "./sync/index.ts";
 
@@ -157,7 +158,8 @@ export function openAudit(opts: AuditOptions): AuditSession {
       clock: nativeClock(sym),
     })
     : null;
-  const races = on && opts.races !== false ? new OnlineRaces(registry) : null;
+  const resolution = new CallResolution(registry);
+  const races = on && opts.races !== false ? new OnlineRaces(registry, { resolution }) : null;
   const rzBytes = on ? opts.redzones ?? 0 : 0;
   const redzones = rzBytes > 0 ? new Redzones(device, registry) : null;
   // enforce mode stops the run at the sync that finds a damaged redzone (the write itself already ran)
@@ -168,23 +170,16 @@ export function openAudit(opts: AuditOptions): AuditSession {
     const p = device.props;
     props = { maxGrid: p.maxGrid, maxBlock: p.maxBlock, maxThreadsPerBlock: p.maxThreadsPerBlock };
   } catch { /* keep the defaults */ }
-  // pointer resolution shared by every rail of one call
-  let memoId = -1;
-  let memo: (Allocation | null)[] = new Array<Allocation | null>(16).fill(null);
+  // pointer resolution shared by every rail and the race check of one call
   const ctx: GuardContext = {
     registry,
     races: races ?? undefined,
     limits: props,
     contextLength: opts.contextLength,
     pointerAlloc(call: NativeCall, k: number): Allocation | null {
-      if (memoId !== call.id) {
-        const ps = call.pointers;
-        if (ps.length > memo.length) memo = new Array<Allocation | null>(ps.length * 2).fill(null);
-        for (let i = 0; i < ps.length; i++) memo[i] = registry.lookup(ps[i].ptr);
-        memoId = call.id;
-      }
-      return memo[k];
+      return resolution.of(call)[k];
     },
+    repeats: scalarRepeats(),
   };
   const verbose = opts.verbose ?? false;
 

@@ -16,7 +16,7 @@
  * (GuardContext.contextLength) and are skipped without it.
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
-import { ScalarsMemo } from "./memo.ts";
+import { CleanRepeats } from "./memo.ts";
 import { type Finding, finding, type GuardContext, NO_FINDINGS, type Rail, type RailMode } from "./types.ts";
 
 export interface Invariant {
@@ -166,7 +166,7 @@ declareInvariants("fault_fill", positive("n"));
  * the kernel's last clean launch (same context) is not checked again.
  */
 export function invariantsRail(mode: RailMode = "warn"): Rail {
-  const memo = new ScalarsMemo<GuardContext>();
+  const memo = new CleanRepeats();
   let version = tableVersion;
   return {
     name: "invariants",
@@ -179,7 +179,7 @@ export function invariantsRail(mode: RailMode = "warn"): Rail {
         memo.clear();
         version = tableVersion;
       }
-      if (memo.same(call.name, call.scalars, ctx)) return NO_FINDINGS;
+      if (memo.skip(call, ctx)) return NO_FINDINGS;
       let out: Finding[] | null = null;
       const s = call.scalars;
       for (let k = 0; k < inv.length; k++) {
@@ -187,7 +187,7 @@ export function invariantsRail(mode: RailMode = "warn"): Rail {
         if (why === null) continue;
         (out ??= []).push(finding("invariants", call, inv[k].name, why, { argument: inv[k].argument }));
       }
-      if (out === null) memo.remember(call.name, call.scalars, ctx);
+      memo.record(call, ctx, out === null);
       return out ?? NO_FINDINGS;
     },
   };

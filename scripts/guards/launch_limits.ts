@@ -8,7 +8,7 @@
  * launcher changes. A kernel with no geometry here is not checked.
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
-import { ScalarsMemo } from "./memo.ts";
+import { CleanRepeats } from "./memo.ts";
 import {
   type Finding,
   finding,
@@ -113,7 +113,7 @@ export function dimsProblem(d: LaunchDims, l: LaunchLimits): string | null {
 }
 
 export function launchLimitsRail(mode: RailMode = "warn"): Rail {
-  const memo = new ScalarsMemo<LaunchLimits>();
+  const memo = new CleanRepeats();
   return {
     name: "launch_limits",
     mode,
@@ -121,7 +121,7 @@ export function launchLimitsRail(mode: RailMode = "warn"): Rail {
       if (call.kind !== "launch") return NO_FINDINGS;
       const g = geometry.get(call.name);
       if (g === undefined) return NO_FINDINGS;
-      if (memo.same(call.name, call.scalars, ctx.limits)) return NO_FINDINGS;
+      if (memo.skip(call, ctx)) return NO_FINDINGS;
       let out: Finding[] | null = null;
       for (const d of g(call.scalars)) {
         const why = dimsProblem(d, ctx.limits);
@@ -135,7 +135,7 @@ export function launchLimitsRail(mode: RailMode = "warn"): Rail {
           ),
         );
       }
-      if (out === null) memo.remember(call.name, call.scalars, ctx.limits);
+      memo.record(call, ctx, out === null);
       return out ?? NO_FINDINGS;
     },
   };

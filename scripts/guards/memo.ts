@@ -1,3 +1,6 @@
+import type { NativeCall } from "../../ffi/boundary.ts";
+import type { GuardContext } from "./types.ts";
+
 /**
  * Remembers, per kernel, the scalars of its last launch that a rail found
  * clean (with the context value it was checked against), so a repeat (the
@@ -40,4 +43,73 @@ export class ScalarsMemo<C> {
   clear(): void {
     this.#last.clear();
   }
+}
+
+/**
+ * For a rail that depends only on a launch's scalars (and its context): skip
+ * a launch whose scalars repeat the previous launch of the same kernel when
+ * that one was clean. Uses the context's shared per-call comparison
+ * (GuardContext.repeats) when there is one, else a memo of its own.
+ */
+export class CleanRepeats {
+  #clean = new Map<string, boolean>();
+  #ctx: GuardContext | null = null;
+  #own = new ScalarsMemo<GuardContext>();
+
+  skip(call: NativeCall, ctx: GuardContext): boolean {
+    if (ctx !== this.#ctx) {
+      this.#clean.clear();
+      this.#own.clear();
+      this.#ctx = ctx;
+    }
+    if (ctx.repeats !== undefined) return ctx.repeats(call) && this.#clean.get(call.name) === true;
+    return this.#own.same(call.name, call.scalars, ctx);
+  }
+
+  record(call: NativeCall, ctx: GuardContext, clean: boolean): void {
+    if (ctx.repeats !== undefined) this.#clean.set(call.name, clean);
+    else if (clean) this.#own.remember(call.name, call.scalars, ctx);
+  }
+
+  clear(): void {
+    this.#clean.clear();
+    this.#own.clear();
+  }
+}
+
+/**
+ * The per-call comparison a session shares among its rails: whether a
+ * launch's scalars equal those of the previous launch of the same kernel.
+ * Computed once per call (memoized by op id).
+ */
+export function scalarRepeats(): (call: NativeCall) => boolean {
+  const last = new Map<string, { keys: string[]; values: number[] }>();
+  let id = -1, value = false;
+  return (call) => {
+    if (call.id === id) return value;
+    id = call.id;
+    const s = call.scalars;
+    let m = last.get(call.name);
+    if (m === undefined) {
+      m = { keys: [], values: [] };
+      last.set(call.name, m);
+    }
+    let same = true, k = 0;
+    for (const key in s) {
+      const v = s[key];
+      if (k >= m.keys.length || m.keys[k] !== key || m.values[k] !== v) {
+        same = false;
+        m.keys[k] = key;
+      }
+      m.values[k] = v;
+      k++;
+    }
+    if (m.keys.length !== k) {
+      same = false;
+      m.keys.length = k;
+      m.values.length = k;
+    }
+    value = same && k > 0;
+    return value;
+  };
 }

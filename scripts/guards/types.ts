@@ -84,6 +84,11 @@ export interface GuardContext {
    * Without it, rails fall back to registry.lookup.
    */
   pointerAlloc?(call: NativeCall, k: number): Allocation | null;
+  /**
+   * Whether the call's scalars equal those of the previous launch of the same
+   * kernel; computed once per call and shared by the scalar-only rails.
+   */
+  repeats?(call: NativeCall): boolean;
   /** Online race state (the race rail uses it). */
   races?: OnlineRaces;
   limits: LaunchLimits;
