@@ -5,7 +5,7 @@
  *
  *   const audit = openAudit({ device, reportDir, mode: "audit", redzones: 256 });
  *   try { ...run the workload... } finally { audit.close(); }
- *   audit.findings  // every finding, in op order
+ *   audit.findings  // every finding, in the order found
  *
  * Modes:
  * - off: nothing attached (the boundary's fast path; no journal);

@@ -49,12 +49,15 @@ const ptr = (arg: string, p: number, bytes: number, access: "r" | "w" | "rw", el
   elem,
 });
 
-/** One 7B decode layer's calls (shapes as the scheduler issues them), over fake addresses. */
-export function layerCallsForTuning(): ReturnType<typeof layerCalls> {
-  return layerCalls();
-}
-
-function layerCalls(): { allocs: { name: string; bytes: number; base: number }[]; calls: NativeCall[] } {
+/**
+ * One 7B decode layer's calls (the shapes the scheduler issues), over fake
+ * addresses, with the allocations they point into: for profiling the
+ * observers without a device.
+ */
+export function decodeLayerCalls(): {
+  allocs: { name: string; bytes: number; base: number }[];
+  calls: NativeCall[];
+} {
   const D = 4096, F = 11008, H = 32, Dh = 128, CTX = 512;
   const allocs: { name: string; bytes: number }[] = [
     { name: "x", bytes: D * 4 },
@@ -196,7 +199,7 @@ function syntheticLoop(calls: NativeCall[], n: number): [number, number] {
 function observerCost(ctx: BenchContext): BenchRow[] {
   const n = ctx.quick ? 100_000 : 1_000_000;
   const reps = ctx.quick ? 3 : 5;
-  const { allocs, calls } = layerCalls();
+  const { allocs, calls } = decodeLayerCalls();
   const run = (label: string, open: (() => { close(): void; reportDir: string }) | null): BenchRow[] => {
     const session = open?.() ?? null;
     try {
