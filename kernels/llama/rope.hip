@@ -10,7 +10,7 @@
  * One thread per (row s, pair i, group of up to 4 heads): the angle is the
  * same for every head, so it is computed once, in double (a float angle at
  * position 2048 is off by ~1e-4 rad) and reduced to [-pi, pi] before a float
- * sincos, then applied to the thread's heads. Consecutive threads take
+ * sincospi, then applied to the thread's heads. Consecutive threads take
  * consecutive pairs: 8-byte loads, coalesced.
  */
 #include "llama_common.h"
@@ -44,11 +44,13 @@ __global__ void rope_kernel(float *x, uint32_t seq_len, uint32_t heads, uint32_t
   const double pos = static_cast<double>(pos0) + static_cast<double>(s);
   const double inv_freq = exp2(-2.0 * static_cast<double>(i) / static_cast<double>(head_dim) *
                                log2(static_cast<double>(freq_base)));
-  double theta = pos * inv_freq;
-  const double two_pi = 6.283185307179586476925286766559;
-  theta -= two_pi * rint(theta / two_pi);
+  /* theta / pi, reduced to [-1, 1] in double; sincospif then needs no
+   * argument reduction of its own (sincosf would carry a slow path for
+   * large arguments, with a local-memory frame). */
+  double turns = pos * inv_freq * 0.31830988618379067153776752674503; /* 1/pi */
+  turns -= 2.0 * rint(0.5 * turns);
   float sn, c;
-  sincosf(static_cast<float>(theta), &sn, &c);
+  sincospif(static_cast<float>(turns), &sn, &c);
 
 #pragma unroll
   for (uint32_t k = 0; k < FL_ROPE_HEADS_PER_THREAD; k++) {

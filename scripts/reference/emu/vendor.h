@@ -46,6 +46,10 @@ inline float __half2float(__half h) {
 }
 inline float2 __half22float2(__half2 h) { return {__half2float(h.x), __half2float(h.y)}; }
 inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+inline void sincospif(float x, float *s, float *c) {
+  *s = (float)sin(3.14159265358979323846 * x);
+  *c = (float)cos(3.14159265358979323846 * x);
+}
 inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
 using std::min; using std::max;
 inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
