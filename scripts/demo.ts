@@ -1,7 +1,7 @@
 /**
  * `deno task demo`: the RoPE launch forensics (scripts/experiments/rope_forensics.ts)
  * on the default backend. A Llama decode in which "RoPE Q" at step 3, layer 0
- * gets a stale pointer; the illegal access surfaces later, at the logits copy
+ * gets a bad pointer; the illegal access surfaces later, at the logits copy
  * of that step. faultline replays the trial with a sync after every launch,
  * names the launch, its step, layer and argument, and writes the report.
  *

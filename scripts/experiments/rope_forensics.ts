@@ -1,7 +1,8 @@
 /**
  * RoPE launch forensics (the seeds' B3.64, reports 000 and 003): a Llama
  * decode where, at one step and layer, the "RoPE Q" launch gets a bad
- * pointer (the address of a freed buffer) or a zero seq_len. The launch
+ * pointer (a freed buffer's address, or one far past every allocation) or a
+ * zero seq_len. The launch
  * itself succeeds; the illegal access surfaces later, at the logits copy of
  * that step, as `hipMemcpy D2H failed: an illegal memory access`. The report
  * must name the RoPE Q launch, its layer and step, and the argument.
@@ -14,8 +15,13 @@
  *   model     auto (tiny on sim, llama2-7b elsewhere) | tiny | llama2-7b | llama3-8b
  *   layers    override the preset's layer count (a 7B-shaped model with fewer layers)
  *   dtype     auto (f32 on sim, f16 elsewhere) | f32 | f16
- *   fault     stale-pointer (x = a freed buffer's address) | zero-seq-len | odd-head-dim |
- *             zero-base (freq_base 0: no fault, NaN angles) | none
+ *   fault     auto (stale-pointer on sim, wild-pointer elsewhere) |
+ *             stale-pointer (x = a freed buffer's address: unmapped on sim; GPU allocators
+ *             usually keep freed memory mapped, so there it reads stale data without faulting
+ *             and only the guard rail names it) |
+ *             wild-pointer (x = 1 TiB past a live buffer: faults on every GPU; on sim, whose
+ *             device range is smaller, the freed buffer's unmapped address) |
+ *             zero-seq-len | odd-head-dim | zero-base (freq_base 0: no fault, NaN angles) | none
  *   step      decode step of the fault (default 3); layer (default 0)
  *   backlog   fills queued ahead of the planted launch so the queue is deep when it faults (the
  *             fault then surfaces at the logits copy, as in the seeds, rather than at the next
@@ -186,7 +192,7 @@ const planHypotheses = [
 export const experiment = defineExperiment({
   name: "rope_forensics",
   title: "A D2H failure whose real cause is the RoPE Q launch upstream (seeds 000, 003)",
-  params: { model: "auto", dtype: "auto", fault: "stale-pointer", step: 3, layer: 0, backlog: "auto" },
+  params: { model: "auto", dtype: "auto", fault: "auto", step: 3, layer: 0, backlog: "auto" },
   hypotheses: [...ropeHypotheses, ...planHypotheses, ...stockHypotheses()],
   async run(ctx) {
     const { presetConfig, isPresetName } = await import("../model/config.ts");
@@ -205,7 +211,8 @@ export const experiment = defineExperiment({
       : p.dtype as "f32" | "f16";
     const step = Number(p.step ?? 3);
     const layer = Number(p.layer ?? 0);
-    const fault = String(p.fault ?? "stale-pointer");
+    const asked = String(p.fault ?? "auto");
+    const fault = asked === "auto" ? (sim ? "stale-pointer" : "wild-pointer") : asked;
     const backlog = p.backlog === "auto" || p.backlog === undefined ? (sim ? 1 : 16) : Number(p.backlog);
     Object.assign(ctx.config, {
       model: `${preset}${p.layers ? ` (${cfg.nLayers} layers)` : ""}`,
@@ -223,6 +230,8 @@ export const experiment = defineExperiment({
     const stale = dev.malloc(16 * MiB, { name: "stale_q" });
     const staleAddr = stale.ptr;
     stale.free();
+    const TiB = 2 ** 40;
+    const wildAddr = sim ? staleAddr : model.weight("token_embd.weight").buffer.ptr + TiB;
     const fillBytes = sim ? 64 * MiB : 4096 * MiB;
     const backlogBuf = backlog > 0 && fault !== "none" ? dev.malloc(fillBytes, { name: "backlog" }) : null;
     const at = { step, layer, name: "RoPE Q" as const };
@@ -241,6 +250,7 @@ export const experiment = defineExperiment({
     }
     const plants: Record<string, Record<string, unknown>> = {
       "stale-pointer": { x: staleAddr },
+      "wild-pointer": { x: wildAddr },
       "zero-seq-len": { seq_len: 0 },
       "odd-head-dim": { head_dim: cfg.headDim - 1 },
       "zero-base": { freq_base: 0 },
