@@ -48,7 +48,7 @@ export {
   type PointerValue,
 } from "./ffi/kernels.ts";
 export { baseKernels, faultFill, faultWriteAt, tick } from "./ffi/kernels_base.ts";
-export { ATTN_DECODE_CHUNK, attentionDecodeScratchFloats, llamaKernels } from "./ffi/kernels_llama.ts";
+export { attentionDecodeScratchFloats, ATTN_DECODE_CHUNK, llamaKernels } from "./ffi/kernels_llama.ts";
 export {
   type Access,
   Boundary,
