@@ -111,7 +111,7 @@ export function memcpy(
     name,
     dev,
     stream,
-    { bytes },
+    { bytes, sync: sync ? 1 : 0 },
     ptrs,
     host === undefined ? undefined : { host },
   );
@@ -311,7 +311,7 @@ export class DeviceBuffer {
       else check(sym.fl_memset_async(dev, d64, byte, n64, s64), "fl_memset_async");
       return;
     }
-    const call = makeCall("memset", this.name, dev, stream, { value: byte, bytes }, [
+    const call = makeCall("memset", this.name, dev, stream, { value: byte, bytes, sync: sync ? 1 : 0 }, [
       pointer("dst", dst, bytes, "w"),
     ]);
     const status = through(

@@ -69,6 +69,11 @@ export class Device {
   readonly ordinal: number;
   /** The default stream (handle 0). */
   readonly defaultStream: Stream;
+  /**
+   * Redzone bytes for `malloc` calls that give no `redzone` option (0: none).
+   * An audit session with redzones sets it while it is open.
+   */
+  defaultRedzone = 0;
   #props: DeviceProps | null = null;
   #u64a = new BigUint64Array(1);
   #u64b = new BigUint64Array(1);
@@ -110,7 +115,8 @@ export class Device {
   malloc(bytes: number, opts: MallocOptions = {}): DeviceBuffer {
     checkSize(bytes, "malloc: bytes");
     const name = opts.name ?? `buffer${++unnamed}`;
-    const redzone = opts.redzone === undefined ? 0 : roundUp(checkSize(opts.redzone, "malloc: redzone"), 256);
+    const rz = opts.redzone ?? this.defaultRedzone;
+    const redzone = rz === 0 ? 0 : roundUp(checkSize(rz, "malloc: redzone"), 256);
     const allocBytes = redzone === 0 ? bytes : redzone + roundUp(bytes, 256) + redzone;
     checkSize(allocBytes, "malloc: bytes with redzones");
     const sym = this.symbols;

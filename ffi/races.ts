@@ -330,15 +330,14 @@ Object.freeze(NO_RACES);
 const ACCESS_KINDS = new Set<string>(["launch", "h2d", "d2h", "d2d", "memset"]);
 
 /**
- * Whether a copy or memset call is synchronous: `scalars.sync` when the
- * runtime sets it, otherwise a copy on the default stream is taken as the
- * synchronous fl_memcpy / fl_memset.
+ * Whether a copy or memset call is synchronous (fl_memcpy / fl_memset, the
+ * host waits for it): the runtime sets `scalars.sync` to 1 for those and to 0
+ * for the asynchronous ones on a stream (ffi/buffer.ts).
  */
-export function isSynchronous(kind: string, stream: number, scalars: Record<string, number>): boolean {
+export function isSynchronous(kind: string, _stream: number, scalars: Record<string, number>): boolean {
   if (kind === "launch") return false;
   const s = scalars.sync;
-  if (s !== undefined) return s !== 0;
-  return stream === 0;
+  return s !== undefined && s !== 0;
 }
 
 function callSide(src: unknown, arg: string, access: Access, lo: number, hi: number): RaceSide {

@@ -9,11 +9,14 @@
  * fills and checks use the raw native functions, so they are not journaled
  * and the guard rails never see them.
  *
- * Cost: a check downloads redzones with asynchronous copies on the default
- * stream into one pinned staging buffer and waits once. `dirtyOnly` checks
- * only the trailing redzones of allocations written since their last clean
- * check (an overrun past the end is what hits first); a full check reads both
- * redzones of every allocation.
+ * Cost: a check is one kernel on the device (fl_launch_redzone_check,
+ * kernels/redzone.hip) over every guard range it covers, which writes one
+ * result per range (the first byte that is not the pattern, or -1); the host
+ * uploads the ranges and downloads the results with one copy each, on the
+ * default stream, and waits once. Only a damaged range is downloaded whole,
+ * to describe the damage. `dirtyOnly` checks only the trailing redzones of
+ * allocations written since their last clean check (an overrun past the end
+ * is what hits first); a full check covers both redzones of every allocation.
  */
 import type { CallObserver, NativeCall } from "./boundary.ts";
 import type { NativeSymbols } from "./symbols.ts";
@@ -77,7 +80,20 @@ interface RawOps {
   fl_stream_synchronize(dev: number, stream: number): number;
   fl_host_malloc(dev: number, bytes: bigint, out: BigUint64Array): number;
   fl_host_free(dev: number, ptr: number): number;
+  fl_malloc(dev: number, bytes: bigint, out: BigUint64Array): number;
+  fl_free(dev: number, ptr: bigint): number;
+  fl_launch_redzone_check(
+    dev: number,
+    stream: bigint,
+    table: bigint,
+    n: number,
+    pattern: number,
+    out: bigint,
+  ): number;
 }
+
+/** Bytes per range: the table's {address, bytes} (16) and its result (8). */
+const RANGE_TABLE_BYTES = 16, RANGE_RESULT_BYTES = 8;
 
 const WRITE_KINDS = new Set(["launch", "h2d", "d2d", "memset"]);
 
@@ -91,6 +107,14 @@ export class Redzones {
   #staging = 0;
   #stagingBytes = 0;
   #stagingView: Uint8Array = new Uint8Array(0);
+  #stagingU32: Uint32Array = new Uint32Array(0);
+  #stagingI32: Int32Array = new Int32Array(0);
+  // device memory of the check: the range table, then the results
+  #dtable = 0;
+  #dtableRanges = 0;
+  // the ranges of the check being made: their allocation and side (reused between checks)
+  #rangeOf: Tracked[] = [];
+  #rangeBefore: boolean[] = [];
   #keepWriters: number;
   #lastOp = 0;
   #u64 = new BigUint64Array(1);
@@ -193,10 +217,38 @@ export class Redzones {
     }
     this.#staging = Number(this.#u64[0]);
     this.#stagingBytes = size;
-    this.#stagingView = new Uint8Array(
-      Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(this.#u64[0])!, size),
-    );
+    const ab = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(this.#u64[0])!, size);
+    this.#stagingView = new Uint8Array(ab);
+    this.#stagingU32 = new Uint32Array(ab, 0, size >> 2);
+    this.#stagingI32 = new Int32Array(ab, 0, size >> 2);
     return 0;
+  }
+
+  /** Device memory for the table and results of `ranges` ranges. */
+  #ensureDevice(ranges: number): number {
+    if (ranges <= this.#dtableRanges) return 0;
+    const s = this.#sym;
+    const n = Math.max(ranges, this.#dtableRanges * 2, 256);
+    if (this.#dtable !== 0) s.fl_free(this.#dev, BigInt(this.#dtable));
+    this.#dtable = 0;
+    this.#dtableRanges = 0;
+    const st = s.fl_malloc(this.#dev, BigInt(n * (RANGE_TABLE_BYTES + RANGE_RESULT_BYTES)), this.#u64);
+    if (st !== 0) return st;
+    this.#dtable = Number(this.#u64[0]);
+    this.#dtableRanges = n;
+    return 0;
+  }
+
+  /** Adds range k (address, bytes) to the staged table. */
+  #stageRange(k: number, addr: number, bytes: number, t: Tracked, before: boolean): void {
+    const u = this.#stagingU32;
+    const w = k * 4;
+    u[w] = addr % 0x100000000;
+    u[w + 1] = Math.floor(addr / 0x100000000);
+    u[w + 2] = bytes % 0x100000000;
+    u[w + 3] = Math.floor(bytes / 0x100000000);
+    this.#rangeOf[k] = t;
+    this.#rangeBefore[k] = before;
   }
 
   /**
@@ -210,54 +262,73 @@ export class Redzones {
     const list: Tracked[] = opts.dirtyOnly ? this.#dirty : [...this.#tracked.values()];
     const both = !opts.dirtyOnly;
     if (list.length === 0) return { checked: 0, bytes: 0, violations: [], status: 0 };
-    let total = 0;
-    for (const t of list) {
-      total += (both ? t.a.redzone : 0) + (t.a.base + t.a.allocBytes - t.a.ptr - t.a.bytes);
-    }
-    let st = this.#ensureStaging(total);
+    // the ranges: (leading redzone,) trailing redzone of each allocation, in list order
+    const maxRanges = both ? 2 * list.length : list.length;
+    let st = this.#ensureStaging(maxRanges * (RANGE_TABLE_BYTES + RANGE_RESULT_BYTES));
+    if (st === 0) st = this.#ensureDevice(maxRanges);
     if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
-    const s = this.#sym;
-    const dev = this.#dev;
-    let off = 0;
-    for (const t of list) {
+    let n = 0, total = 0;
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i];
       const a = t.a;
-      if (both) {
-        st = s.fl_memcpy_async(dev, this.#staging + off, a.base, a.redzone, 2, 0);
-        if (st !== 0) break;
-        off += a.redzone;
+      if (both && a.redzone > 0) {
+        this.#stageRange(n++, a.base, a.redzone, t, true);
+        total += a.redzone;
       }
       const tail = a.ptr + a.bytes;
-      const n = a.base + a.allocBytes - tail;
-      st = s.fl_memcpy_async(dev, this.#staging + off, tail, n, 2, 0);
-      if (st !== 0) break;
-      off += n;
+      const tailBytes = a.base + a.allocBytes - tail;
+      if (tailBytes > 0) {
+        this.#stageRange(n++, tail, tailBytes, t, false);
+        total += tailBytes;
+      }
     }
-    if (st === 0) st = s.fl_stream_synchronize(dev, 0);
-    if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
-    const view = this.#stagingView;
-    const pat = this.pattern;
+    const s = this.#sym;
+    const dev = this.#dev;
+    const tableBytes = n * RANGE_TABLE_BYTES;
+    const results = this.#dtable + this.#dtableRanges * RANGE_TABLE_BYTES;
+    const hostResults = this.#staging + tableBytes;
+    if (n > 0) {
+      st = s.fl_memcpy_async(dev, this.#dtable, this.#staging, tableBytes, 1, 0);
+      if (st === 0) {
+        st = s.fl_launch_redzone_check(dev, 0n, BigInt(this.#dtable), n, this.pattern, BigInt(results));
+      }
+      if (st === 0) st = s.fl_memcpy_async(dev, hostResults, results, n * RANGE_RESULT_BYTES, 2, 0);
+      if (st === 0) st = s.fl_stream_synchronize(dev, 0);
+      if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
+    }
     const violations: RedzoneViolation[] = [];
-    off = 0;
-    for (const t of list) {
-      const a = t.a;
-      if (both) {
-        const v = scan(view, off, a.redzone, pat);
-        if (v !== null) {
-          violations.push(this.#violation(t, "before", -a.redzone + v.first, -a.redzone + v.last, v, op));
-        }
-        off += a.redzone;
-      }
-      const n = a.base + a.allocBytes - a.ptr - a.bytes;
-      const v = scan(view, off, n, pat);
-      if (v !== null) {
-        violations.push(this.#violation(t, "after", a.bytes + v.first, a.bytes + v.last, v, op));
-      }
-      off += n;
+    const res = this.#stagingI32;
+    const r0 = tableBytes >> 2;
+    let bad: Set<number> | null = null;
+    for (let k = 0; k < n; k++) {
+      if (res[r0 + 2 * k + 1] < 0) continue; // -1: the whole range holds the pattern
+      (bad ??= new Set()).add(k);
     }
-    const bad = new Set(violations.map((v) => v.alloc.id));
+    if (bad !== null) {
+      // describe each damaged range from its bytes (the rest of the staging buffer is free now)
+      const ks = [...bad];
+      const ranges = ks.map((k) => ({ t: this.#rangeOf[k], before: this.#rangeBefore[k] }));
+      for (const { t, before } of ranges) {
+        const a = t.a;
+        const addr = before ? a.base : a.ptr + a.bytes;
+        const len = before ? a.redzone : a.base + a.allocBytes - addr;
+        st = this.#ensureStaging(len);
+        if (st === 0) st = s.fl_memcpy_async(dev, this.#staging, addr, len, 2, 0);
+        if (st === 0) st = s.fl_stream_synchronize(dev, 0);
+        if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
+        const v = scan(this.#stagingView, 0, len, this.pattern);
+        if (v === null) continue;
+        violations.push(
+          before
+            ? this.#violation(t, "before", -a.redzone + v.first, -a.redzone + v.last, v, op)
+            : this.#violation(t, "after", a.bytes + v.first, a.bytes + v.last, v, op),
+        );
+      }
+    }
+    const damaged = new Set(violations.map((v) => v.alloc.id));
     for (const t of list) {
       t.dirty = false;
-      if (!bad.has(t.a.id)) {
+      if (!damaged.has(t.a.id)) {
         t.lastClean = op;
         t.writers.length = 0;
       }
@@ -306,9 +377,14 @@ export class Redzones {
   /** Frees the staging buffer. */
   close(): void {
     if (this.#staging !== 0) this.#sym.fl_host_free(this.#dev, this.#staging);
+    if (this.#dtable !== 0) this.#sym.fl_free(this.#dev, BigInt(this.#dtable));
     this.#staging = 0;
     this.#stagingBytes = 0;
     this.#stagingView = new Uint8Array(0);
+    this.#stagingU32 = new Uint32Array(0);
+    this.#stagingI32 = new Int32Array(0);
+    this.#dtable = 0;
+    this.#dtableRanges = 0;
   }
 }
 

@@ -221,6 +221,18 @@ export const symbols = {
     ],
     result: "i32",
   },
+  /** int32_t fl_launch_redzone_check(int32_t dev, uint64_t stream, uint64_t table, uint32_t n, uint32_t pattern, uint64_t out) */
+  fl_launch_redzone_check: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t stream */
+      "u64", /* uint64_t table: n pairs of uint64_t {address, bytes} */
+      "u32", /* uint32_t n */
+      "u32", /* uint32_t pattern */
+      "u64", /* int64_t *out: n results */
+    ],
+    result: "i32",
+  },
   /** int32_t fl_launch_tick(int32_t dev, uint64_t stream, uint64_t counter) */
   fl_launch_tick: {
     parameters: ["i32", /* int32_t dev */ "u64", /* uint64_t stream */ "u64" /* uint64_t counter */],

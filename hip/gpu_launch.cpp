@@ -7,6 +7,8 @@
 /* kernels/faults.hip */
 void launch_fault_write_at(hipStream_t stream, fl_breadcrumb *crumb, uint64_t seq, float *addr, float value);
 void launch_fault_fill(hipStream_t stream, float *dst, uint64_t n, float value);
+/* kernels/redzone.hip */
+void launch_redzone_check(hipStream_t stream, const uint64_t *table, uint32_t n, uint32_t pattern, int64_t *out);
 /* kernels/bench.hip */
 void launch_tick(hipStream_t stream, uint32_t *counter);
 
@@ -21,6 +23,14 @@ int32_t fl_launch_fault_fill(int32_t dev, uint64_t stream, uint64_t dst, uint64_
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "fault_fill")) return st;
   launch_fault_fill(l.hstream, flgpu::ptr<float>(dst), n, value);
+  return flgpu::launch_end(l);
+}
+
+int32_t fl_launch_redzone_check(int32_t dev, uint64_t stream, uint64_t table, uint32_t n, uint32_t pattern,
+                                uint64_t out) {
+  flgpu::Launch l;
+  if (int32_t st = flgpu::launch_begin(l, dev, stream, "redzone_check")) return st;
+  launch_redzone_check(l.hstream, flgpu::ptr<const uint64_t>(table), n, pattern, flgpu::ptr<int64_t>(out));
   return flgpu::launch_end(l);
 }
 

@@ -24,6 +24,15 @@ FL_EXPORT int32_t fl_launch_fault_write_at(int32_t dev, uint64_t stream, uint64_
 /* Writes n f32 values of `value` starting at `dst` (n may run past the buffer: a silent overrun). */
 FL_EXPORT int32_t fl_launch_fault_fill(int32_t dev, uint64_t stream, uint64_t dst, uint64_t n, float value);
 
+/* kernels/redzone.hip: the runtime's redzone check (ffi/redzones.ts). */
+
+/* Compares n byte ranges with `pattern` (its low byte). `table` holds n pairs of uint64_t
+ * {address, bytes}; out[i] (int64_t) becomes the offset of range i's first byte that differs,
+ * or -1 when the whole range matches. One launch checks every range; the host then copies the
+ * n results back at once. */
+FL_EXPORT int32_t fl_launch_redzone_check(int32_t dev, uint64_t stream, uint64_t table, uint32_t n,
+                                          uint32_t pattern, uint64_t out);
+
 /* kernels/bench.hip: tiny kernels for measuring the launch path. */
 
 /* counter[0] += 1 (u32), one thread. */

@@ -88,6 +88,17 @@ static inline fl_launch_dims fl_config_fault_fill(uint64_t n) {
   return fl_launch_dims_make((uint32_t)blocks, 1, 1, FL_FAULT_FILL_BLOCK, 1, 1);
 }
 
+/* kernels/redzone.hip */
+
+/* redzone_check: one block of 256 threads per range, at most 4096 blocks (grid-stride over the ranges). */
+#define FL_REDZONE_CHECK_BLOCK 256u
+#define FL_REDZONE_CHECK_MAX_GRID 4096u
+static inline fl_launch_dims fl_config_redzone_check(uint32_t n) {
+  uint32_t blocks = n == 0 ? 1u : n;
+  if (blocks > FL_REDZONE_CHECK_MAX_GRID) blocks = FL_REDZONE_CHECK_MAX_GRID;
+  return fl_launch_dims_make(blocks, 1, 1, FL_REDZONE_CHECK_BLOCK, 1, 1);
+}
+
 /* kernels/bench.hip */
 
 /* tick: one thread. */

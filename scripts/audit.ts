@@ -275,20 +275,9 @@ export function openAudit(opts: AuditOptions): AuditSession {
   };
   const regObserver = registry.observer();
 
-  // Redzones on every allocation made while the session is open: through the device's default
-  // redzone when the runtime has one, else by wrapping this device's malloc until close.
-  const dflt = device as unknown as { defaultRedzone?: number };
-  const hasDefault = typeof dflt.defaultRedzone === "number";
-  const previousDefault = dflt.defaultRedzone ?? 0;
-  if (rzBytes > 0) {
-    if (hasDefault) dflt.defaultRedzone = rzBytes;
-    else {
-      const originalMalloc = device.malloc;
-      const patched = (bytes: number, o: Parameters<Device["malloc"]>[1] = {}) =>
-        originalMalloc.call(device, bytes, { redzone: rzBytes, ...o });
-      Object.defineProperty(device, "malloc", { value: patched, configurable: true, writable: true });
-    }
-  }
+  // Redzones on every allocation made while the session is open: the device's default redzone until close.
+  const previousDefault = device.defaultRedzone;
+  if (rzBytes > 0) device.defaultRedzone = rzBytes;
 
   const detach = on ? boundary.attach(observer) : () => {};
   let closed = false;
@@ -347,10 +336,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
         }
       } finally {
         detach();
-        if (rzBytes > 0) {
-          if (hasDefault) dflt.defaultRedzone = previousDefault;
-          else delete (device as unknown as Record<string, unknown>).malloc;
-        }
+        if (rzBytes > 0) device.defaultRedzone = previousDefault;
         redzones?.close();
         if (journal !== null) {
           const d = decodeJournal(journal.path);

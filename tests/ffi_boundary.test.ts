@@ -105,7 +105,7 @@ Deno.test({ name: "boundary: every device call is described before and after", .
   assert.equal(wait.call.stream, stream);
   assert.deepEqual(d2h.call.pointers, [{ arg: "src", ptr: bufPtr, bytes: n * 4, access: "r", elem: 1 }]);
   assert.equal(d2h.call.stream, 0);
-  assert.deepEqual(memset.call.scalars, { value: 0, bytes: n * 4 });
+  assert.deepEqual(memset.call.scalars, { value: 0, bytes: n * 4, sync: 0 });
   assert.equal(seen[13].call.scalars.ptr, bufBase, "free names the base it frees");
 });
 

@@ -54,6 +54,41 @@ FL_EXPORT int32_t fl_launch_fault_fill(int32_t dev, uint64_t stream, uint64_t ds
   return sim_launch(dev, stream, "fault_fill", fault_fill_kernel, &a, sizeof a);
 }
 
+/* redzone_check: out[i] = offset of the first byte of range i that is not the pattern, or -1. */
+typedef struct {
+  uint64_t table;
+  uint64_t out;
+  uint32_t n;
+  uint32_t pattern;
+} redzone_check_args;
+
+static void redzone_check_kernel(const void *p) {
+  const redzone_check_args *a = p;
+  const volatile uint64_t *table = (const volatile uint64_t *)(uintptr_t)a->table;
+  volatile int64_t *out = (volatile int64_t *)(uintptr_t)a->out;
+  const uint8_t pat = (uint8_t)a->pattern;
+  for (uint32_t e = 0; e < a->n; e++) {
+    const volatile uint8_t *r = (const volatile uint8_t *)(uintptr_t)table[2 * e];
+    const uint64_t bytes = table[2 * e + 1];
+    int64_t first = -1;
+    for (uint64_t i = 0; i < bytes; i++) {
+      if (r[i] != pat) {
+        first = (int64_t)i;
+        break;
+      }
+    }
+    out[e] = first;
+  }
+}
+
+FL_EXPORT int32_t fl_launch_redzone_check(int32_t dev, uint64_t stream, uint64_t table, uint32_t n,
+                                          uint32_t pattern, uint64_t out) {
+  int32_t st = check(dev, fl_config_redzone_check(n));
+  if (st) return st;
+  redzone_check_args a = {table, out, n, pattern};
+  return sim_launch(dev, stream, "redzone_check", redzone_check_kernel, &a, sizeof a);
+}
+
 /* tick: counter[0] += 1 (u32). */
 typedef struct {
   uint64_t counter;
