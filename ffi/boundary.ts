@@ -70,6 +70,13 @@ export interface NativeCall {
 }
 
 export interface CallObserver {
+  /**
+   * A promise that the observer keeps no reference to a call, its scalars,
+   * pointers or context once `after` returns (it copies what it keeps). When
+   * every attached observer makes it, the runtime reuses those objects for
+   * later calls of the same kind and kernel instead of allocating new ones.
+   */
+  readonly transient?: boolean;
   /** Runs before the native call; throwing blocks the call (the error reaches the caller). */
   before?(call: NativeCall): void;
   /** Runs after the native call with its status; `result` is the pointer or handle it produced. */
@@ -80,19 +87,27 @@ export interface CallObserver {
 export class Boundary {
   #observers: CallObserver[] = [];
   #nextId = 1;
+  #reuse = false;
   context: OpContext = {};
 
   get active(): boolean {
     return this.#observers.length > 0;
   }
 
+  /** Whether every attached observer is transient: a call's objects may be reused after `after`. */
+  get reuse(): boolean {
+    return this.#reuse;
+  }
+
   attach(observer: CallObserver): () => void {
-    this.#observers.push(observer);
+    this.#observers = [...this.#observers, observer];
+    this.#reuse = this.#observers.every((o) => o.transient === true);
     return () => this.detach(observer);
   }
 
   detach(observer: CallObserver): void {
     this.#observers = this.#observers.filter((o) => o !== observer);
+    this.#reuse = this.#observers.length > 0 && this.#observers.every((o) => o.transient === true);
   }
 
   nextId(): number {
@@ -100,11 +115,13 @@ export class Boundary {
   }
 
   before(call: NativeCall): void {
-    for (const o of this.#observers) o.before?.(call);
+    const os = this.#observers;
+    for (let k = 0; k < os.length; k++) os[k].before?.(call);
   }
 
   after(call: NativeCall, status: number, result?: number): void {
-    for (const o of this.#observers) o.after?.(call, status, result);
+    const os = this.#observers;
+    for (let k = 0; k < os.length; k++) os[k].after?.(call, status, result);
   }
 }
 

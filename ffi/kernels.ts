@@ -21,7 +21,7 @@
  * The args are passed to the export in the order declared, after the device
  * and the stream.
  */
-import { type Access, boundary, type PointerArg } from "./boundary.ts";
+import { type Access, boundary, type NativeCall, type OpContext, type PointerArg } from "./boundary.ts";
 import { DeviceBuffer, DeviceSlice, streamHandle } from "./buffer.ts";
 import { makeCall, through } from "./call.ts";
 import type { Device } from "./device.ts";
@@ -77,6 +77,12 @@ interface Compiled {
   fn: NativeLaunch;
   /** Native argument values, reused between launches (bigint for ptr/u64). */
   values: (number | bigint)[];
+  /** The same arguments as numbers (pointers as addresses), by name: what `extent` gets. */
+  numeric: Record<string, number>;
+  /** The NativeCall reused between launches while every observer is transient (null: build one). */
+  call: NativeCall | null;
+  /** A launch of this kernel is between before() and after() (a nested one builds its own call). */
+  busy: boolean;
 }
 
 const compiled = new WeakMap<KernelDescriptor, Compiled>();
@@ -88,10 +94,15 @@ function compile(device: Device, kernel: KernelDescriptor): Compiled {
       `kernel ${kernel.name}: the library has no export ${String(kernel.symbol)}`,
     );
   }
-  const c = {
+  const numeric: Record<string, number> = {};
+  for (const spec of kernel.args) numeric[spec.name] = 0;
+  const c: Compiled = {
     symbols: device.symbols,
     fn,
     values: new Array<number | bigint>(kernel.args.length).fill(0),
+    numeric,
+    call: null,
+    busy: false,
   };
   compiled.set(kernel, c);
   return c;
@@ -159,13 +170,16 @@ export function launch<K extends KernelDescriptor>(
   let c = compiled.get(kernel);
   if (c === undefined || c.symbols !== device.symbols) c = compile(device, kernel);
   const specs = kernel.args;
-  const values = c.values;
+  // a launch of the same kernel from inside an observer gets arrays of its own
+  const values = c.busy ? new Array<number | bigint>(specs.length) : c.values;
   const a = args as unknown as Record<string, unknown>;
   for (let i = 0; i < specs.length; i++) values[i] = argValue(device, kernel, specs[i], a[specs[i].name]);
   const s = stream == null ? 0 : streamHandle(stream, device, `launch ${kernel.name}`);
   const s64 = stream == null ? 0n : stream.handle64;
   const dev = device.ordinal;
   if (!boundary.active) return check(invoke(c.fn, dev, s64, values), kernel.symbol as string);
+
+  if (boundary.reuse && !c.busy) return launchReused(device, kernel, c, s, s64);
 
   const numeric: Record<string, number> = {};
   for (let i = 0; i < specs.length; i++) numeric[specs[i].name] = Number(values[i]);
@@ -189,6 +203,74 @@ export function launch<K extends KernelDescriptor>(
   const call = makeCall("launch", kernel.name, dev, s, scalars, pointers);
   const argv = values.slice();
   check(through(device.symbols, call, () => invoke(c.fn, dev, s64, argv)), kernel.symbol as string);
+}
+
+/** The call object of `kernel`'s launches, built once: scalars and pointers in declared order. */
+function pooledCall(kernel: KernelDescriptor, dev: number): NativeCall {
+  const scalars: Record<string, number> = {};
+  const pointers: PointerArg[] = [];
+  for (const spec of kernel.args) {
+    if (spec.type !== "ptr") scalars[spec.name] = 0;
+    else {
+      pointers.push({ arg: spec.name, ptr: 0, bytes: 0, access: spec.access ?? "rw", elem: spec.elem ?? 1 });
+    }
+  }
+  const context: OpContext = { step: undefined, layer: undefined, op: undefined };
+  return { id: 0, kind: "launch", name: kernel.name, device: dev, stream: 0, scalars, pointers, context };
+}
+
+/**
+ * The launch through the boundary when every observer is transient: the
+ * kernel's one NativeCall is refilled in place (no allocation per launch).
+ * A call an observer blocks (throws) is left to the error and not reused.
+ */
+function launchReused(device: Device, kernel: KernelDescriptor, c: Compiled, s: number, s64: bigint): void {
+  const dev = device.ordinal;
+  let call = c.call;
+  if (call === null || call.device !== dev) call = c.call = pooledCall(kernel, dev);
+  const specs = kernel.args;
+  const values = c.values;
+  const numeric = c.numeric;
+  for (let i = 0; i < specs.length; i++) {
+    const v = values[i];
+    numeric[specs[i].name] = typeof v === "number" ? v : Number(v);
+  }
+  const scalars = call.scalars;
+  const pointers = call.pointers;
+  let k = 0;
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i];
+    const name = spec.name;
+    if (spec.type !== "ptr") {
+      scalars[name] = numeric[name];
+      continue;
+    }
+    const p = pointers[k++];
+    p.ptr = numeric[name];
+    p.bytes = spec.extent ? spec.extent(numeric) : 0;
+  }
+  const ctx = boundary.context;
+  const cc = call.context;
+  cc.step = ctx.step;
+  cc.layer = ctx.layer;
+  cc.op = ctx.op;
+  call.id = boundary.nextId();
+  call.stream = s;
+  const sym = device.symbols;
+  c.busy = true;
+  let status: number;
+  try {
+    sym.fl_set_tag(BigInt(call.id));
+    boundary.before(call);
+    status = invoke(c.fn, dev, s64, values);
+    boundary.after(call, status);
+  } catch (e) {
+    c.call = null; // an error may hold the call
+    throw e;
+  } finally {
+    c.busy = false;
+  }
+  check(status, kernel.symbol as string);
 }
 
 function invoke(fn: NativeLaunch, dev: number, s: bigint, v: (number | bigint)[]): number {

@@ -65,10 +65,57 @@ interface Entry {
   t: number;
   c: number;
   write: boolean;
-  /** The call or journal record that made the access (its RaceSide is built only for a report). */
-  src: unknown;
+  /**
+   * The op that made the access, copied from its call or journal record (the
+   * history keeps no reference to either: calls are reused).
+   */
+  op: number;
+  kind: OpKind | "unknown";
+  name: string;
+  device: number;
+  stream: number;
+  step: number | null;
+  layer: number | null;
   arg: string;
   access: Access;
+}
+
+/** The op fields of an access's source: a NativeCall (step and layer in its context) or a journal record. */
+function originOf(src: unknown, e: Entry): void {
+  const o = src as {
+    id: number;
+    kind: OpKind | "unknown";
+    name: string;
+    device: number;
+    stream: number;
+    context?: { step?: number; layer?: number };
+    step?: number | null;
+    layer?: number | null;
+  };
+  e.op = o.id;
+  e.kind = o.kind;
+  e.name = o.name;
+  e.device = o.device;
+  e.stream = o.stream;
+  const c = o.context;
+  e.step = (c !== undefined ? c.step : o.step) ?? null;
+  e.layer = (c !== undefined ? c.layer : o.layer) ?? null;
+}
+
+function entrySide(e: Entry): RaceSide {
+  return {
+    op: e.op,
+    kind: e.kind,
+    name: e.name,
+    device: e.device,
+    stream: e.stream,
+    arg: e.arg,
+    access: e.access,
+    lo: e.lo,
+    hi: e.hi,
+    step: e.step,
+    layer: e.layer,
+  };
 }
 
 /** An object that carries an allocation's access history itself (the registry's Allocation does). */
@@ -172,7 +219,7 @@ export class RaceDetector {
       if (e.hi <= lo || e.lo >= hi) continue;
       if (!write && !e.write) continue;
       if (this.#ordered(e.t, e.c, s)) continue;
-      const first = this.#side(e.src, e.arg, e.access, e.lo, e.hi);
+      const first = entrySide(e);
       const second = this.#side(src, arg, access, lo, hi);
       const olo = Math.max(lo, e.lo), ohi = Math.min(hi, e.hi);
       (out ??= []).push({
@@ -233,17 +280,32 @@ export class RaceDetector {
       } else if (reuse === null) reuse = e;
     }
     if (reuse === null) {
-      reuse = { lo, hi, t: s, c, write, src, arg, access };
+      reuse = {
+        lo,
+        hi,
+        t: s,
+        c,
+        write,
+        op: 0,
+        kind: "unknown",
+        name: "",
+        device: 0,
+        stream: 0,
+        step: null,
+        layer: null,
+        arg,
+        access,
+      };
     } else {
       reuse.lo = lo;
       reuse.hi = hi;
       reuse.t = s;
       reuse.c = c;
       reuse.write = write;
-      reuse.src = src;
       reuse.arg = arg;
       reuse.access = access;
     }
+    originOf(src, reuse);
     if (j === n) list.push(reuse);
     else {
       list[j] = reuse;

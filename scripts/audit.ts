@@ -227,7 +227,9 @@ export function openAudit(opts: AuditOptions): AuditSession {
   const railList = () => rails.rails;
   let lastOp = 0;
 
+  // transient: the journal, registry, rails, race check and redzones copy what they keep of a call
   const observer: CallObserver = {
+    transient: true,
     before(call: NativeCall): void {
       if (call.device !== dev) return; // another device's session sees it
       lastOp = call.id;

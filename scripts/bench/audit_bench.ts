@@ -340,6 +340,8 @@ export interface DecodeTiming {
   mode: string;
   msPerToken: number;
   callsPerToken: number;
+  /** Host time inside synchronizing calls per token (the GPU's lead over the host's enqueueing). */
+  syncWaitMsPerToken: number;
   findings: number;
 }
 
@@ -374,12 +376,22 @@ export async function timeDecode(
   });
   const model = gpuModel(device, opts.config, 1, { dtype: opts.dtype });
   const engine = await LlamaEngine.create(device, model, { maxContext: opts.maxContext ?? 512 });
-  let calls = 0;
-  const counter = boundary.attach({ before: () => void calls++ });
+  let calls = 0, waitMs = 0, syncStart = 0;
+  const counter = boundary.attach({
+    transient: true,
+    before: (c) => {
+      calls++;
+      if (c.kind === "sync") syncStart = performance.now();
+    },
+    after: (c) => {
+      if (c.kind === "sync") waitMs += performance.now() - syncStart;
+    },
+  });
   try {
     let t = engine.prefill([1, 5, 9, 13]);
     for (let i = 0; i < opts.warmup; i++) t = engine.decodeStep(t);
     calls = 0;
+    waitMs = 0;
     const start = performance.now();
     for (let i = 0; i < opts.tokens; i++) t = engine.decodeStep(t);
     const ms = (performance.now() - start) / opts.tokens;
@@ -387,6 +399,7 @@ export async function timeDecode(
       mode,
       msPerToken: ms,
       callsPerToken: calls / opts.tokens,
+      syncWaitMsPerToken: waitMs / opts.tokens,
       findings: session?.findings.length ?? 0,
     };
   } finally {
@@ -480,7 +493,9 @@ async function decodeModes(ctx: BenchContext): Promise<BenchRow[]> {
       unit: "ms/token",
       note: `${label}, ${tokens} tokens after 3, ${
         Math.round(r.callsPerToken)
-      } native calls/token, ${r.findings} findings`,
+      } native calls/token, ${r.findings} findings, host waits ${
+        r.syncWaitMsPerToken.toFixed(2)
+      } ms/token in syncs`,
     });
     if (r.mode !== "off") {
       rows.push({

@@ -99,7 +99,11 @@ export interface GuardContext {
 export interface Rail {
   readonly name: string;
   mode: RailMode;
-  /** Runs before the native call. Returns NO_FINDINGS (or []) when all is well. */
+  /**
+   * Runs before the native call. Returns NO_FINDINGS (or []) when all is well.
+   * It keeps nothing of `call` by reference (findings copy its fields): the
+   * runtime reuses call objects for later calls.
+   */
   check(call: NativeCall, ctx: GuardContext): readonly Finding[];
   /**
    * A promise that the rail finds nothing when every pointer argument is

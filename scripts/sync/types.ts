@@ -16,7 +16,7 @@ export type SyncAction = "none" | "stream" | "device";
 
 export interface SyncPolicy {
   readonly name: string;
-  /** Before the native call. */
+  /** Before the native call (a policy keeps nothing of `call` by reference: call objects are reused). */
   before?(call: NativeCall): SyncAction;
   /** After the native call returned `status` (not asked when it failed). */
   after?(call: NativeCall, status: number): SyncAction;
