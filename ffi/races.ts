@@ -389,7 +389,8 @@ export class RaceDetector {
 const NO_RACES: Race[] = [];
 Object.freeze(NO_RACES);
 
-const ACCESS_KINDS = new Set<string>(["launch", "h2d", "d2h", "d2d", "memset"]);
+/** Kinds that access device memory (launches first: the common case costs one comparison). */
+const isAccess = (k: string) => k === "launch" || k === "h2d" || k === "d2h" || k === "d2d" || k === "memset";
 
 /**
  * Whether a copy or memset call is synchronous (fl_memcpy / fl_memset, the
@@ -439,7 +440,7 @@ export class OnlineRaces {
 
   /** The races `call` would create if it ran now (nothing is recorded). */
   check(call: NativeCall): Race[] {
-    if (!ACCESS_KINDS.has(call.kind)) return NO_RACES;
+    if (!isAccess(call.kind)) return NO_RACES;
     const ps = call.pointers;
     const res = this.#resolve(call);
     const s = this.detector.thread(call.device, call.stream);
@@ -501,7 +502,7 @@ export class OnlineRaces {
       }
       return;
     }
-    if (!ACCESS_KINDS.has(call.kind) || status !== 0) return;
+    if (!isAccess(call.kind) || status !== 0) return;
     const s = d.enqueue(call.device, call.stream);
     const ps = call.pointers;
     const res = this.#resolve(call);
@@ -547,7 +548,7 @@ export function findRaces(
       if (r.kind === "free" && status === 0) { for (const id of freedAt.get(r.id) ?? []) d.forget(id); }
       continue;
     }
-    if (!ACCESS_KINDS.has(r.kind) || status !== 0) continue;
+    if (!isAccess(r.kind) || status !== 0) continue;
     const t = d.thread(r.device, r.stream);
     for (const p of r.pointers) {
       if (p.alloc === null || p.offset === undefined) continue;

@@ -95,7 +95,7 @@ interface RawOps {
 /** Bytes per range: the table's {address, bytes} (16) and its result (8). */
 const RANGE_TABLE_BYTES = 16, RANGE_RESULT_BYTES = 8;
 
-const WRITE_KINDS = new Set(["launch", "h2d", "d2d", "memset"]);
+const isWrite = (k: string) => k === "launch" || k === "h2d" || k === "d2d" || k === "memset";
 
 export class Redzones {
   readonly pattern: number;
@@ -159,7 +159,7 @@ export class Redzones {
   /** Notes the writes of a call (after it was enqueued). */
   noteCall(call: NativeCall): void {
     this.#lastOp = call.id;
-    if (!WRITE_KINDS.has(call.kind)) return;
+    if (!isWrite(call.kind)) return;
     const ps = call.pointers;
     for (let k = 0; k < ps.length; k++) {
       const p = ps[k];

@@ -5,7 +5,7 @@
  * address resolves to (allocation, offset).
  *
  * Resolution is the hot path (every pointer argument of every call in audit
- * mode): a one-entry cache, then a binary search over the live allocations
+ * mode): a direct-mapped cache of recent hits, then a binary search over the live allocations
  * sorted by base address. Nothing is allocated per lookup.
  *
  * Allocation ids are the op ids of the alloc calls that made them, so the
@@ -46,6 +46,10 @@ export interface RegistryOptions {
   keepFreed?: number;
 }
 
+const CACHE_SLOTS = 4096;
+/** The cache slot of an address: its 256-byte granule, modulo the slots (ToInt32 wraps large addresses). */
+const slotOf = (ptr: number) => ((ptr / 256) | 0) & (CACHE_SLOTS - 1);
+
 export class Registry {
   // live allocations sorted by base address, in parallel arrays
   #bases: number[] = [];
@@ -53,12 +57,9 @@ export class Registry {
   #live: Allocation[] = [];
   #freed: Allocation[] = [];
   #byId = new Map<number, Allocation>();
-  // a four-entry cache of recent hits (a call's pointers usually resolve to a few allocations)
-  #c0: Allocation | null = null;
-  #c1: Allocation | null = null;
-  #c2: Allocation | null = null;
-  #c3: Allocation | null = null;
-  #cNext = 0;
+  // a direct-mapped cache of hits, by the address's 256-byte granule: a decode step touches a few
+  // hundred allocations, always the same ones, so after the first step nearly every lookup hits
+  #cache: (Allocation | null)[] = new Array<Allocation | null>(CACHE_SLOTS).fill(null);
   #keepFreed: number;
 
   constructor(opts: RegistryOptions = {}) {
@@ -124,15 +125,18 @@ export class Registry {
     this.#live.splice(k, 1);
     a.state = "freed";
     a.freedAt = op;
-    if (this.#c0 === a) this.#c0 = null;
-    if (this.#c1 === a) this.#c1 = null;
-    if (this.#c2 === a) this.#c2 = null;
-    if (this.#c3 === a) this.#c3 = null;
+    this.#uncache(a);
     this.#freed.push(a);
     if (this.#freed.length > this.#keepFreed) {
       const old = this.#freed.splice(0, this.#freed.length - this.#keepFreed);
       for (const o of old) this.#byId.delete(o.id);
     }
+  }
+
+  /** Drops every cache slot that holds `a`. */
+  #uncache(a: Allocation): void {
+    const c = this.#cache;
+    for (let k = 0; k < CACHE_SLOTS; k++) if (c[k] === a) c[k] = null;
   }
 
   /** Index of a live allocation overlapping [lo, hi), or -1. */
@@ -165,34 +169,16 @@ export class Registry {
 
   /**
    * The live allocation holding `ptr` (its redzones included), or null.
-   * The hot path: no allocation, one-entry cache.
+   * The hot path: no allocation, a direct-mapped cache before the binary search.
    */
   lookup(ptr: number): Allocation | null {
-    let c = this.#c0;
-    if (c !== null && ptr >= c.base && ptr < c.end) return c;
-    c = this.#c1;
-    if (c !== null && ptr >= c.base && ptr < c.end) return c;
-    c = this.#c2;
-    if (c !== null && ptr >= c.base && ptr < c.end) return c;
-    c = this.#c3;
+    const slot = slotOf(ptr);
+    const c = this.#cache[slot];
     if (c !== null && ptr >= c.base && ptr < c.end) return c;
     const k = this.#indexOf(ptr);
     if (k < 0) return null;
     const a = this.#live[k];
-    switch (this.#cNext) {
-      case 0:
-        this.#c0 = a;
-        break;
-      case 1:
-        this.#c1 = a;
-        break;
-      case 2:
-        this.#c2 = a;
-        break;
-      default:
-        this.#c3 = a;
-    }
-    this.#cNext = (this.#cNext + 1) & 3;
+    this.#cache[slot] = a;
     return a;
   }
 

@@ -18,6 +18,10 @@
 
 #include "../host.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
 static int32_t status_of_errno(int e) {
   switch (e) {
     case EINVAL:
@@ -63,6 +67,11 @@ FL_EXPORT int32_t fl_journal_map(const char *path, uint64_t bytes, uint64_t *out
   int e = errno;
   close(fd); /* the mapping keeps the file open */
   if (p == MAP_FAILED) return status_of_errno(e);
+  /* Fault every page in, writable, now: a first store into a page of a shared file mapping
+   * otherwise traps into the kernel (a page fault and the file system's page_mkwrite), once
+   * per page, in the middle of the calls being journaled. Older kernels refuse the advice;
+   * then the pages fault in as they are first written. */
+  (void)madvise(p, (size_t)bytes, MADV_POPULATE_WRITE);
   *out_addr = (uint64_t)(uintptr_t)p;
   return 0;
 }

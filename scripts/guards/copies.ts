@@ -16,14 +16,14 @@ import {
   type RailMode,
 } from "./types.ts";
 
-const COPIES = new Set(["h2d", "d2h", "d2d", "h2h", "memset"]);
+const isCopy = (k: string) => k === "h2d" || k === "d2h" || k === "d2d" || k === "h2h" || k === "memset";
 
 export function copiesRail(mode: RailMode = "warn"): Rail {
   return {
     name: "copies",
     mode,
     check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
-      if (!COPIES.has(call.kind)) return NO_FINDINGS;
+      if (!isCopy(call.kind)) return NO_FINDINGS;
       let out: Finding[] | null = null;
       const bytes = call.scalars.bytes ?? 0;
       if (!(bytes > 0)) {
