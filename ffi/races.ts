@@ -494,15 +494,19 @@ export class OnlineRaces {
   /** Applies `call` (after it returned `status`) to the clocks and the history. */
   commit(call: NativeCall, status: number): void {
     const d = this.detector;
-    if (d.ordering(call.kind, call.name, call.device, call.stream, call.event, status)) {
-      if (call.kind === "free" && status === 0) {
-        const base = call.scalars.ptr ?? 0;
-        const a = this.registry.lookup(base) ?? this.registry.lookupFreed(base);
-        if (a !== null) d.forget(a.id, a);
+    const kind = call.kind;
+    if (kind !== "launch") {
+      if (d.ordering(kind, call.name, call.device, call.stream, call.event, status)) {
+        if (kind === "free" && status === 0) {
+          const base = call.scalars.ptr ?? 0;
+          const a = this.registry.lookup(base) ?? this.registry.lookupFreed(base);
+          if (a !== null) d.forget(a.id, a);
+        }
+        return;
       }
-      return;
+      if (!isAccess(kind)) return;
     }
-    if (!isAccess(call.kind) || status !== 0) return;
+    if (status !== 0) return;
     const s = d.enqueue(call.device, call.stream);
     const ps = call.pointers;
     const res = this.#resolve(call);

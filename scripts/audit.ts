@@ -179,6 +179,9 @@ export function openAudit(opts: AuditOptions): AuditSession {
     pointerAlloc(call: NativeCall, k: number): Allocation | null {
       return resolution.of(call)[k];
     },
+    pointerAllocs(call: NativeCall): readonly (Allocation | null)[] {
+      return resolution.of(call);
+    },
     repeats: scalarRepeats(),
   };
   const verbose = opts.verbose ?? false;

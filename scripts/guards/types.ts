@@ -84,11 +84,14 @@ export interface GuardContext {
    * Without it, rails fall back to registry.lookup.
    */
   pointerAlloc?(call: NativeCall, k: number): Allocation | null;
+  /** The same for every pointer argument at once, by position (read it before the next call). */
+  pointerAllocs?(call: NativeCall): readonly (Allocation | null)[];
   /**
    * Whether the call's scalars equal those of the previous launch of the same
    * kernel; computed once per call and shared by the scalar-only rails.
    */
   repeats?(call: NativeCall): boolean;
+
   /** Online race state (the race rail uses it). */
   races?: OnlineRaces;
   limits: LaunchLimits;
@@ -119,10 +122,11 @@ export interface Rail {
  */
 export function pointersClean(call: NativeCall, ctx: GuardContext): boolean {
   const ps = call.pointers;
+  const res = ctx.pointerAllocs?.(call);
   for (let k = 0; k < ps.length; k++) {
     const p = ps[k];
     if (p.ptr === 0) return false;
-    const a = allocOf(ctx, call, k);
+    const a = res !== undefined ? res[k] : allocOf(ctx, call, k);
     if (a === null) return false;
     const off = p.ptr - a.ptr;
     if (off < 0 || off + p.bytes > a.bytes) return false;
