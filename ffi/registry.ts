@@ -46,9 +46,12 @@ export interface RegistryOptions {
   keepFreed?: number;
 }
 
-const CACHE_SLOTS = 4096;
-/** The cache slot of an address: its 256-byte granule, modulo the slots (ToInt32 wraps large addresses). */
-const slotOf = (ptr: number) => ((ptr / 256) | 0) & (CACHE_SLOTS - 1);
+const CACHE_SLOTS = 4096; // 2^12: slotOf keeps a hash's top 12 bits
+/**
+ * The cache slot of an address: a multiplicative hash of its 256-byte granule (ToInt32 keeps the
+ * granule's low 32 bits), so that allocations aligned to large powers of two spread over the slots.
+ */
+const slotOf = (ptr: number) => Math.imul((ptr / 256) | 0, 0x9e3779b1) >>> 20;
 
 export class Registry {
   // live allocations sorted by base address, in parallel arrays
