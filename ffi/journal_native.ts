@@ -283,7 +283,7 @@ export class JournalWriter implements CallObserver {
     i[bi + R_INTENT] = 0;
     i[bi + R_DONE] = 0;
     f[bf + F_ID] = call.id;
-    const kind = KIND_CODE[call.kind] ?? -1;
+    const kind = call.kind === "launch" ? K_LAUNCH : (KIND_CODE[call.kind] ?? -1);
     // launches in a row read the clock every launchClockEvery-th time (their host enqueue time;
     // the device runs them later anyway); every other call reads it
     if (kind !== K_LAUNCH || ++this.#launchRun >= this.#launchClockEvery) {

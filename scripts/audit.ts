@@ -240,11 +240,16 @@ export function openAudit(opts: AuditOptions): AuditSession {
       const rs = railList();
       let blocked: Finding[] | null = null;
       try {
-        // one pass over the pointers stands in for every rail that is quiet when they are clean
-        const clean = call.pointers.length === 0 || pointersClean(call, ctx);
+        // one pass over the pointers (made for the first rail that needs it) stands in for every
+        // rail that is quiet when they are clean
+        let clean = call.pointers.length === 0 ? 1 : -1; // 1 clean, 0 not, -1 not known yet
         for (let k = 0; k < rs.length; k++) {
           const r = rs[k];
-          if (r.mode === "off" || (clean && r.quietWhenPointersClean === true)) continue;
+          if (r.mode === "off") continue;
+          if (r.quietWhenPointersClean === true) {
+            if (clean < 0) clean = pointersClean(call, ctx) ? 1 : 0;
+            if (clean === 1) continue;
+          }
           const fs = r.check(call, ctx);
           if (fs.length === 0) continue;
           const enforce = r.mode === "enforce";
