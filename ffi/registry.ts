@@ -128,18 +128,11 @@ export class Registry {
     this.#live.splice(k, 1);
     a.state = "freed";
     a.freedAt = op;
-    this.#uncache(a);
     this.#freed.push(a);
     if (this.#freed.length > this.#keepFreed) {
       const old = this.#freed.splice(0, this.#freed.length - this.#keepFreed);
       for (const o of old) this.#byId.delete(o.id);
     }
-  }
-
-  /** Drops every cache slot that holds `a`. */
-  #uncache(a: Allocation): void {
-    const c = this.#cache;
-    for (let k = 0; k < CACHE_SLOTS; k++) if (c[k] === a) c[k] = null;
   }
 
   /** Index of a live allocation overlapping [lo, hi), or -1. */
@@ -177,7 +170,8 @@ export class Registry {
   lookup(ptr: number): Allocation | null {
     const slot = slotOf(ptr);
     const c = this.#cache[slot];
-    if (c !== null && ptr >= c.base && ptr < c.end) return c;
+    // a slot may still hold an allocation freed since: it no longer counts
+    if (c !== null && ptr >= c.base && ptr < c.end && c.state === "live") return c;
     const k = this.#indexOf(ptr);
     if (k < 0) return null;
     const a = this.#live[k];
