@@ -120,12 +120,21 @@ do_info() {
 
 # One deno process per test file: on a GPU a sticky fault poisons the whole
 # process's context, so a test that plants one must not take the files after
-# it down too. TEST_FILES narrows the run (a glob under tests/).
+# it down too. TEST_FILES narrows the run: globs under tests/, separated by
+# spaces (e.g. 'redzone_*.test.ts race_*.test.ts').
 do_test() {
   need_deno || return 1
-  local f rc=0 passed=0 failed=0 ignored=0 line deadline=$((SECONDS + ${TEST_TIMEOUT:-420}))
+  local f pat rc=0 passed=0 failed=0 ignored=0 line deadline=$((SECONDS + ${TEST_TIMEOUT:-420}))
+  local files=()
+  set -f
+  local pats=(${TEST_FILES:-*.test.ts})
+  set +f
+  for pat in "${pats[@]}"; do
+    for f in tests/$pat; do files+=("$f"); done
+  done
+  files+=(tests/abi_test.ts)
   : >"$OUT/test.log"
-  for f in tests/${TEST_FILES:-*.test.ts} tests/abi_test.ts; do
+  for f in "${files[@]}"; do
     [ -f "$f" ] || continue
     local left=$((deadline - SECONDS))
     if [ "$left" -le 5 ]; then echo "time limit reached before $f" | tee -a "$OUT/test.log"; rc=124; break; fi

@@ -10,8 +10,11 @@ Deno.test("guards: each pointer rail blocks its planted bug in enforce mode, bef
   const device = testDevice();
   const dir = reportDir();
   const audit = openAudit({ device, reportDir: dir, mode: "enforce" });
-  const buf = device.malloc(4096, { name: "scratch" });
+  // old_kv first: GPU allocators place the next allocation right after the
+  // previous one, so a buffer freed after scratch would sit where scratch's
+  // offset overflow lands (and that pointer would rightly be a use after free).
   const dead = device.malloc(1024, { name: "old_kv" });
+  const buf = device.malloc(4096, { name: "scratch" });
   const deadPtr = dead.ptr;
   dead.free();
   const blocked = (f: () => void) => {

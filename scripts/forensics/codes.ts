@@ -17,6 +17,13 @@ export const STATUS_NAMES: Readonly<Record<number, [string, string]>> = {
   600: ["hipErrorNotReady", "device not ready"],
   700: ["hipErrorIllegalAddress", "an illegal memory access was encountered"],
   701: ["hipErrorLaunchOutOfResources", "too many resources requested for launch"],
+  702: ["hipErrorLaunchTimeOut", "the launch timed out and was terminated"],
+  710: ["hipErrorAssert", "device-side assert triggered"],
+  714: ["cudaErrorHardwareStackError", "hardware stack error"],
+  715: ["cudaErrorIllegalInstruction", "an illegal instruction was encountered"],
+  716: ["cudaErrorMisalignedAddress", "misaligned address"],
+  717: ["cudaErrorInvalidAddressSpace", "operation not supported on global/shared address space"],
+  718: ["cudaErrorInvalidPc", "invalid program counter"],
   719: ["hipErrorLaunchFailure", "unspecified launch failure"],
   801: ["hipErrorNotSupported", "operation not supported"],
   999: ["hipErrorUnknown", "unknown error"],
@@ -25,8 +32,12 @@ export const STATUS_NAMES: Readonly<Record<number, [string, string]>> = {
 /** The journal's status for a call a guard rail blocked (it never reached the library). */
 export const STATUS_BLOCKED = -1;
 
-/** Sticky device faults: raised by a kernel, surfacing at a later sync or copy. */
-export const STICKY_FAULTS: ReadonlySet<number> = new Set([700, 719]);
+/**
+ * Sticky device faults: raised by a kernel, surfacing at a later sync or copy.
+ * A wild address is reported as 700 or, where it lands in the shared or local
+ * window of the generic address space, as 717; a misaligned one as 716.
+ */
+export const STICKY_FAULTS: ReadonlySet<number> = new Set([700, 702, 710, 714, 715, 716, 717, 718, 719]);
 
 export function statusName(code: number | null | undefined): string {
   if (code === null || code === undefined) return "pending";
