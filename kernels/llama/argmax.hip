@@ -14,6 +14,7 @@ static __device__ __forceinline__ bool beats(float v2, int32_t i2, float v1, int
 
 template <bool VEC>
 __global__ void argmax_kernel(int32_t *out, const float *x, uint32_t n) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   __shared__ float sv[32];
   __shared__ int32_t si[32];
   const float *row = x + static_cast<uint64_t>(blockIdx.x) * n;
@@ -63,8 +64,8 @@ void launch_argmax(hipStream_t stream, const fl_launch_dims &d, int32_t *out, co
   (void)rows;
   const bool vec = n % 4 == 0 && (reinterpret_cast<uintptr_t>(x) & 15u) == 0;
   if (vec) {
-    hipLaunchKernelGGL(argmax_kernel<true>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, x, n);
+    FL_LLAMA_LAUNCH(argmax_kernel<true>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, x, n);
   } else {
-    hipLaunchKernelGGL(argmax_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, x, n);
+    FL_LLAMA_LAUNCH(argmax_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, x, n);
   }
 }

@@ -31,6 +31,7 @@ template <int NT>
 __global__ void attention_prefill_kernel(float *out, const float *q, const float *k_cache, const float *v_cache,
                                          uint32_t seq_len, uint32_t n_head, uint32_t n_head_kv,
                                          uint32_t head_dim, uint32_t n_ctx, float scale) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   const uint32_t lane = threadIdx.x % FL_LLAMA_GROUP;
   const uint64_t p = static_cast<uint64_t>(blockIdx.x) * FL_ATTN_PREFILL_QUERIES + threadIdx.x / FL_LLAMA_GROUP;
   if (p >= static_cast<uint64_t>(seq_len) * n_head) return; /* the whole group leaves together */
@@ -101,13 +102,14 @@ __global__ void attention_prefill_kernel(float *out, const float *q, const float
  * row then is). Shared memory (fl_attn_decode_smem): red[blockDim.x] float4
  * for the key-slice sums, then qs[G][D] scaled queries, ps[G][CHUNK] scores
  * (then weights), ml[G][2]. */
-template <bool VEC>
+template <bool VEC, int PL>
 __global__ void attention_decode_partial_kernel(float *scratch, const float *q, const float *k_cache,
                                                 const float *v_cache, uint32_t n_head, uint32_t n_head_kv,
                                                 uint32_t head_dim, uint32_t n_ctx, float scale) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   FL_DYNAMIC_SHARED(float4, smem4);
   constexpr uint32_t KEYS = 4; /* keys whose loads are in flight together, per group (the reduction below assumes 4) */
-  constexpr int PL = VEC ? FL_ATTN_MAX_PER_LANE / 4 : FL_ATTN_MAX_PER_LANE; /* units per lane */
+  /* PL: units per lane, U <= 32 * PL (the launcher picks the smallest) */
   constexpr uint32_t W = VEC ? 4 : 1;                                      /* floats per unit */
   const uint32_t G = n_head / n_head_kv, D = head_dim, U = D / W;
   float4 *red = smem4;
@@ -260,25 +262,171 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
   }
 }
 
+/* Decode, phase 1, register path (VEC with head_dim <= 128, so a lane owns
+ * one float4 column unit): the block's 8 groups each load their 8 keys of
+ * the chunk (keys group + 8k), K and V rows together, all 16 loads in
+ * flight at once and kept in registers, so the chunk costs one round trip to
+ * memory. Per query head g of the KV head: dots (two 4-key group
+ * reductions), the chunk softmax in shared memory, each group's weighted sum
+ * of its V rows, summed over the groups. FINAL (a single chunk): the block
+ * writes out = acc / l itself and no combine kernel runs. */
+template <bool FINAL>
+__global__ void FL_LAUNCH_BOUNDS(FL_ATTN_BLOCK, 2)
+    attention_decode_reg_kernel(float *scratch, float *out, const float *q, const float *k_cache,
+                                const float *v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+                                uint32_t n_ctx, float scale) {
+  FL_LLAMA_KERNEL_PROLOGUE();
+  constexpr uint32_t NG = FL_ATTN_BLOCK / FL_LLAMA_GROUP, KPG = FL_ATTN_CHUNK / NG; /* 8 groups, 8 keys each */
+  static_assert(KPG == 8, "two 4-key reductions per group");
+  __shared__ float ps[FL_ATTN_CHUNK];
+  __shared__ float4 red[NG][FL_LLAMA_GROUP];
+  __shared__ float stat[2];
+  const uint32_t G = n_head / n_head_kv, D = head_dim, U = D / 4;
+  /* Blocks in launch order take every KV head of a chunk before the next
+   * chunk, so the blocks resident together read whole cache rows (all KV
+   * heads of consecutive positions): long contiguous stretches of memory. */
+  const uint32_t chunks = gridDim.x;
+  const uint64_t id = static_cast<uint64_t>(blockIdx.y) * chunks + blockIdx.x;
+  const uint32_t c = static_cast<uint32_t>(id / n_head_kv), hk = static_cast<uint32_t>(id % n_head_kv);
+  const uint32_t tid = threadIdx.x, lane = tid % FL_LLAMA_GROUP, group = tid / FL_LLAMA_GROUP;
+  const uint32_t j0 = c * FL_ATTN_CHUNK;
+  const uint32_t nj = min(static_cast<uint32_t>(FL_ATTN_CHUNK), n_ctx - j0);
+  const uint64_t kv_stride = static_cast<uint64_t>(n_head_kv) * D;
+  const float *kb = k_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
+  const float *vb = v_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
+  const bool lane_ok = lane < U;
+  const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+
+  float4 kr[KPG], vr[KPG];
+#pragma unroll
+  for (uint32_t k = 0; k < KPG; k++) {
+    const uint32_t jj = group + k * NG;
+    const bool ok = lane_ok && jj < nj;
+    kr[k] = ok ? reinterpret_cast<const float4 *>(kb + static_cast<uint64_t>(jj) * kv_stride)[lane] : zero;
+    vr[k] = ok ? reinterpret_cast<const float4 *>(vb + static_cast<uint64_t>(jj) * kv_stride)[lane] : zero;
+  }
+
+  for (uint32_t g = 0; g < G; g++) {
+    const uint32_t h = hk * G + g;
+    float4 qv = zero;
+    if (lane_ok) {
+      const float *qh = q + static_cast<uint64_t>(h) * D + 4 * lane;
+      qv = make_float4(qh[0] * scale, qh[1] * scale, qh[2] * scale, qh[3] * scale);
+    }
+    float dot[KPG];
+#pragma unroll
+    for (uint32_t k = 0; k < KPG; k++)
+      dot[k] = qv.x * kr[k].x + qv.y * kr[k].y + qv.z * kr[k].z + qv.w * kr[k].w;
+    const float lo = fl_group_sum4_scatter(dot), hi = fl_group_sum4_scatter(dot + 4);
+    const uint32_t key = fl_group_sum4_key();
+    if ((lane & 7) == 0) {
+      const uint32_t jl = group + key * NG, jh = group + (key + 4) * NG;
+      if (jl < nj) ps[jl] = lo;
+      if (jh < nj) ps[jh] = hi;
+    }
+    __syncthreads();
+    if (group == 0) {
+      const float s0 = lane < nj ? ps[lane] : -INFINITY;
+      const float s1 = lane + FL_LLAMA_GROUP < nj ? ps[lane + FL_LLAMA_GROUP] : -INFINITY;
+      const float m = fl_group_max(fmaxf(s0, s1));
+      const float e0 = lane < nj ? expf(s0 - m) : 0.0f;
+      const float e1 = lane + FL_LLAMA_GROUP < nj ? expf(s1 - m) : 0.0f;
+      const float l = fl_group_sum(e0 + e1);
+      if (lane < nj) ps[lane] = e0;
+      if (lane + FL_LLAMA_GROUP < nj) ps[lane + FL_LLAMA_GROUP] = e1;
+      if (lane == 0) stat[0] = m, stat[1] = l;
+    }
+    __syncthreads();
+    float4 a = zero;
+#pragma unroll
+    for (uint32_t k = 0; k < KPG; k++) {
+      const uint32_t jj = group + k * NG;
+      const float w = jj < nj ? ps[jj] : 0.0f; /* ps past nj was never written */
+      a.x += w * vr[k].x, a.y += w * vr[k].y, a.z += w * vr[k].z, a.w += w * vr[k].w;
+    }
+    red[group][lane] = a;
+    __syncthreads();
+    if (tid < U) {
+      float4 o = red[0][tid];
+#pragma unroll
+      for (uint32_t k = 1; k < NG; k++) {
+        const float4 r = red[k][tid];
+        o.x += r.x, o.y += r.y, o.z += r.z, o.w += r.w;
+      }
+      if (FINAL) {
+        const float inv_l = 1.0f / stat[1];
+        float *dst = out + static_cast<uint64_t>(h) * D + 4 * tid;
+        dst[0] = o.x * inv_l, dst[1] = o.y * inv_l, dst[2] = o.z * inv_l, dst[3] = o.w * inv_l;
+      } else {
+        float *dst = scratch + (static_cast<uint64_t>(h) * chunks + c) * D + 4 * tid;
+        dst[0] = o.x, dst[1] = o.y, dst[2] = o.z, dst[3] = o.w;
+        if (tid == 0) {
+          float *mo = scratch + static_cast<uint64_t>(n_head) * chunks * D + (static_cast<uint64_t>(h) * chunks + c) * 2;
+          mo[0] = stat[0];
+          mo[1] = stat[1];
+        }
+      }
+    }
+    __syncthreads(); /* ps, red and stat are reused by the next head */
+  }
+}
+
 /* Decode, phase 2: one block per query head. out = sum_c acc_c exp(m_c - M) / L,
- * M = max_c m_c, L = sum_c l_c exp(m_c - M). */
+ * M = max_c m_c, L = sum_c l_c exp(m_c - M). VEC (head_dim % 4 == 0, scratch
+ * 16-byte aligned): float4 columns. Each thread owns a column unit and a
+ * slice of the chunks (S = blockDim.x / units slices, at most 32), with
+ * several chunks' loads in flight; the slices meet in shared memory. */
+template <bool VEC>
 __global__ void attention_decode_combine_kernel(float *out, const float *scratch, uint32_t n_head,
                                                 uint32_t head_dim, uint32_t chunks) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   __shared__ float red[32];
-  const uint32_t h = blockIdx.x, D = head_dim;
+  __shared__ float4 part[FL_ATTN_BLOCK];
+  constexpr uint32_t W = VEC ? 4 : 1;
+  const uint32_t h = blockIdx.x, D = head_dim, U = D / W, tid = threadIdx.x;
   const float *acc = scratch + static_cast<uint64_t>(h) * chunks * D;
   const float *ml = scratch + static_cast<uint64_t>(n_head) * chunks * D + static_cast<uint64_t>(h) * chunks * 2;
   float m = -INFINITY;
-  for (uint32_t c = threadIdx.x; c < chunks; c += blockDim.x) m = fmaxf(m, ml[2 * c]);
+  for (uint32_t c = tid; c < chunks; c += blockDim.x) m = fmaxf(m, ml[2 * c]);
   m = fl_block_max(m, red);
   float l = 0.0f;
-  for (uint32_t c = threadIdx.x; c < chunks; c += blockDim.x) l += ml[2 * c + 1] * expf(ml[2 * c] - m);
+  for (uint32_t c = tid; c < chunks; c += blockDim.x) l += ml[2 * c + 1] * expf(ml[2 * c] - m);
   l = fl_block_sum(l, red);
   const float inv_l = 1.0f / l;
-  for (uint32_t d = threadIdx.x; d < D; d += blockDim.x) {
-    float o = 0.0f;
-    for (uint32_t c = 0; c < chunks; c++) o += acc[static_cast<uint64_t>(c) * D + d] * expf(ml[2 * c] - m);
-    out[static_cast<uint64_t>(h) * D + d] = o * inv_l;
+  uint32_t S = blockDim.x / U; /* U <= 256 = blockDim.x (head_dim <= 256) */
+  if (S > 32) S = 32;
+  if (S < 1) S = 1;
+  for (uint32_t u0 = 0; u0 < U; u0 += blockDim.x) { /* one pass unless U > blockDim.x */
+    const uint32_t u = S == 1 ? u0 + tid : tid % U, sl = S == 1 ? 0 : tid / U;
+    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (u < U && sl < S) {
+#pragma unroll 4
+      for (uint32_t c = sl; c < chunks; c += S) {
+        const float f = expf(ml[2 * c] - m);
+        const float *row = acc + static_cast<uint64_t>(c) * D;
+        if (VEC) {
+          const float4 a = reinterpret_cast<const float4 *>(row)[u];
+          o.x += f * a.x, o.y += f * a.y, o.z += f * a.z, o.w += f * a.w;
+        } else {
+          o.x += f * row[u];
+        }
+      }
+    }
+    if (S > 1) {
+      part[tid] = o;
+      __syncthreads();
+      if (tid < U) {
+        for (uint32_t k = 1; k < S; k++) {
+          const float4 r = part[tid + k * U];
+          o.x += r.x, o.y += r.y, o.z += r.z, o.w += r.w;
+        }
+      }
+    }
+    if (u < U && sl == 0) {
+      float *dst = out + static_cast<uint64_t>(h) * D + u * W;
+      dst[0] = o.x * inv_l;
+      if (VEC) dst[1] = o.y * inv_l, dst[2] = o.z * inv_l, dst[3] = o.w * inv_l;
+    }
   }
 }
 
@@ -287,14 +435,14 @@ void launch_attention_prefill(hipStream_t stream, const fl_launch_dims &d, float
                               uint32_t n_head_kv, uint32_t head_dim, uint32_t n_ctx) {
   const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
   if (head_dim <= 2 * FL_LLAMA_GROUP) {
-    hipLaunchKernelGGL(attention_prefill_kernel<2>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
+    FL_LLAMA_LAUNCH(attention_prefill_kernel<2>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
                        v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
   } else if (head_dim <= 4 * FL_LLAMA_GROUP) {
-    hipLaunchKernelGGL(attention_prefill_kernel<4>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
+    FL_LLAMA_LAUNCH(attention_prefill_kernel<4>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
                        v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
   } else {
     /* head_dim <= 256 (FL_LLAMA_MAX_HEAD_DIM, refused above that) */
-    hipLaunchKernelGGL(attention_prefill_kernel<FL_ATTN_MAX_PER_LANE>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream,
+    FL_LLAMA_LAUNCH(attention_prefill_kernel<FL_ATTN_MAX_PER_LANE>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream,
                        out, q, k_cache, v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
   }
 }
@@ -307,16 +455,36 @@ void launch_attention_decode(hipStream_t stream, const fl_launch_dims &partial, 
   const uint32_t smem = fl_attn_decode_smem(n_head, n_head_kv, head_dim);
   const bool vec = head_dim % 4 == 0 &&
                    ((reinterpret_cast<uintptr_t>(k_cache) | reinterpret_cast<uintptr_t>(v_cache)) & 15u) == 0;
-  if (vec) {
-    hipLaunchKernelGGL(attention_decode_partial_kernel<true>, FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), smem,
-                       stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+  const bool ok_dims = partial.block[0] * partial.block[1] * partial.block[2] <= 1024u; /* else: the refusal */
+  if (vec && head_dim <= 4 * FL_LLAMA_GROUP && ok_dims) {
+    if (partial.grid[0] == 1) {
+      FL_LLAMA_LAUNCH(attention_decode_reg_kernel<true>, FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), 0, stream,
+                      scratch, out, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+      return; /* one chunk: the output is written, nothing to combine */
+    }
+    FL_LLAMA_LAUNCH(attention_decode_reg_kernel<false>, FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), 0, stream,
+                    scratch, out, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+  } else if (vec && head_dim <= 4 * FL_LLAMA_GROUP) {
+    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<true, 1>), FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), smem,
+                    stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+  } else if (vec) {
+    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<true, FL_ATTN_MAX_PER_LANE / 4>), FL_GRID_DIM3(partial),
+                    FL_BLOCK_DIM3(partial), smem, stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim,
+                    n_ctx, scale);
   } else {
-    hipLaunchKernelGGL(attention_decode_partial_kernel<false>, FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial),
-                       smem, stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<false, FL_ATTN_MAX_PER_LANE>), FL_GRID_DIM3(partial),
+                    FL_BLOCK_DIM3(partial), smem, stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim,
+                    n_ctx, scale);
   }
   /* The combine kernel's launch status would hide the partial's: launch it
    * only when the first one was accepted. */
   if (hipPeekAtLastError() != hipSuccess) return;
-  hipLaunchKernelGGL(attention_decode_combine_kernel, FL_GRID_DIM3(combine), FL_BLOCK_DIM3(combine), 0, stream,
-                     out, scratch, n_head, head_dim, partial.grid[0]);
+  const bool cvec = head_dim % 4 == 0 && (reinterpret_cast<uintptr_t>(scratch) & 15u) == 0;
+  if (cvec) {
+    FL_LLAMA_LAUNCH(attention_decode_combine_kernel<true>, FL_GRID_DIM3(combine), FL_BLOCK_DIM3(combine), 0, stream,
+                    out, scratch, n_head, head_dim, partial.grid[0]);
+  } else {
+    FL_LLAMA_LAUNCH(attention_decode_combine_kernel<false>, FL_GRID_DIM3(combine), FL_BLOCK_DIM3(combine), 0,
+                    stream, out, scratch, n_head, head_dim, partial.grid[0]);
+  }
 }

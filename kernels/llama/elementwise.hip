@@ -14,6 +14,7 @@ struct AddOp {
 
 template <class Op, bool VEC>
 __global__ void binary_kernel(float *out, const float *a, const float *b, uint32_t n) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   const uint64_t stride = static_cast<uint64_t>(blockDim.x) * gridDim.x;
   const uint64_t first = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   uint64_t done = 0;
@@ -38,9 +39,9 @@ static void launch_binary(hipStream_t stream, const fl_launch_dims &d, float *ou
                      reinterpret_cast<uintptr_t>(b)) &
                     15u) == 0;
   if (vec) {
-    hipLaunchKernelGGL((binary_kernel<Op, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, a, b, n);
+    FL_LLAMA_LAUNCH((binary_kernel<Op, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, a, b, n);
   } else {
-    hipLaunchKernelGGL((binary_kernel<Op, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, a, b, n);
+    FL_LLAMA_LAUNCH((binary_kernel<Op, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, a, b, n);
   }
 }
 

@@ -8,6 +8,7 @@
 template <bool VEC>
 __global__ void embed_f32_kernel(float *out, const float *table, const int32_t *tokens, uint32_t dim,
                                  uint32_t vocab) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   const uint32_t t = blockIdx.x;
   const int32_t tok = tokens[t];
   float *o = out + static_cast<uint64_t>(t) * dim;
@@ -29,6 +30,7 @@ __global__ void embed_f32_kernel(float *out, const float *table, const int32_t *
 template <bool VEC>
 __global__ void embed_f16_kernel(float *out, const __half *table, const int32_t *tokens, uint32_t dim,
                                  uint32_t vocab) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   const uint32_t t = blockIdx.x;
   const int32_t tok = tokens[t];
   float *o = out + static_cast<uint64_t>(t) * dim;
@@ -58,10 +60,10 @@ void launch_embed_f32(hipStream_t stream, const fl_launch_dims &d, float *out, c
   const bool vec = dim % 4 == 0 && (reinterpret_cast<uintptr_t>(out) & 15u) == 0 &&
                    (reinterpret_cast<uintptr_t>(table) & 15u) == 0;
   if (vec) {
-    hipLaunchKernelGGL(embed_f32_kernel<true>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
+    FL_LLAMA_LAUNCH(embed_f32_kernel<true>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
                        dim, vocab);
   } else {
-    hipLaunchKernelGGL(embed_f32_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
+    FL_LLAMA_LAUNCH(embed_f32_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
                        dim, vocab);
   }
 }
@@ -72,10 +74,10 @@ void launch_embed_f16(hipStream_t stream, const fl_launch_dims &d, float *out, c
   const bool vec = dim % 8 == 0 && (reinterpret_cast<uintptr_t>(out) & 15u) == 0 &&
                    (reinterpret_cast<uintptr_t>(table) & 15u) == 0;
   if (vec) {
-    hipLaunchKernelGGL(embed_f16_kernel<true>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
+    FL_LLAMA_LAUNCH(embed_f16_kernel<true>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
                        dim, vocab);
   } else {
-    hipLaunchKernelGGL(embed_f16_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
+    FL_LLAMA_LAUNCH(embed_f16_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
                        dim, vocab);
   }
 }

@@ -10,6 +10,7 @@
 template <bool VEC, bool DPOS>
 __global__ void kv_append_kernel(float *k_cache, float *v_cache, const float *k, const float *v, uint32_t seq_len,
                                  uint64_t row, int32_t pos_offset, const int32_t *pos_ptr, uint32_t ctx_len) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   const int64_t pos0 = DPOS ? *pos_ptr : pos_offset;
   const uint32_t W = VEC ? 4 : 1;
   const uint64_t row_units = row / W;
@@ -38,16 +39,16 @@ void launch_kv_append(hipStream_t stream, const fl_launch_dims &d, float *k_cach
                                      reinterpret_cast<uintptr_t>(k) | reinterpret_cast<uintptr_t>(v)) &
                                     15u) == 0;
   if (vec && dpos) {
-    hipLaunchKernelGGL((kv_append_kernel<true, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
+    FL_LLAMA_LAUNCH((kv_append_kernel<true, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
                        v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
   } else if (vec) {
-    hipLaunchKernelGGL((kv_append_kernel<true, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
+    FL_LLAMA_LAUNCH((kv_append_kernel<true, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
                        v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
   } else if (dpos) {
-    hipLaunchKernelGGL((kv_append_kernel<false, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
+    FL_LLAMA_LAUNCH((kv_append_kernel<false, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
                        v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
   } else {
-    hipLaunchKernelGGL((kv_append_kernel<false, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
+    FL_LLAMA_LAUNCH((kv_append_kernel<false, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
                        v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
   }
 }

@@ -44,7 +44,8 @@ extern "C" {
 #define FL_LLAMA_MAX_HEAD_DIM 256u /* attention: head_dim <= 256 */
 #define FL_LLAMA_MAX_GQA_GROUP 32u /* attention decode: n_head / n_head_kv <= 32 */
 #define FL_LLAMA_ELEMWISE_MAX_GRID 65535u
-#define FL_MATVEC_ROWS 8u          /* output rows per block: one 32-lane group each */
+#define FL_MATVEC_ROWS 2u          /* output rows per block */
+#define FL_MATVEC_SPLIT 4u         /* 32-lane groups per output row */
 #define FL_MATMUL_TILE 64u         /* prefill matmul: 64 tokens x 64 outputs per block */
 #define FL_MATMUL_TILE_K 16u       /* ... through tiles of 16 along in_dim */
 #define FL_ROPE_HEADS_PER_THREAD 4u /* one angle, computed once, rotates up to 4 heads */
@@ -87,11 +88,11 @@ static inline int32_t fl_config_llama_rmsnorm(uint32_t rows, uint32_t dim, fl_la
   return fl_llama_fit(d);
 }
 
-/* matvec: one 32-lane group per output row, 8 rows per block. */
+/* matvec: four 32-lane groups per output row, 2 rows per block. */
 static inline int32_t fl_config_llama_matvec(uint32_t out_dim, uint32_t in_dim, fl_launch_dims *d) {
   if (out_dim == 0 || in_dim == 0) return 9;
-  *d = fl_launch_dims_make(fl_llama_blocks(out_dim, FL_MATVEC_ROWS), 1, 1, FL_MATVEC_ROWS * FL_LLAMA_LANES,
-                           1, 1);
+  *d = fl_launch_dims_make(fl_llama_blocks(out_dim, FL_MATVEC_ROWS), 1, 1,
+                           FL_MATVEC_ROWS * FL_MATVEC_SPLIT * FL_LLAMA_LANES, 1, 1);
   return fl_llama_fit(d);
 }
 

@@ -23,6 +23,103 @@
 #define FL_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
 
+/* __launch_bounds__ where the compiler has it (not in the CPU emulation). */
+#if defined(__launch_bounds__)
+#define FL_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
+#else
+#define FL_LAUNCH_BOUNDS(threads, blocks)
+#endif
+
+/* Programmatic dependent launch (CUDA, sm_90 and later). On cuda every llama
+ * kernel is launched by FL_LLAMA_LAUNCH with programmatic stream
+ * serialization allowed: its blocks may start while the kernel before it in
+ * the stream is still running, so each kernel's first statement is
+ * fl_grid_dependency_wait(), which returns once every earlier kernel of the
+ * stream has completed and its writes are visible (nothing before it touches
+ * memory). fl_grid_dependents_launch() then lets the next kernel's blocks be
+ * scheduled onto free multiprocessors, where they wait in turn. Elsewhere
+ * (hip, older NVIDIA targets, the CPU emulation) both are no-ops and
+ * FL_LLAMA_LAUNCH launches with hipLaunchKernelGGL: plainly serialized. */
+static __device__ __forceinline__ void fl_grid_dependency_wait() {
+#if defined(FL_BACKEND_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+static __device__ __forceinline__ void fl_grid_dependents_launch() {
+#if defined(FL_BACKEND_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+/* Both, at the start of every llama kernel. */
+#define FL_LLAMA_KERNEL_PROLOGUE() \
+  do {                              \
+    fl_grid_dependency_wait();      \
+    fl_grid_dependents_launch();    \
+  } while (0)
+
+/* What FL_LLAMA_LAUNCH launches for a refused configuration (a block over
+ * 1024 threads, FL_LLAMA_REFUSED_DIMS): an empty kernel with none of the
+ * grid-dependency instructions, so that the runtime refuses it as any other
+ * bad geometry (9, invalid configuration) on every backend. */
+template <int N>
+__global__ void fl_llama_refused_kernel(int unused) {
+  (void)unused;
+}
+
+static inline bool fl_llama_refused(dim3 block) {
+  return static_cast<uint64_t>(block.x) * block.y * block.z > 1024u;
+}
+
+#if defined(FL_BACKEND_CUDA)
+/* Whether FL_LLAMA_LAUNCH may launch with programmatic serialization: not a
+ * block over 1024 threads (the refusal, FL_LLAMA_REFUSED_DIMS, which goes
+ * through the plain launch so that it is refused exactly as on the other
+ * backends), nor the legacy default stream (0), which synchronizes with
+ * every other stream. */
+static inline bool fl_llama_pdl(dim3 block, hipStream_t stream) {
+  return !fl_llama_refused(block) && stream != nullptr;
+}
+
+template <typename... P, typename... A>
+static inline void fl_llama_launch_pdl(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
+                                       hipStream_t stream, A... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  (void)cudaLaunchKernelEx(&cfg, kernel, static_cast<P>(args)...); /* status: hipGetLastError() */
+}
+
+/* hipLaunchKernelGGL's arguments. */
+#define FL_LLAMA_LAUNCH(kernel, grid, block, shmem, stream, ...)                         \
+  do {                                                                                   \
+    if (fl_llama_refused(block)) {                                                       \
+      hipLaunchKernelGGL(fl_llama_refused_kernel<0>, grid, block, shmem, stream, 0);     \
+    } else if (fl_llama_pdl((block), (stream))) {                                        \
+      fl_llama_launch_pdl(kernel, grid, block, shmem, stream, __VA_ARGS__);              \
+    } else {                                                                             \
+      hipLaunchKernelGGL(kernel, grid, block, shmem, stream, __VA_ARGS__);               \
+    }                                                                                    \
+  } while (0)
+#else
+#define FL_LLAMA_LAUNCH(kernel, grid, block, shmem, stream, ...)                         \
+  do {                                                                                   \
+    if (fl_llama_refused(block)) {                                                       \
+      hipLaunchKernelGGL(fl_llama_refused_kernel<0>, grid, block, shmem, stream, 0);     \
+    } else {                                                                             \
+      hipLaunchKernelGGL(kernel, grid, block, shmem, stream, __VA_ARGS__);               \
+    }                                                                                    \
+  } while (0)
+#endif
+
 static __device__ __forceinline__ float fl_group_sum(float v) {
 #pragma unroll
   for (int m = FL_LLAMA_GROUP / 2; m > 0; m >>= 1) v += __shfl_xor_sync(FL_FULL_MASK, v, m, FL_LLAMA_GROUP);

@@ -19,6 +19,7 @@
 template <bool DPOS, bool VEC>
 __global__ void rope_kernel(float *x, uint32_t seq_len, uint32_t heads, uint32_t head_dim, int32_t pos_offset,
                             const int32_t *pos_ptr, float freq_base) {
+  FL_LLAMA_KERNEL_PROLOGUE();
   const uint32_t half = head_dim / 2;
   const uint32_t groups = (heads + FL_ROPE_HEADS_PER_THREAD - 1) / FL_ROPE_HEADS_PER_THREAD;
   const uint64_t g = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -73,18 +74,18 @@ void launch_rope(hipStream_t stream, const fl_launch_dims &d, float *x, uint32_t
   const bool vec = (reinterpret_cast<uintptr_t>(x) & 7u) == 0;
   if (dpos) {
     if (vec) {
-      hipLaunchKernelGGL((rope_kernel<true, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
+      FL_LLAMA_LAUNCH((rope_kernel<true, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
                          heads, head_dim, pos_offset, pos, freq_base);
     } else {
-      hipLaunchKernelGGL((rope_kernel<true, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
+      FL_LLAMA_LAUNCH((rope_kernel<true, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
                          heads, head_dim, pos_offset, pos, freq_base);
     }
   } else {
     if (vec) {
-      hipLaunchKernelGGL((rope_kernel<false, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
+      FL_LLAMA_LAUNCH((rope_kernel<false, true>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
                          heads, head_dim, pos_offset, pos, freq_base);
     } else {
-      hipLaunchKernelGGL((rope_kernel<false, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
+      FL_LLAMA_LAUNCH((rope_kernel<false, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, x, seq_len,
                          heads, head_dim, pos_offset, pos, freq_base);
     }
   }
