@@ -372,7 +372,231 @@ async function decodeSection(ctx: BenchContext): Promise<BenchRow[]> {
   ];
 }
 
+/**
+ * "workload_ops" (profiling, GPUs only): each decode op's kernel alone on the 7B decode shapes, timed with
+ * events over back-to-back launches (weights rotated over enough copies that L2 cannot hold them), summed
+ * with the op counts of one decode step; then the decode itself. Runs only when FL_LLAMA_VARIANTS is set:
+ * once per ";"-separated set of "NAME=V,NAME=V" environment settings (an empty set: as is), for comparing
+ * launcher variants that read the environment while they are being tried.
+ */
+async function opsSection(ctx: BenchContext): Promise<BenchRow[]> {
+  const device = ctx.device;
+  if (isSim(device) || Deno.env.get("FL_LLAMA_VARIANTS") === undefined) return [];
+  const section = "workload_ops";
+  const rows: BenchRow[] = [];
+  const dim = 4096, ffn = 11008, vocab = 32000, heads = 32, hd = 128, nLayers = 32;
+  const bufs: { free(): void }[] = [];
+  const alloc = (bytes: number, name: string, byte = 0x3c) => {
+    const b = device.malloc(bytes, { name });
+    b.fill(byte);
+    bufs.push(b);
+    return b;
+  };
+  using stream = device.createStream();
+  const x = alloc(ffn * 4, "ops_x");
+  const y = alloc(vocab * 4, "ops_y");
+  const y2 = alloc(ffn * 4, "ops_y2");
+  const normW = alloc(dim * 4, "ops_norm_w");
+  const pos = alloc(4, "ops_pos", 0);
+  const ctxMax = 2048;
+  const kc = alloc(ctxMax * heads * hd * 4, "ops_k_cache", 0x3c);
+  const vc = alloc(ctxMax * heads * hd * 4, "ops_v_cache", 0x3c);
+  const scratch = alloc(attentionDecodeScratchFloats(heads, hd, ctxMax) * 4, "ops_scratch");
+  const q = alloc(heads * hd * 4, "ops_q");
+  const attnOut = alloc(heads * hd * 4, "ops_attn_out");
+  const logits = alloc(vocab * 4, "ops_logits");
+  const tok = alloc(4, "ops_tok", 0);
+  const argOut = alloc(4, "ops_arg", 0);
+  const embedTable = alloc(vocab * dim * 2, "ops_embed");
+  const bigX = alloc(16384 * dim * 4, "ops_big_x");
+  const bigOut = alloc(16384 * dim * 4, "ops_big_out");
+  const mats = new Map<string, ReturnType<typeof alloc>[]>();
+  const matvec = (outDim: number, inDim: number) => {
+    const key = `${outDim}x${inDim}`;
+    let list = mats.get(key);
+    if (!list) {
+      const bytes = outDim * inDim * 2;
+      const copies = Math.max(1, Math.ceil(256 * MiB / bytes));
+      list = Array.from({ length: copies }, (_, i) => alloc(bytes, `ops_w_${key}_${i}`));
+      mats.set(key, list);
+    }
+    let i = 0;
+    const ws = list;
+    return () =>
+      launch(device, stream, K.matvecF16, { y, w: ws[i++ % ws.length], x, out_dim: outDim, in_dim: inDim });
+  };
+  const cases: { name: string; count: number; bytes: number; run: () => void }[] = [
+    {
+      name: "embed",
+      count: 1,
+      bytes: dim * 6,
+      run: () =>
+        launch(device, stream, K.embedF16, {
+          out: x,
+          table: embedTable,
+          tokens: tok,
+          n_tokens: 1,
+          dim,
+          vocab,
+        }),
+    },
+    {
+      name: "rmsnorm 1x4096",
+      count: 2 * nLayers + 1,
+      bytes: dim * 12,
+      run: () => launch(device, stream, K.rmsnorm, { out: y, x, weight: normW, rows: 1, dim, eps: 1e-5 }),
+    },
+    {
+      name: "rmsnorm 16384x4096",
+      count: 0,
+      bytes: (2 * 16384 + 1) * dim * 4,
+      run: () =>
+        launch(device, stream, K.rmsnorm, {
+          out: bigOut,
+          x: bigX,
+          weight: normW,
+          rows: 16384,
+          dim,
+          eps: 1e-5,
+        }),
+    },
+    { name: "matvec 4096x4096", count: 4 * nLayers, bytes: dim * dim * 2, run: matvec(dim, dim) },
+    { name: "matvec 11008x4096", count: 2 * nLayers, bytes: ffn * dim * 2, run: matvec(ffn, dim) },
+    { name: "matvec 4096x11008", count: nLayers, bytes: ffn * dim * 2, run: matvec(dim, ffn) },
+    { name: "matvec 32000x4096", count: 1, bytes: vocab * dim * 2, run: matvec(vocab, dim) },
+    {
+      name: "rope_dpos 32x128",
+      count: 2 * nLayers,
+      bytes: dim * 8,
+      run: () =>
+        launch(device, stream, K.ropeDpos, { x: q, seq_len: 1, heads, head_dim: hd, pos, freq_base: 10000 }),
+    },
+    {
+      name: "kv_append_dpos",
+      count: nLayers,
+      bytes: dim * 16,
+      run: () =>
+        launch(device, stream, K.kvAppendDpos, {
+          k_cache: kc,
+          v_cache: vc,
+          k: x,
+          v: y2,
+          seq_len: 1,
+          n_head_kv: heads,
+          head_dim: hd,
+          pos,
+          ctx_len: ctxMax,
+        }),
+    },
+    ...[64, 2048].map((n) => ({
+      name: `attention_decode ctx ${n}`,
+      count: n === 64 ? nLayers : 0,
+      bytes: 2 * n * dim * 4,
+      run: () =>
+        launch(device, stream, K.attentionDecode, {
+          out: attnOut,
+          q,
+          k_cache: kc,
+          v_cache: vc,
+          scratch,
+          n_head: heads,
+          n_head_kv: heads,
+          head_dim: hd,
+          n_ctx: n,
+        }),
+    })),
+    {
+      name: "add 4096",
+      count: 2 * nLayers,
+      bytes: dim * 12,
+      run: () => launch(device, stream, K.add, { out: y, a: x, b: y2, n: dim }),
+    },
+    {
+      name: "silu_mul 11008",
+      count: nLayers,
+      bytes: ffn * 12,
+      run: () => launch(device, stream, K.siluMul, { out: y, gate: x, up: y2, n: ffn }),
+    },
+    {
+      name: "argmax 32000",
+      count: 1,
+      bytes: vocab * 4,
+      run: () => launch(device, stream, K.argmax, { out: argOut, x: logits, rows: 1, n: vocab }),
+    },
+  ];
+  // GPU time per launch with the queue kept full: launched from TypeScript (~3 us each) a small kernel
+  // back to back would time the host. A ~1 ms blocker runs first, while the launches are enqueued.
+  const timeQueued = (fn: () => void, blocker: () => void, reps = 100, samples = 7) => {
+    const e0 = device.createEvent();
+    const e1 = device.createEvent();
+    try {
+      fn();
+      stream.synchronize();
+      const ms: number[] = [];
+      for (let s = 0; s < samples; s++) {
+        for (let b = 0; b < 10; b++) blocker();
+        e0.record(stream);
+        for (let r = 0; r < reps; r++) fn();
+        e1.record(stream);
+        e1.synchronize();
+        ms.push(e1.elapsedMs(e0) / reps);
+      }
+      return median(ms);
+    } finally {
+      e0.destroy();
+      e1.destroy();
+    }
+  };
+  const bw = copyBandwidth(device, 1024 * MiB, 20, 7);
+  rows.push({ section, metric: "D2D copy", value: bw / GB, unit: "GB/s", note: "1024 MiB" });
+  const variants = (Deno.env.get("FL_LLAMA_VARIANTS") ?? "").split(";");
+  const model = gpuModel(device, decodeBenchConfig(false), 1, { dtype: "f16" });
+  try {
+    for (const v of variants) {
+      const set = v.split(",").map((kv) => kv.trim()).filter((kv) => kv.includes("="));
+      for (const kv of set) Deno.env.set(kv.split("=")[0], kv.split("=")[1]);
+      const tag = v.trim() || "default";
+      let sum = 0;
+      const blocker = cases.find((c) => c.name === "matvec 32000x4096")!.run;
+      for (const c of cases) {
+        const ms = timeQueued(c.run, blocker);
+        sum += c.count * ms;
+        rows.push({
+          section,
+          metric: `[${tag}] ${c.name}`,
+          value: ms * 1e3,
+          unit: "us",
+          note: `${((c.bytes / (ms / 1e3)) / bw).toFixed(3)} of copy; x${c.count} per token`,
+        });
+      }
+      rows.push({
+        section,
+        metric: `[${tag}] sum of ops`,
+        value: sum,
+        unit: "ms/token",
+        note: "kernels alone, back to back",
+      });
+      const r = await runDecodeBench(device, { model, steps: 64 });
+      const floorMs = (r.stepBytes / bw) * 1e3;
+      rows.push({
+        section,
+        metric: `[${tag}] decode`,
+        value: r.msPerToken,
+        unit: "ms/token",
+        note: `floor ${floorMs.toFixed(3)} ms; ratio ${(floorMs / r.msPerToken).toFixed(3)}`,
+      });
+      for (const kv of set) Deno.env.delete(kv.split("=")[0]);
+    }
+  } finally {
+    stream.synchronize();
+    model.free();
+    for (const b of bufs) b.free();
+  }
+  return rows;
+}
+
 export const sections: BenchSection[] = [
   { name: "workload_kernels", run: kernelsSection },
   { name: "workload_decode", run: decodeSection },
+  { name: "workload_ops", run: opsSection },
 ];
