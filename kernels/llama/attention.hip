@@ -374,55 +374,65 @@ __global__ void FL_LAUNCH_BOUNDS(FL_ATTN_BLOCK, 2)
 /* Decode, phase 2: one block per query head. out = sum_c acc_c exp(m_c - M) / L,
  * M = max_c m_c, L = sum_c l_c exp(m_c - M). VEC (head_dim % 4 == 0, scratch
  * 16-byte aligned): float4 columns. Each thread owns a column unit and a
- * slice of the chunks (S = blockDim.x / units slices, at most 32), with
- * several chunks' loads in flight; the slices meet in shared memory. */
+ * slice of the chunks (S = blockDim.x / units slices, at most 32) and folds
+ * its chunks in with a running max (acc, m and l loads of several chunks in
+ * flight together: one round trip to memory); the slices then meet in
+ * shared memory, rescaled to the common max. */
 template <bool VEC>
 __global__ void attention_decode_combine_kernel(float *out, const float *scratch, uint32_t n_head,
                                                 uint32_t head_dim, uint32_t chunks) {
   FL_LLAMA_KERNEL_PROLOGUE();
-  __shared__ float red[32];
   __shared__ float4 part[FL_ATTN_BLOCK];
+  __shared__ float2 part_ml[FL_ATTN_BLOCK];
   constexpr uint32_t W = VEC ? 4 : 1;
   const uint32_t h = blockIdx.x, D = head_dim, U = D / W, tid = threadIdx.x;
   const float *acc = scratch + static_cast<uint64_t>(h) * chunks * D;
   const float *ml = scratch + static_cast<uint64_t>(n_head) * chunks * D + static_cast<uint64_t>(h) * chunks * 2;
-  float m = -INFINITY;
-  for (uint32_t c = tid; c < chunks; c += blockDim.x) m = fmaxf(m, ml[2 * c]);
-  m = fl_block_max(m, red);
-  float l = 0.0f;
-  for (uint32_t c = tid; c < chunks; c += blockDim.x) l += ml[2 * c + 1] * expf(ml[2 * c] - m);
-  l = fl_block_sum(l, red);
-  const float inv_l = 1.0f / l;
   uint32_t S = blockDim.x / U; /* U <= 256 = blockDim.x (head_dim <= 256) */
   if (S > 32) S = 32;
   if (S < 1) S = 1;
   for (uint32_t u0 = 0; u0 < U; u0 += blockDim.x) { /* one pass unless U > blockDim.x */
     const uint32_t u = S == 1 ? u0 + tid : tid % U, sl = S == 1 ? 0 : tid / U;
     float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+    float m = -INFINITY, l = 0.0f; /* o and l are relative to exp(m) */
     if (u < U && sl < S) {
 #pragma unroll 4
       for (uint32_t c = sl; c < chunks; c += S) {
-        const float f = expf(ml[2 * c] - m);
+        const float mc = ml[2 * c], lc = ml[2 * c + 1];
         const float *row = acc + static_cast<uint64_t>(c) * D;
+        float4 a;
         if (VEC) {
-          const float4 a = reinterpret_cast<const float4 *>(row)[u];
-          o.x += f * a.x, o.y += f * a.y, o.z += f * a.z, o.w += f * a.w;
+          a = reinterpret_cast<const float4 *>(row)[u];
         } else {
-          o.x += f * row[u];
+          a = make_float4(row[u], 0.f, 0.f, 0.f);
         }
+        const float mn = fmaxf(m, mc); /* chunk maxima are finite */
+        const float fo = expf(m - mn), fc = expf(mc - mn);
+        o.x = o.x * fo + a.x * fc, o.y = o.y * fo + a.y * fc, o.z = o.z * fo + a.z * fc, o.w = o.w * fo + a.w * fc;
+        l = l * fo + lc * fc;
+        m = mn;
       }
     }
     if (S > 1) {
       part[tid] = o;
+      part_ml[tid] = make_float2(m, l);
       __syncthreads();
-      if (tid < U) {
-        for (uint32_t k = 1; k < S; k++) {
+      if (tid < U) { /* slice 0 of unit tid: slice 0 holds chunk 0, so mx is finite */
+        float mx = m;
+        for (uint32_t k = 1; k < S; k++) mx = fmaxf(mx, part_ml[tid + k * U].x);
+        o = make_float4(0.f, 0.f, 0.f, 0.f);
+        l = 0.0f;
+        for (uint32_t k = 0; k < S; k++) {
+          const float2 sml = part_ml[tid + k * U];
           const float4 r = part[tid + k * U];
-          o.x += r.x, o.y += r.y, o.z += r.z, o.w += r.w;
+          const float f = expf(sml.x - mx); /* 0 for a slice with no chunk */
+          o.x += r.x * f, o.y += r.y * f, o.z += r.z * f, o.w += r.w * f;
+          l += sml.y * f;
         }
       }
     }
     if (u < U && sl == 0) {
+      const float inv_l = 1.0f / l;
       float *dst = out + static_cast<uint64_t>(h) * D + u * W;
       dst[0] = o.x * inv_l;
       if (VEC) dst[1] = o.y * inv_l, dst[2] = o.z * inv_l, dst[3] = o.w * inv_l;
