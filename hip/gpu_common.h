@@ -99,6 +99,12 @@ struct Launch {
  * chars) and the current tag as the last launch on the stream and the device.
  * Returns 0, or the status that stops the launch. */
 FL_HIDDEN int32_t launch_begin(Launch &l, int32_t dev, uint64_t stream, const char *name);
+/* Refuses a launch whose configuration the kernel cannot run (the kernels'
+ * launch_config says so): returns 9 (invalid configuration) without touching
+ * the device and makes it the thread's last error, as sim does. The vendors
+ * disagree on the status of a launch with impossible geometry (CUDA 13 says 1
+ * for some), so the refusal does not go through them. */
+FL_HIDDEN int32_t refuse_launch();
 /* hipGetLastError() as the launch status; puts back the previous records when
  * the launch failed, and records a sticky error as the device's fault. */
 FL_HIDDEN int32_t launch_end(Launch &l);

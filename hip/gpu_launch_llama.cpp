@@ -3,11 +3,9 @@
  * records the kernel's name and tag for fault info (gpu_common.h), calls the
  * kernel file's launcher and returns the launch status.
  *
- * A configuration the kernel cannot run is launched with
- * FL_LLAMA_REFUSED_DIMS (a 2048-thread block), which the runtime refuses with
- * 9 (invalid configuration) as it refuses any other bad geometry: the same
- * status and last error as sim gives (sim_check_launch), the launch record
- * put back, and no kernel runs. */
+ * A configuration the kernel cannot run is refused before any launch with
+ * 9 (invalid configuration), also as the thread's last error: the same status
+ * and last error as sim gives (sim_check_launch), and no kernel runs. */
 #include "gpu_common.h"
 #include "launch_llama.h"
 #include "llama/launch_config_llama.h"
@@ -15,12 +13,10 @@
 
 using flgpu::ptr;
 
-static fl_launch_dims refused() { return FL_LLAMA_REFUSED_DIMS; }
-
 int32_t fl_launch_embed_f32(int32_t dev, uint64_t stream, uint64_t out, uint64_t table, uint64_t tokens,
                             uint32_t n_tokens, uint32_t dim, uint32_t vocab) {
   fl_launch_dims d;
-  if (fl_config_llama_embed(n_tokens, dim, vocab, &d)) d = refused();
+  if (fl_config_llama_embed(n_tokens, dim, vocab, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "embed_f32")) return st;
   launch_embed_f32(l.hstream, d, ptr<float>(out), ptr<const float>(table), ptr<const int32_t>(tokens), n_tokens,
@@ -31,7 +27,7 @@ int32_t fl_launch_embed_f32(int32_t dev, uint64_t stream, uint64_t out, uint64_t
 int32_t fl_launch_embed_f16(int32_t dev, uint64_t stream, uint64_t out, uint64_t table, uint64_t tokens,
                             uint32_t n_tokens, uint32_t dim, uint32_t vocab) {
   fl_launch_dims d;
-  if (fl_config_llama_embed(n_tokens, dim, vocab, &d)) d = refused();
+  if (fl_config_llama_embed(n_tokens, dim, vocab, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "embed_f16")) return st;
   launch_embed_f16(l.hstream, d, ptr<float>(out), ptr<const __half>(table), ptr<const int32_t>(tokens), n_tokens,
@@ -42,7 +38,7 @@ int32_t fl_launch_embed_f16(int32_t dev, uint64_t stream, uint64_t out, uint64_t
 int32_t fl_launch_rmsnorm(int32_t dev, uint64_t stream, uint64_t out, uint64_t x, uint64_t weight, uint32_t rows,
                           uint32_t dim, float eps) {
   fl_launch_dims d;
-  if (fl_config_llama_rmsnorm(rows, dim, &d)) d = refused();
+  if (fl_config_llama_rmsnorm(rows, dim, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "rmsnorm")) return st;
   launch_rmsnorm(l.hstream, d, ptr<float>(out), ptr<const float>(x), ptr<const float>(weight), rows, dim, eps);
@@ -52,7 +48,7 @@ int32_t fl_launch_rmsnorm(int32_t dev, uint64_t stream, uint64_t out, uint64_t x
 int32_t fl_launch_matvec_f32(int32_t dev, uint64_t stream, uint64_t y, uint64_t w, uint64_t x, uint32_t out_dim,
                              uint32_t in_dim) {
   fl_launch_dims d;
-  if (fl_config_llama_matvec(out_dim, in_dim, &d)) d = refused();
+  if (fl_config_llama_matvec(out_dim, in_dim, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "matvec_f32")) return st;
   launch_matvec_f32(l.hstream, d, ptr<float>(y), ptr<const float>(w), ptr<const float>(x), out_dim, in_dim);
@@ -62,7 +58,7 @@ int32_t fl_launch_matvec_f32(int32_t dev, uint64_t stream, uint64_t y, uint64_t 
 int32_t fl_launch_matvec_f16(int32_t dev, uint64_t stream, uint64_t y, uint64_t w, uint64_t x, uint32_t out_dim,
                              uint32_t in_dim) {
   fl_launch_dims d;
-  if (fl_config_llama_matvec(out_dim, in_dim, &d)) d = refused();
+  if (fl_config_llama_matvec(out_dim, in_dim, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "matvec_f16")) return st;
   launch_matvec_f16(l.hstream, d, ptr<float>(y), ptr<const __half>(w), ptr<const float>(x), out_dim, in_dim);
@@ -72,7 +68,7 @@ int32_t fl_launch_matvec_f16(int32_t dev, uint64_t stream, uint64_t y, uint64_t 
 int32_t fl_launch_matmul_f32(int32_t dev, uint64_t stream, uint64_t y, uint64_t w, uint64_t x, uint32_t n_tokens,
                              uint32_t out_dim, uint32_t in_dim) {
   fl_launch_dims d;
-  if (fl_config_llama_matmul(n_tokens, out_dim, in_dim, &d)) d = refused();
+  if (fl_config_llama_matmul(n_tokens, out_dim, in_dim, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "matmul_f32")) return st;
   launch_matmul_f32(l.hstream, d, ptr<float>(y), ptr<const float>(w), ptr<const float>(x), n_tokens, out_dim,
@@ -83,7 +79,7 @@ int32_t fl_launch_matmul_f32(int32_t dev, uint64_t stream, uint64_t y, uint64_t 
 int32_t fl_launch_matmul_f16(int32_t dev, uint64_t stream, uint64_t y, uint64_t w, uint64_t x, uint32_t n_tokens,
                              uint32_t out_dim, uint32_t in_dim) {
   fl_launch_dims d;
-  if (fl_config_llama_matmul(n_tokens, out_dim, in_dim, &d)) d = refused();
+  if (fl_config_llama_matmul(n_tokens, out_dim, in_dim, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "matmul_f16")) return st;
   launch_matmul_f16(l.hstream, d, ptr<float>(y), ptr<const __half>(w), ptr<const float>(x), n_tokens, out_dim,
@@ -94,7 +90,7 @@ int32_t fl_launch_matmul_f16(int32_t dev, uint64_t stream, uint64_t y, uint64_t 
 int32_t fl_launch_rope(int32_t dev, uint64_t stream, uint64_t x, uint32_t seq_len, uint32_t heads,
                        uint32_t head_dim, int32_t pos_offset, float freq_base) {
   fl_launch_dims d;
-  if (fl_config_llama_rope(seq_len, heads, head_dim, &d)) d = refused();
+  if (fl_config_llama_rope(seq_len, heads, head_dim, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "rope")) return st;
   launch_rope(l.hstream, d, ptr<float>(x), seq_len, heads, head_dim, pos_offset, false, nullptr, freq_base);
@@ -104,7 +100,7 @@ int32_t fl_launch_rope(int32_t dev, uint64_t stream, uint64_t x, uint32_t seq_le
 int32_t fl_launch_rope_dpos(int32_t dev, uint64_t stream, uint64_t x, uint32_t seq_len, uint32_t heads,
                             uint32_t head_dim, uint64_t pos, float freq_base) {
   fl_launch_dims d;
-  if (fl_config_llama_rope(seq_len, heads, head_dim, &d)) d = refused();
+  if (fl_config_llama_rope(seq_len, heads, head_dim, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "rope_dpos")) return st;
   launch_rope(l.hstream, d, ptr<float>(x), seq_len, heads, head_dim, 0, true, ptr<const int32_t>(pos), freq_base);
@@ -115,7 +111,9 @@ int32_t fl_launch_attention_prefill(int32_t dev, uint64_t stream, uint64_t out, 
                                     uint64_t v_cache, uint32_t seq_len, uint32_t n_head, uint32_t n_head_kv,
                                     uint32_t head_dim, uint32_t n_ctx) {
   fl_launch_dims d;
-  if (fl_config_llama_attention_prefill(seq_len, n_head, n_head_kv, head_dim, n_ctx, &d)) d = refused();
+  if (fl_config_llama_attention_prefill(seq_len, n_head, n_head_kv, head_dim, n_ctx, &d)) {
+    return flgpu::refuse_launch();
+  }
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "attention_prefill")) return st;
   launch_attention_prefill(l.hstream, d, ptr<float>(out), ptr<const float>(q), ptr<const float>(k_cache),
@@ -128,7 +126,7 @@ int32_t fl_launch_attention_decode(int32_t dev, uint64_t stream, uint64_t out, u
                                    uint32_t head_dim, uint32_t n_ctx) {
   fl_launch_dims partial, combine;
   if (fl_config_llama_attention_decode(n_head, n_head_kv, head_dim, n_ctx, &partial, &combine)) {
-    partial = combine = refused();
+    return flgpu::refuse_launch();
   }
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "attention_decode")) return st;
@@ -142,7 +140,7 @@ int32_t fl_launch_kv_append(int32_t dev, uint64_t stream, uint64_t k_cache, uint
                             uint64_t v, uint32_t seq_len, uint32_t n_head_kv, uint32_t head_dim, int32_t pos_offset,
                             uint32_t ctx_len) {
   fl_launch_dims d;
-  if (fl_config_llama_kv_append(seq_len, n_head_kv, head_dim, ctx_len, &d)) d = refused();
+  if (fl_config_llama_kv_append(seq_len, n_head_kv, head_dim, ctx_len, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "kv_append")) return st;
   launch_kv_append(l.hstream, d, ptr<float>(k_cache), ptr<float>(v_cache), ptr<const float>(k),
@@ -154,7 +152,7 @@ int32_t fl_launch_kv_append_dpos(int32_t dev, uint64_t stream, uint64_t k_cache,
                                  uint64_t v, uint32_t seq_len, uint32_t n_head_kv, uint32_t head_dim, uint64_t pos,
                                  uint32_t ctx_len) {
   fl_launch_dims d;
-  if (fl_config_llama_kv_append(seq_len, n_head_kv, head_dim, ctx_len, &d)) d = refused();
+  if (fl_config_llama_kv_append(seq_len, n_head_kv, head_dim, ctx_len, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "kv_append_dpos")) return st;
   launch_kv_append(l.hstream, d, ptr<float>(k_cache), ptr<float>(v_cache), ptr<const float>(k),
@@ -164,7 +162,7 @@ int32_t fl_launch_kv_append_dpos(int32_t dev, uint64_t stream, uint64_t k_cache,
 
 int32_t fl_launch_silu_mul(int32_t dev, uint64_t stream, uint64_t out, uint64_t gate, uint64_t up, uint32_t n) {
   fl_launch_dims d;
-  if (fl_config_llama_elementwise(n, &d)) d = refused();
+  if (fl_config_llama_elementwise(n, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "silu_mul")) return st;
   launch_silu_mul(l.hstream, d, ptr<float>(out), ptr<const float>(gate), ptr<const float>(up), n);
@@ -173,7 +171,7 @@ int32_t fl_launch_silu_mul(int32_t dev, uint64_t stream, uint64_t out, uint64_t 
 
 int32_t fl_launch_add(int32_t dev, uint64_t stream, uint64_t out, uint64_t a, uint64_t b, uint32_t n) {
   fl_launch_dims d;
-  if (fl_config_llama_elementwise(n, &d)) d = refused();
+  if (fl_config_llama_elementwise(n, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "add")) return st;
   launch_add(l.hstream, d, ptr<float>(out), ptr<const float>(a), ptr<const float>(b), n);
@@ -182,7 +180,7 @@ int32_t fl_launch_add(int32_t dev, uint64_t stream, uint64_t out, uint64_t a, ui
 
 int32_t fl_launch_argmax(int32_t dev, uint64_t stream, uint64_t out, uint64_t x, uint32_t rows, uint32_t n) {
   fl_launch_dims d;
-  if (fl_config_llama_argmax(rows, n, &d)) d = refused();
+  if (fl_config_llama_argmax(rows, n, &d)) return flgpu::refuse_launch();
   flgpu::Launch l;
   if (int32_t st = flgpu::launch_begin(l, dev, stream, "argmax")) return st;
   launch_argmax(l.hstream, d, ptr<int32_t>(out), ptr<const float>(x), rows, n);

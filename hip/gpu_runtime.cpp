@@ -53,6 +53,9 @@ DeviceState g_devices[kMaxDevices];
 std::atomic<uint64_t> g_tag{0};
 std::atomic<uint64_t> g_seq{0};
 thread_local int32_t tl_device = -1;
+/* A launch this library refused itself (refuse_launch), reported by
+ * fl_get_last_error / fl_peek_last_error where the vendor has no error. */
+thread_local int32_t tl_refused = 0;
 
 bool valid_device(int32_t dev) { return dev >= 0 && dev < kMaxDevices; }
 
@@ -239,6 +242,11 @@ int32_t launch_begin(Launch &l, int32_t dev, uint64_t stream, const char *name) 
   return FL_SUCCESS;
 }
 
+int32_t refuse_launch() {
+  tl_refused = FL_ERROR_INVALID_CONFIGURATION;
+  return FL_ERROR_INVALID_CONFIGURATION;
+}
+
 int32_t launch_end(Launch &l) {
   hipError_t e = hipGetLastError();
   if (e == hipSuccess) return FL_SUCCESS;
@@ -285,7 +293,8 @@ int32_t fl_noop(void) { return FL_SUCCESS; }
 int32_t fl_get_last_error(int32_t *out) {
   if (out == nullptr) return FL_ERROR_INVALID_VALUE;
   hipError_t e = hipGetLastError();
-  *out = static_cast<int32_t>(e);
+  *out = e != hipSuccess ? static_cast<int32_t>(e) : flgpu::tl_refused;
+  flgpu::tl_refused = 0;
   if (flgpu::tl_device >= 0) status(flgpu::tl_device, e);
   return FL_SUCCESS;
 }
@@ -293,7 +302,7 @@ int32_t fl_get_last_error(int32_t *out) {
 int32_t fl_peek_last_error(int32_t *out) {
   if (out == nullptr) return FL_ERROR_INVALID_VALUE;
   hipError_t e = hipPeekAtLastError();
-  *out = static_cast<int32_t>(e);
+  *out = e != hipSuccess ? static_cast<int32_t>(e) : flgpu::tl_refused;
   if (flgpu::tl_device >= 0) status(flgpu::tl_device, e);
   return FL_SUCCESS;
 }

@@ -32,7 +32,13 @@ const dims = (gx: number, gy: number, gz: number, bx: number, by: number, bz: nu
 });
 /** fl_llama_blocks: ceil(units / per_block), saturated at 2^32 - 1. */
 const blocks = (units: number, per: number) => Math.min(Math.ceil(units / per), 0xffffffff);
-const LANES = 32, BLOCK = 256, MATVEC_ROWS = 8, MATMUL_TILE = 64, ROPE_HEADS = 4, ATTN_BLOCK = 256;
+const LANES = 32,
+  BLOCK = 256,
+  MATVEC_ROWS = 2,
+  MATVEC_SPLIT = 4,
+  MATMUL_TILE = 64,
+  ROPE_HEADS = 4,
+  ATTN_BLOCK = 256;
 const PREFILL_Q = 4, ATTN_CHUNK = 64, ELEMWISE_MAX_GRID = 65535, FILL_MAX_GRID = 65535;
 
 const elementwise = (n: number) => [dims(Math.min(blocks(n, BLOCK), ELEMWISE_MAX_GRID), 1, 1, BLOCK, 1, 1)];
@@ -44,8 +50,14 @@ const geometry = new Map<string, Geometry>([
   ["embed_f32", (s) => [dims(s.n_tokens, 1, 1, BLOCK, 1, 1)]],
   ["embed_f16", (s) => [dims(s.n_tokens, 1, 1, BLOCK, 1, 1)]],
   ["rmsnorm", (s) => [dims(s.rows, 1, 1, BLOCK, 1, 1)]],
-  ["matvec_f32", (s) => [dims(blocks(s.out_dim, MATVEC_ROWS), 1, 1, MATVEC_ROWS * LANES, 1, 1)]],
-  ["matvec_f16", (s) => [dims(blocks(s.out_dim, MATVEC_ROWS), 1, 1, MATVEC_ROWS * LANES, 1, 1)]],
+  [
+    "matvec_f32",
+    (s) => [dims(blocks(s.out_dim, MATVEC_ROWS), 1, 1, MATVEC_ROWS * MATVEC_SPLIT * LANES, 1, 1)],
+  ],
+  [
+    "matvec_f16",
+    (s) => [dims(blocks(s.out_dim, MATVEC_ROWS), 1, 1, MATVEC_ROWS * MATVEC_SPLIT * LANES, 1, 1)],
+  ],
   [
     "matmul_f32",
     (s) => [dims(blocks(s.out_dim, MATMUL_TILE), blocks(s.n_tokens, MATMUL_TILE), 1, BLOCK, 1, 1)],
