@@ -125,7 +125,7 @@ export function surfacedAt(r: OpRecord): SurfacedAt {
     op: r.id,
     kind: r.kind,
     name: r.name,
-    error: describeStatus(r.status),
+    error: describeStatus(r.status, r.extra?.result_name),
     status: r.status,
     stream: r.stream,
     step: r.step,
@@ -406,7 +406,11 @@ export async function attribute(
     }
     return done();
   }
-  ev.push(`the fault surfaced at ${opLabel(surfacedRec)}: ${describeStatus(surfacedRec.status)}`);
+  ev.push(
+    `the fault surfaced at ${opLabel(surfacedRec)}: ${
+      describeStatus(surfacedRec.status, surfacedRec.extra?.result_name)
+    }`,
+  );
 
   if (isLaunchTimeFailure(surfacedRec)) {
     res.method = "launch-status";

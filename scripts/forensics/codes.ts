@@ -52,8 +52,14 @@ export function statusMessage(code: number | null | undefined): string {
 }
 
 /** "an illegal memory access was encountered (hipErrorIllegalAddress, 700)". */
-export function describeStatus(code: number | null | undefined): string {
+/**
+ * "an illegal memory access was encountered (cudaErrorIllegalAddress, 700)".
+ * `name` is the backend's own name for the code where the journal recorded it
+ * (result_name: cuda and hip name their codes differently); else the table's.
+ */
+export function describeStatus(code: number | null | undefined, name?: unknown): string {
   if (code === null || code === undefined) return "did not return (the process died inside the call)";
   if (code === STATUS_BLOCKED) return "blocked by a guard rail";
-  return `${statusMessage(code)} (${statusName(code)}, ${code})`;
+  const vendorName = typeof name === "string" && /^(hip|cuda)/.test(name) ? name : statusName(code);
+  return `${statusMessage(code)} (${vendorName}, ${code})`;
 }

@@ -67,7 +67,7 @@ export function buildTrace(run: RunReport): ChromeTrace {
     const args: Record<string, unknown> = {
       op: r.id,
       kind: r.kind,
-      status: r.status === 0 ? "ok" : describeStatus(r.status),
+      status: r.status === 0 ? "ok" : describeStatus(r.status, r.extra?.result_name),
     };
     if (r.step !== undefined) args.step = r.step;
     if (r.layer !== undefined) args.layer = r.layer;
