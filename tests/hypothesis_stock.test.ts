@@ -203,3 +203,35 @@ Deno.test("hypotheses: custom predicates, and one that throws is INCONCLUSIVE", 
   assert.deepEqual(res.map((r) => r.status), ["CONFIRMED", "INCONCLUSIVE"]);
   assert.match(res[1].evidence, /boom/);
 });
+
+Deno.test("hypotheses: a root-cause pointer in no allocation leaves offset overflow INCONCLUSIVE, not ruled out", async () => {
+  const wild: Finding[] = [{
+    ...ropeFindings[0],
+    rail: "unknown_pointer",
+    invariant: "pointer arguments point into an allocation",
+    detail: "x=0x804438000000 is outside every allocation: 1 TiB past the end of q (alloc 7, 16384 bytes): " +
+      "offset 1099511627776 of q, an offset overflow?",
+  }];
+  const a = await attribute(
+    tev(ropeJournal(), wild),
+    () => Promise.resolve(tev(ropeJournal({ syncs: true }))),
+  );
+  const res = evaluate(
+    [...STOCK_HYPOTHESES],
+    evidence({ records: ropeJournal(), findings: wild, attribution: a, faulted: true, reproduced: true }),
+  );
+  const s = byId(res);
+  assert.equal(s["misaligned-pointer"], "CONFIRMED");
+  assert.equal(s["offset-overflow"], "INCONCLUSIVE");
+  assert.match(
+    res.find((r) => r.id === "offset-overflow")!.evidence,
+    /overflowed offset or a corrupted pointer/,
+  );
+  // a pointer in no allocation without an allocation below it says nothing of offsets
+  const far = [{ ...wild[0], detail: "x=0x10 is outside every allocation" }];
+  const res2 = evaluate(
+    [...STOCK_HYPOTHESES],
+    evidence({ records: ropeJournal(), findings: far, attribution: a, faulted: true, reproduced: true }),
+  );
+  assert.equal(byId(res2)["offset-overflow"], "RULED_OUT");
+});

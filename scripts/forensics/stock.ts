@@ -216,7 +216,22 @@ export const offsetOverflow: Hypothesis = {
   id: "offset-overflow",
   title: "Offset calculation overflow",
   description: "a pointer plus offset lands past the end of its allocation",
-  test: (ev) => byFindings(ev, "offset-overflow"),
+  test: (ev) => {
+    const v = byFindings(ev, "offset-overflow");
+    if (v.status !== "RULED_OUT") return v;
+    // A root-cause pointer in no allocation, past the end of one: an overflowed
+    // offset and a corrupted pointer look the same to the journal.
+    const rc = ev.attribution?.rootCause;
+    const wild = rc &&
+      ev.findings.find((f) =>
+        f.op === rc.op && f.rail === "unknown_pointer" && /offset overflow\?/.test(f.detail ?? "")
+      );
+    if (!wild) return v;
+    return inconclusive(
+      `${findingLine(wild, ev.records)}; a pointer past the end of an allocation is an overflowed offset ` +
+        `or a corrupted pointer, and the journal cannot tell which`,
+    );
+  },
 };
 
 export const byteSizeMismatch: Hypothesis = {
