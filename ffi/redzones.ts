@@ -95,6 +95,27 @@ interface RawOps {
 /** Bytes per range: the table's {address, bytes} (16) and its result (8). */
 const RANGE_TABLE_BYTES = 16, RANGE_RESULT_BYTES = 8;
 
+/** A check enqueued and not collected yet: its ranges and the windows it closed. */
+interface Pending {
+  op: number;
+  n: number;
+  tableBytes: number;
+  total: number;
+  list: Tracked[];
+  windows: { lastClean: number; writers: RedzoneWriter[] }[];
+  rangeOf: Tracked[];
+  rangeBefore: boolean[];
+}
+
+function merge(a: RedzoneCheckResult, b: RedzoneCheckResult): RedzoneCheckResult {
+  return {
+    checked: a.checked + b.checked,
+    bytes: a.bytes + b.bytes,
+    violations: [...a.violations, ...b.violations],
+    status: a.status !== 0 ? a.status : b.status,
+  };
+}
+
 const isWrite = (k: string) => k === "launch" || k === "h2d" || k === "d2d" || k === "memset";
 
 export class Redzones {
@@ -117,6 +138,8 @@ export class Redzones {
   #rangeBefore: boolean[] = [];
   #keepWriters: number;
   #lastOp = 0;
+  #pending: Pending | null = null;
+  #carried: RedzoneCheckResult | null = null;
   #u64 = new BigUint64Array(1);
 
   constructor(
@@ -188,6 +211,13 @@ export class Redzones {
   /** Keeps the tracking in step with allocs, frees and writes (attach after the registry's observer). */
   observer(): CallObserver {
     return {
+      // a pending check reads its allocations' redzones: collect it before one is freed
+      before: (call: NativeCall) => {
+        if (call.kind === "free" && this.#pending !== null) {
+          const r = this.collect();
+          if (r !== null) this.#carried = r;
+        }
+      },
       after: (call: NativeCall, status: number, result?: number) => {
         if (status !== 0) return;
         if (call.kind === "alloc") {
@@ -256,17 +286,50 @@ export class Redzones {
    * written since their last clean check; otherwise both redzones of every
    * tracked allocation. `op` closes the window (default: the last op seen).
    * Call it where the writers' streams are known to be done (after a sync).
+   * A check still pending (enqueue) is collected first; its violations come
+   * first in the result.
    */
   check(opts: { dirtyOnly?: boolean; op?: number } = {}): RedzoneCheckResult {
+    const prev = this.collect();
+    const st = this.enqueue(opts);
+    const cur = st !== 0 ? { checked: 0, bytes: 0, violations: [], status: st } : this.collect() ??
+      { checked: 0, bytes: 0, violations: [], status: 0 };
+    if (prev === null) return cur;
+    return {
+      checked: prev.checked + cur.checked,
+      bytes: prev.bytes + cur.bytes,
+      violations: [...prev.violations, ...cur.violations],
+      status: prev.status !== 0 ? prev.status : cur.status,
+    };
+  }
+
+  /** Whether a check was enqueued and not collected yet. */
+  get pending(): boolean {
+    return this.#pending !== null || this.#carried !== null;
+  }
+
+  /**
+   * Enqueues a check (the same ranges and window as check()) without waiting:
+   * the table upload, the check kernel and the copy of its results into
+   * pinned memory go on the default stream, and collect() reads them later
+   * (at the next sync point). The allocations' windows close at `op` now: a
+   * write after it belongs to the next check. A check still pending is
+   * collected first (its result is kept for the next collect()).
+   */
+  enqueue(opts: { dirtyOnly?: boolean; op?: number } = {}): number {
+    if (this.#pending !== null) {
+      const r = this.collect();
+      if (r !== null) this.#carried = this.#carried === null ? r : merge(this.#carried, r);
+    }
     const op = opts.op ?? this.#lastOp;
     const list: Tracked[] = opts.dirtyOnly ? this.#dirty : [...this.#tracked.values()];
     const both = !opts.dirtyOnly;
-    if (list.length === 0) return { checked: 0, bytes: 0, violations: [], status: 0 };
+    if (list.length === 0) return 0;
     // the ranges: (leading redzone,) trailing redzone of each allocation, in list order
     const maxRanges = both ? 2 * list.length : list.length;
     let st = this.#ensureStaging(maxRanges * (RANGE_TABLE_BYTES + RANGE_RESULT_BYTES));
     if (st === 0) st = this.#ensureDevice(maxRanges);
-    if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
+    if (st !== 0) return st;
     let n = 0, total = 0;
     for (let i = 0; i < list.length; i++) {
       const t = list[i];
@@ -293,22 +356,66 @@ export class Redzones {
         st = s.fl_launch_redzone_check(dev, 0n, BigInt(this.#dtable), n, this.pattern, BigInt(results));
       }
       if (st === 0) st = s.fl_memcpy_async(dev, hostResults, results, n * RANGE_RESULT_BYTES, 2, 0);
-      if (st === 0) st = s.fl_stream_synchronize(dev, 0);
-      if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
+      if (st !== 0) return st;
     }
+    // the windows close here: each allocation's writers so far go with this check
+    const windows: { lastClean: number; writers: RedzoneWriter[] }[] = [];
+    for (const t of list) {
+      windows.push({ lastClean: t.lastClean, writers: t.writers });
+      t.dirty = false;
+      t.lastClean = op;
+      t.writers = [];
+    }
+    this.#dirty = this.#dirty.filter((t) => t.dirty);
+    this.#pending = {
+      op,
+      n,
+      tableBytes,
+      total,
+      list: list.slice(),
+      windows,
+      rangeOf: this.#rangeOf.slice(0, n),
+      rangeBefore: this.#rangeBefore.slice(0, n),
+    };
+    return 0;
+  }
+
+  /**
+   * Waits for the pending check (usually done by then: it was enqueued at an
+   * earlier sync point) and describes what it found; null when none is
+   * pending and none was carried.
+   */
+  collect(): RedzoneCheckResult | null {
+    const carried = this.#carried;
+    this.#carried = null;
+    const p = this.#pending;
+    if (p === null) return carried;
+    this.#pending = null;
+    const r = this.#resolve(p);
+    return carried === null ? r : merge(carried, r);
+  }
+
+  #resolve(p: Pending): RedzoneCheckResult {
+    const s = this.#sym;
+    const dev = this.#dev;
+    const { n, tableBytes, op } = p;
+    let st = n > 0 ? s.fl_stream_synchronize(dev, 0) : 0;
+    if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
+    const windowOf = new Map<Tracked, { lastClean: number; writers: RedzoneWriter[] }>();
+    for (let i = 0; i < p.list.length; i++) windowOf.set(p.list[i], p.windows[i]);
     const violations: RedzoneViolation[] = [];
     const res = this.#stagingI32;
     const r0 = tableBytes >> 2;
-    let bad: Set<number> | null = null;
+    let bad: number[] | null = null;
     for (let k = 0; k < n; k++) {
       if (res[r0 + 2 * k + 1] < 0) continue; // -1: the whole range holds the pattern
-      (bad ??= new Set()).add(k);
+      (bad ??= []).push(k);
     }
     if (bad !== null) {
       // describe each damaged range from its bytes (the rest of the staging buffer is free now)
-      const ks = [...bad];
-      const ranges = ks.map((k) => ({ t: this.#rangeOf[k], before: this.#rangeBefore[k] }));
+      const ranges = bad.map((k) => ({ t: p.rangeOf[k], before: p.rangeBefore[k] }));
       for (const { t, before } of ranges) {
+        if (!this.#tracked.has(t.a.id)) continue; // freed since: collect() before a free to keep it
         const a = t.a;
         const addr = before ? a.base : a.ptr + a.bytes;
         const len = before ? a.redzone : a.base + a.allocBytes - addr;
@@ -318,29 +425,22 @@ export class Redzones {
         if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
         const v = scan(this.#stagingView, 0, len, this.pattern);
         if (v === null) continue;
+        const w = windowOf.get(t)!;
         violations.push(
           before
-            ? this.#violation(t, "before", -a.redzone + v.first, -a.redzone + v.last, v, op)
-            : this.#violation(t, "after", a.bytes + v.first, a.bytes + v.last, v, op),
+            ? this.#violation(t, w, "before", -a.redzone + v.first, -a.redzone + v.last, v, op)
+            : this.#violation(t, w, "after", a.bytes + v.first, a.bytes + v.last, v, op),
         );
       }
     }
-    const damaged = new Set(violations.map((v) => v.alloc.id));
-    for (const t of list) {
-      t.dirty = false;
-      if (!damaged.has(t.a.id)) {
-        t.lastClean = op;
-        t.writers.length = 0;
-      }
-    }
-    this.#dirty = this.#dirty.filter((t) => t.dirty);
     // a damaged redzone is restored so later overruns are seen as new ones
     for (const v of violations) this.#refill(v);
-    return { checked: list.length, bytes: total, violations, status: 0 };
+    return { checked: p.list.length, bytes: p.total, violations, status: 0 };
   }
 
   #violation(
     t: Tracked,
+    w: { lastClean: number; writers: RedzoneWriter[] },
     side: "before" | "after",
     firstBad: number,
     lastBad: number,
@@ -355,11 +455,9 @@ export class Redzones {
       lastBad,
       badBytes: v.count,
       found: v.found,
-      window: { fromOp: t.lastClean, toOp: op },
-      writers: t.writers.slice(),
+      window: { fromOp: w.lastClean, toOp: op },
+      writers: w.writers.slice(),
     };
-    t.lastClean = op;
-    t.writers.length = 0;
     return res;
   }
 
@@ -374,8 +472,10 @@ export class Redzones {
     }
   }
 
-  /** Frees the staging buffer. */
+  /** Frees the staging buffer (a pending check is dropped: collect() it first). */
   close(): void {
+    this.#pending = null;
+    this.#carried = null;
     if (this.#staging !== 0) this.#sym.fl_host_free(this.#dev, this.#staging);
     if (this.#dtable !== 0) this.#sym.fl_free(this.#dev, BigInt(this.#dtable));
     this.#staging = 0;

@@ -185,13 +185,30 @@ export function openAudit(opts: AuditOptions): AuditSession {
     repeats: scalarRepeats(),
   };
   const verbose = opts.verbose ?? false;
+  let lastOp = 0;
 
-  const record = (fs: readonly Finding[]) => {
+  // the op during which each finding was recorded (a pipelined redzone check's findings are
+  // read later but go where the inline check would have put them: after those of its sync op)
+  const recordedAt: number[] = [];
+  const recordAt = (fs: readonly Finding[], at: number) => {
+    let k = findings.length;
+    while (k > 0 && recordedAt[k - 1] > at) k--;
     for (const f of fs) {
-      findings.push(f);
+      findings.splice(k, 0, f);
+      recordedAt.splice(k, 0, at);
+      k++;
       if (verbose) {
         console.error(`faultline: [${f.rail}] op ${f.op} ${f.kind} ${f.name}: ${f.invariant}: ${f.detail}`);
       }
+    }
+  };
+
+  const record = (fs: readonly Finding[]) => recordAt(fs, lastOp);
+  // reads the redzone check enqueued at the last sync point, if any (waits for it)
+  const collectRedzones = () => {
+    if (redzones === null || !redzones.pending) return;
+    for (const f of rzPolicy.collect(redzones)) {
+      recordAt([f], (f.detected_at as number | undefined) ?? lastOp);
     }
   };
 
@@ -228,7 +245,6 @@ export function openAudit(opts: AuditOptions): AuditSession {
   };
 
   const railList = () => rails.rails;
-  let lastOp = 0;
 
   // transient: the journal, registry, rails, race check and redzones copy what they keep of a call
   const observer: CallObserver = {
@@ -236,6 +252,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
     before(call: NativeCall): void {
       if (call.device !== dev) return; // another device's session sees it
       lastOp = call.id;
+      if (call.kind === "free" && redzones !== null) rzObserver!.before!(call);
       // rails first: a blocked call is journaled as blocked and never triggers a policy sync
       const rs = railList();
       let blocked: Finding[] | null = null;
@@ -276,7 +293,8 @@ export function openAudit(opts: AuditOptions): AuditSession {
       if (races !== null) races.commit(call, status);
       if (redzones !== null) {
         rzObserver!.after!(call, status, result);
-        record(rzPolicy.afterCall(call, status, redzones));
+        const fs = rzPolicy.afterCall(call, status, redzones);
+        for (const f of fs) recordAt([f], (f.detected_at as number | undefined) ?? call.id);
       }
       if (!inPolicySync && status === 0 && session.sync.after !== undefined) {
         runSync(session.sync.after(call, status), call, "after");
@@ -300,10 +318,14 @@ export function openAudit(opts: AuditOptions): AuditSession {
     races,
     redzones,
     journal,
-    findings,
+    get findings(): Finding[] {
+      collectRedzones();
+      return findings;
+    },
     sync: opts.sync ?? (mode === "blocking" ? syncAfterEveryLaunch() : noSync()),
     checkRedzones(full = true): Finding[] {
       if (redzones === null) return [];
+      collectRedzones();
       const fs = rzPolicy.checkNow(redzones, lastOp, full);
       record(fs);
       return fs;
@@ -325,6 +347,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
     flush(): DecodedJournal | null {
       const d = session.decode();
       if (d !== null) Deno.writeTextFileSync(`${opts.reportDir}/journal.jsonl`, journalJsonl(d.records));
+      collectRedzones();
       writeLines(`${opts.reportDir}/findings.jsonl`, findings);
       return d;
     },
@@ -345,6 +368,9 @@ export function openAudit(opts: AuditOptions): AuditSession {
           }
         }
       } finally {
+        try {
+          collectRedzones();
+        } catch { /* a poisoned context: the check could not be read */ }
         detach();
         if (rzBytes > 0) device.defaultRedzone = previousDefault;
         redzones?.close();

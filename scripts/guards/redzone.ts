@@ -8,6 +8,14 @@
  * check (and on demand, and when the session closes) check both redzones of
  * every allocation. In enforce mode a damaged redzone throws RedzoneDamaged at
  * the sync that found it (the write itself cannot be blocked: it already ran).
+ *
+ * Pipelined (the default in warn mode): at a sync point the check is enqueued
+ * (check kernel, results copied into pinned memory) and not waited for; its
+ * result is read at the next sync point, when a check is asked for, or when
+ * the session's findings are read or it closes. The findings are the same
+ * (same window, same op that detected them); only the host no longer waits
+ * for the check at the sync that enqueued it. Enforce mode checks and waits at
+ * the sync itself.
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import { isSynchronous } from "../../ffi/races.ts";
@@ -29,6 +37,8 @@ export interface RedzonePolicyOptions {
   when?: "sync" | "manual";
   /** Every n-th check is a full one (both redzones of every allocation). Default 0: never at syncs. */
   fullEvery?: number;
+  /** Enqueue the check at a sync and read it at the next one (default: true unless mode is enforce). */
+  pipelined?: boolean;
 }
 
 export interface RedzonePolicy {
@@ -38,6 +48,8 @@ export interface RedzonePolicy {
   afterCall(call: NativeCall, status: number, rz: Redzones): Finding[];
   /** A check now (full by default), e.g. on demand or at close. */
   checkNow(rz: Redzones, op: number, full?: boolean): Finding[];
+  /** The findings of a check enqueued earlier and not read yet (waits for it). */
+  collect(rz: Redzones): Finding[];
 }
 
 /** Whether the host waited for device work at this call. */
@@ -103,10 +115,10 @@ export function redzonePolicy(opts: RedzonePolicyOptions = {}): RedzonePolicy {
   const when = opts.when ?? "sync";
   const fullEvery = opts.fullEvery ?? 0;
   let checks = 0;
-  const toFindings = (r: RedzoneCheckResult, op: number, mode: RailMode): Finding[] => {
-    if (r.violations.length === 0) return [];
+  const toFindings = (r: RedzoneCheckResult | null, op: number, mode: RailMode): Finding[] => {
+    if (r === null || r.violations.length === 0) return [];
     const fs = r.violations.map((v) => {
-      const f = redzoneFinding(v, op);
+      const f = redzoneFinding(v, v.window.toOp > 0 ? v.window.toOp : op);
       f.severity = mode === "enforce" ? "error" : "warn";
       return f;
     });
@@ -120,11 +132,20 @@ export function redzonePolicy(opts: RedzonePolicyOptions = {}): RedzonePolicy {
       if (policy.mode === "off" || when !== "sync" || status !== 0 || !isSyncPoint(call)) return [];
       checks++;
       const full = fullEvery > 0 && checks % fullEvery === 0;
+      if (opts.pipelined ?? policy.mode !== "enforce") {
+        // the check enqueued at the previous sync point is done by now; this one is read at the next
+        const fs = toFindings(rz.collect(), call.id, policy.mode);
+        rz.enqueue({ dirtyOnly: !full, op: call.id });
+        return fs;
+      }
       return toFindings(rz.check({ dirtyOnly: !full, op: call.id }), call.id, policy.mode);
     },
     checkNow(rz, op, full = true) {
-      if (policy.mode === "off") return [];
+      if (policy.mode === "off") return toFindings(rz.collect(), op, "warn");
       return toFindings(rz.check({ dirtyOnly: !full, op }), op, policy.mode);
+    },
+    collect(rz) {
+      return toFindings(rz.collect(), 0, policy.mode === "enforce" ? "enforce" : "warn");
     },
   };
   return policy;
