@@ -15,8 +15,12 @@ export interface StatusTranslator {
   message(code: number): string;
 }
 
-/** Names and messages used when no library is loaded (same numbering as hip/faultline.h). */
-const FALLBACK: Record<number, [string, string]> = {
+/**
+ * Names and messages of the statuses (hip/faultline.h's numbering), used when no
+ * library is loaded: by processes that never load it (a trial's parent, the
+ * status server) and before the library's own fl_error_name is installed.
+ */
+export const STATUS_NAMES: Readonly<Record<number, readonly [string, string]>> = {
   0: ["hipSuccess", "no error"],
   1: ["hipErrorInvalidValue", "invalid argument"],
   2: ["hipErrorOutOfMemory", "out of memory"],
@@ -30,14 +34,21 @@ const FALLBACK: Record<number, [string, string]> = {
   600: ["hipErrorNotReady", "device not ready"],
   700: ["hipErrorIllegalAddress", "an illegal memory access was encountered"],
   701: ["hipErrorLaunchOutOfResources", "too many resources requested for launch"],
+  702: ["hipErrorLaunchTimeOut", "the launch timed out and was terminated"],
+  710: ["hipErrorAssert", "device-side assert triggered"],
+  714: ["cudaErrorHardwareStackError", "hardware stack error"],
+  715: ["cudaErrorIllegalInstruction", "an illegal instruction was encountered"],
+  716: ["cudaErrorMisalignedAddress", "misaligned address"],
+  717: ["cudaErrorInvalidAddressSpace", "operation not supported on global/shared address space"],
+  718: ["cudaErrorInvalidPc", "invalid program counter"],
   719: ["hipErrorLaunchFailure", "unspecified launch failure"],
   801: ["hipErrorNotSupported", "operation not supported"],
   999: ["hipErrorUnknown", "unknown error"],
 };
 
 const fallbackTranslator: StatusTranslator = {
-  name: (code) => FALLBACK[code]?.[0] ?? `status${code}`,
-  message: (code) => FALLBACK[code]?.[1] ?? `unknown status ${code}`,
+  name: (code) => STATUS_NAMES[code]?.[0] ?? `status${code}`,
+  message: (code) => STATUS_NAMES[code]?.[1] ?? `unknown status ${code}`,
 };
 
 let translator: StatusTranslator = fallbackTranslator;

@@ -3,31 +3,9 @@
  * without loading the native library.
  */
 
-export const STATUS_NAMES: Readonly<Record<number, [string, string]>> = {
-  0: ["hipSuccess", "no error"],
-  1: ["hipErrorInvalidValue", "invalid argument"],
-  2: ["hipErrorOutOfMemory", "out of memory"],
-  3: ["hipErrorNotInitialized", "initialization error"],
-  9: ["hipErrorInvalidConfiguration", "invalid configuration argument"],
-  17: ["hipErrorInvalidDevicePointer", "invalid device pointer"],
-  21: ["hipErrorInvalidMemcpyDirection", "invalid copy direction for memcpy"],
-  100: ["hipErrorNoDevice", "no GPU device is detected"],
-  101: ["hipErrorInvalidDevice", "invalid device ordinal"],
-  400: ["hipErrorInvalidHandle", "invalid resource handle"],
-  600: ["hipErrorNotReady", "device not ready"],
-  700: ["hipErrorIllegalAddress", "an illegal memory access was encountered"],
-  701: ["hipErrorLaunchOutOfResources", "too many resources requested for launch"],
-  702: ["hipErrorLaunchTimeOut", "the launch timed out and was terminated"],
-  710: ["hipErrorAssert", "device-side assert triggered"],
-  714: ["cudaErrorHardwareStackError", "hardware stack error"],
-  715: ["cudaErrorIllegalInstruction", "an illegal instruction was encountered"],
-  716: ["cudaErrorMisalignedAddress", "misaligned address"],
-  717: ["cudaErrorInvalidAddressSpace", "operation not supported on global/shared address space"],
-  718: ["cudaErrorInvalidPc", "invalid program counter"],
-  719: ["hipErrorLaunchFailure", "unspecified launch failure"],
-  801: ["hipErrorNotSupported", "operation not supported"],
-  999: ["hipErrorUnknown", "unknown error"],
-};
+import { STATUS_NAMES } from "../../ffi/errors.ts";
+
+export { STATUS_NAMES };
 
 /** The journal's status for a call a guard rail blocked (it never reached the library). */
 export const STATUS_BLOCKED = -1;
