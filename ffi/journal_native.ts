@@ -49,7 +49,9 @@ export const R_INTENT = 0, // record sequence number, written last on the way in
   R_NSCALAR = 10,
   R_FLAGS = 11,
   R_PTR_META = 72, // 2 per pointer: argument name id, access | elem << 2
-  R_SCALAR_NAME = 108; // 1 per scalar: name id
+  R_SCALAR_NAME = 108, // 1 per scalar: name id
+  R_EV_INTENT = 116, // the writer's event number of the intent (intents and outcomes share one count)
+  R_EV_DONE = 117; // the event number of the outcome (written before the done marker)
 /** Record fields: Float64 indexes from the record's start. */
 export const F_ID = 8,
   F_T_BEFORE = 9,
@@ -195,6 +197,7 @@ export class JournalWriter implements CallObserver {
   #i32: Int32Array;
   #f64: Float64Array;
   #seq = 0;
+  #events = 0;
   #side: Deno.FsFile;
   #enc = new TextEncoder();
   #strings = new Map<string, number>();
@@ -243,6 +246,21 @@ export class JournalWriter implements CallObserver {
   /** Records written so far (including overwritten ones). */
   get written(): number {
     return this.#seq;
+  }
+
+  /**
+   * Intents and outcomes written so far: each record's intent and outcome
+   * carry their number in this one count (R_EV_INTENT, R_EV_DONE), so a
+   * reader can replay them in the order they happened (a nonblocking call's
+   * outcome comes after the intents of the calls made while it waited).
+   */
+  get events(): number {
+    return this.#events;
+  }
+
+  /** The ring's address in this process (a worker of the same process can view it). */
+  get address(): bigint {
+    return BigInt(this.#addr);
   }
 
   /** The string's id, appending it to the side file the first time it is seen. */
@@ -353,6 +371,8 @@ export class JournalWriter implements CallObserver {
     }
     i[bi + R_NSCALAR] = ns;
     i[bi + R_FLAGS] = flags;
+    i[bi + R_EV_INTENT] = ++this.#events;
+    i[bi + R_EV_DONE] = 0;
     i[bi + R_INTENT] = seq; // commit: the intent is whole
     return seq;
   }
@@ -374,6 +394,7 @@ export class JournalWriter implements CallObserver {
       f[bf + F_RESULT] = result;
       i[bi + R_FLAGS] |= FLAG_RESULT;
     }
+    i[bi + R_EV_DONE] = ++this.#events;
     i[bi + R_DONE] = seq; // commit: the outcome is whole
   }
 

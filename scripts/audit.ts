@@ -22,12 +22,24 @@
  * after a clean close unless keepRing is set; after a crash it stays, and
  * `recoverJournal(reportDir)` decodes it.
  */
-import { boundary, type CallObserver, type NativeCall } from "../ffi/boundary.ts";
+import { boundary, type CallObserver, type NativeCall, type OpKind } from "../ffi/boundary.ts";
 import { makeCall, through } from "../ffi/call.ts";
 import type { Device } from "../ffi/device.ts";
 import { check } from "../ffi/errors.ts";
-import { d2hAuditLines, type DecodedJournal, decodeJournal, journalJsonl } from "../ffi/journal.ts";
-import { type JournalMapSymbols, JournalWriter } from "../ffi/journal_native.ts";
+import {
+  d2hAuditLines,
+  type DecodedJournal,
+  decodeJournal,
+  journalJsonl,
+  type JournalRecord,
+} from "../ffi/journal.ts";
+import {
+  type JournalMapSymbols,
+  JournalWriter,
+  MAX_POINTERS,
+  MAX_SCALARS,
+  STATUS_BLOCKED,
+} from "../ffi/journal_native.ts";
 import { OnlineRaces } from "../ffi/races.ts";
 import { Redzones } from "../ffi/redzones.ts";
 import { type Allocation, CallResolution, Registry } from "../ffi/registry.ts";
@@ -41,11 +53,13 @@ import {
   type ModelCompatOptions,
   pointersClean,
   type Rail,
+  railDeclarations,
   RailSet,
   type RedzonePolicy,
   redzonePolicy,
 } from "./guards/index.ts";
 import { scalarRepeats } from "./guards/memo.ts";
+import { AuditWorker } from "./audit_offthread.ts";
 import type { LlamaConfig } from "./model/config.ts";
 import { noSync, type SyncAction, syncAfterEveryLaunch, type SyncPolicy } from "./sync/index.ts";
 
@@ -77,6 +91,15 @@ export interface AuditOptions {
   keepRing?: boolean;
   /** Also print each finding to stderr as it is found. */
   verbose?: boolean;
+  /**
+   * Audit mode with the default rails: run the rails and the race check in a
+   * worker that follows the journal ring (scripts/audit_worker.ts), so the
+   * launching thread only writes the journal (default true; false: inline,
+   * on the launching thread). Enforce and blocking modes, and a session given
+   * its own rails, always check inline. The findings are the same either way:
+   * reading `findings`, flush() and close() wait for the worker first.
+   */
+  offThread?: boolean;
 }
 
 export interface CloseOptions {
@@ -94,6 +117,8 @@ export interface AuditSession {
   readonly races: OnlineRaces | null;
   readonly redzones: Redzones | null;
   readonly journal: JournalWriter | null;
+  /** Whether the per-call checks run in the audit worker now (AuditOptions.offThread). */
+  readonly offThread: boolean;
   /** Every finding so far (warn and enforce), in the order found. */
   readonly findings: Finding[];
   sync: SyncPolicy;
@@ -129,6 +154,33 @@ function nativeClock(sym: unknown): (() => number) | undefined {
   };
 }
 
+/** The NativeCall a decoded journal record describes (for replaying it into a race check). */
+function callOfRecord(r: JournalRecord): NativeCall {
+  const context: NativeCall["context"] = {};
+  if (r.step !== null) context.step = r.step;
+  if (r.layer !== null) context.layer = r.layer;
+  if (r.op !== null) context.op = r.op;
+  const call: NativeCall = {
+    id: r.id,
+    kind: r.kind as OpKind,
+    name: r.name,
+    device: r.device,
+    stream: r.stream,
+    scalars: r.scalars,
+    pointers: r.pointers.map((p) => ({
+      arg: p.arg,
+      ptr: p.ptr,
+      bytes: p.bytes,
+      access: p.access,
+      elem: p.elem,
+    })),
+    context,
+  };
+  if (r.host !== undefined) call.host = r.host;
+  if (r.event !== undefined) call.event = r.event;
+  return call;
+}
+
 function writeLines(path: string, items: readonly unknown[]): void {
   Deno.writeTextFileSync(path, items.map((x) => JSON.stringify(x)).join("\n") + (items.length ? "\n" : ""));
 }
@@ -159,7 +211,11 @@ export function openAudit(opts: AuditOptions): AuditSession {
     })
     : null;
   const resolution = new CallResolution(registry);
-  const races = on && opts.races !== false ? new OnlineRaces(registry, { resolution }) : null;
+  const wantRaces = on && opts.races !== false;
+  const useWorker = on && mode === "audit" && opts.guards === undefined && (opts.offThread ?? true);
+  // off the launching thread, the worker holds the race state (the session makes its own only if it
+  // has to check inline later)
+  let races = wantRaces && !useWorker ? new OnlineRaces(registry, { resolution }) : null;
   const rzBytes = on ? opts.redzones ?? 0 : 0;
   const redzones = rzBytes > 0 ? new Redzones(device, registry) : null;
   // enforce mode stops the run at the sync that finds a damaged redzone (the write itself already ran)
@@ -186,6 +242,72 @@ export function openAudit(opts: AuditOptions): AuditSession {
   };
   const verbose = opts.verbose ?? false;
   let lastOp = 0;
+
+  let worker: AuditWorker | null = null;
+  if (useWorker) {
+    try {
+      worker = new AuditWorker({
+        address: journal!.address,
+        capacity: journal!.capacity,
+        sidePath: journal!.sidePath,
+        findingsPath: `${opts.reportDir}/findings.worker.jsonl`,
+        device: dev,
+        limits: props,
+        contextLength: opts.contextLength,
+        races: wantRaces,
+      });
+    } catch {
+      worker = null;
+      if (wantRaces) races = new OnlineRaces(registry, { resolution });
+      ctx.races = races ?? undefined;
+    }
+  }
+  const declarations = railDeclarations.version;
+  // the worker's findings of call N go before what the session itself found at N (a redzone check)
+  const takeWorker = (at: number, f: Finding) => recordAt([f], at - 0.5);
+  const drainWorker = () => {
+    if (worker !== null) worker.drain(journal!.events, takeWorker);
+  };
+  // from here on the checks run inline: the worker is drained and stopped, and the race check
+  // is rebuilt from the journal ring (the registry is the session's own, kept all along)
+  let raceRegistry: CallObserver | null = null;
+  const goInline = () => {
+    const w = worker;
+    if (w === null) return;
+    worker = null;
+    w.stop(journal!.events, takeWorker);
+    if (!wantRaces) return;
+    const reg = new Registry();
+    const res = new CallResolution(reg);
+    const rebuilt = new OnlineRaces(reg, { resolution: res });
+    const regObs = reg.observer();
+    for (const r of decodeJournal(journal!.path).records) {
+      if (r.status === null || r.status === STATUS_BLOCKED || r.device !== dev || r.kind === "unknown") {
+        continue;
+      }
+      const call = callOfRecord(r);
+      regObs.after!(call, r.status, r.result);
+      rebuilt.commit(call, r.status);
+    }
+    races = rebuilt;
+    raceRegistry = regObs;
+    ctx.races = rebuilt;
+  };
+  // calls whose record would be cut short (more pointers or scalars than a record holds) are checked inline
+  const wide = new Map<string, boolean>();
+  const tooWide = (call: NativeCall): boolean => {
+    let w = wide.get(call.name);
+    if (w === undefined) {
+      let ns = 0;
+      for (const _ in call.scalars) ns++;
+      w = ns > MAX_SCALARS || call.pointers.length > MAX_POINTERS;
+      wide.set(call.name, w);
+    }
+    return w || call.pointers.length > MAX_POINTERS;
+  };
+  const ringMask = journal !== null && journal.capacity >= 4096 ? 255 : 0;
+  const ringSlack = journal !== null ? journal.capacity >> 1 : 0;
+  let sinceRingCheck = 0;
 
   // the op during which each finding was recorded (a pipelined redzone check's findings are
   // read later but go where the inline check would have put them: after those of its sync op)
@@ -253,6 +375,23 @@ export function openAudit(opts: AuditOptions): AuditSession {
       if (call.device !== dev) return; // another device's session sees it
       lastOp = call.id;
       if (call.kind === "free" && redzones !== null) rzObserver!.before!(call);
+      if (worker !== null) {
+        if (railDeclarations.version !== declarations || tooWide(call)) goInline();
+        else {
+          // the worker runs the rails on the journal record; the policy's sync goes before the call's record
+          if (!inPolicySync && session.sync.before !== undefined) {
+            try {
+              runSync(session.sync.before(call), call, "before");
+            } catch (e) {
+              journal!.before(call);
+              journal!.blockedCall(call.id);
+              throw e;
+            }
+          }
+          journal!.before(call);
+          return;
+        }
+      }
       // rails first: a blocked call is journaled as blocked and never triggers a policy sync
       const rs = railList();
       let blocked: Finding[] | null = null;
@@ -290,7 +429,15 @@ export function openAudit(opts: AuditOptions): AuditSession {
       if (call.device !== dev) return;
       journal!.after(call, status, result);
       regObserver.after!(call, status, result);
-      if (races !== null) races.commit(call, status);
+      if (worker !== null) {
+        // the writer keeps less than half the ring ahead of the worker
+        if ((++sinceRingCheck & ringMask) === 0 && journal!.written - worker.consumedSeq > ringSlack) {
+          drainWorker();
+        }
+      } else if (races !== null) {
+        if (raceRegistry !== null) raceRegistry.after!(call, status, result);
+        races.commit(call, status);
+      }
       if (redzones !== null) {
         rzObserver!.after!(call, status, result);
         const fs = rzPolicy.afterCall(call, status, redzones);
@@ -314,13 +461,24 @@ export function openAudit(opts: AuditOptions): AuditSession {
     mode,
     reportDir: opts.reportDir,
     registry,
-    rails,
-    races,
     redzones,
     journal,
+    get offThread(): boolean {
+      return worker !== null;
+    },
     get findings(): Finding[] {
+      drainWorker();
       collectRedzones();
       return findings;
+    },
+    get rails(): RailSet {
+      // the worker cannot see changes made through this handle: check inline from now on
+      goInline();
+      return rails;
+    },
+    get races(): OnlineRaces | null {
+      goInline();
+      return races;
     },
     sync: opts.sync ?? (mode === "blocking" ? syncAfterEveryLaunch() : noSync()),
     checkRedzones(full = true): Finding[] {
@@ -347,6 +505,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
     flush(): DecodedJournal | null {
       const d = session.decode();
       if (d !== null) Deno.writeTextFileSync(`${opts.reportDir}/journal.jsonl`, journalJsonl(d.records));
+      drainWorker();
       collectRedzones();
       writeLines(`${opts.reportDir}/findings.jsonl`, findings);
       return d;
@@ -358,6 +517,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
     close(co: CloseOptions = {}): void {
       if (closed) return;
       closed = true;
+      let workerError: unknown = null;
       globalThis.removeEventListener("unload", onUnload);
       try {
         if (redzones !== null && co.redzoneCheck !== false) {
@@ -371,6 +531,15 @@ export function openAudit(opts: AuditOptions): AuditSession {
         try {
           collectRedzones();
         } catch { /* a poisoned context: the check could not be read */ }
+        if (worker !== null) {
+          const w = worker;
+          worker = null;
+          try {
+            w.stop(journal!.events, takeWorker);
+          } catch (e) {
+            workerError = e;
+          }
+        }
         detach();
         if (rzBytes > 0) device.defaultRedzone = previousDefault;
         redzones?.close();
@@ -395,6 +564,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
         }
         writeLines(`${opts.reportDir}/findings.jsonl`, findings);
       }
+      if (workerError !== null) throw workerError;
     },
     [Symbol.dispose]() {
       session.close();

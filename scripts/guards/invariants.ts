@@ -17,7 +17,15 @@
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import { CleanRepeats } from "./memo.ts";
-import { type Finding, finding, type GuardContext, NO_FINDINGS, type Rail, type RailMode } from "./types.ts";
+import {
+  type Finding,
+  finding,
+  type GuardContext,
+  NO_FINDINGS,
+  type Rail,
+  railDeclarations,
+  type RailMode,
+} from "./types.ts";
 
 export interface Invariant {
   /** What must hold, as a report shows it: "head_dim even and > 0". */
@@ -93,12 +101,14 @@ let tableVersion = 0;
 export function declareInvariants(name: string, ...inv: Invariant[]): void {
   table.set(name, [...(table.get(name) ?? []), ...inv]);
   tableVersion++;
+  railDeclarations.version++;
 }
 
 /** Replaces every invariant of kernel `name` (none: `[]`). */
 export function setInvariants(name: string, inv: Invariant[]): void {
   table.set(name, inv);
   tableVersion++;
+  railDeclarations.version++;
 }
 
 export function invariantsOf(name: string): readonly Invariant[] {

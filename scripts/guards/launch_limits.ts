@@ -16,6 +16,7 @@ import {
   type LaunchLimits,
   NO_FINDINGS,
   type Rail,
+  railDeclarations,
   type RailMode,
 } from "./types.ts";
 
@@ -95,6 +96,7 @@ const geometry = new Map<string, Geometry>([
 /** Declares (or replaces) the launch geometry of a kernel. */
 export function declareGeometry(kernel: string, g: Geometry): void {
   geometry.set(kernel, g);
+  railDeclarations.version++;
 }
 
 /** The grids and blocks a launch of `kernel` with `scalars` uses (one per native kernel), or null if unknown. */

@@ -76,6 +76,13 @@ export const DEFAULT_LIMITS: LaunchLimits = {
 };
 
 /** What a rail sees besides the call. */
+/**
+ * Counts declarations made at run time (invariants, launch geometry): an audit
+ * session that runs its checks in a worker watches it, and runs them inline
+ * from the first change on (the worker holds the declarations of its imports only).
+ */
+export const railDeclarations: { version: number } = { version: 0 };
+
 export interface GuardContext {
   registry: Registry;
   /**
