@@ -10,7 +10,14 @@
  * Modes:
  * - off: nothing attached (the boundary's fast path; no journal);
  * - audit: journal, registry, every rail in warn mode, race check, redzones if
- *   asked, the sync policy given (default none): checks that add no sync;
+ *   asked, the sync policy given (default none): checks that add no sync.
+ *   With the default rails they run off the launching thread, in the audit
+ *   worker (scripts/audit_worker.ts) that follows the journal ring: the
+ *   launching thread writes the journal record and nothing more. Reading
+ *   `findings`, flush() and close() wait for the worker, so they see the
+ *   findings the inline checks would have made (offThread: false runs them
+ *   inline). Redzones are checked pipelined: the check enqueued at a sync is
+ *   read at the next one (or when findings are read), one sync later;
  * - enforce: the same with the rails in enforce mode: a finding blocks the
  *   call before it reaches the library (GuardBlocked);
  * - blocking: audit plus a stream synchronize after every launch (like

@@ -77,7 +77,8 @@ function rebase(x: unknown, opBase: number, ptrBase: number, key = ""): unknown 
   }
   if (typeof x === "string") {
     return x
-      .replace(/0x[0-9a-f]+/g, (h) => parseInt(h, 16) >= 2 ** 32 ? `@${parseInt(h, 16) - ptrBase}` : "stream")
+      .replace(/stream 0x[0-9a-f]+/g, "stream S") // handles differ between sessions
+      .replace(/0x[0-9a-f]+/g, (h) => `@${parseInt(h, 16) - ptrBase}`)
       .replace(/\b(op|alloc|ops) (\d+)/g, (_m, w, n) => `${w} ${Number(n) - opBase}`);
   }
   if (Array.isArray(x)) return x.map((v) => rebase(v, opBase, ptrBase));
