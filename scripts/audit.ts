@@ -66,7 +66,8 @@ import {
   redzonePolicy,
 } from "./guards/index.ts";
 import { scalarRepeats } from "./guards/memo.ts";
-import { AuditWorker } from "./audit_offthread.ts";
+import { AuditWorker, AuditWorkerError } from "./audit_offthread.ts";
+import { checkState, runRails } from "./audit_checks.ts";
 import type { LlamaConfig } from "./model/config.ts";
 import { noSync, type SyncAction, syncAfterEveryLaunch, type SyncPolicy } from "./sync/index.ts";
 
@@ -234,7 +235,7 @@ export function openAudit(opts: AuditOptions): AuditSession {
     props = { maxGrid: p.maxGrid, maxBlock: p.maxBlock, maxThreadsPerBlock: p.maxThreadsPerBlock };
   } catch { /* keep the defaults */ }
   // pointer resolution shared by every rail and the race check of one call
-  const ctx: GuardContext = {
+  let ctx: GuardContext = {
     registry,
     races: races ?? undefined,
     limits: props,
@@ -273,32 +274,46 @@ export function openAudit(opts: AuditOptions): AuditSession {
   // the worker's findings of call N go before what the session itself found at N (a redzone check)
   const takeWorker = (at: number, f: Finding) => recordAt([f], at - 0.5);
   const drainWorker = () => {
-    if (worker !== null) worker.drain(journal!.events, takeWorker);
+    if (worker === null) return;
+    try {
+      worker.drain(journal!.events, takeWorker);
+    } catch (e) {
+      if (!(e instanceof AuditWorkerError)) throw e;
+      goInline(); // the worker failed: the session checks what it did not, inline
+    }
   };
-  // from here on the checks run inline: the worker is drained and stopped, and the race check
-  // is rebuilt from the journal ring (the registry is the session's own, kept all along)
-  let raceRegistry: CallObserver | null = null;
-  const goInline = () => {
+  // From here on the checks run inline: the worker is drained and stopped, and the registry and race
+  // state the rails need are rebuilt from the journal ring; records whose rails the worker did not run
+  // (all of them if it failed to start) get them now. The session's own registry is kept all along
+  // (redzones use it). `closing`: nothing runs after, so only a failed worker's records are replayed.
+  let replayRegistry: CallObserver | null = null;
+  const goInline = (closing = false) => {
     const w = worker;
     if (w === null) return;
     worker = null;
-    w.stop(journal!.events, takeWorker);
-    if (!wantRaces) return;
-    const reg = new Registry();
-    const res = new CallResolution(reg);
-    const rebuilt = new OnlineRaces(reg, { resolution: res });
-    const regObs = reg.observer();
-    for (const r of decodeJournal(journal!.path).records) {
-      if (r.status === null || r.status === STATUS_BLOCKED || r.device !== dev || r.kind === "unknown") {
-        continue;
-      }
-      const call = callOfRecord(r);
-      regObs.after!(call, r.status, r.result);
-      rebuilt.commit(call, r.status);
+    let failed = false;
+    try {
+      w.stop(journal!.events, takeWorker);
+    } catch (e) {
+      if (!(e instanceof AuditWorkerError)) throw e;
+      failed = true;
     }
-    races = rebuilt;
-    raceRegistry = regObs;
-    ctx.races = rebuilt;
+    const checked = failed ? w.consumedSeq : journal!.written;
+    if (closing && checked >= journal!.written) return;
+    const st = checkState({ races: wantRaces, limits: props, contextLength: opts.contextLength });
+    const regObs = st.registry.observer();
+    const rs = railList();
+    for (const r of decodeJournal(journal!.path).records) {
+      if (r.device !== dev || r.kind === "unknown") continue;
+      const call = callOfRecord(r);
+      if (r.seq > checked) runRails(rs, call, st.ctx, (fs) => recordAt(fs, r.id));
+      if (r.status === null || r.status === STATUS_BLOCKED) continue;
+      regObs.after!(call, r.status, r.result);
+      if (st.races !== null) st.races.commit(call, r.status);
+    }
+    races = st.races;
+    replayRegistry = regObs;
+    ctx = st.ctx;
   };
   // calls whose record would be cut short (more pointers or scalars than a record holds) are checked inline
   const wide = new Map<string, boolean>();
@@ -441,9 +456,9 @@ export function openAudit(opts: AuditOptions): AuditSession {
         if ((++sinceRingCheck & ringMask) === 0 && journal!.written - worker.consumedSeq > ringSlack) {
           drainWorker();
         }
-      } else if (races !== null) {
-        if (raceRegistry !== null) raceRegistry.after!(call, status, result);
-        races.commit(call, status);
+      } else {
+        if (replayRegistry !== null) replayRegistry.after!(call, status, result);
+        if (races !== null) races.commit(call, status);
       }
       if (redzones !== null) {
         rzObserver!.after!(call, status, result);
@@ -538,14 +553,10 @@ export function openAudit(opts: AuditOptions): AuditSession {
         try {
           collectRedzones();
         } catch { /* a poisoned context: the check could not be read */ }
-        if (worker !== null) {
-          const w = worker;
-          worker = null;
-          try {
-            w.stop(journal!.events, takeWorker);
-          } catch (e) {
-            workerError = e;
-          }
+        try {
+          goInline(true);
+        } catch (e) {
+          workerError = e;
         }
         detach();
         if (rzBytes > 0) device.defaultRedzone = previousDefault;

@@ -13,6 +13,7 @@ import {
   C_ERROR,
   C_EVENTS,
   C_SEQ,
+  C_STARTED,
   C_STOP,
   C_STOPPED,
   C_WAKE,
@@ -21,6 +22,8 @@ import {
 
 /** How long a drain waits for a worker that makes no progress before it gives up. */
 const STALL_MS = 120_000;
+/** How long a drain waits for a worker that has not started. */
+const START_MS = 30_000;
 
 export class AuditWorkerError extends Error {
   constructor(message: string) {
@@ -75,13 +78,16 @@ export class AuditWorker {
       Atomics.add(ctl, C_WAKE, 1);
       Atomics.notify(ctl, C_WAKE);
       let seen = Atomics.load(ctl, C_EVENTS);
-      let since = performance.now();
+      const t0 = performance.now();
+      let since = t0;
       while (seen < events && Atomics.load(ctl, C_STOPPED) === 0) {
         Atomics.wait(ctl, C_EVENTS, seen, 10);
         const now = Atomics.load(ctl, C_EVENTS);
         if (now !== seen) {
           seen = now;
           since = performance.now();
+        } else if (Atomics.load(ctl, C_STARTED) !== 1 && performance.now() - t0 > START_MS) {
+          throw new AuditWorkerError("audit worker: not started");
         } else if (performance.now() - since > STALL_MS) {
           throw new AuditWorkerError(`audit worker: no progress at event ${seen} of ${events}`);
         }
@@ -120,7 +126,9 @@ export class AuditWorker {
       Atomics.add(ctl, C_WAKE, 1);
       Atomics.notify(ctl, C_WAKE);
       const t0 = performance.now();
-      while (Atomics.load(ctl, C_STOPPED) === 0 && performance.now() - t0 < STALL_MS) {
+      // a worker not started yet is told never to start (it would find the ring gone)
+      const limit = Atomics.compareExchange(ctl, C_STARTED, 0, 2) === 0 ? 0 : STALL_MS;
+      while (Atomics.load(ctl, C_STOPPED) === 0 && performance.now() - t0 < limit) {
         Atomics.wait(ctl, C_EVENTS, Atomics.load(ctl, C_EVENTS), 10);
       }
       this.#stopped = true;

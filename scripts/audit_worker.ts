@@ -24,6 +24,7 @@ export const C_EVENTS = 0, // events consumed (the worker writes it)
   C_ERROR = 3, // 1: the worker failed (its message is the findings file's last line)
   C_SEQ = 4, // records whose intent was consumed
   C_STOPPED = 5, // 1: the worker left its loop
+  C_STARTED = 6, // 1: the worker is running; 2: the session gave up on it before it started
   C_WORDS = 8;
 
 export interface AuditWorkerInit {
@@ -40,6 +41,8 @@ export interface AuditWorkerInit {
 
 function run(init: AuditWorkerInit): void {
   const ctl = new Int32Array(init.control);
+  // a session that gave up waiting has closed its ring by now: touch nothing
+  if (Atomics.compareExchange(ctl, C_STARTED, 0, 1) !== 0) return;
   const out = Deno.openSync(init.findingsPath, { write: true, create: true, truncate: true });
   const enc = new TextEncoder();
   const write = (s: string) => {
@@ -48,6 +51,9 @@ function run(init: AuditWorkerInit): void {
     while (off < b.length) off += out.writeSync(b.subarray(off));
   };
   let follower: JournalFollower | null = null;
+  // for the session's fallback test: fail at the n-th intent
+  const failAt = Number(Deno.env.get("FAULTLINE_AUDIT_WORKER_FAIL_AT") ?? "0");
+  let intents = 0;
   try {
     follower = new JournalFollower(init.address, init.capacity, init.sidePath);
     const st = checkState({ races: init.races, limits: init.limits, contextLength: init.contextLength });
@@ -62,6 +68,9 @@ function run(init: AuditWorkerInit): void {
     const handlers = {
       intent(call: NativeCall): void {
         if (call.device !== dev) return;
+        if (++intents === failAt) {
+          throw new Error(`failing at intent ${failAt} (FAULTLINE_AUDIT_WORKER_FAIL_AT)`);
+        }
         at = call.id;
         runRails(rails, call, st.ctx, record);
       },

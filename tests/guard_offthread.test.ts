@@ -12,7 +12,11 @@ import { reportDir, testDevice } from "./forensics_helpers/device.ts";
  * then a redzone overrun; returns the findings (as findings.jsonl has them),
  * op ids and addresses counted from the session's first op and buffer.
  */
-function plantedBugs(offThread: boolean, redzones: number): { findings: unknown[]; dir: string } {
+function plantedBugs(
+  offThread: boolean,
+  redzones: number,
+  stillOffThread = offThread,
+): { findings: unknown[]; dir: string } {
   const device = testDevice();
   const dir = reportDir("fl-offthread-");
   const audit: AuditSession = openAudit({ device, reportDir: dir, mode: "audit", offThread, redzones });
@@ -45,7 +49,7 @@ function plantedBugs(offThread: boolean, redzones: number): { findings: unknown[
     }
     // read in the middle of the run: the findings so far, complete
     const mid = audit.findings.length;
-    assert.equal(audit.offThread, offThread);
+    assert.equal(audit.offThread, stillOffThread);
     assert.ok(mid >= 4, `${mid} findings in the middle of the run`);
     launch(device, null, faultWriteAt, { addr: buf.ptr + buf.bytes + 8, value: 3 }); // silent overrun
     device.synchronize();
@@ -131,5 +135,16 @@ Deno.test("audit off the launching thread: a rail change or a run-time invariant
     s2.destroy();
     c.free();
     audit.close();
+  }
+});
+
+Deno.test("audit off the launching thread: a worker that fails leaves the checks to the session, findings complete", () => {
+  const inline = plantedBugs(false, 0);
+  Deno.env.set("FAULTLINE_AUDIT_WORKER_FAIL_AT", "9");
+  try {
+    const failed = plantedBugs(true, 0, false);
+    assert.deepEqual(failed.findings, inline.findings);
+  } finally {
+    Deno.env.delete("FAULTLINE_AUDIT_WORKER_FAIL_AT");
   }
 });
