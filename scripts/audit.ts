@@ -80,7 +80,9 @@ export interface AuditOptions {
   mode?: AuditMode;
   /**
    * Redzone bytes around every allocation made while the session is open
-   * (0 or absent: none). Checked at host syncs by the redzone policy.
+   * (0 or absent: none). Checked at host syncs by the redzone policy: in audit
+   * mode the check enqueued at a sync is read at the next sync (or when the
+   * findings are read, or at close); in enforce mode at the sync itself.
    */
   redzones?: number;
   /** The redzone policy (default: redzonePolicy(), trailing redzones at every sync). */

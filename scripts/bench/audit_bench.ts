@@ -6,14 +6,18 @@
  * - observer: a decode layer's worth of NativeCalls (the shapes a 7B layer's
  *   launches and copies have) shown to the boundary's observers before and
  *   after, with no native call; off is the same loop with nothing attached;
+ *   the inline rows run every check on the launching thread (offThread:
+ *   false); the off-thread row gives the launching thread's own CPU time and
+ *   the audit worker's apart;
  * - launch: launch(tick) on the device, with the session against without it
  *   (this one includes the FFI layer's own NativeCall construction and tag).
  *
  * Section "audit-decode": the 7B-shaped decode (Llama-2-7B shapes, f16
  * weights, on cuda/hip; the tiny model on sim) through the block scheduler in
- * each mode: off; audit (journal, registry, rails, race check); audit with
- * redzones checked at every sync; blocking (a stream sync after every launch);
- * and, where compute-sanitizer is on PATH, memcheck on the same decode (a
+ * each mode: off; audit (the journal on the launching thread; registry,
+ * rails and race check in the audit worker); audit with redzones checked at
+ * every sync (pipelined: read at the next one); blocking (a stream sync after
+ * every launch); and, where compute-sanitizer is on PATH, memcheck on the same decode (a
  * child process running this file with --decode) as the reference point.
  *
  * Also runnable alone: `deno run -A scripts/bench/audit_bench.ts --decode --mode off --tokens 8`
