@@ -69,6 +69,8 @@ const ATTENTION: readonly (readonly [number, number, number, number, number])[] 
   [3, 2, 1, 256, 65], // largest head_dim, MQA
   [1, 32, 1, 16, 1], // one key; largest GQA group
   [4, 4, 2, 160, 37], // head_dim between 128 and 256
+  [1, 64, 64, 64, 1000], // many KV heads, 16 decode chunks, the last of 40 keys
+  [1, 256, 64, 32, 520], // GQA 4:1 over 64 KV heads, 9 decode chunks, the last of 8 keys
 ];
 
 for (const [seqLen, nHead, nHeadKv, headDim, nCtx] of ATTENTION) {
@@ -127,32 +129,40 @@ for (const [seqLen, nHead, nHeadKv, headDim, nCtx] of ATTENTION) {
   });
 }
 
-Deno.test({ name: "kernels: attention decode at 2048 context, Hq 32 Hkv 8 D 128", ...ffiTest }, () => {
-  const dev = testDevice();
-  const rng = rngFor("attention decode 2048");
-  const nHead = 32, nHeadKv = 8, headDim = 128, nCtx = 2048;
-  const kvLen = nCtx * nHeadKv * headDim;
-  const k = rng.floats(kvLen, -2, 2), v = rng.floats(kvLen, -2, 2), q = rng.floats(nHead * headDim, -2, 2);
-  using kb = f32Buffer(dev, k, "k_cache");
-  using vb = f32Buffer(dev, v, "v_cache");
-  using qb = f32Buffer(dev, q, "q");
-  using ob = new TestBuffer(dev, q.byteLength, "out");
-  using sb = new TestBuffer(dev, attentionDecodeScratchFloats(nHead, headDim, nCtx) * 4, "scratch");
-  launch(dev, null, K.attentionDecode, {
-    out: ob.arg,
-    q: qb.arg,
-    k_cache: kb.arg,
-    v_cache: vb.arg,
-    scratch: sb.arg,
-    n_head: nHead,
-    n_head_kv: nHeadKv,
-    head_dim: headDim,
-    n_ctx: nCtx,
-  });
-  assertClose(
-    ob.f32(),
-    ref.attention(q, k, v, 1, nHead, nHeadKv, headDim, nCtx),
-    F32_TOL,
-    "attention_decode",
+for (const nHeadKv of [8, 32]) {
+  Deno.test(
+    { name: `kernels: attention decode at 2048 context, Hq 32 Hkv ${nHeadKv} D 128`, ...ffiTest },
+    () => {
+      // Hkv 32: the Llama-2-7B shape (workload_kernels' attention case)
+      const dev = testDevice();
+      const rng = rngFor(nHeadKv === 8 ? "attention decode 2048" : `attention decode 2048 ${nHeadKv}`);
+      const nHead = 32, headDim = 128, nCtx = 2048;
+      const kvLen = nCtx * nHeadKv * headDim;
+      const k = rng.floats(kvLen, -2, 2),
+        v = rng.floats(kvLen, -2, 2),
+        q = rng.floats(nHead * headDim, -2, 2);
+      using kb = f32Buffer(dev, k, "k_cache");
+      using vb = f32Buffer(dev, v, "v_cache");
+      using qb = f32Buffer(dev, q, "q");
+      using ob = new TestBuffer(dev, q.byteLength, "out");
+      using sb = new TestBuffer(dev, attentionDecodeScratchFloats(nHead, headDim, nCtx) * 4, "scratch");
+      launch(dev, null, K.attentionDecode, {
+        out: ob.arg,
+        q: qb.arg,
+        k_cache: kb.arg,
+        v_cache: vb.arg,
+        scratch: sb.arg,
+        n_head: nHead,
+        n_head_kv: nHeadKv,
+        head_dim: headDim,
+        n_ctx: nCtx,
+      });
+      assertClose(
+        ob.f32(),
+        ref.attention(q, k, v, 1, nHead, nHeadKv, headDim, nCtx),
+        F32_TOL,
+        "attention_decode",
+      );
+    },
   );
-});
+}
