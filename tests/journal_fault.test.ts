@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { recoverJournal } from "../scripts/audit.ts";
+import { STICKY_FAULTS } from "../scripts/forensics/codes.ts";
 import { reportDir, runChild } from "./forensics_helpers/device.ts";
 
 Deno.test("journal: a child whose fault surfaces at the D2H copy and then dies by SIGKILL leaves its whole journal", async () => {
@@ -8,7 +9,10 @@ Deno.test("journal: a child whose fault surfaces at the D2H copy and then dies b
   assert.equal(r.signal, "SIGKILL", r.stderr);
   const seen = JSON.parse(r.stdout.trim().split("\n").pop()!);
   assert.equal(seen.surfaced, "d2h");
-  assert.equal(seen.status, 700);
+  // sim: 700 always; CUDA: 700, or 717 where the address lands in the shared or local window
+  const sticky = seen.status;
+  assert.ok(STICKY_FAULTS.has(sticky), `a sticky fault status, got ${sticky}`);
+  if (seen.backend === "sim") assert.equal(sticky, 700);
 
   const j = recoverJournal(dir, { d2hAudit: true })!;
   assert.ok(j);
@@ -20,8 +24,8 @@ Deno.test("journal: a child whose fault surfaces at the D2H copy and then dies b
   assert.equal(launch.op, "RoPE Q");
   assert.equal(launch.pointers[0].arg, "addr");
   assert.equal(launch.pointers[0].alloc, null); // outside every allocation
-  assert.equal(d2h.status, 700);
-  assert.equal(d2h.result_name.endsWith("IllegalAddress"), true);
+  assert.equal(d2h.status, sticky);
+  if (sticky === 700) assert.equal(d2h.result_name.endsWith("IllegalAddress"), true);
   assert.equal(d2h.pointers[0].name, "logits");
   // fault info's tag names the launch that faulted, and the journal has it
   assert.equal(seen.tag, launch.id);
@@ -34,7 +38,9 @@ Deno.test("journal: a child whose fault surfaces at the D2H copy and then dies b
   );
   assert.match(
     lines[1],
-    /^\[D2H_AUDIT_END\] op_id=\d+ ts=\d+\.\d{6} stream=0x0 result=\w*IllegalAddress tensor=logits$/,
+    new RegExp(
+      `^\\[D2H_AUDIT_END\\] op_id=\\d+ ts=\\d+\\.\\d{6} stream=0x0 result=${d2h.result_name} tensor=logits$`,
+    ),
   );
   // journal.jsonl was written from the ring
   const jsonl = Deno.readTextFileSync(`${dir}/journal.jsonl`).trim().split("\n");

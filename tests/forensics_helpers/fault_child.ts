@@ -13,6 +13,7 @@ import { FaultlineError } from "../../ffi/errors.ts";
 import { launch } from "../../ffi/kernels.ts";
 import { faultFill, faultWriteAt } from "../../ffi/kernels_base.ts";
 import { boundary } from "../../ffi/boundary.ts";
+import { runtime } from "../../ffi/runtime.ts";
 import { openAudit } from "../../scripts/audit.ts";
 import { testDevice } from "./device.ts";
 
@@ -37,6 +38,6 @@ try {
   call = e.call;
 }
 const fault = device.faultInfo();
-console.log(JSON.stringify({ surfaced, status, call, tag: fault?.tag ?? 0 }));
+console.log(JSON.stringify({ surfaced, status, call, tag: fault?.tag ?? 0, backend: runtime().backend }));
 if (mode === "audit") Deno.kill(Deno.pid, "SIGKILL");
 audit.close();
