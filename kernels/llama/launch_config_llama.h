@@ -19,9 +19,9 @@
  *     more than 2^32 - 1 threads along a dimension (HIP's bound), e.g. more
  *     than 16777215 embedding tokens or RMSNorm rows.
  *
- * The exports deliver a refusal by launching FL_LLAMA_REFUSED_DIMS, a block
- * of 2048 threads, which every runtime refuses with 9 and records as the
- * thread's last error (CUDA and HIP natively, sim in sim_check_launch).
+ * A refusal is 9 (invalid configuration), also as the thread's last error:
+ * the GPU exports return it before any launch (flgpu::refuse_launch); sim
+ * checks FL_LLAMA_REFUSED_DIMS, a block of 2048 threads, in sim_check_launch.
  *
  * Every geometry below is independent of the wavefront width: the kernels
  * work in groups of 32 lanes (a warp on NVIDIA, half a wavefront on AMD).

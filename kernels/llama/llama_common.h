@@ -59,28 +59,12 @@ static __device__ __forceinline__ void fl_grid_dependents_launch() {
     fl_grid_dependents_launch();    \
   } while (0)
 
-/* What FL_LLAMA_LAUNCH launches for a refused configuration (a block over
- * 1024 threads, FL_LLAMA_REFUSED_DIMS): an empty kernel with none of the
- * grid-dependency instructions, so that the runtime refuses it as any other
- * bad geometry (9, invalid configuration) on every backend. */
-template <int N>
-__global__ void fl_llama_refused_kernel(int unused) {
-  (void)unused;
-}
-
-static inline bool fl_llama_refused(dim3 block) {
-  return static_cast<uint64_t>(block.x) * block.y * block.z > 1024u;
-}
-
 #if defined(FL_BACKEND_CUDA)
-/* Whether FL_LLAMA_LAUNCH may launch with programmatic serialization: not a
- * block over 1024 threads (the refusal, FL_LLAMA_REFUSED_DIMS, which goes
- * through the plain launch so that it is refused exactly as on the other
- * backends), nor the legacy default stream (0), which synchronizes with
- * every other stream. */
-static inline bool fl_llama_pdl(dim3 block, hipStream_t stream) {
-  return !fl_llama_refused(block) && stream != nullptr;
-}
+/* Whether FL_LLAMA_LAUNCH may launch with programmatic serialization: not on
+ * the legacy default stream (0), which synchronizes with every other stream.
+ * (Refused configurations never get here: the exports return 9 before any
+ * launch, hip/gpu_launch_llama.cpp.) */
+static inline bool fl_llama_pdl(hipStream_t stream) { return stream != nullptr; }
 
 template <typename... P, typename... A>
 static inline void fl_llama_launch_pdl(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
@@ -101,23 +85,15 @@ static inline void fl_llama_launch_pdl(void (*kernel)(P...), dim3 grid, dim3 blo
 /* hipLaunchKernelGGL's arguments. */
 #define FL_LLAMA_LAUNCH(kernel, grid, block, shmem, stream, ...)                         \
   do {                                                                                   \
-    if (fl_llama_refused(block)) {                                                       \
-      hipLaunchKernelGGL(fl_llama_refused_kernel<0>, grid, block, shmem, stream, 0);     \
-    } else if (fl_llama_pdl((block), (stream))) {                                        \
+    if (fl_llama_pdl(stream)) {                                                          \
       fl_llama_launch_pdl(kernel, grid, block, shmem, stream, __VA_ARGS__);              \
     } else {                                                                             \
       hipLaunchKernelGGL(kernel, grid, block, shmem, stream, __VA_ARGS__);               \
     }                                                                                    \
   } while (0)
 #else
-#define FL_LLAMA_LAUNCH(kernel, grid, block, shmem, stream, ...)                         \
-  do {                                                                                   \
-    if (fl_llama_refused(block)) {                                                       \
-      hipLaunchKernelGGL(fl_llama_refused_kernel<0>, grid, block, shmem, stream, 0);     \
-    } else {                                                                             \
-      hipLaunchKernelGGL(kernel, grid, block, shmem, stream, __VA_ARGS__);               \
-    }                                                                                    \
-  } while (0)
+#define FL_LLAMA_LAUNCH(kernel, grid, block, shmem, stream, ...) \
+  hipLaunchKernelGGL(kernel, grid, block, shmem, stream, __VA_ARGS__)
 #endif
 
 static __device__ __forceinline__ float fl_group_sum(float v) {
