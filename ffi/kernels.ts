@@ -5,11 +5,11 @@
  * errors before any native call), describes the launch to the boundary when an
  * observer is attached, and calls the export.
  *
- * Declaring a kernel (ffi/kernels_base.ts, ffi/kernels_llama.ts):
+ * Declaring a kernel (ffi/kernel_spec.ts; the built-in ones in ffi/kernels_base.ts,
+ * ffi/kernels_llama.ts):
  *
  *   export const fill = defineKernel({
- *     name: "fill",                      // kernel name, as fault info reports it
- *     symbol: "fl_launch_fill",          // key in ffi/symbols.ts; takes (dev, stream, ...args)
+ *     name: "fill",                      // kernel name; a built-in one's export is fl_launch_fill
  *     args: [
  *       { name: "dst", type: "ptr", access: "w", elem: 4, extent: (a) => a.n * 4 },
  *       { name: "n", type: "u64" },
@@ -21,41 +21,22 @@
  * The args are passed to the export in the order declared, after the device
  * and the stream.
  */
-import { type Access, boundary, type NativeCall, type OpContext, type PointerArg } from "./boundary.ts";
+import { boundary, type NativeCall, type OpContext, type PointerArg } from "./boundary.ts";
 import { DeviceBuffer, DeviceSlice, streamHandle } from "./buffer.ts";
 import { makeCall, through } from "./call.ts";
 import type { Device } from "./device.ts";
 import { check, FaultlineUsageError } from "./errors.ts";
 import type { Stream } from "./stream.ts";
 import type { NativeSymbols } from "./symbols.ts";
+import { type KernelArgSpec, type KernelDescriptor, launchSymbol } from "./kernel_spec.ts";
 import { describe } from "./validate.ts";
 
-export type KernelArgType = "ptr" | "u32" | "u64" | "i32" | "f32";
-
-export interface KernelArgSpec {
-  /** Argument name, as in the C prototype. */
-  readonly name: string;
-  /** "ptr": a device address (uint64_t); "u32"/"u64"/"i32": integers; "f32": a float. */
-  readonly type: KernelArgType;
-  /** ptr only: how the kernel touches the memory (default "rw"). */
-  readonly access?: Access;
-  /** ptr only: element size in bytes, for alignment checks (default 1). */
-  readonly elem?: number;
-  /**
-   * ptr only: bytes the kernel touches from this pointer on, computed from all
-   * arguments as numbers (pointers as addresses). Without it the extent is
-   * recorded as 0 (unknown).
-   */
-  readonly extent?: (args: Readonly<Record<string, number>>) => number;
-}
-
-export interface KernelDescriptor {
-  /** Kernel name (what fault info reports as `op`). */
-  readonly name: string;
-  /** The launch export's key in ffi/symbols.ts: `int32_t fn(int32_t dev, uint64_t stream, ...args)`. */
-  readonly symbol: keyof NativeSymbols;
-  readonly args: readonly KernelArgSpec[];
-}
+export {
+  defineKernel,
+  type KernelArgSpec,
+  type KernelArgType,
+  type KernelDescriptor,
+} from "./kernel_spec.ts";
 
 /** A pointer argument: a raw device address, a buffer (its ptr), or `buffer.at(offset)`. */
 export type PointerValue = number | DeviceBuffer | DeviceSlice;
@@ -65,15 +46,12 @@ export type KernelArgs<K extends KernelDescriptor> = {
   [A in K["args"][number] as A["name"]]: A["type"] extends "ptr" ? PointerValue : number;
 };
 
-/** Identity function that keeps a descriptor's literal types (arg names) for `KernelArgs`. */
-export function defineKernel<const K extends KernelDescriptor>(kernel: K): K {
-  return kernel;
-}
-
 type NativeLaunch = (dev: number, stream: bigint, ...a: (number | bigint)[]) => number;
 
 interface Compiled {
   symbols: NativeSymbols;
+  /** The launch export's name (errors name it). */
+  symbol: string;
   fn: NativeLaunch;
   /** Native argument values, reused between launches (bigint for ptr/u64). */
   values: (number | bigint)[];
@@ -127,16 +105,16 @@ function callFill(kernel: KernelDescriptor): CallFill {
 const compiled = new WeakMap<KernelDescriptor, Compiled>();
 
 function compile(device: Device, kernel: KernelDescriptor): Compiled {
-  const fn = (device.symbols as unknown as Record<string, NativeLaunch>)[kernel.symbol as string];
+  const symbol = launchSymbol(kernel);
+  const fn = (device.symbols as unknown as Record<string, NativeLaunch>)[symbol];
   if (typeof fn !== "function") {
-    throw new FaultlineUsageError(
-      `kernel ${kernel.name}: the library has no export ${String(kernel.symbol)}`,
-    );
+    throw new FaultlineUsageError(`kernel ${kernel.name}: the library has no export ${symbol}`);
   }
   const numeric: Record<string, number> = {};
   for (const spec of kernel.args) numeric[spec.name] = 0;
   const c: Compiled = {
     symbols: device.symbols,
+    symbol,
     fn,
     values: new Array<number | bigint>(kernel.args.length).fill(0),
     numeric,
@@ -217,7 +195,7 @@ export function launch<K extends KernelDescriptor>(
   const s = stream == null ? 0 : streamHandle(stream, device, `launch ${kernel.name}`);
   const s64 = stream == null ? 0n : stream.handle64;
   const dev = device.ordinal;
-  if (!boundary.active) return check(invoke(c.fn, dev, s64, values), kernel.symbol as string);
+  if (!boundary.active) return check(invoke(c.fn, dev, s64, values), c.symbol);
 
   if (boundary.reuse && !c.busy) return launchReused(device, kernel, c, s, s64);
 
@@ -242,7 +220,7 @@ export function launch<K extends KernelDescriptor>(
   }
   const call = makeCall("launch", kernel.name, dev, s, scalars, pointers);
   const argv = values.slice();
-  check(through(device.symbols, call, () => invoke(c.fn, dev, s64, argv)), kernel.symbol as string);
+  check(through(device.symbols, call, () => invoke(c.fn, dev, s64, argv)), c.symbol);
 }
 
 /** The call object of `kernel`'s launches, built once: scalars and pointers in declared order. */
@@ -291,7 +269,7 @@ function launchReused(device: Device, kernel: KernelDescriptor, c: Compiled, s: 
   } finally {
     c.busy = false;
   }
-  check(status, kernel.symbol as string);
+  check(status, c.symbol);
 }
 
 function invoke(fn: NativeLaunch, dev: number, s: bigint, v: (number | bigint)[]): number {

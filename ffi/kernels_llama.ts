@@ -1,6 +1,7 @@
 /**
- * Descriptors of the llama decode kernels (hip/launch_llama.h,
- * kernels/llama/). Each pointer argument says how the kernel touches it and
+ * Declarations of the llama decode kernels (kernels/llama/): each kernel's
+ * one description, from which its launch export is generated (see
+ * ffi/kernels_builtin.ts). Each pointer argument says how the kernel touches it and
  * how many bytes from the pointer on, as a function of the other arguments:
  * the extents the guard rails check. f32 tensors are 4-byte elements, f16 2,
  * token ids and positions int32.
@@ -8,7 +9,7 @@
  *   launch(device, stream, llamaKernels.rope, { x, seq_len: 1, heads: 32, head_dim: 128,
  *     pos_offset: 7, freq_base: 10000 });
  */
-import { defineKernel, type KernelArgSpec } from "./kernels.ts";
+import { defineKernel, type KernelArgSpec } from "./kernel_spec.ts";
 
 /** Keys per chunk of the split-context attention decode (FL_ATTN_DECODE_CHUNK). */
 export const ATTN_DECODE_CHUNK = 64;
@@ -28,23 +29,20 @@ const embedArgs = (tableElem: number) =>
     { name: "vocab", type: "u32" },
   ] as const satisfies readonly KernelArgSpec[];
 
-/** out[t, :] = table[tokens[t], :], f32 table; an id outside [0, vocab) gives a NaN row. */
+/** out[t, :] = table[tokens[t], :], f32 table; a token id outside [0, vocab) reads nothing and gives a NaN row. */
 export const embedF32 = defineKernel({
   name: "embed_f32",
-  symbol: "fl_launch_embed_f32",
   args: embedArgs(4),
 });
 /** out[t, :] = table[tokens[t], :], f16 table, f32 out. */
 export const embedF16 = defineKernel({
   name: "embed_f16",
-  symbol: "fl_launch_embed_f16",
   args: embedArgs(2),
 });
 
 /** out = x / sqrt(mean(x^2) + eps) * weight, per row of [rows, dim]; out may equal x. */
 export const rmsnorm = defineKernel({
   name: "rmsnorm",
-  symbol: "fl_launch_rmsnorm",
   args: [
     { name: "out", type: "ptr", access: "w", elem: 4, extent: (a) => a.rows * a.dim * 4 },
     { name: "x", type: "ptr", access: "r", elem: 4, extent: (a) => a.rows * a.dim * 4 },
@@ -64,16 +62,14 @@ const matvecArgs = (wElem: number) =>
     { name: "in_dim", type: "u32" },
   ] as const satisfies readonly KernelArgSpec[];
 
-/** Decode y = W x, W [out_dim, in_dim] f32. */
+/** Decode y = W x, W [out_dim, in_dim] f32 (row-major), f32 accumulation. */
 export const matvecF32 = defineKernel({
   name: "matvec_f32",
-  symbol: "fl_launch_matvec_f32",
   args: matvecArgs(4),
 });
 /** Decode y = W x, W [out_dim, in_dim] f16, f32 accumulation. */
 export const matvecF16 = defineKernel({
   name: "matvec_f16",
-  symbol: "fl_launch_matvec_f16",
   args: matvecArgs(2),
 });
 
@@ -90,13 +86,11 @@ const matmulArgs = (wElem: number) =>
 /** Prefill y[t] = W x[t], W f32. */
 export const matmulF32 = defineKernel({
   name: "matmul_f32",
-  symbol: "fl_launch_matmul_f32",
   args: matmulArgs(4),
 });
 /** Prefill y[t] = W x[t], W f16, f32 accumulation. */
 export const matmulF16 = defineKernel({
   name: "matmul_f16",
-  symbol: "fl_launch_matmul_f16",
   args: matmulArgs(2),
 });
 
@@ -108,10 +102,13 @@ const ropeX = {
   extent: (a: Readonly<Record<string, number>>) => a.seq_len * a.heads * a.head_dim * 4,
 } as const;
 
-/** RoPE in place on x [seq_len, heads, head_dim], GGML "normal" pairs (2i, 2i+1), pos = pos_offset + s. */
+/**
+ * Rotary position embedding in place on x [seq_len, heads, head_dim], in the llama layout (GGML's
+ * "normal" rope, the one llama GGUF weights use): within each head the pairs (2i, 2i+1), i < head_dim/2,
+ * rotate by theta = pos * freq_base^(-2i/head_dim), where pos = pos_offset + s for row s.
+ */
 export const rope = defineKernel({
   name: "rope",
-  symbol: "fl_launch_rope",
   args: [
     ropeX,
     { name: "seq_len", type: "u32" },
@@ -125,7 +122,6 @@ export const rope = defineKernel({
 /** RoPE with the position offset read from one device int32 (the decode path). */
 export const ropeDpos = defineKernel({
   name: "rope_dpos",
-  symbol: "fl_launch_rope_dpos",
   args: [
     ropeX,
     { name: "seq_len", type: "u32" },
@@ -136,10 +132,14 @@ export const ropeDpos = defineKernel({
   ],
 });
 
-/** Causal attention of seq_len queries (the last seq_len of n_ctx positions) over the KV cache [n_ctx, n_head_kv, head_dim]. */
+/**
+ * Causal attention for a prefill of seq_len queries that are the last seq_len of n_ctx cache positions:
+ * query s (position n_ctx - seq_len + s) attends to cache rows 0 ..= n_ctx - seq_len + s, softmax scaled
+ * by 1/sqrt(head_dim). Grouped-query: query head h reads KV head h / (n_head / n_head_kv). out, q are
+ * [seq_len, n_head, head_dim]; the caches [n_ctx, n_head_kv, head_dim].
+ */
 export const attentionPrefill = defineKernel({
   name: "attention_prefill",
-  symbol: "fl_launch_attention_prefill",
   args: [
     { name: "out", type: "ptr", access: "w", elem: 4, extent: (a) => a.seq_len * a.n_head * a.head_dim * 4 },
     { name: "q", type: "ptr", access: "r", elem: 4, extent: (a) => a.seq_len * a.n_head * a.head_dim * 4 },
@@ -165,10 +165,12 @@ export const attentionPrefill = defineKernel({
   ],
 });
 
-/** Single-token attention over cache rows 0 .. n_ctx-1, split over the context (scratch: partial results). */
+/**
+ * Single-token attention over cache rows 0 .. n_ctx-1, split over the context in chunks of
+ * ATTN_DECODE_CHUNK keys (partial max and sum per chunk in `scratch`, then a combine kernel).
+ */
 export const attentionDecode = defineKernel({
   name: "attention_decode",
-  symbol: "fl_launch_attention_decode",
   args: [
     { name: "out", type: "ptr", access: "w", elem: 4, extent: (a) => a.n_head * a.head_dim * 4 },
     { name: "q", type: "ptr", access: "r", elem: 4, extent: (a) => a.n_head * a.head_dim * 4 },
@@ -240,14 +242,12 @@ const kvCacheArgs = [
  */
 export const kvAppend = defineKernel({
   name: "kv_append",
-  symbol: "fl_launch_kv_append",
   args: [...kvCacheArgs, { name: "pos_offset", type: "i32" }, { name: "ctx_len", type: "u32" }],
 });
 
 /** KV-cache append with the position offset read from one device int32 (the decode path). */
 export const kvAppendDpos = defineKernel({
   name: "kv_append_dpos",
-  symbol: "fl_launch_kv_append_dpos",
   args: [
     ...kvCacheArgs,
     { name: "pos", type: "ptr", access: "r", elem: 4, extent: () => 4 },
@@ -255,10 +255,9 @@ export const kvAppendDpos = defineKernel({
   ],
 });
 
-/** out = silu(gate) * up, n floats. */
+/** out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)), n floats. */
 export const siluMul = defineKernel({
   name: "silu_mul",
-  symbol: "fl_launch_silu_mul",
   args: [
     { name: "out", type: "ptr", access: "w", elem: 4, extent: (a) => a.n * 4 },
     { name: "gate", type: "ptr", access: "r", elem: 4, extent: (a) => a.n * 4 },
@@ -270,7 +269,6 @@ export const siluMul = defineKernel({
 /** out = a + b, n floats (residual add; out may equal a or b). */
 export const add = defineKernel({
   name: "add",
-  symbol: "fl_launch_add",
   args: [
     { name: "out", type: "ptr", access: "w", elem: 4, extent: (a) => a.n * 4 },
     { name: "a", type: "ptr", access: "r", elem: 4, extent: (a) => a.n * 4 },
@@ -282,7 +280,6 @@ export const add = defineKernel({
 /** Greedy sampling: out[r] = first index of the max of row r of x [rows, n] (NaN ignored; -1 if all NaN). */
 export const argmax = defineKernel({
   name: "argmax",
-  symbol: "fl_launch_argmax",
   args: [
     { name: "out", type: "ptr", access: "w", elem: 4, extent: (a) => a.rows * 4 },
     { name: "x", type: "ptr", access: "r", elem: 4, extent: (a) => a.rows * a.n * 4 },

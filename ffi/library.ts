@@ -9,6 +9,8 @@
  * $FAULTLINE_QUIET=1.
  */
 import { FaultlineLoadError, setStatusTranslator } from "./errors.ts";
+import { kernelTableHash } from "./kernel_spec.ts";
+import { builtinKernels } from "./kernels_builtin.ts";
 import {
   expectedExports,
   exportName,
@@ -85,6 +87,7 @@ export function openLibrary(path: string): LoadedLibrary {
         `but ffi/symbols.ts is written for ABI version ${FL_ABI_VERSION}; rebuild with \`${BUILD_COMMAND}\``,
     );
   }
+  checkKernelTable(path);
   let lib: NativeLib;
   try {
     lib = Deno.dlopen(path, symbols);
@@ -110,6 +113,32 @@ export function openLibrary(path: string): LoadedLibrary {
     if (s.fl_device_props_get(0, props) === 0) device0Name = cString(props.subarray(0, 256));
   }
   return { lib, symbols: s, backend: cString(nameBuf), path, deviceCount, device0Name };
+}
+
+/**
+ * Refuses a library whose kernel launch exports were generated from other
+ * declarations than ffi/kernels_builtin.ts (an argument added, reordered or
+ * retyped would otherwise reach the kernel in the wrong place).
+ */
+function checkKernelTable(path: string): void {
+  const want = kernelTableHash(builtinKernels);
+  let have: bigint | null = null;
+  try {
+    const probe = Deno.dlopen(path, { fl_kernel_table_hash: symbols.fl_kernel_table_hash });
+    const out = new BigUint64Array(1);
+    if (probe.symbols.fl_kernel_table_hash(out) === 0) have = out[0];
+    probe.close();
+  } catch {
+    return; // no such export: the full load names it with every other missing symbol
+  }
+  if (have === want) return;
+  throw new FaultlineLoadError(
+    `faultline: ${path} was built from other kernel declarations than ffi/kernels_builtin.ts ` +
+      `(kernel table ${have === null ? "unknown" : `0x${have.toString(16)}`}, expected 0x${
+        want.toString(16)
+      }); ` +
+      `rebuild with \`${BUILD_COMMAND}\``,
+  );
 }
 
 /** The table's symbols that `path` does not export (probed one by one). */

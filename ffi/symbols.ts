@@ -1,7 +1,8 @@
 /**
  * The native symbol table: one entry per export of libfaultline.so
- * (hip/faultline.h, hip/host.h, hip/launch.h, and hip/launch_llama.h through
- * ./symbols_llama.ts), with the C prototype beside every parameter.
+ * (hip/faultline.h, hip/host.h, hip/launch.h), with the C prototype beside
+ * every parameter; the kernel launch exports come from the kernels' own
+ * declarations (ffi/kernels_builtin.ts, through `kernelSymbols`).
  *
  * Conventions: device addresses, host addresses, streams and events are "u64"
  * (JS numbers; every address is below 2^53); out-parameters are "buffer"
@@ -10,7 +11,8 @@
  * `nonblocking: true` twin (suffix `_nb`, same native symbol via `name`),
  * which runs on a pooled thread and costs tens of microseconds per call.
  */
-import { llamaSymbols } from "./symbols_llama.ts";
+import { kernelSymbols } from "./kernel_spec.ts";
+import { builtinKernels } from "./kernels_builtin.ts";
 
 export const symbols = {
   // ---- library and errors (hip/faultline.h) ----
@@ -199,46 +201,11 @@ export const symbols = {
   /** int32_t fl_journal_unmap(uint64_t addr, uint64_t bytes) */
   fl_journal_unmap: { parameters: ["u64", /* uint64_t addr */ "u64" /* uint64_t bytes */], result: "i32" },
 
-  // ---- kernel launches (hip/launch.h) ----
-  /** int32_t fl_launch_fault_write_at(int32_t dev, uint64_t stream, uint64_t addr, float value) */
-  fl_launch_fault_write_at: {
-    parameters: [
-      "i32", /* int32_t dev */
-      "u64", /* uint64_t stream */
-      "u64", /* uint64_t addr */
-      "f32", /* float value */
-    ],
-    result: "i32",
-  },
-  /** int32_t fl_launch_fault_fill(int32_t dev, uint64_t stream, uint64_t dst, uint64_t n, float value) */
-  fl_launch_fault_fill: {
-    parameters: [
-      "i32", /* int32_t dev */
-      "u64", /* uint64_t stream */
-      "u64", /* uint64_t dst */
-      "u64", /* uint64_t n */
-      "f32", /* float value */
-    ],
-    result: "i32",
-  },
-  /** int32_t fl_launch_redzone_check(int32_t dev, uint64_t stream, uint64_t table, uint32_t n, uint32_t pattern, uint64_t out) */
-  fl_launch_redzone_check: {
-    parameters: [
-      "i32", /* int32_t dev */
-      "u64", /* uint64_t stream */
-      "u64", /* uint64_t table: n pairs of uint64_t {address, bytes} */
-      "u32", /* uint32_t n */
-      "u32", /* uint32_t pattern */
-      "u64", /* int64_t *out: n results */
-    ],
-    result: "i32",
-  },
-  /** int32_t fl_launch_tick(int32_t dev, uint64_t stream, uint64_t counter) */
-  fl_launch_tick: {
-    parameters: ["i32", /* int32_t dev */ "u64", /* uint64_t stream */ "u64" /* uint64_t counter */],
-    result: "i32",
-  },
-  /** int32_t fl_bench_tick_loop(int32_t dev, uint64_t stream, uint64_t counter, int32_t n) */
+  // ---- kernel launches: one export per built-in kernel, generated from its declaration ----
+  ...kernelSymbols(builtinKernels),
+  /** int32_t fl_kernel_table_hash(uint64_t *out): the digest of the declarations the library was built from */
+  fl_kernel_table_hash: { parameters: ["buffer" /* uint64_t *out */], result: "i32" },
+  /** int32_t fl_bench_tick_loop(int32_t dev, uint64_t stream, uint64_t counter, int32_t n): fl_launch_tick n times from C (hip/launch.h) */
   fl_bench_tick_loop: {
     parameters: [
       "i32", /* int32_t dev */
@@ -248,9 +215,6 @@ export const symbols = {
     ],
     result: "i32",
   },
-
-  // ---- llama decode kernel launches (hip/launch_llama.h) ----
-  ...llamaSymbols,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type Symbols = typeof symbols;

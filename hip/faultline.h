@@ -131,7 +131,7 @@ FL_EXPORT int32_t fl_event_synchronize(int32_t dev, uint64_t event);
 FL_EXPORT int32_t fl_event_query(int32_t dev, uint64_t event); /* 0 done, 600 pending */
 FL_EXPORT int32_t fl_event_elapsed_ms(int32_t dev, uint64_t start, uint64_t end, float *out);
 
-/* Kernel launches: one export per kernel, declared in hip/launch.h. */
+/* Kernel launches: one export per kernel, generated from its declaration (hip/launch.h says where). */
 
 #ifdef __cplusplus
 }

@@ -3,8 +3,7 @@
  * to the launch that caused it. C reference versions: hip/sim/. */
 #include <stdint.h>
 
-#include "launch_config.h"
-#include "vendor.h"
+#include "fl_kernel_launchers.h"
 
 /* One thread stores `value` at `addr`, wherever it points. The address goes
  * into the breadcrumb first, so that the host can name it after a fault. */
@@ -22,13 +21,12 @@ __global__ void fault_fill_kernel(float *dst, uint64_t n, float value) {
   }
 }
 
-void launch_fault_write_at(hipStream_t stream, fl_breadcrumb *crumb, uint64_t seq, float *addr, float value) {
-  const fl_launch_dims d = fl_config_fault_write_at();
-  hipLaunchKernelGGL(fault_write_at_kernel, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, addr, value, crumb,
-                     seq);
+void fl_gpu_fault_write_at(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_fault_write_at &a) {
+  hipLaunchKernelGGL(fault_write_at_kernel, FL_GRID_DIM3(d[0]), FL_BLOCK_DIM3(d[0]), 0, l.hstream,
+                     flgpu::ptr<float>(a.addr), a.value, l.crumb(), l.seq);
 }
 
-void launch_fault_fill(hipStream_t stream, float *dst, uint64_t n, float value) {
-  const fl_launch_dims d = fl_config_fault_fill(n);
-  hipLaunchKernelGGL(fault_fill_kernel, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, dst, n, value);
+void fl_gpu_fault_fill(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_fault_fill &a) {
+  hipLaunchKernelGGL(fault_fill_kernel, FL_GRID_DIM3(d[0]), FL_BLOCK_DIM3(d[0]), 0, l.hstream,
+                     flgpu::ptr<float>(a.dst), a.n, a.value);
 }

@@ -2,12 +2,19 @@
  * and the sim backend (hip/sim/), so that every backend launches the same
  * grid and block and refuses the same configurations.
  *
+ * Each built-in kernel has `int32_t fl_geometry_<name>(const fl_args_<name> *a,
+ * fl_launch_dims d[FL_KERNEL_MAX_PHASES])`, called by its generated launch
+ * export: it fills d[0] (and d[1] for a kernel launched in two phases) and
+ * returns 0, or returns 9 for arguments the kernel cannot run.
+ *
  * Plain C99, `static inline` only: usable from C, C++, CUDA and HIP.
  */
 #ifndef FAULTLINE_LAUNCH_CONFIG_H
 #define FAULTLINE_LAUNCH_CONFIG_H
 
 #include <stdint.h>
+
+#include "fl_kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +82,11 @@ static inline uint64_t fl_launch_dims_threads(fl_launch_dims d) {
 
 /* fault_write_at: one thread. */
 static inline fl_launch_dims fl_config_fault_write_at(void) { return fl_launch_dims_make(1, 1, 1, 1, 1, 1); }
+static inline int32_t fl_geometry_fault_write_at(const fl_args_fault_write_at *a, fl_launch_dims *d) {
+  (void)a;
+  d[0] = fl_config_fault_write_at();
+  return 0;
+}
 
 #define FL_FAULT_FILL_BLOCK 256u
 #define FL_FAULT_FILL_MAX_GRID 65535u
@@ -87,6 +99,10 @@ static inline fl_launch_dims fl_config_fault_fill(uint64_t n) {
   if (blocks > FL_FAULT_FILL_MAX_GRID) blocks = FL_FAULT_FILL_MAX_GRID;
   return fl_launch_dims_make((uint32_t)blocks, 1, 1, FL_FAULT_FILL_BLOCK, 1, 1);
 }
+static inline int32_t fl_geometry_fault_fill(const fl_args_fault_fill *a, fl_launch_dims *d) {
+  d[0] = fl_config_fault_fill(a->n);
+  return 0;
+}
 
 /* kernels/redzone.hip */
 
@@ -98,11 +114,20 @@ static inline fl_launch_dims fl_config_redzone_check(uint32_t n) {
   if (blocks > FL_REDZONE_CHECK_MAX_GRID) blocks = FL_REDZONE_CHECK_MAX_GRID;
   return fl_launch_dims_make(blocks, 1, 1, FL_REDZONE_CHECK_BLOCK, 1, 1);
 }
+static inline int32_t fl_geometry_redzone_check(const fl_args_redzone_check *a, fl_launch_dims *d) {
+  d[0] = fl_config_redzone_check(a->n);
+  return 0;
+}
 
 /* kernels/bench.hip */
 
 /* tick: one thread. */
 static inline fl_launch_dims fl_config_tick(void) { return fl_launch_dims_make(1, 1, 1, 1, 1, 1); }
+static inline int32_t fl_geometry_tick(const fl_args_tick *a, fl_launch_dims *d) {
+  (void)a;
+  d[0] = fl_config_tick();
+  return 0;
+}
 
 #ifdef __cplusplus
 }

@@ -4,8 +4,7 @@
  * guard byte. C reference version: hip/sim/sim_kernels.c. */
 #include <stdint.h>
 
-#include "launch_config.h"
-#include "vendor.h"
+#include "fl_kernel_launchers.h"
 
 /* table: n pairs {address, bytes}; out[e]: offset of range e's first byte that is not the
  * pattern, or -1. One block per range (grid-stride over the ranges). */
@@ -30,7 +29,7 @@ __global__ void redzone_check_kernel(const uint64_t *table, uint32_t n, uint32_t
   }
 }
 
-void launch_redzone_check(hipStream_t stream, const uint64_t *table, uint32_t n, uint32_t pattern, int64_t *out) {
-  const fl_launch_dims d = fl_config_redzone_check(n);
-  hipLaunchKernelGGL(redzone_check_kernel, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, table, n, pattern, out);
+void fl_gpu_redzone_check(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_redzone_check &a) {
+  hipLaunchKernelGGL(redzone_check_kernel, FL_GRID_DIM3(d[0]), FL_BLOCK_DIM3(d[0]), 0, l.hstream,
+                     flgpu::ptr<const uint64_t>(a.table), a.n, a.pattern, flgpu::ptr<int64_t>(a.out));
 }

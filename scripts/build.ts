@@ -7,6 +7,8 @@
  * - hip:  hipcc (HIP_PLATFORM=amd) over the same files; built where hipcc exists.
  *
  * hip/host/*.c (host-side helpers) go into every backend, compiled by the C compiler.
+ * The kernels' launch exports are generated first, from their declarations
+ * (ffi/kernels_builtin.ts), into build/gen/ (scripts/codegen/kernel_exports.ts).
  *
  *   deno run -A scripts/build.ts [--backend sim|cuda|hip|all[,...]] [--if-needed]
  *       [--quiet] [--verbose] [--cuda-arch 80,90] [--hip-arch gfx90a] [--jobs N]
@@ -17,6 +19,8 @@
  * sources, headers and this script, and was built with the same commands.
  */
 import { parseArgs } from "node:util";
+import { builtinKernels, kernelConstants } from "../ffi/kernels_builtin.ts";
+import { generateKernelSources } from "./codegen/kernel_exports.ts";
 
 export type BackendName = "sim" | "cuda" | "hip";
 export const BACKENDS: readonly BackendName[] = ["sim", "cuda", "hip"];
@@ -75,7 +79,10 @@ const C_FLAGS = [
   "-fvisibility=hidden",
   "-Ihip",
   "-Ikernels",
+  "-Ibuild/gen",
 ];
+
+const GEN_DIR = "build/gen";
 
 function dirname(p: string): string {
   const i = p.replace(/\/+$/, "").lastIndexOf("/");
@@ -178,12 +185,33 @@ function parseCudaArch(list: string[]): string[] {
   return [...flags, "-gencode", `arch=compute_${top},code=compute_${top}`];
 }
 
+/**
+ * Writes the generated kernel sources into build/gen/, each only when its
+ * content changed (so its mtime tells the incremental build what changed),
+ * through a rename (so parallel builds never read a half-written file).
+ */
+export function writeGeneratedSources(root = DEFAULT_ROOT): void {
+  const geometry = listFiles(root, "kernels", [".h"], true)
+    .filter((p) => /\/launch_config[^/]*\.h$/.test(p))
+    .map((p) => p.slice("kernels/".length));
+  const files = generateKernelSources(builtinKernels, kernelConstants, geometry);
+  Deno.mkdirSync(join(root, GEN_DIR), { recursive: true });
+  for (const [name, text] of Object.entries(files)) {
+    const path = join(root, GEN_DIR, name);
+    if (readText(path) === text) continue;
+    const tmp = `${path}.tmp${Deno.pid}`;
+    Deno.writeTextFileSync(tmp, text);
+    Deno.renameSync(tmp, path);
+  }
+}
+
 function plan(backend: BackendName, root: string, compiler: string, opts: BuildOptions): Plan {
   const objDir = join("build", backend, "obj");
   const objOf = (src: string) => join(objDir, src.replace(/\//g, "__") + ".o");
   const headers = [
     ...listFiles(root, "hip", [".h"], true),
     ...listFiles(root, "kernels", [".h"], true),
+    ...listFiles(root, GEN_DIR, [".h"], false),
   ];
   const deps = [...headers, SCRIPT];
   const cc = compilerFor("sim");
@@ -197,7 +225,7 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
   const exportsMap = join(root, "build", backend, "exports.map");
 
   if (backend === "sim") {
-    const sources = listFiles(root, "hip/sim", [".c"], false);
+    const sources = [...listFiles(root, "hip/sim", [".c"], false), `${GEN_DIR}/fl_kernel_exports_sim.c`];
     if (sources.length === 0) throw new BuildError("sim", "no sources in hip/sim");
     const compiles = [...sources.map((src) => ({ src, obj: objOf(src), step: cStep(src) })), ...hostCompiles];
     return {
@@ -210,6 +238,7 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
   const gpuSources = [
     ...listFiles(root, "hip", [".cpp"], false).filter((p) => /^hip\/gpu_[^/]*\.cpp$/.test(p)),
     ...listFiles(root, "kernels", [".hip"], true),
+    `${GEN_DIR}/fl_kernel_exports_gpu.cpp`,
   ];
   if (gpuSources.length === 0) throw new BuildError(backend, "no sources (hip/gpu_*.cpp, kernels/**/*.hip)");
 
@@ -232,6 +261,7 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
           "-fPIC,-fvisibility=hidden",
           "-Ihip",
           "-Ikernels",
+          `-I${GEN_DIR}`,
           "-c",
           src,
           "-o",
@@ -281,6 +311,7 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
         "-fvisibility=hidden",
         "-Ihip",
         "-Ikernels",
+        `-I${GEN_DIR}`,
         "-c",
         src,
         "-o",
@@ -377,6 +408,7 @@ export async function buildBackend(backend: BackendName, opts: BuildOptions = {}
   const t0 = performance.now();
   const root = opts.root ?? DEFAULT_ROOT;
   const compiler = compilerFor(backend);
+  writeGeneratedSources(root);
   if (!compiler) {
     const name = { sim: "cc", cuda: "nvcc", hip: "hipcc" }[backend];
     throw new BuildError(backend, `${name} not found`);

@@ -4,19 +4,17 @@
  * A sim kernel is a plain C function over a copied argument struct. It reads
  * and writes device memory directly, e.g. `(float *)(uintptr_t)args->dst`.
  * The launch export builds the struct and calls sim_launch, which copies the
- * struct, enqueues the kernel on the stream's worker and returns at once:
+ * struct, enqueues the kernel on the stream's worker and returns at once. A
+ * built-in kernel's reference is written as
  *
- *   typedef struct { uint64_t dst; uint64_t n; float value; } fill_args;
- *   static void fill_kernel(const void *p) {
- *     const fill_args *a = p;
+ *   void sim_fill(const void *p) {   // fl_args_fill: generated from the declaration
+ *     const fl_args_fill *a = p;
  *     float *dst = (float *)(uintptr_t)a->dst;
  *     for (uint64_t i = 0; i < a->n; i++) dst[i] = a->value;
  *   }
- *   FL_EXPORT int32_t fl_launch_fill(int32_t dev, uint64_t stream, uint64_t dst,
- *                                    uint64_t n, float value) {
- *     fill_args a = {dst, n, value};
- *     return sim_launch(dev, stream, "fill", fill_kernel, &a, sizeof a);
- *   }
+ *
+ * and the generated export fl_launch_fill(dev, stream, dst, n, value) packs
+ * the struct and calls sim_run_kernel.
  *
  * The kernel runs on the stream's worker thread under a fault guard: touching
  * an unmapped device page records the fault (address, read/write, kernel
@@ -30,6 +28,7 @@
 #include <stdint.h>
 
 #include "faultline.h"
+#include "launch_config.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +51,15 @@ SIM_HIDDEN int32_t sim_launch(int32_t dev, uint64_t stream, const char *name, si
  * dimension is zero; otherwise 9 (FL_ERROR_INVALID_CONFIGURATION), which is
  * also set as the thread's last error. 101 for a bad device. */
 SIM_HIDDEN int32_t sim_check_launch(int32_t dev, const uint32_t grid[3], const uint32_t block[3]);
+
+/* The tail of every generated launch export (build/gen/fl_kernel_exports_sim.c):
+ * `geometry` is what fl_geometry_<name> returned for `d`; a refusal is 9 (also
+ * the last error) and nothing runs. Otherwise every phase of d[0 .. phases)
+ * with a non-zero grid is checked (sim_check_launch) and the kernel enqueued
+ * (sim_launch). 101 for a bad device. */
+SIM_HIDDEN int32_t sim_run_kernel(int32_t dev, uint64_t stream, const char *name, int32_t geometry,
+                                  const fl_launch_dims *d, int32_t phases, sim_kernel_fn fn, const void *args,
+                                  size_t args_size);
 
 /* Sets the calling thread's last error to `status` (when non-zero) and
  * returns it: `return sim_fail(9);`. */

@@ -1121,6 +1121,21 @@ SIM_HIDDEN int32_t sim_check_launch(int32_t dev, const uint32_t grid[3], const u
   return sim_fail(fl_launch_dims_check(dims, fl_launch_limits_default()));
 }
 
+SIM_HIDDEN int32_t sim_run_kernel(int32_t dev, uint64_t stream, const char *name, int32_t geometry,
+                                  const fl_launch_dims *d, int32_t phases, sim_kernel_fn fn, const void *args,
+                                  size_t args_size) {
+  sim_dev *dv;
+  int32_t st = enter(dev, &dv, 0);
+  if (st) return st;
+  if (geometry) return sim_fail(FL_ERROR_INVALID_CONFIGURATION);
+  for (int32_t i = 0; i < phases; i++) {
+    if (d[i].grid[0] == 0) continue; /* phase unused */
+    st = sim_check_launch(dev, d[i].grid, d[i].block);
+    if (st) return st;
+  }
+  return sim_launch(dev, stream, name, fn, args, args_size);
+}
+
 /* ---- streams ----------------------------------------------------------- */
 
 FL_EXPORT int32_t fl_stream_create(int32_t dev, uint64_t *out) {

@@ -3,7 +3,7 @@
  * each thread scans its elements in increasing index order, then the
  * (value, index) pairs are reduced, ties going to the lower index. */
 #include "llama_common.h"
-#include "llama_launchers.h"
+#include "fl_kernel_launchers.h"
 
 /* (v, i) with i == -1 meaning "nothing yet". True when (v2, i2) beats (v1, i1). */
 static __device__ __forceinline__ bool beats(float v2, int32_t i2, float v1, int32_t i1) {
@@ -59,7 +59,7 @@ __global__ void argmax_kernel(int32_t *out, const float *x, uint32_t n) {
   }
 }
 
-void launch_argmax(hipStream_t stream, const fl_launch_dims &d, int32_t *out, const float *x, uint32_t rows,
+static void launch_argmax(hipStream_t stream, const fl_launch_dims &d, int32_t *out, const float *x, uint32_t rows,
                    uint32_t n) {
   (void)rows;
   const bool vec = n % 4 == 0 && (reinterpret_cast<uintptr_t>(x) & 15u) == 0;
@@ -68,4 +68,11 @@ void launch_argmax(hipStream_t stream, const fl_launch_dims &d, int32_t *out, co
   } else {
     FL_LLAMA_LAUNCH(argmax_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, x, n);
   }
+}
+
+/* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
+using flgpu::ptr;
+
+void fl_gpu_argmax(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_argmax &a) {
+  launch_argmax(l.hstream, d[0], ptr<int32_t>(a.out), ptr<const float>(a.x), a.rows, a.n);
 }

@@ -26,14 +26,12 @@
  *   (its chunks meet in distributed shared memory, no scratch, no second
  *   kernel: 33.5 us with 8 blocks a cluster, 35.1 us with 16).
  */
-#include "launch_llama.h"
 #include "llama_common.h"
-#include "llama_launchers.h"
+#include "fl_kernel_launchers.h"
 
 #define FL_ATTN_MAX_PER_LANE (FL_LLAMA_MAX_HEAD_DIM / FL_LLAMA_GROUP) /* 8 */
 
 static_assert(FL_ATTN_CHUNK == 2 * FL_LLAMA_GROUP, "the decode softmax gives each lane two keys of a chunk");
-static_assert(FL_ATTN_CHUNK == FL_ATTN_DECODE_CHUNK, "chunk size differs from hip/launch_llama.h");
 
 /* NT: elements of a head per lane (head_dim <= 32 * NT). Keys go four at a
  * time: their K and V loads in flight together, one reduction for the four
@@ -451,7 +449,7 @@ __global__ void attention_decode_combine_kernel(float *out, const float *scratch
   }
 }
 
-void launch_attention_prefill(hipStream_t stream, const fl_launch_dims &d, float *out, const float *q,
+static void launch_attention_prefill(hipStream_t stream, const fl_launch_dims &d, float *out, const float *q,
                               const float *k_cache, const float *v_cache, uint32_t seq_len, uint32_t n_head,
                               uint32_t n_head_kv, uint32_t head_dim, uint32_t n_ctx) {
   const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
@@ -468,7 +466,7 @@ void launch_attention_prefill(hipStream_t stream, const fl_launch_dims &d, float
   }
 }
 
-void launch_attention_decode(hipStream_t stream, const fl_launch_dims &partial, const fl_launch_dims &combine,
+static void launch_attention_decode(hipStream_t stream, const fl_launch_dims &partial, const fl_launch_dims &combine,
                              float *out, const float *q, const float *k_cache, const float *v_cache,
                              float *scratch, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
                              uint32_t n_ctx) {
@@ -508,4 +506,18 @@ void launch_attention_decode(hipStream_t stream, const fl_launch_dims &partial, 
     FL_LLAMA_LAUNCH(attention_decode_combine_kernel<false>, FL_GRID_DIM3(combine), FL_BLOCK_DIM3(combine), 0,
                     stream, out, scratch, n_head, head_dim, partial.grid[0]);
   }
+}
+
+/* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
+using flgpu::ptr;
+
+void fl_gpu_attention_prefill(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_attention_prefill &a) {
+  launch_attention_prefill(l.hstream, d[0], ptr<float>(a.out), ptr<const float>(a.q), ptr<const float>(a.k_cache),
+                           ptr<const float>(a.v_cache), a.seq_len, a.n_head, a.n_head_kv, a.head_dim, a.n_ctx);
+}
+
+void fl_gpu_attention_decode(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_attention_decode &a) {
+  launch_attention_decode(l.hstream, d[0], d[1], ptr<float>(a.out), ptr<const float>(a.q),
+                          ptr<const float>(a.k_cache), ptr<const float>(a.v_cache), ptr<float>(a.scratch), a.n_head,
+                          a.n_head_kv, a.head_dim, a.n_ctx);
 }

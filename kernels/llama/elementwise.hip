@@ -3,7 +3,7 @@
  * b). VEC: float4 over the first n - n % 4 elements when every pointer is
  * 16-byte aligned, then the tail one by one. */
 #include "llama_common.h"
-#include "llama_launchers.h"
+#include "fl_kernel_launchers.h"
 
 struct SiluMulOp {
   static __device__ __forceinline__ float apply(float g, float u) { return g / (1.0f + expf(-g)) * u; }
@@ -45,12 +45,23 @@ static void launch_binary(hipStream_t stream, const fl_launch_dims &d, float *ou
   }
 }
 
-void launch_silu_mul(hipStream_t stream, const fl_launch_dims &d, float *out, const float *gate, const float *up,
+static void launch_silu_mul(hipStream_t stream, const fl_launch_dims &d, float *out, const float *gate, const float *up,
                      uint32_t n) {
   launch_binary<SiluMulOp>(stream, d, out, gate, up, n);
 }
 
-void launch_add(hipStream_t stream, const fl_launch_dims &d, float *out, const float *a, const float *b,
+static void launch_add(hipStream_t stream, const fl_launch_dims &d, float *out, const float *a, const float *b,
                 uint32_t n) {
   launch_binary<AddOp>(stream, d, out, a, b, n);
+}
+
+/* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
+using flgpu::ptr;
+
+void fl_gpu_silu_mul(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_silu_mul &a) {
+  launch_silu_mul(l.hstream, d[0], ptr<float>(a.out), ptr<const float>(a.gate), ptr<const float>(a.up), a.n);
+}
+
+void fl_gpu_add(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_add &a) {
+  launch_add(l.hstream, d[0], ptr<float>(a.out), ptr<const float>(a.a), ptr<const float>(a.b), a.n);
 }

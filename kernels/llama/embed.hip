@@ -2,7 +2,7 @@
  * One block per token. A token id outside [0, vocab) reads nothing and
  * yields a row of NaN, so the bad id shows downstream. */
 #include "llama_common.h"
-#include "llama_launchers.h"
+#include "fl_kernel_launchers.h"
 
 /* VEC: 16-byte loads and stores (rows and out 16-byte aligned). */
 template <bool VEC>
@@ -54,7 +54,7 @@ __global__ void embed_f16_kernel(float *out, const __half *table, const int32_t 
   }
 }
 
-void launch_embed_f32(hipStream_t stream, const fl_launch_dims &d, float *out, const float *table,
+static void launch_embed_f32(hipStream_t stream, const fl_launch_dims &d, float *out, const float *table,
                       const int32_t *tokens, uint32_t n_tokens, uint32_t dim, uint32_t vocab) {
   (void)n_tokens;
   const bool vec = dim % 4 == 0 && (reinterpret_cast<uintptr_t>(out) & 15u) == 0 &&
@@ -68,7 +68,7 @@ void launch_embed_f32(hipStream_t stream, const fl_launch_dims &d, float *out, c
   }
 }
 
-void launch_embed_f16(hipStream_t stream, const fl_launch_dims &d, float *out, const __half *table,
+static void launch_embed_f16(hipStream_t stream, const fl_launch_dims &d, float *out, const __half *table,
                       const int32_t *tokens, uint32_t n_tokens, uint32_t dim, uint32_t vocab) {
   (void)n_tokens;
   const bool vec = dim % 8 == 0 && (reinterpret_cast<uintptr_t>(out) & 15u) == 0 &&
@@ -80,4 +80,17 @@ void launch_embed_f16(hipStream_t stream, const fl_launch_dims &d, float *out, c
     FL_LLAMA_LAUNCH(embed_f16_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, table, tokens,
                        dim, vocab);
   }
+}
+
+/* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
+using flgpu::ptr;
+
+void fl_gpu_embed_f32(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_embed_f32 &a) {
+  launch_embed_f32(l.hstream, d[0], ptr<float>(a.out), ptr<const float>(a.table), ptr<const int32_t>(a.tokens),
+                   a.n_tokens, a.dim, a.vocab);
+}
+
+void fl_gpu_embed_f16(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_embed_f16 &a) {
+  launch_embed_f16(l.hstream, d[0], ptr<float>(a.out), ptr<const __half>(a.table), ptr<const int32_t>(a.tokens),
+                   a.n_tokens, a.dim, a.vocab);
 }

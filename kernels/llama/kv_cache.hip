@@ -5,7 +5,7 @@
  * _dpos form, from one int32 in device memory (the decode path). Grid-stride
  * over the elements (VEC: over float4s when rows and pointers allow). */
 #include "llama_common.h"
-#include "llama_launchers.h"
+#include "fl_kernel_launchers.h"
 
 template <bool VEC, bool DPOS>
 __global__ void kv_append_kernel(float *k_cache, float *v_cache, const float *k, const float *v, uint32_t seq_len,
@@ -31,7 +31,7 @@ __global__ void kv_append_kernel(float *k_cache, float *v_cache, const float *k,
   }
 }
 
-void launch_kv_append(hipStream_t stream, const fl_launch_dims &d, float *k_cache, float *v_cache, const float *k,
+static void launch_kv_append(hipStream_t stream, const fl_launch_dims &d, float *k_cache, float *v_cache, const float *k,
                       const float *v, uint32_t seq_len, uint32_t n_head_kv, uint32_t head_dim, int32_t pos_offset,
                       bool dpos, const int32_t *pos, uint32_t ctx_len) {
   const uint64_t row = static_cast<uint64_t>(n_head_kv) * head_dim;
@@ -51,4 +51,19 @@ void launch_kv_append(hipStream_t stream, const fl_launch_dims &d, float *k_cach
     FL_LLAMA_LAUNCH((kv_append_kernel<false, false>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, k_cache,
                        v_cache, k, v, seq_len, row, pos_offset, pos, ctx_len);
   }
+}
+
+/* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
+using flgpu::ptr;
+
+void fl_gpu_kv_append(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_kv_append &a) {
+  launch_kv_append(l.hstream, d[0], ptr<float>(a.k_cache), ptr<float>(a.v_cache), ptr<const float>(a.k),
+                   ptr<const float>(a.v), a.seq_len, a.n_head_kv, a.head_dim, a.pos_offset, false, nullptr,
+                   a.ctx_len);
+}
+
+void fl_gpu_kv_append_dpos(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_kv_append_dpos &a) {
+  launch_kv_append(l.hstream, d[0], ptr<float>(a.k_cache), ptr<float>(a.v_cache), ptr<const float>(a.k),
+                   ptr<const float>(a.v), a.seq_len, a.n_head_kv, a.head_dim, 0, true, ptr<const int32_t>(a.pos),
+                   a.ctx_len);
 }

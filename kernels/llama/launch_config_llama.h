@@ -1,6 +1,7 @@
 /* Launch geometry of the llama decode kernels (kernels/llama/), shared by
- * the GPU launchers (hip/gpu_launch_llama.cpp) and the sim backend
- * (hip/sim/llama_*.c), so that both launch the same grid and block and refuse
+ * the GPU launchers (the kernels/llama .hip files) and the sim backend
+ * (hip/sim/llama_kernels.c), through the generated launch exports, so that
+ * both launch the same grid and block and refuse
  * the same configurations.
  *
  * Each fl_config_llama_* returns 0 and fills `d`, or returns 9
@@ -34,6 +35,7 @@
 #include <stdint.h>
 
 #include "../launch_config.h"
+#include "fl_kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,7 +53,7 @@ extern "C" {
 #define FL_ROPE_HEADS_PER_THREAD 4u /* one angle, computed once, rotates up to 4 heads */
 #define FL_ATTN_BLOCK 256u
 #define FL_ATTN_PREFILL_QUERIES 4u /* (query, head) pairs per prefill block: one group each */
-#define FL_ATTN_CHUNK 64u          /* = FL_ATTN_DECODE_CHUNK of hip/launch_llama.h */
+#define FL_ATTN_CHUNK FL_ATTN_DECODE_CHUNK /* ATTN_DECODE_CHUNK of ffi/kernels_llama.ts */
 
 /* A geometry every backend refuses with 9: 2048 threads in a block. */
 #define FL_LLAMA_REFUSED_DIMS fl_launch_dims_make(1, 1, 1, 1024, 1, 2)
@@ -184,6 +186,32 @@ static inline int32_t fl_config_llama_argmax(uint32_t rows, uint32_t n, fl_launc
   *d = fl_launch_dims_make(rows, 1, 1, FL_LLAMA_BLOCK, 1, 1);
   return fl_llama_fit(d);
 }
+
+/* ---- fl_geometry_<name> of each llama kernel (see kernels/launch_config.h) ---- */
+
+#define FL_GEOMETRY(kernel, call)                                                        \
+  static inline int32_t fl_geometry_##kernel(const fl_args_##kernel *a, fl_launch_dims *d) { \
+    return call;                                                                           \
+  }
+FL_GEOMETRY(embed_f32, fl_config_llama_embed(a->n_tokens, a->dim, a->vocab, d))
+FL_GEOMETRY(embed_f16, fl_config_llama_embed(a->n_tokens, a->dim, a->vocab, d))
+FL_GEOMETRY(rmsnorm, fl_config_llama_rmsnorm(a->rows, a->dim, d))
+FL_GEOMETRY(matvec_f32, fl_config_llama_matvec(a->out_dim, a->in_dim, d))
+FL_GEOMETRY(matvec_f16, fl_config_llama_matvec(a->out_dim, a->in_dim, d))
+FL_GEOMETRY(matmul_f32, fl_config_llama_matmul(a->n_tokens, a->out_dim, a->in_dim, d))
+FL_GEOMETRY(matmul_f16, fl_config_llama_matmul(a->n_tokens, a->out_dim, a->in_dim, d))
+FL_GEOMETRY(rope, fl_config_llama_rope(a->seq_len, a->heads, a->head_dim, d))
+FL_GEOMETRY(rope_dpos, fl_config_llama_rope(a->seq_len, a->heads, a->head_dim, d))
+FL_GEOMETRY(attention_prefill,
+            fl_config_llama_attention_prefill(a->seq_len, a->n_head, a->n_head_kv, a->head_dim, a->n_ctx, d))
+FL_GEOMETRY(attention_decode,
+            fl_config_llama_attention_decode(a->n_head, a->n_head_kv, a->head_dim, a->n_ctx, &d[0], &d[1]))
+FL_GEOMETRY(kv_append, fl_config_llama_kv_append(a->seq_len, a->n_head_kv, a->head_dim, a->ctx_len, d))
+FL_GEOMETRY(kv_append_dpos, fl_config_llama_kv_append(a->seq_len, a->n_head_kv, a->head_dim, a->ctx_len, d))
+FL_GEOMETRY(silu_mul, fl_config_llama_elementwise(a->n, d))
+FL_GEOMETRY(add, fl_config_llama_elementwise(a->n, d))
+FL_GEOMETRY(argmax, fl_config_llama_argmax(a->rows, a->n, d))
+#undef FL_GEOMETRY
 
 #ifdef __cplusplus
 }

@@ -63,7 +63,7 @@ static __device__ __forceinline__ void fl_grid_dependents_launch() {
 /* Whether FL_LLAMA_LAUNCH may launch with programmatic serialization: not on
  * the legacy default stream (0), which synchronizes with every other stream.
  * (Refused configurations never get here: the exports return 9 before any
- * launch, hip/gpu_launch_llama.cpp.) */
+ * launch, build/gen/fl_kernel_exports_gpu.cpp.) */
 static inline bool fl_llama_pdl(hipStream_t stream) { return stream != nullptr; }
 
 template <typename... P, typename... A>

@@ -11,7 +11,7 @@
  * tiles of 16 along in_dim; each of the 256 threads owns 4 x 4 outputs.
  */
 #include "llama_common.h"
-#include "llama_launchers.h"
+#include "fl_kernel_launchers.h"
 
 /* Dot product of 8 weights (one 16-byte load) with x[8*u .. 8*u+7]. */
 static __device__ __forceinline__ float dot8(const uint4 &wv, const float4 *x4, uint32_t u) {
@@ -192,7 +192,7 @@ __global__ void matmul_kernel(float *y, const W *w, const float *x, uint32_t n_t
   }
 }
 
-void launch_matvec_f16(hipStream_t stream, const fl_launch_dims &d, float *y, const __half *w, const float *x,
+static void launch_matvec_f16(hipStream_t stream, const fl_launch_dims &d, float *y, const __half *w, const float *x,
                        uint32_t out_dim, uint32_t in_dim) {
   const bool vec = in_dim % 8 == 0 &&
                    ((reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(x)) & 15u) == 0;
@@ -205,7 +205,7 @@ void launch_matvec_f16(hipStream_t stream, const fl_launch_dims &d, float *y, co
   }
 }
 
-void launch_matvec_f32(hipStream_t stream, const fl_launch_dims &d, float *y, const float *w, const float *x,
+static void launch_matvec_f32(hipStream_t stream, const fl_launch_dims &d, float *y, const float *w, const float *x,
                        uint32_t out_dim, uint32_t in_dim) {
   const bool vec = in_dim % 4 == 0 &&
                    ((reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(x)) & 15u) == 0;
@@ -218,14 +218,37 @@ void launch_matvec_f32(hipStream_t stream, const fl_launch_dims &d, float *y, co
   }
 }
 
-void launch_matmul_f32(hipStream_t stream, const fl_launch_dims &d, float *y, const float *w, const float *x,
+static void launch_matmul_f32(hipStream_t stream, const fl_launch_dims &d, float *y, const float *w, const float *x,
                        uint32_t n_tokens, uint32_t out_dim, uint32_t in_dim) {
   FL_LLAMA_LAUNCH(matmul_kernel<float>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, y, w, x, n_tokens,
                      out_dim, in_dim);
 }
 
-void launch_matmul_f16(hipStream_t stream, const fl_launch_dims &d, float *y, const __half *w, const float *x,
+static void launch_matmul_f16(hipStream_t stream, const fl_launch_dims &d, float *y, const __half *w, const float *x,
                        uint32_t n_tokens, uint32_t out_dim, uint32_t in_dim) {
   FL_LLAMA_LAUNCH(matmul_kernel<__half>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, y, w, x, n_tokens,
                      out_dim, in_dim);
+}
+
+/* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
+using flgpu::ptr;
+
+void fl_gpu_matvec_f32(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_matvec_f32 &a) {
+  launch_matvec_f32(l.hstream, d[0], ptr<float>(a.y), ptr<const float>(a.w), ptr<const float>(a.x), a.out_dim,
+                    a.in_dim);
+}
+
+void fl_gpu_matvec_f16(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_matvec_f16 &a) {
+  launch_matvec_f16(l.hstream, d[0], ptr<float>(a.y), ptr<const __half>(a.w), ptr<const float>(a.x), a.out_dim,
+                    a.in_dim);
+}
+
+void fl_gpu_matmul_f32(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_matmul_f32 &a) {
+  launch_matmul_f32(l.hstream, d[0], ptr<float>(a.y), ptr<const float>(a.w), ptr<const float>(a.x), a.n_tokens,
+                    a.out_dim, a.in_dim);
+}
+
+void fl_gpu_matmul_f16(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_matmul_f16 &a) {
+  launch_matmul_f16(l.hstream, d[0], ptr<float>(a.y), ptr<const __half>(a.w), ptr<const float>(a.x), a.n_tokens,
+                    a.out_dim, a.in_dim);
 }

@@ -2,7 +2,7 @@
  * One block per row; out may equal x (each element is read before it is
  * written, by the same thread, and the block-wide sum lies between). */
 #include "llama_common.h"
-#include "llama_launchers.h"
+#include "fl_kernel_launchers.h"
 
 /* VEC: float4 loads and stores (dim % 4 == 0, out, x and weight 16-byte aligned). */
 template <bool VEC>
@@ -76,7 +76,7 @@ __global__ void rmsnorm_reg_kernel(float *out, const float *x, const float *weig
   }
 }
 
-void launch_rmsnorm(hipStream_t stream, const fl_launch_dims &d, float *out, const float *x, const float *weight,
+static void launch_rmsnorm(hipStream_t stream, const fl_launch_dims &d, float *out, const float *x, const float *weight,
                     uint32_t rows, uint32_t dim, float eps) {
   (void)rows;
   const bool vec = dim % 4 == 0 && ((reinterpret_cast<uintptr_t>(out) | reinterpret_cast<uintptr_t>(x) |
@@ -100,4 +100,12 @@ void launch_rmsnorm(hipStream_t stream, const fl_launch_dims &d, float *out, con
     FL_LLAMA_LAUNCH(rmsnorm_kernel<false>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, x, weight, dim,
                        eps);
   }
+}
+
+/* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
+using flgpu::ptr;
+
+void fl_gpu_rmsnorm(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_rmsnorm &a) {
+  launch_rmsnorm(l.hstream, d[0], ptr<float>(a.out), ptr<const float>(a.x), ptr<const float>(a.weight), a.rows,
+                 a.dim, a.eps);
 }

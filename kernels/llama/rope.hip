@@ -14,7 +14,7 @@
  * consecutive pairs: 8-byte loads, coalesced.
  */
 #include "llama_common.h"
-#include "llama_launchers.h"
+#include "fl_kernel_launchers.h"
 
 template <bool DPOS, bool VEC>
 __global__ void rope_kernel(float *x, uint32_t seq_len, uint32_t heads, uint32_t head_dim, int32_t pos_offset,
@@ -68,7 +68,7 @@ __global__ void rope_kernel(float *x, uint32_t seq_len, uint32_t heads, uint32_t
   }
 }
 
-void launch_rope(hipStream_t stream, const fl_launch_dims &d, float *x, uint32_t seq_len, uint32_t heads,
+static void launch_rope(hipStream_t stream, const fl_launch_dims &d, float *x, uint32_t seq_len, uint32_t heads,
                  uint32_t head_dim, int32_t pos_offset, bool dpos, const int32_t *pos, float freq_base) {
   /* head_dim is even (the config refuses odd), so every pair is 8-byte aligned when x is. */
   const bool vec = (reinterpret_cast<uintptr_t>(x) & 7u) == 0;
@@ -89,4 +89,17 @@ void launch_rope(hipStream_t stream, const fl_launch_dims &d, float *x, uint32_t
                          heads, head_dim, pos_offset, pos, freq_base);
     }
   }
+}
+
+/* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
+using flgpu::ptr;
+
+void fl_gpu_rope(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_rope &a) {
+  launch_rope(l.hstream, d[0], ptr<float>(a.x), a.seq_len, a.heads, a.head_dim, a.pos_offset, false, nullptr,
+              a.freq_base);
+}
+
+void fl_gpu_rope_dpos(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_rope_dpos &a) {
+  launch_rope(l.hstream, d[0], ptr<float>(a.x), a.seq_len, a.heads, a.head_dim, 0, true, ptr<const int32_t>(a.pos),
+              a.freq_base);
 }

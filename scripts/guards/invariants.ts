@@ -11,7 +11,7 @@
  *     broken: (s) => s.n % 4 !== 0 ? `n=${s.n}` : null,
  *   });
  *
- * The llama kernels (hip/launch_llama.h) are declared below with their C
+ * The llama kernels (ffi/kernels_llama.ts) are declared below with their C
  * argument names; the position checks need the model's context length
  * (GuardContext.contextLength) and are skipped without it.
  */

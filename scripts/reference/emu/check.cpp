@@ -5,19 +5,26 @@
  * sizes, device positions). Exit status 1 on any mismatch. */
 #include "vendor.h"
 #include "launch_config_llama.h"
-#include "llama_launchers.h"
-#include "launch_llama.h"
+#include "fl_kernel_launchers.h"
 #include <cstdio>
 #include <random>
 
-extern "C" {
-int32_t sim_launch(int32_t, uint64_t, const char *, void (*fn)(const void *), const void *args, size_t) { fn(args); return 0; }
-int32_t sim_check_launch(int32_t, const uint32_t g[3], const uint32_t b[3]) {
-  fl_launch_dims d = fl_launch_dims_make(g[0], g[1], g[2], b[0], b[1], b[2]);
-  return fl_launch_dims_check(d, fl_launch_limits_default());
-}
-int32_t sim_fail(int32_t s) { return s; }
-}
+/* sim_<name>(&args) runs the C reference on host memory; fl_gpu_<name> the
+ * GPU launcher under the emulation, with the geometry its export would use. */
+static flgpu::Launch L;
+static int fails = 0;
+#define SIM(kernel, ...)                    \
+  do {                                      \
+    const fl_args_##kernel a_{__VA_ARGS__}; \
+    sim_##kernel(&a_);                      \
+  } while (0)
+#define GPU(kernel, ...)                                    \
+  do {                                                      \
+    const fl_args_##kernel a_{__VA_ARGS__};                 \
+    fl_launch_dims dd[FL_KERNEL_MAX_PHASES] = {};           \
+    if (fl_geometry_##kernel(&a_, dd)) { fails++; break; }  \
+    fl_gpu_##kernel(L, dd, a_);                             \
+  } while (0)
 
 static std::mt19937 rng(12345);
 static std::vector<float> rnd(size_t n, float lo = -1, float hi = 1) {
@@ -40,7 +47,6 @@ static std::vector<__half> toh(const std::vector<float> &v) {
   return o;
 }
 #define A(p) ((uint64_t)(uintptr_t)(p))
-static int fails = 0;
 static void cmp(const char *what, const float *got, const float *want, size_t n, double tol = 1e-5) {
   double num = 0, den = 0; bool bad = false;
   for (size_t i = 0; i < n; i++) {
@@ -61,20 +67,18 @@ static bool want(const char *section) { return !filter || strstr(section, filter
 int main(int argc, char **argv) {
   if (argc > 1) filter = argv[1];
   char name[200];
-  fl_launch_dims d, d2;
   // embed
   if (want("embed")) {
   for (uint32_t dim : {64u, 37u, 40u}) {
     uint32_t vocab = 50, nt = 5; std::vector<int32_t> tok = {3, -1, 49, 50, 7};
     auto table = rnd(vocab * dim); auto th = toh(table);
     auto r = nanv(nt * dim), g = nanv(nt * dim);
-    fl_config_llama_embed(nt, dim, vocab, &d);
-    fl_launch_embed_f32(0, 0, A(r.data()), A(table.data()), A(tok.data()), nt, dim, vocab);
-    launch_embed_f32(nullptr, d, g.data(), table.data(), tok.data(), nt, dim, vocab);
+    SIM(embed_f32, A(r.data()), A(table.data()), A(tok.data()), nt, dim, vocab);
+    GPU(embed_f32, A(g.data()), A(table.data()), A(tok.data()), nt, dim, vocab);
     snprintf(name, sizeof name, "embed_f32 dim %u", dim); cmp(name, g.data(), r.data(), r.size());
     r = nanv(nt * dim); g = nanv(nt * dim);
-    fl_launch_embed_f16(0, 0, A(r.data()), A(th.data()), A(tok.data()), nt, dim, vocab);
-    launch_embed_f16(nullptr, d, g.data(), th.data(), tok.data(), nt, dim, vocab);
+    SIM(embed_f16, A(r.data()), A(th.data()), A(tok.data()), nt, dim, vocab);
+    GPU(embed_f16, A(g.data()), A(th.data()), A(tok.data()), nt, dim, vocab);
     snprintf(name, sizeof name, "embed_f16 dim %u", dim); cmp(name, g.data(), r.data(), r.size());
   }
   }
@@ -82,11 +86,10 @@ int main(int argc, char **argv) {
   if (want("rmsnorm")) {
   for (auto [rows, dim] : {std::pair{3u, 4096u}, {5u, 1001u}, {2u, 96u}}) {
     auto x = rnd(rows * dim, -3, 3), w = rnd(dim, 0.5, 1.5); auto r = nanv(x.size()), g = nanv(x.size());
-    fl_config_llama_rmsnorm(rows, dim, &d);
-    fl_launch_rmsnorm(0, 0, A(r.data()), A(x.data()), A(w.data()), rows, dim, 1e-5f);
-    launch_rmsnorm(nullptr, d, g.data(), x.data(), w.data(), rows, dim, 1e-5f);
+    SIM(rmsnorm, A(r.data()), A(x.data()), A(w.data()), rows, dim, 1e-5f);
+    GPU(rmsnorm, A(g.data()), A(x.data()), A(w.data()), rows, dim, 1e-5f);
     snprintf(name, sizeof name, "rmsnorm %ux%u", rows, dim); cmp(name, g.data(), r.data(), r.size());
-    launch_rmsnorm(nullptr, d, x.data(), x.data(), w.data(), rows, dim, 1e-5f);
+    GPU(rmsnorm, A(x.data()), A(x.data()), A(w.data()), rows, dim, 1e-5f);
     snprintf(name, sizeof name, "rmsnorm in place %ux%u", rows, dim); cmp(name, x.data(), r.data(), r.size());
   }
   }
@@ -95,25 +98,23 @@ int main(int argc, char **argv) {
   for (auto [o, in] : {std::pair{64u, 4096u}, {30u, 1000u}, {13u, 1003u}, {1u, 1u}, {9u, 2048u}}) {
     auto w = rnd(o * in), x = rnd(in, -2, 2); auto wh = toh(w);
     auto r = nanv(o), g = nanv(o);
-    fl_config_llama_matvec(o, in, &d);
-    fl_launch_matvec_f32(0, 0, A(r.data()), A(w.data()), A(x.data()), o, in);
-    launch_matvec_f32(nullptr, d, g.data(), w.data(), x.data(), o, in);
+    SIM(matvec_f32, A(r.data()), A(w.data()), A(x.data()), o, in);
+    GPU(matvec_f32, A(g.data()), A(w.data()), A(x.data()), o, in);
     snprintf(name, sizeof name, "matvec_f32 %ux%u", o, in); cmp(name, g.data(), r.data(), o);
     r = nanv(o); g = nanv(o);
-    fl_launch_matvec_f16(0, 0, A(r.data()), A(wh.data()), A(x.data()), o, in);
-    launch_matvec_f16(nullptr, d, g.data(), wh.data(), x.data(), o, in);
+    SIM(matvec_f16, A(r.data()), A(wh.data()), A(x.data()), o, in);
+    GPU(matvec_f16, A(g.data()), A(wh.data()), A(x.data()), o, in);
     snprintf(name, sizeof name, "matvec_f16 %ux%u", o, in); cmp(name, g.data(), r.data(), o);
   }
   for (auto [t, o, in] : {std::tuple{37u, 70u, 133u}, {64u, 64u, 64u}, {1u, 33u, 31u}, {130u, 150u, 77u}}) {
     auto w = rnd(o * in), x = rnd(t * in, -2, 2); auto wh = toh(w);
     auto r = nanv(t * o), g = nanv(t * o);
-    fl_config_llama_matmul(t, o, in, &d);
-    fl_launch_matmul_f32(0, 0, A(r.data()), A(w.data()), A(x.data()), t, o, in);
-    launch_matmul_f32(nullptr, d, g.data(), w.data(), x.data(), t, o, in);
+    SIM(matmul_f32, A(r.data()), A(w.data()), A(x.data()), t, o, in);
+    GPU(matmul_f32, A(g.data()), A(w.data()), A(x.data()), t, o, in);
     snprintf(name, sizeof name, "matmul_f32 %u %ux%u", t, o, in); cmp(name, g.data(), r.data(), r.size());
     r = nanv(t * o); g = nanv(t * o);
-    fl_launch_matmul_f16(0, 0, A(r.data()), A(wh.data()), A(x.data()), t, o, in);
-    launch_matmul_f16(nullptr, d, g.data(), wh.data(), x.data(), t, o, in);
+    SIM(matmul_f16, A(r.data()), A(wh.data()), A(x.data()), t, o, in);
+    GPU(matmul_f16, A(g.data()), A(wh.data()), A(x.data()), t, o, in);
     snprintf(name, sizeof name, "matmul_f16 %u %ux%u", t, o, in); cmp(name, g.data(), r.data(), r.size());
   }
   }
@@ -121,15 +122,14 @@ int main(int argc, char **argv) {
   if (want("rope")) {
   for (auto [s, h, hd, pos] : {std::tuple{1u, 32u, 128u, 2047}, {7u, 8u, 128u, 0}, {5u, 5u, 6u, 100}, {2u, 1u, 2u, -3}}) {
     auto x = rnd(s * h * hd, -2, 2); auto r = x, g = x, g2 = x; int32_t p = pos;
-    fl_config_llama_rope(s, h, hd, &d);
-    fl_launch_rope(0, 0, A(r.data()), s, h, hd, pos, 10000.f);
-    launch_rope(nullptr, d, g.data(), s, h, hd, pos, false, nullptr, 10000.f);
-    launch_rope(nullptr, d, g2.data(), s, h, hd, 0, true, &p, 10000.f);
+    SIM(rope, A(r.data()), s, h, hd, pos, 10000.f);
+    GPU(rope, A(g.data()), s, h, hd, pos, 10000.f);
+    GPU(rope_dpos, A(g2.data()), s, h, hd, A(&p), 10000.f);
     snprintf(name, sizeof name, "rope %ux%ux%u at %d", s, h, hd, pos); cmp(name, g.data(), r.data(), r.size());
     snprintf(name, sizeof name, "rope_dpos %ux%ux%u at %d", s, h, hd, pos); cmp(name, g2.data(), r.data(), r.size());
     // misaligned x: scalar path
     std::vector<float> xm(x.size() + 1); std::copy(x.begin(), x.end(), xm.begin() + 1);
-    launch_rope(nullptr, d, xm.data() + 1, s, h, hd, pos, false, nullptr, 10000.f);
+    GPU(rope, A(xm.data() + 1), s, h, hd, pos, 10000.f);
     snprintf(name, sizeof name, "rope misaligned %ux%ux%u at %d", s, h, hd, pos); cmp(name, xm.data() + 1, r.data(), r.size());
   }
   }
@@ -139,17 +139,15 @@ int main(int argc, char **argv) {
                                      {2u, 2u, 1u, 256u, 65u}, {1u, 32u, 1u, 16u, 1u}, {1u, 32u, 8u, 128u, 2048u}, {2u, 4u, 2u, 100u, 70u}, {4u, 4u, 2u, 160u, 37u}}) {
     auto k = rnd(ctx * hkv * hd, -2, 2), v = rnd(ctx * hkv * hd, -2, 2), q = rnd(s * hq * hd, -2, 2);
     auto r = nanv(q.size()), g = nanv(q.size());
-    fl_config_llama_attention_prefill(s, hq, hkv, hd, ctx, &d);
-    fl_launch_attention_prefill(0, 0, A(r.data()), A(q.data()), A(k.data()), A(v.data()), s, hq, hkv, hd, ctx);
+    SIM(attention_prefill, A(r.data()), A(q.data()), A(k.data()), A(v.data()), s, hq, hkv, hd, ctx);
     if (ctx < 1000) {
-      launch_attention_prefill(nullptr, d, g.data(), q.data(), k.data(), v.data(), s, hq, hkv, hd, ctx);
+      GPU(attention_prefill, A(g.data()), A(q.data()), A(k.data()), A(v.data()), s, hq, hkv, hd, ctx);
       snprintf(name, sizeof name, "attention_prefill s%u hq%u hkv%u d%u ctx%u", s, hq, hkv, hd, ctx); cmp(name, g.data(), r.data(), r.size());
     }
     std::vector<float> q1(q.end() - hq * hd, q.end()); auto r1 = nanv(q1.size()), g1 = nanv(q1.size());
     std::vector<float> scratch(fl_attn_decode_chunks(ctx) * hq * (hd + 2), __int_as_float(-1));
-    fl_config_llama_attention_decode(hq, hkv, hd, ctx, &d, &d2);
-    fl_launch_attention_decode(0, 0, A(r1.data()), A(q1.data()), A(k.data()), A(v.data()), 0, hq, hkv, hd, ctx);
-    launch_attention_decode(nullptr, d, d2, g1.data(), q1.data(), k.data(), v.data(), scratch.data(), hq, hkv, hd, ctx);
+    SIM(attention_decode, A(r1.data()), A(q1.data()), A(k.data()), A(v.data()), 0, hq, hkv, hd, ctx);
+    GPU(attention_decode, A(g1.data()), A(q1.data()), A(k.data()), A(v.data()), A(scratch.data()), hq, hkv, hd, ctx);
     snprintf(name, sizeof name, "attention_decode hq%u hkv%u d%u ctx%u", hq, hkv, hd, ctx); cmp(name, g1.data(), r1.data(), r1.size());
   }
   }
@@ -158,10 +156,9 @@ int main(int argc, char **argv) {
   for (auto [s, hkv, hd, pos, ctx] : {std::tuple{5u, 2u, 64u, 13, 20u}, {4u, 2u, 64u, 18, 20u}, {3u, 3u, 5u, 0, 9u}, {3u, 2u, 8u, -1, 9u}}) {
     auto kc = rnd(ctx * hkv * hd), vc = rnd(ctx * hkv * hd), k = rnd(s * hkv * hd), v = rnd(s * hkv * hd);
     auto rk = kc, rv = vc, gk = kc, gv = vc, gk2 = kc, gv2 = vc; int32_t p = pos;
-    fl_config_llama_kv_append(s, hkv, hd, ctx, &d);
-    fl_launch_kv_append(0, 0, A(rk.data()), A(rv.data()), A(k.data()), A(v.data()), s, hkv, hd, pos, ctx);
-    launch_kv_append(nullptr, d, gk.data(), gv.data(), k.data(), v.data(), s, hkv, hd, pos, false, nullptr, ctx);
-    launch_kv_append(nullptr, d, gk2.data(), gv2.data(), k.data(), v.data(), s, hkv, hd, 0, true, &p, ctx);
+    SIM(kv_append, A(rk.data()), A(rv.data()), A(k.data()), A(v.data()), s, hkv, hd, pos, ctx);
+    GPU(kv_append, A(gk.data()), A(gv.data()), A(k.data()), A(v.data()), s, hkv, hd, pos, ctx);
+    GPU(kv_append_dpos, A(gk2.data()), A(gv2.data()), A(k.data()), A(v.data()), s, hkv, hd, A(&p), ctx);
     snprintf(name, sizeof name, "kv_append k %u %u %u at %d of %u", s, hkv, hd, pos, ctx); cmp(name, gk.data(), rk.data(), rk.size(), 1e-30);
     cmp("  v", gv.data(), rv.data(), rv.size(), 1e-30);
     cmp("  dpos k", gk2.data(), rk.data(), rk.size(), 1e-30);
@@ -172,13 +169,12 @@ int main(int argc, char **argv) {
   if (want("silu_mul add")) {
   for (uint32_t n : {11008u, 1003u, 3u}) {
     auto a = rnd(n, -8, 8), b = rnd(n, -2, 2); auto r = nanv(n), g = nanv(n);
-    fl_config_llama_elementwise(n, &d);
-    fl_launch_silu_mul(0, 0, A(r.data()), A(a.data()), A(b.data()), n);
-    launch_silu_mul(nullptr, d, g.data(), a.data(), b.data(), n);
+    SIM(silu_mul, A(r.data()), A(a.data()), A(b.data()), n);
+    GPU(silu_mul, A(g.data()), A(a.data()), A(b.data()), n);
     snprintf(name, sizeof name, "silu_mul %u", n); cmp(name, g.data(), r.data(), n);
     r = nanv(n); g = nanv(n);
-    fl_launch_add(0, 0, A(r.data()), A(a.data()), A(b.data()), n);
-    launch_add(nullptr, d, g.data(), a.data(), b.data(), n);
+    SIM(add, A(r.data()), A(a.data()), A(b.data()), n);
+    GPU(add, A(g.data()), A(a.data()), A(b.data()), n);
     snprintf(name, sizeof name, "add %u", n); cmp(name, g.data(), r.data(), n);
   }
   }
@@ -189,9 +185,8 @@ int main(int argc, char **argv) {
     if (n > 10) { x[5] = 20; x[9] = 20; x[n + 3] = NAN; x[n + n / 2] = 30; }
     if (rows > 2) for (uint32_t i = 0; i < n; i++) x[2 * n + i] = NAN;
     std::vector<int32_t> r(rows, 7), g(rows, 7);
-    fl_config_llama_argmax(rows, n, &d);
-    fl_launch_argmax(0, 0, A(r.data()), A(x.data()), rows, n);
-    launch_argmax(nullptr, d, g.data(), x.data(), rows, n);
+    SIM(argmax, A(r.data()), A(x.data()), rows, n);
+    GPU(argmax, A(g.data()), A(x.data()), rows, n);
     bool ok = r == g; if (!ok) fails++;
     printf("%s argmax %ux%u: sim", ok ? "ok  " : "FAIL", rows, n);
     for (auto v : r) printf(" %d", v);

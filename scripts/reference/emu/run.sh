@@ -8,13 +8,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-inc=(-I"$here" -I"$root/kernels/llama" -I"$root/kernels" -I"$root/hip")
+# the kernels' argument structs and launcher prototypes (build/gen/, from their declarations)
+(cd "$root" && deno eval 'import { writeGeneratedSources } from "./scripts/build.ts"; writeGeneratedSources();')
+inc=(-I"$here" -I"$root/kernels/llama" -I"$root/kernels" -I"$root/hip" -I"$root/build/gen")
 objs=()
 for src in "$root"/kernels/llama/*.hip "$here"/emu.cpp "$here"/check.cpp; do
   obj="$out/$(basename "$src").o"
   g++ -std=c++20 -O1 -pthread -x c++ "${inc[@]}" -c "$src" -o "$obj"
   objs+=("$obj")
 done
-gcc -std=c11 -O2 -D_GNU_SOURCE -I"$root/hip" -c "$root/hip/sim/llama_kernels.c" -o "$out/llama_sim.o"
+gcc -std=c11 -O2 -D_GNU_SOURCE -I"$root/hip" -I"$root/kernels" -I"$root/build/gen" -c "$root/hip/sim/llama_kernels.c" -o "$out/llama_sim.o"
 g++ -pthread "${objs[@]}" "$out/llama_sim.o" -o "$out/check"
 "$out/check" "$@"

@@ -6,6 +6,8 @@
  * exited threads stop counting on a GPU. Used by check.cpp (run.sh). */
 #ifndef EMU_VENDOR_H
 #define EMU_VENDOR_H
+/* hip/gpu_common.h includes hip/vendor.h by its own directory: this stands in for it. */
+#define FAULTLINE_VENDOR_H
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -55,6 +57,8 @@ using std::min; using std::max;
 inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
 
 typedef void *hipStream_t;
+typedef void *hipEvent_t;
+struct fl_breadcrumb; /* the fault kernels' slot (hip/vendor.h); the llama kernels leave none */
 typedef int hipError_t;
 #define hipSuccess 0
 inline int hipPeekAtLastError() { return 0; }
