@@ -47,6 +47,14 @@ export {
   launch,
   type PointerValue,
 } from "./ffi/kernels.ts";
+export { type Dim3, type PerLaunch } from "./ffi/kernel_spec.ts";
+export {
+  KernelCompileError,
+  KernelModule,
+  type LaunchGeometryOptions,
+  loadKernels,
+  type LoadKernelsOptions,
+} from "./ffi/kernel_module.ts";
 export { baseKernels, faultFill, faultWriteAt, tick } from "./ffi/kernels_base.ts";
 export { attentionDecodeScratchFloats, ATTN_DECODE_CHUNK, llamaKernels } from "./ffi/kernels_llama.ts";
 export {

@@ -50,6 +50,13 @@ export interface OpContext {
   op?: string;
 }
 
+/** A launch's grid, block and dynamic shared memory, where the caller chose them (loaded kernels). */
+export interface LaunchGeometry {
+  grid: [number, number, number];
+  block: [number, number, number];
+  sharedBytes: number;
+}
+
 export interface NativeCall {
   /** Op id, increasing from 1 within a process; also passed to fl_set_tag. */
   id: number;
@@ -66,6 +73,8 @@ export interface NativeCall {
   host?: number;
   /** Event handle for event_record / event_wait. */
   event?: number;
+  /** The launch geometry of a loaded kernel (built-in kernels' geometry is the library's). */
+  geometry?: LaunchGeometry;
   context: OpContext;
 }
 

@@ -42,6 +42,8 @@ export const STATUS_NAMES: Readonly<Record<number, readonly [string, string]>> =
   717: ["cudaErrorInvalidAddressSpace", "operation not supported on global/shared address space"],
   718: ["cudaErrorInvalidPc", "invalid program counter"],
   719: ["hipErrorLaunchFailure", "unspecified launch failure"],
+  200: ["hipErrorInvalidImage", "device kernel image is invalid"],
+  500: ["hipErrorNotFound", "named symbol not found"],
   801: ["hipErrorNotSupported", "operation not supported"],
   999: ["hipErrorUnknown", "unknown error"],
 };

@@ -10,7 +10,7 @@
  *   [D2H_AUDIT_START] op_id=… ts=… stream=0x… dev_ptr=0x… host_ptr=0x… bytes=… tensor=… step=… layer=…
  *   [D2H_AUDIT_END] op_id=… ts=… stream=0x… result=hipSuccess tensor=…
  */
-import type { Access, OpKind } from "./boundary.ts";
+import type { Access, LaunchGeometry, OpKind } from "./boundary.ts";
 import { statusName } from "./errors.ts";
 import {
   ACCESS_CODES,
@@ -26,6 +26,7 @@ import {
   F_T_BEFORE,
   FLAG_BLOCKED,
   FLAG_EVENT,
+  FLAG_GEOMETRY,
   FLAG_HOST,
   FLAG_PTR_TRUNCATED,
   FLAG_RESULT,
@@ -44,6 +45,7 @@ import {
   R_DEVICE,
   R_DONE,
   R_FLAGS,
+  R_GEOMETRY,
   R_INTENT,
   R_KIND,
   R_LAYER,
@@ -55,6 +57,7 @@ import {
   R_SCALAR_NAME,
   R_STATUS,
   R_STEP,
+  readGeometry,
   STATUS_BLOCKED,
 } from "./journal_native.ts";
 import { Registry, type ResolvedPointer } from "./registry.ts";
@@ -99,6 +102,8 @@ export interface JournalRecord {
   host?: number;
   event?: number;
   result?: number;
+  /** A loaded kernel's launch geometry (grid, block, dynamic shared bytes). */
+  geometry?: LaunchGeometry;
   step: number | null;
   layer: number | null;
   op: string | null;
@@ -295,6 +300,7 @@ function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
     };
     if (flags & FLAG_HOST) rec.host = f64[bf + F_HOST];
     if (flags & FLAG_EVENT) rec.event = f64[bf + F_EVENT];
+    if (flags & FLAG_GEOMETRY) rec.geometry = readGeometry(i32, bi + R_GEOMETRY);
     if (done && (flags & FLAG_RESULT)) rec.result = f64[bf + F_RESULT];
     if (flags & (FLAG_PTR_TRUNCATED | FLAG_SCALAR_TRUNCATED)) {
       rec.truncated = [];

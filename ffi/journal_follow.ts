@@ -23,6 +23,7 @@ import {
   F_STREAM,
   FLAG_BLOCKED,
   FLAG_EVENT,
+  FLAG_GEOMETRY,
   FLAG_HOST,
   FLAG_RESULT,
   HEADER_BYTES,
@@ -33,6 +34,7 @@ import {
   R_EV_DONE,
   R_EV_INTENT,
   R_FLAGS,
+  R_GEOMETRY,
   R_INTENT,
   R_KIND,
   R_LAYER,
@@ -44,6 +46,7 @@ import {
   R_SCALAR_NAME,
   R_STATUS,
   R_STEP,
+  readGeometry,
   RECORD_BYTES,
 } from "./journal_native.ts";
 
@@ -223,6 +226,7 @@ export class JournalFollower {
     };
     if (flags & FLAG_HOST) call.host = f[bf + F_HOST];
     if (flags & FLAG_EVENT) call.event = f[bf + F_EVENT];
+    if (flags & FLAG_GEOMETRY) call.geometry = readGeometry(i, bi + R_GEOMETRY);
     return call;
   }
 

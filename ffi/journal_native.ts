@@ -17,7 +17,7 @@
  * there too, so that pointers can be resolved after the ring has wrapped.
  * ffi/journal.ts decodes the ring and the side file into journal.jsonl.
  */
-import type { CallObserver, NativeCall, OpKind } from "./boundary.ts";
+import type { CallObserver, LaunchGeometry, NativeCall, OpKind } from "./boundary.ts";
 
 // ---- file format (shared with the decoder in ./journal.ts) ----
 
@@ -51,7 +51,8 @@ export const R_INTENT = 0, // record sequence number, written last on the way in
   R_PTR_META = 72, // 2 per pointer: argument name id, access | elem << 2
   R_SCALAR_NAME = 108, // 1 per scalar: name id
   R_EV_INTENT = 116, // the writer's event number of the intent (intents and outcomes share one count)
-  R_EV_DONE = 117; // the event number of the outcome (written before the done marker)
+  R_EV_DONE = 117, // the event number of the outcome (written before the done marker)
+  R_GEOMETRY = 118; // 7 when FLAG_GEOMETRY: grid x, y, z, block x, y, z, dynamic shared bytes (uint32)
 /** Record fields: Float64 indexes from the record's start. */
 export const F_ID = 8,
   F_T_BEFORE = 9,
@@ -68,12 +69,30 @@ export const FLAG_HOST = 1,
   FLAG_RESULT = 4,
   FLAG_PTR_TRUNCATED = 8,
   FLAG_SCALAR_TRUNCATED = 16,
-  FLAG_BLOCKED = 32;
+  FLAG_BLOCKED = 32,
+  FLAG_GEOMETRY = 64;
 
 /** Step / layer value meaning "not set". */
 export const NONE = -2147483648;
 /** Status written for a call a guard rail blocked (it never reached the library). */
 export const STATUS_BLOCKED = -1;
+
+/** Stores a launch geometry at `at` (R_GEOMETRY) as 7 uint32 in an Int32Array. */
+export function writeGeometry(i: Int32Array, at: number, g: LaunchGeometry): void {
+  i[at] = g.grid[0];
+  i[at + 1] = g.grid[1];
+  i[at + 2] = g.grid[2];
+  i[at + 3] = g.block[0];
+  i[at + 4] = g.block[1];
+  i[at + 5] = g.block[2];
+  i[at + 6] = g.sharedBytes;
+}
+
+/** The launch geometry stored at `at` (R_GEOMETRY). */
+export function readGeometry(i: Int32Array, at: number): LaunchGeometry {
+  const u = (k: number) => i[at + k] >>> 0;
+  return { grid: [u(0), u(1), u(2)], block: [u(3), u(4), u(5)], sharedBytes: u(6) };
+}
 
 export const KINDS: readonly OpKind[] = [
   "alloc",
@@ -329,6 +348,11 @@ export class JournalWriter implements CallObserver {
     if (call.event !== undefined) {
       f[bf + F_EVENT] = call.event;
       flags |= FLAG_EVENT;
+    }
+    const g = call.geometry;
+    if (g !== undefined) {
+      writeGeometry(i, bi + R_GEOMETRY, g);
+      flags |= FLAG_GEOMETRY;
     }
     const ctx = call.context;
     i[bi + R_STEP] = ctx.step ?? NONE;

@@ -40,11 +40,23 @@ export interface KernelArgSpec {
   readonly extent?: (args: Readonly<Record<string, number>>) => number;
 }
 
+/** A grid or block size: x, or [x, y?, z?] (missing dimensions are 1). */
+export type Dim3 = number | readonly [number, number?, number?];
+
+/** A value given once, or computed from a launch's arguments (as numbers; pointers as addresses). */
+export type PerLaunch<T> = T | ((args: Readonly<Record<string, number>>) => T);
+
 /** A kernel: its name (what fault info and the journal report) and its arguments. */
 export interface KernelDescriptor {
   /** Kernel name: a C identifier; a built-in kernel's export is `fl_launch_<name>`. */
   readonly name: string;
   readonly args: readonly KernelArgSpec[];
+  /** Loaded kernels only (loadKernels): the grid, unless the launch gives one. */
+  readonly grid?: PerLaunch<Dim3>;
+  /** Loaded kernels only: the block, unless the launch gives one. */
+  readonly block?: PerLaunch<Dim3>;
+  /** Loaded kernels only: bytes of dynamic shared memory (default 0). */
+  readonly sharedBytes?: PerLaunch<number>;
 }
 
 /** Identity function that keeps a descriptor's literal types (arg names) for `KernelArgs`. */
@@ -88,6 +100,19 @@ export function cType(type: KernelArgType): string {
 /** Bytes (and alignment) of an argument in a kernel's parameter layout. */
 export function argSize(type: KernelArgType): number {
   return type === "ptr" || type === "u64" ? 8 : 4;
+}
+
+/** Each argument's offset in a kernel's parameter buffer (each at its own alignment), and the buffer's size. */
+export function argLayout(args: readonly KernelArgSpec[]): { offsets: number[]; bytes: number } {
+  let at = 0;
+  const offsets = args.map((a) => {
+    const size = argSize(a.type);
+    at = Math.ceil(at / size) * size;
+    const off = at;
+    at += size;
+    return off;
+  });
+  return { offsets, bytes: at };
 }
 
 /** Symbol table entries for the launch exports of `kernels` (ffi/symbols.ts spreads them in). */

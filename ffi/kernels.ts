@@ -28,6 +28,7 @@ import type { Device } from "./device.ts";
 import { check, FaultlineUsageError } from "./errors.ts";
 import type { Stream } from "./stream.ts";
 import type { NativeSymbols } from "./symbols.ts";
+import { isLoadable, type LaunchGeometryOptions, type LoadedKernel, loadedKernel } from "./kernel_module.ts";
 import { type KernelArgSpec, type KernelDescriptor, launchSymbol } from "./kernel_spec.ts";
 import { describe } from "./validate.ts";
 
@@ -48,8 +49,15 @@ export type KernelArgs<K extends KernelDescriptor> = {
 
 type NativeLaunch = (dev: number, stream: bigint, ...a: (number | bigint)[]) => number;
 
+/** A loaded kernel's launch goes through its LoadedKernel, never through Compiled.fn. */
+const noLaunch: NativeLaunch = () => {
+  throw new Error("unreachable: a loaded kernel launches through its LoadedKernel");
+};
+
 interface Compiled {
   symbols: NativeSymbols;
+  /** A kernel loaded at run time (loadKernels): launched through fl_launch_function. */
+  loadable: boolean;
   /** The launch export's name (errors name it). */
   symbol: string;
   fn: NativeLaunch;
@@ -105,15 +113,20 @@ function callFill(kernel: KernelDescriptor): CallFill {
 const compiled = new WeakMap<KernelDescriptor, Compiled>();
 
 function compile(device: Device, kernel: KernelDescriptor): Compiled {
-  const symbol = launchSymbol(kernel);
-  const fn = (device.symbols as unknown as Record<string, NativeLaunch>)[symbol];
+  const loadable = isLoadable(kernel);
+  const symbol = loadable ? "fl_launch_function" : launchSymbol(kernel);
+  const fn = loadable ? noLaunch : (device.symbols as unknown as Record<string, NativeLaunch>)[symbol];
   if (typeof fn !== "function") {
-    throw new FaultlineUsageError(`kernel ${kernel.name}: the library has no export ${symbol}`);
+    throw new FaultlineUsageError(
+      `kernel ${kernel.name} is neither built in (no export ${symbol}) nor loaded: ` +
+        `load it with loadKernels(device, { source, kernels: [${kernel.name}] })`,
+    );
   }
   const numeric: Record<string, number> = {};
   for (const spec of kernel.args) numeric[spec.name] = 0;
   const c: Compiled = {
     symbols: device.symbols,
+    loadable,
     symbol,
     fn,
     values: new Array<number | bigint>(kernel.args.length).fill(0),
@@ -184,6 +197,7 @@ export function launch<K extends KernelDescriptor>(
   stream: Stream | undefined | null,
   kernel: K,
   args: KernelArgs<K>,
+  geometry?: LaunchGeometryOptions,
 ): void {
   let c = compiled.get(kernel);
   if (c === undefined || c.symbols !== device.symbols) c = compile(device, kernel);
@@ -195,9 +209,10 @@ export function launch<K extends KernelDescriptor>(
   const s = stream == null ? 0 : streamHandle(stream, device, `launch ${kernel.name}`);
   const s64 = stream == null ? 0n : stream.handle64;
   const dev = device.ordinal;
-  if (!boundary.active) return check(invoke(c.fn, dev, s64, values), c.symbol);
+  const lk = c.loadable ? loadedOn(kernel, dev, values, geometry) : builtIn(kernel, geometry);
+  if (!boundary.active) return check(lk ? lk.launch(dev, s64) : invoke(c.fn, dev, s64, values), c.symbol);
 
-  if (boundary.reuse && !c.busy) return launchReused(device, kernel, c, s, s64);
+  if (boundary.reuse && !c.busy) return launchReused(device, kernel, c, s, s64, lk);
 
   const numeric: Record<string, number> = {};
   for (let i = 0; i < specs.length; i++) numeric[specs[i].name] = Number(values[i]);
@@ -219,8 +234,39 @@ export function launch<K extends KernelDescriptor>(
     });
   }
   const call = makeCall("launch", kernel.name, dev, s, scalars, pointers);
+  if (lk) {
+    const g = lk.geometry;
+    call.geometry = { grid: [...g.grid], block: [...g.block], sharedBytes: g.sharedBytes };
+    return check(through(device.symbols, call, () => lk.launch(dev, s64)), c.symbol);
+  }
   const argv = values.slice();
   check(through(device.symbols, call, () => invoke(c.fn, dev, s64, argv)), c.symbol);
+}
+
+/** The loaded kernel of device `dev`, its arguments packed and its geometry computed. */
+function loadedOn(
+  kernel: KernelDescriptor,
+  dev: number,
+  values: readonly (number | bigint)[],
+  geometry: LaunchGeometryOptions | undefined,
+): LoadedKernel {
+  const lk = loadedKernel(kernel, dev);
+  if (!lk) {
+    throw new FaultlineUsageError(
+      `launch ${kernel.name}: not loaded on device ${dev}: call loadKernels(device, { ..., kernels: [${kernel.name}] }) first`,
+    );
+  }
+  lk.prepare(values, geometry);
+  return lk;
+}
+
+function builtIn(kernel: KernelDescriptor, geometry: LaunchGeometryOptions | undefined): undefined {
+  if (geometry !== undefined) {
+    throw new FaultlineUsageError(
+      `launch ${kernel.name}: grid, block and sharedBytes are for loaded kernels; a built-in kernel's geometry is its own`,
+    );
+  }
+  return undefined;
 }
 
 /** The call object of `kernel`'s launches, built once: scalars and pointers in declared order. */
@@ -242,10 +288,18 @@ function pooledCall(kernel: KernelDescriptor, dev: number): NativeCall {
  * kernel's one NativeCall is refilled in place (no allocation per launch).
  * A call an observer blocks (throws) is left to the error and not reused.
  */
-function launchReused(device: Device, kernel: KernelDescriptor, c: Compiled, s: number, s64: bigint): void {
+function launchReused(
+  device: Device,
+  kernel: KernelDescriptor,
+  c: Compiled,
+  s: number,
+  s64: bigint,
+  lk: LoadedKernel | undefined,
+): void {
   const dev = device.ordinal;
   let call = c.call;
   if (call === null || call.device !== dev) call = c.call = pooledCall(kernel, dev);
+  call.geometry = lk?.geometry;
   const values = c.values;
   (c.fill ??= callFill(kernel))(values, c.numeric, call.scalars, call.pointers);
   const ctx = boundary.context;
@@ -261,7 +315,7 @@ function launchReused(device: Device, kernel: KernelDescriptor, c: Compiled, s: 
   try {
     sym.fl_set_tag(BigInt(call.id));
     boundary.before(call);
-    status = invoke(c.fn, dev, s64, values);
+    status = lk ? lk.launch(dev, s64) : invoke(c.fn, dev, s64, values);
     boundary.after(call, status);
   } catch (e) {
     c.call = null; // an error may hold the call

@@ -1,6 +1,6 @@
 /**
  * The native symbol table: one entry per export of libfaultline.so
- * (hip/faultline.h, hip/host.h, hip/launch.h), with the C prototype beside
+ * (hip/faultline.h, hip/host.h, hip/modules.h, hip/launch.h), with the C prototype beside
  * every parameter; the kernel launch exports come from the kernels' own
  * declarations (ffi/kernels_builtin.ts, through `kernelSymbols`).
  *
@@ -201,6 +201,56 @@ export const symbols = {
   /** int32_t fl_journal_unmap(uint64_t addr, uint64_t bytes) */
   fl_journal_unmap: { parameters: ["u64", /* uint64_t addr */ "u64" /* uint64_t bytes */], result: "i32" },
 
+  // ---- kernels loaded at run time (hip/modules.h) ----
+  /** int32_t fl_module_load(int32_t dev, const void *image, uint64_t bytes, uint64_t *out_module) */
+  fl_module_load: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "buffer", /* const void *image */
+      "u64", /* uint64_t bytes */
+      "buffer", /* uint64_t *out_module */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_module_unload(int32_t dev, uint64_t module) */
+  fl_module_unload: { parameters: ["i32", /* int32_t dev */ "u64" /* uint64_t module */], result: "i32" },
+  /** int32_t fl_module_function(int32_t dev, uint64_t module, const char *name, uint64_t *out_fn) */
+  fl_module_function: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t module */
+      "buffer", /* const char *name (NUL-terminated) */
+      "buffer", /* uint64_t *out_fn */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_function_param(int32_t dev, uint64_t fn, int32_t index, uint64_t *offset, uint64_t *size, int32_t *kind) */
+  fl_function_param: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t fn */
+      "i32", /* int32_t index */
+      "buffer", /* uint64_t *offset */
+      "buffer", /* uint64_t *size */
+      "buffer", /* int32_t *kind: 0 unknown, 1 pointer, 2 value */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_launch_function(int32_t dev, uint64_t stream, uint64_t fn, const uint32_t *dims, uint32_t shared_bytes, const void *args, uint64_t args_bytes, const char *name) */
+  fl_launch_function: {
+    parameters: [
+      "i32", /* int32_t dev */
+      "u64", /* uint64_t stream */
+      "u64", /* uint64_t fn */
+      "buffer", /* const uint32_t *dims: grid x, y, z, block x, y, z */
+      "u32", /* uint32_t shared_bytes */
+      "buffer", /* const void *args: packed at the parameters' offsets */
+      "u64", /* uint64_t args_bytes */
+      "buffer", /* const char *name (NUL-terminated) */
+    ],
+    result: "i32",
+  },
+
   // ---- kernel launches: one export per built-in kernel, generated from its declaration ----
   ...kernelSymbols(builtinKernels),
   /** int32_t fl_kernel_table_hash(uint64_t *out): the digest of the declarations the library was built from */
@@ -250,7 +300,9 @@ export const Status = {
   INVALID_MEMCPY_DIRECTION: 21,
   NO_DEVICE: 100,
   INVALID_DEVICE: 101,
+  INVALID_IMAGE: 200,
   INVALID_HANDLE: 400,
+  NOT_FOUND: 500,
   NOT_READY: 600,
   ILLEGAL_ADDRESS: 700,
   LAUNCH_OUT_OF_RESOURCES: 701,

@@ -341,6 +341,11 @@ static int32_t enter(int32_t dev, sim_dev **out, int sticky) {
   return 0;
 }
 
+SIM_HIDDEN int32_t sim_enter(int32_t dev, int sticky) {
+  sim_dev *d;
+  return enter(dev, &d, sticky);
+}
+
 SIM_HIDDEN int32_t sim_device_sticky(int32_t dev) {
   pthread_once(&g_once, sim_init_once);
   if (dev < 0 || dev >= g_ndev) return 0;

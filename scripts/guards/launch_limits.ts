@@ -5,7 +5,9 @@
  * kernels/llama/launch_config_llama.h (the formulas the launchers use, and
  * fl_llama_fit's per-dimension thread limit), in
  * TypeScript, from the launch's scalar arguments; keep them in step when a
- * launcher changes. A kernel with no geometry here is not checked.
+ * launcher changes. A kernel loaded at run time is checked against the
+ * geometry its launch carries (NativeCall.geometry). Any other kernel with no
+ * geometry here is not checked.
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import { CleanRepeats } from "./memo.ts";
@@ -133,11 +135,13 @@ export function launchLimitsRail(mode: RailMode = "warn"): Rail {
     mode,
     check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
       if (call.kind !== "launch") return NO_FINDINGS;
-      const g = geometry.get(call.name);
-      if (g === undefined) return NO_FINDINGS;
-      if (memo.skip(call, ctx)) return NO_FINDINGS;
+      // a loaded kernel's launch carries the geometry it was given; a built-in one's is mirrored above
+      const given = call.geometry;
+      const g = given === undefined ? geometry.get(call.name) : undefined;
+      if (given === undefined && g === undefined) return NO_FINDINGS;
+      if (given === undefined && memo.skip(call, ctx)) return NO_FINDINGS;
       let out: Finding[] | null = null;
-      for (const d of g(call.scalars)) {
+      for (const d of given !== undefined ? [given] : g!(call.scalars)) {
         const why = dimsProblem(d, ctx.limits);
         if (why === null) continue;
         (out ??= []).push(
@@ -149,7 +153,7 @@ export function launchLimitsRail(mode: RailMode = "warn"): Rail {
           ),
         );
       }
-      memo.record(call, ctx, out === null);
+      if (given === undefined) memo.record(call, ctx, out === null);
       return out ?? NO_FINDINGS;
     },
   };
