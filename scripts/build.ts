@@ -2,7 +2,7 @@
  * Builds the native library, build/<backend>/libfaultline.so, for each backend:
  *
  * - sim:  the system C compiler over hip/sim/*.c (always built);
- * - cuda: nvcc over hip/gpu_*.cpp and every .hip file under kernels/ (any depth),
+ * - cuda: nvcc over hip/gpu_*.cpp and every .hip file under kernels/ (any depth; not kernels/examples/, which are loaded at run time),
  *         through hip/vendor.h (-DFL_BACKEND_CUDA), static cudart; built where nvcc exists;
  * - hip:  hipcc (HIP_PLATFORM=amd) over the same files; built where hipcc exists.
  *
@@ -237,7 +237,8 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
 
   const gpuSources = [
     ...listFiles(root, "hip", [".cpp"], false).filter((p) => /^hip\/gpu_[^/]*\.cpp$/.test(p)),
-    ...listFiles(root, "kernels", [".hip"], true),
+    // kernels/examples/ holds sources loaded at run time (loadKernels), not built in
+    ...listFiles(root, "kernels", [".hip"], true).filter((p) => !p.startsWith("kernels/examples/")),
     `${GEN_DIR}/fl_kernel_exports_gpu.cpp`,
   ];
   if (gpuSources.length === 0) throw new BuildError(backend, "no sources (hip/gpu_*.cpp, kernels/**/*.hip)");
