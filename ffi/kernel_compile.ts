@@ -75,9 +75,10 @@ function onPath(name: string): string | null {
   return null;
 }
 
-function run(cmd: string, args: string[]): { ok: boolean; output: string } {
+function run(cmd: string, args: string[], env?: Record<string, string>): { ok: boolean; output: string } {
   try {
-    const r = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).outputSync();
+    const r = new Deno.Command(cmd, { args, env, stdin: "null", stdout: "piped", stderr: "piped" })
+      .outputSync();
     const dec = new TextDecoder();
     return { ok: r.success, output: (dec.decode(r.stdout) + dec.decode(r.stderr)).trim() };
   } catch (e) {
@@ -134,6 +135,13 @@ function sourceClosure(path: string): { path: string; text: string }[] {
   };
   visit(path);
   return [...seen].map(([p, text]) => ({ path: p, text }));
+}
+
+/** The __global__ functions defined in a source and the headers it includes with quotes. */
+export function globalFunctions(path: string): string[] {
+  const re =
+    /__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\(/g;
+  return [...new Set(sourceClosure(path).flatMap((f) => [...f.text.matchAll(re)].map((m) => m[1])))];
 }
 
 async function sha256(text: string): Promise<string> {
@@ -224,7 +232,7 @@ function compileHipcc(req: CompileRequest, hipcc: string, out: string): void {
     req.source,
     "-o",
     out,
-  ]);
+  ], { HIP_PLATFORM: "amd" });
   if (!r.ok) {
     throw new KernelCompileError(`kernel source ${req.source} does not compile for hip (${hipcc})`, r.output);
   }

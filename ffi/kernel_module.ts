@@ -28,7 +28,12 @@ import {
 } from "./code_object.ts";
 import type { Device } from "./device.ts";
 import { check, FaultlineUsageError } from "./errors.ts";
-import { type CompileBackend, compileKernels, KernelCompileError } from "./kernel_compile.ts";
+import {
+  type CompileBackend,
+  compileKernels,
+  globalFunctions,
+  KernelCompileError,
+} from "./kernel_compile.ts";
 import { argLayout, argSize, type Dim3, type KernelDescriptor, type PerLaunch } from "./kernel_spec.ts";
 import { runtime } from "./runtime.ts";
 
@@ -276,6 +281,14 @@ export async function loadKernels(device: Device, opts: LoadKernelsOptions): Pro
   let symbols: Record<string, string> = {};
   if (opts.source !== undefined) {
     const source = absolute(pathOf(opts.source));
+    const defined = globalFunctions(source);
+    for (const k of opts.kernels) {
+      if (!defined.includes(k.name)) {
+        throw new FaultlineUsageError(
+          `kernel ${k.name} is not in ${source} (its __global__ functions: ${defined.join(", ") || "none"})`,
+        );
+      }
+    }
     const props = device.props;
     const arch = opts.arch ??
       (backend === "cuda" ? `sm_${props.major}${props.minor}` : backend === "hip" ? "gfx90a" : undefined);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "modules.h"
@@ -47,25 +46,27 @@ static const fl_sim_kernel *live_kernel(uint64_t h, int32_t dev) {
   return NULL;
 }
 
-/* dlopens `bytes` of `image` through an anonymous file; null when it is no loadable sim module. */
+/* dlopens `bytes` of `image` through a file of its own; null when it is no
+ * loadable sim module. Each load gets a new path: the dynamic loader hands
+ * back an already loaded object of the same name, and a C++ module may stay
+ * loaded after dlclose. */
 static void *open_image(const void *image, uint64_t bytes) {
-  int fd = memfd_create("faultline-module", MFD_CLOEXEC);
+  const char *tmp = getenv("TMPDIR");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/faultline-module-XXXXXX.so", tmp && *tmp ? tmp : "/tmp");
+  int fd = mkstemps(path, 3);
   if (fd < 0) return NULL;
   const char *p = image;
   uint64_t left = bytes;
   while (left > 0) {
     ssize_t n = write(fd, p, left);
-    if (n <= 0) {
-      close(fd);
-      return NULL;
-    }
+    if (n <= 0) break;
     p += n;
     left -= (uint64_t)n;
   }
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   close(fd);
+  void *so = left == 0 ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+  unlink(path);
   return so;
 }
 

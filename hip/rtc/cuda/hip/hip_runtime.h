@@ -14,7 +14,7 @@
 #endif
 #endif
 
-#define HIP_DYNAMIC_SHARED(type, var) extern __shared__ type var[]
+#define HIP_DYNAMIC_SHARED(type, var) extern __shared__ type var[];
 #define HIP_DYNAMIC_SHARED_ATTRIBUTE
 
 template <class T>

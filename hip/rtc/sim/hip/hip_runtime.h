@@ -39,7 +39,7 @@
 #define __launch_bounds__(...)
 #define __shared__ static thread_local
 #define __constant__ static
-#define HIP_DYNAMIC_SHARED(type, var) type *var = reinterpret_cast<type *>(::flsim::dynamic_shared())
+#define HIP_DYNAMIC_SHARED(type, var) type *var = reinterpret_cast<type *>(::flsim::dynamic_shared());
 #define HIP_DYNAMIC_SHARED_ATTRIBUTE
 
 struct dim3 {

@@ -1,0 +1,87 @@
+/**
+ * Kernel sources compiled for the GPU backends without a GPU: hipcc --genco
+ * (gfx90a) and nvcc -cubin (sm_90) build the example kernel, and the code
+ * object readers find it and its real parameter layout, which must agree with
+ * the kernel's declaration. Skipped where the compiler is absent (CI installs
+ * both).
+ */
+import assert from "node:assert/strict";
+import {
+  amdgpuKernelArgs,
+  elfFunctionSymbols,
+  kernelSymbol,
+  offloadBundleEntries,
+} from "../ffi/code_object.ts";
+import { compileKernels } from "../ffi/kernel_compile.ts";
+import { argLayout } from "../ffi/kernel_spec.ts";
+import { ropeUser } from "../scripts/experiments/own_kernel.ts";
+
+const ROPE = decodeURIComponent(new URL("../kernels/examples/rope_user.hip", import.meta.url).pathname);
+
+function has(cmd: string): boolean {
+  try {
+    return new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "code objects: hipcc builds the example for gfx90a; its metadata gives the declared layout",
+  ignore: !has("hipcc"),
+  fn: async () => {
+    const cacheDir = await Deno.makeTempDir({ prefix: "faultline-hsaco-" });
+    const c = await compileKernels({
+      backend: "hip",
+      source: ROPE,
+      kernels: ["rope_user"],
+      arch: "gfx90a",
+      cacheDir,
+    });
+    const amd = offloadBundleEntries(c.image).filter((e) => e.triple.includes("amdgcn"));
+    assert.equal(amd.length, 1);
+    assert.match(amd[0].triple, /gfx90a/);
+    const args = amdgpuKernelArgs(amd[0].image).get("rope_user");
+    assert.ok(args, "rope_user is in the metadata");
+    const visible = args.filter((a) => !a.valueKind.startsWith("hidden_"));
+    const declared = argLayout(ropeUser.args);
+    assert.deepEqual(visible.map((a) => a.offset), declared.offsets);
+    assert.deepEqual(
+      visible.map((a) => a.valueKind),
+      ropeUser.args.map((a) => a.type === "ptr" ? "global_buffer" : "by_value"),
+    );
+    assert.ok(elfFunctionSymbols(amd[0].image).includes("rope_user"));
+    await Deno.remove(cacheDir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "code objects: nvcc builds the example as a cubin that names the kernel",
+  ignore: !has("nvcc"),
+  fn: async () => {
+    const cacheDir = await Deno.makeTempDir({ prefix: "faultline-cubin-" });
+    // NVRTC is not installed here: the cuda path falls back to nvcc -cubin
+    const c = await compileKernels({
+      backend: "cuda",
+      source: ROPE,
+      kernels: ["rope_user"],
+      arch: "sm_90",
+      cacheDir,
+    });
+    const symbols = elfFunctionSymbols(c.image);
+    assert.equal(kernelSymbol(symbols, "rope_user"), "rope_user");
+    await Deno.remove(cacheDir, { recursive: true });
+  },
+});
+
+Deno.test("code objects: a C++ kernel is found by its mangled name; malformed files are clear errors", () => {
+  assert.equal(kernelSymbol(["_Z9rope_userPfPKijjjf", "other"], "rope_user"), "_Z9rope_userPfPKijjjf");
+  assert.equal(kernelSymbol(["_Z4ropePf", "_Z4ropePd"], "rope"), null); // overloaded: ambiguous
+  assert.throws(() => elfFunctionSymbols(new Uint8Array(64)), /not a 64-bit little-endian ELF/);
+  const bundle = new TextEncoder().encode("__CLANG_OFFLOAD_BUNDLE__");
+  const bad = new Uint8Array(64);
+  bad.set(bundle);
+  new DataView(bad.buffer).setBigUint64(24, 1n << 40n, true);
+  assert.throws(() => offloadBundleEntries(bad), /claims \d+ entries/);
+});
