@@ -72,6 +72,8 @@ interface RealParam {
 export class LoadedKernel {
   readonly geometry: LaunchGeometry = { grid: [1, 1, 1], block: [1, 1, 1], sharedBytes: 0 };
   readonly #dims = new Uint32Array(6);
+  /** The same bytes as a Uint8Array: Deno's fast FFI path takes buffers as Uint8Array only. */
+  readonly #dimBytes = new Uint8Array(this.#dims.buffer);
   readonly #args: Uint8Array<ArrayBuffer>;
   readonly #view: DataView;
   readonly #name: Uint8Array<ArrayBuffer>;
@@ -114,17 +116,24 @@ export class LoadedKernel {
       }
       this.#numeric[args[i].name] = Number(v);
     }
-    const k = this.kernel, g = this.geometry;
-    dim3Into(g.grid, over?.grid ?? perLaunch(k.grid, this.#numeric, k.name, "grid"), k.name, "grid");
-    dim3Into(g.block, over?.block ?? perLaunch(k.block, this.#numeric, k.name, "block"), k.name, "block");
-    const shared = over?.sharedBytes ?? perLaunch(k.sharedBytes ?? 0, this.#numeric, k.name, "sharedBytes");
+    const k = this.kernel, g = this.geometry, n = this.#numeric;
+    dim3Into(g.grid, over?.grid ?? perLaunch(k.grid, n, k.name, "grid"), k.name, "grid");
+    dim3Into(g.block, over?.block ?? perLaunch(k.block, n, k.name, "block"), k.name, "block");
+    const shared = over?.sharedBytes ??
+      (k.sharedBytes === undefined ? 0 : perLaunch(k.sharedBytes, n, k.name, "sharedBytes"));
     if (!Number.isInteger(shared) || shared < 0 || shared > 0xffffffff) {
       throw new FaultlineUsageError(
         `launch ${k.name}: sharedBytes must be a non-negative integer, got ${shared}`,
       );
     }
     g.sharedBytes = shared;
-    this.#dims.set([...g.grid, ...g.block]);
+    const d = this.#dims;
+    d[0] = g.grid[0],
+      d[1] = g.grid[1],
+      d[2] = g.grid[2],
+      d[3] = g.block[0],
+      d[4] = g.block[1],
+      d[5] = g.block[2];
   }
 
   /** The native launch of what `prepare` packed. */
@@ -134,7 +143,7 @@ export class LoadedKernel {
       dev,
       stream,
       this.fn,
-      this.#dims,
+      this.#dimBytes,
       this.geometry.sharedBytes,
       this.#args,
       this.#bytes,
@@ -158,15 +167,15 @@ function perLaunch<T>(
 }
 
 function dim3Into(out: [number, number, number], d: Dim3, kernel: string, what: string): void {
-  const xyz = typeof d === "number" ? [d, 1, 1] : [d[0], d[1] ?? 1, d[2] ?? 1];
+  if (typeof d === "number") out[0] = d, out[1] = 1, out[2] = 1;
+  else out[0] = d[0], out[1] = d[1] ?? 1, out[2] = d[2] ?? 1;
   for (let i = 0; i < 3; i++) {
-    const v = xyz[i];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 0xffffffff) {
+    const v = out[i];
+    if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) {
       throw new FaultlineUsageError(
         `launch ${kernel}: ${what} must be positive integers, got ${JSON.stringify(d)}`,
       );
     }
-    out[i] = v;
   }
 }
 

@@ -177,13 +177,14 @@ FL_EXPORT int32_t fl_launch_function(int32_t dev, uint64_t stream, uint64_t fn, 
   if (st) return st;
   if (shared_bytes > SIM_MAX_DYNAMIC_SHARED) return sim_fail(FL_ERROR_INVALID_VALUE);
   size_t size = sizeof(module_launch) + args_bytes;
-  module_launch *h = malloc(size);
+  _Alignas(16) char local[512]; /* sim_launch copies it: most launches need no allocation */
+  module_launch *h = size <= sizeof local ? (module_launch *)local : malloc(size);
   if (!h) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
   h->kernel = k;
   memcpy(h->dims, dims, sizeof h->dims);
   h->shared_bytes = shared_bytes;
   if (args_bytes) memcpy((char *)(h + 1), args, args_bytes);
   st = sim_launch(dev, stream, name ? name : k->name, run_module_kernel, h, size);
-  free(h);
+  if ((char *)h != local) free(h);
   return st;
 }

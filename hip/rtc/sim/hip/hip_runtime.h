@@ -79,6 +79,7 @@ struct Block {
   Fiber *cur = nullptr;
   void (*body)(void *) = nullptr;
   void *body_arg = nullptr;
+  bool direct = false; /* one thread per block: run on the scheduler's stack, no fibers */
 };
 
 inline Block &block() {
@@ -90,6 +91,7 @@ inline void *dynamic_shared() { return block().shared.data(); }
 
 inline void suspend(State s) {
   Block &b = block();
+  if (b.direct) return; /* a block of one thread: nobody to wait for */
   Fiber *f = b.cur;
   f->state = s;
   swapcontext(&f->ctx, &b.sched);
@@ -141,6 +143,15 @@ inline bool release(Block &b, size_t n) {
 
 inline void run_block(size_t n) {
   Block &b = block();
+  if (n == 1) {
+    b.direct = true;
+    b.cur = &b.fibers[0];
+    b.cur->linear = 0;
+    b.cur->tid = dim3(0, 0, 0);
+    b.body(b.body_arg);
+    b.direct = false;
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     Fiber &f = b.fibers[i];
     f.linear = static_cast<uint32_t>(i);
@@ -171,6 +182,7 @@ inline void run_grid(const uint32_t dims[6], uint32_t shared_bytes, void (*body)
   b.shared.assign(shared_bytes, 0);
   b.body = body;
   b.body_arg = arg;
+  b.direct = false;
   for (uint32_t z = 0; z < dims[2]; z++)
     for (uint32_t y = 0; y < dims[1]; y++)
       for (uint32_t x = 0; x < dims[0]; x++) {
