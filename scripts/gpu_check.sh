@@ -16,7 +16,8 @@
 # when every stage that ran passed.
 #
 # Environment: OUT, CUDA_ARCH (e.g. 90; default: build.ts's), TEST_TIMEOUT and
-# BENCH_TIMEOUT (seconds; 420 and 300), BUILD_TIMEOUT (300).
+# BENCH_TIMEOUT (seconds; 420 and 300), BUILD_TIMEOUT (300), TEST_FILES (see
+# do_test), BENCH_ARGS (passed to `deno task bench`, e.g. '--only own_kernels').
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
@@ -161,7 +162,11 @@ do_test() {
 do_bench() {
   need_deno || return 1
   local rc
-  timeout -k 10 "${BENCH_TIMEOUT:-300}" "$DENO" task bench 2>&1 | tee "$OUT/bench.log"
+  local args=()
+  set -f
+  [ -n "${BENCH_ARGS:-}" ] && args=(${BENCH_ARGS})
+  set +f
+  timeout -k 10 "${BENCH_TIMEOUT:-300}" "$DENO" task bench "${args[@]}" 2>&1 | tee "$OUT/bench.log"
   rc=$?
   if [ -d reports/bench ] && [ -n "$(ls -A reports/bench)" ]; then
     mkdir -p "$OUT/bench" && cp -r reports/bench/. "$OUT/bench/"

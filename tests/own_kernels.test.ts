@@ -314,3 +314,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "own kernels: a prebuilt code object loads and runs like a compiled source",
+  ...ffiTest,
+  fn: async () => {
+    const rt = runtime(), dev = rt.device(0);
+    let codeObject: string;
+    const dir = await Deno.makeTempDir({ prefix: "faultline-prebuilt-" });
+    if (rt.backend === "cuda") {
+      // what a user's build does: nvcc -cubin for the device
+      codeObject = `${dir}/reduce.cubin`;
+      const arch = `sm_${dev.props.major}${dev.props.minor}`;
+      const out = await new Deno.Command("nvcc", {
+        args: ["-cubin", `-arch=${arch}`, "-x", "cu", `-I${ROOT}hip/rtc/cuda`, REDUCE, "-o", codeObject],
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    } else if (rt.backend === "sim") {
+      codeObject = (await loadKernels(dev, { source: REDUCE, kernels: [tree], cacheDir: dir })).path;
+    } else {
+      return; // hip: no AMD GPU here to run it
+    }
+    const prebuilt = defineKernel({ name: "row_sum_tree", args: rowSumArgs, grid: rows, block: 256 });
+    const m = await loadKernels(dev, { codeObject, kernels: [prebuilt] });
+    assert.equal(m.compiler, "prebuilt");
+    const R = 3, n = 517, x = randomRows(R, n);
+    const want = new Float64Array(R);
+    for (let r = 0; r < R; r++) for (let i = 0; i < n; i++) want[r] += x[r * n + i];
+    const bx = dev.malloc(x.byteLength, { name: "x" }), out = dev.malloc(R * 4, { name: "out" });
+    bx.upload(x);
+    out.upload(new Float32Array(R).fill(NaN));
+    launch(dev, null, prebuilt, { x: bx, out, n }, { grid: R });
+    const got = new Float32Array(R);
+    out.download(got);
+    assert.ok(relErr(got, want) < 1e-5, `relative error ${relErr(got, want)}`);
+    bx.free();
+    out.free();
+    m.unload();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
