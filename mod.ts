@@ -12,6 +12,7 @@ export {
   repoRoot,
 } from "./ffi/library.ts";
 export { Runtime, runtime } from "./ffi/runtime.ts";
+export { type BuildInfo, describeBuild, readBuildInfo } from "./ffi/build_info.ts";
 export {
   Device,
   type DeviceProps,

@@ -8,6 +8,7 @@
  * ("faultline: backend cuda, device 0: NVIDIA H100 80GB HBM3") unless
  * $FAULTLINE_QUIET=1.
  */
+import { type BuildInfo, readBuildInfo } from "./build_info.ts";
 import { FaultlineLoadError, setStatusTranslator } from "./errors.ts";
 import { kernelTableHash } from "./kernel_spec.ts";
 import { builtinKernels } from "./kernels_builtin.ts";
@@ -42,6 +43,8 @@ export interface LoadedLibrary {
   deviceCount: number;
   /** fl_device_props name of device 0, or "" when there is none. */
   device0Name: string;
+  /** What the library was built for (<library>.json), null when that is not known. */
+  build: BuildInfo | null;
 }
 
 function exists(path: string): boolean {
@@ -112,7 +115,8 @@ export function openLibrary(path: string): LoadedLibrary {
     const props = new Uint8Array(312);
     if (s.fl_device_props_get(0, props) === 0) device0Name = cString(props.subarray(0, 256));
   }
-  return { lib, symbols: s, backend: cString(nameBuf), path, deviceCount, device0Name };
+  const build = readBuildInfo(path);
+  return { lib, symbols: s, backend: cString(nameBuf), path, deviceCount, device0Name, build };
 }
 
 /**
@@ -159,7 +163,8 @@ export function missingSymbols(path: string): string[] {
 function announce(l: LoadedLibrary): void {
   if (env("FAULTLINE_QUIET") === "1") return;
   const dev = l.deviceCount > 0 ? `device 0: ${l.device0Name}` : "no device";
-  console.error(`faultline: backend ${l.backend}, ${dev}`);
+  const targets = l.backend !== "sim" && l.build ? ` (${l.build.targets.join(", ")})` : "";
+  console.error(`faultline: backend ${l.backend}${targets}, ${dev}`);
 }
 
 function installTranslator(s: NativeSymbols): void {

@@ -1,6 +1,7 @@
 /** The process's runtime: the loaded backend and its devices. */
 import { Device } from "./device.ts";
 import { FaultlineUsageError } from "./errors.ts";
+import type { BuildInfo } from "./build_info.ts";
 import { type LoadedLibrary, loadLibrary } from "./library.ts";
 import type { NativeSymbols } from "./symbols.ts";
 import { describe } from "./validate.ts";
@@ -11,6 +12,8 @@ export class Runtime {
   /** Path of the loaded libfaultline.so. */
   readonly path: string;
   readonly deviceCount: number;
+  /** What the library was built for (GPU targets, who chose them), null when unknown. */
+  readonly build: BuildInfo | null;
   /** The raw native functions (for benchmarks and new exports; prefer the typed API). */
   readonly symbols: NativeSymbols;
   #devices: Device[] = [];
@@ -19,6 +22,7 @@ export class Runtime {
     this.backend = lib.backend;
     this.path = lib.path;
     this.deviceCount = lib.deviceCount;
+    this.build = lib.build;
     this.symbols = lib.symbols;
   }
 

@@ -4,7 +4,10 @@
  * - sim:  the system C compiler over hip/sim/*.c (always built);
  * - cuda: nvcc over hip/gpu_*.cpp and every .hip file under kernels/ (any depth; not kernels/examples/, which are loaded at run time),
  *         through hip/vendor.h (-DFL_BACKEND_CUDA), static cudart; built where nvcc exists;
- * - hip:  hipcc (HIP_PLATFORM=amd) over the same files; built where hipcc exists.
+ * - hip:  hipcc (HIP_PLATFORM=amd) over the same files; built where hipcc exists
+ *         (ROCm's in /opt/rocm preferred). Targets: --hip-arch, else this machine's
+ *         AMD GPUs, else gfx90a and gfx942; those hipcc does not know are added by
+ *         clang (scripts/hip_build/).
  *
  * hip/host/*.c (host-side helpers) go into every backend, compiled by the C compiler.
  * The kernels' launch exports are generated first, from their declarations
@@ -17,10 +20,15 @@
  * compile to separate objects in parallel (--jobs, default: the CPU count),
  * then link. --if-needed skips a backend whose library is newer than all its
  * sources, headers and this script, and was built with the same commands.
+ * Beside each library, <library>.json records its targets (ffi/build_info.ts).
  */
 import { parseArgs } from "node:util";
+import { type BuildInfo, buildInfoPath, readBuildInfo } from "../ffi/build_info.ts";
 import { builtinKernels, kernelConstants } from "../ffi/kernels_builtin.ts";
 import { generateKernelSources } from "./codegen/kernel_exports.ts";
+import { chooseHipTargets, DEFAULT_HIP_TARGETS, type HipTargets } from "./hip_build/arch.ts";
+import { type Compile, type Step, withClangTargets } from "./hip_build/fatbin.ts";
+import { findHipcc } from "./hip_build/tools.ts";
 
 export type BackendName = "sim" | "cuda" | "hip";
 export const BACKENDS: readonly BackendName[] = ["sim", "cuda", "hip"];
@@ -34,7 +42,7 @@ export interface BuildOptions {
   verbose?: boolean;
   /** CUDA architectures: machine code for each, PTX for the highest ("80", "sm_90", "90a"). */
   cudaArch?: string[];
-  /** AMD offload architectures ("gfx90a"). */
+  /** AMD targets ("gfx942", "gfx90a:xnack+"); default: this machine's GPUs, else DEFAULT_HIP_TARGETS. */
   hipArch?: string[];
   /** Parallel compiler processes. */
   jobs?: number;
@@ -50,6 +58,10 @@ export interface BuildResult {
   skipped: boolean;
   sources: number;
   seconds: number;
+  /** What the library was built for (also in <library>.json). */
+  info: BuildInfo;
+  /** Default targets left out, and why. */
+  notes: string[];
 }
 
 /** A failed build: names the backend and carries the compiler's output. */
@@ -61,7 +73,7 @@ export class BuildError extends Error {
 }
 
 export const DEFAULT_CUDA_ARCH = ["80", "90"];
-export const DEFAULT_HIP_ARCH = ["gfx90a"];
+export { DEFAULT_HIP_TARGETS };
 
 const SCRIPT = decodeURIComponent(new URL(import.meta.url).pathname);
 const DEFAULT_ROOT = dirname(dirname(SCRIPT));
@@ -131,7 +143,7 @@ export function compilerFor(backend: BackendName): string | null {
       );
     }
     case "hip":
-      return first(Deno.env.get("HIPCC"), onPath("hipcc"), "/opt/rocm/bin/hipcc");
+      return findHipcc();
   }
 }
 
@@ -161,25 +173,24 @@ function listFiles(root: string, dir: string, exts: string[], recursive: boolean
   return out.sort();
 }
 
-interface Step {
-  cmd: string;
-  args: string[];
-  env?: Record<string, string>;
-}
-
 interface Plan {
-  compiles: { src: string; obj: string; step: Step }[];
+  compiles: Compile[];
   link: Step;
+  /** GPU targets (sim: the CPU architecture), who chose them, which compiler builds each. */
+  targets: Pick<BuildInfo, "targets" | "chosen_by" | "compilers">;
   /** Files whose change rebuilds the library besides the sources: headers, this script. */
   deps: string[];
 }
 
-function parseCudaArch(list: string[]): string[] {
+function cudaArchs(list: string[]): string[] {
   const archs = list.map((a) => a.trim().replace(/^(sm_|compute_)/, "")).filter((a) => a !== "");
   if (archs.length === 0 || archs.some((a) => !/^\d+[a-z]?$/.test(a))) {
     throw new Error(`bad --cuda-arch ${list.join(",")} (expected e.g. 80,90)`);
   }
-  const sorted = [...new Set(archs)].sort((a, b) => parseInt(a) - parseInt(b));
+  return [...new Set(archs)].sort((a, b) => parseInt(a) - parseInt(b));
+}
+
+function cudaGencode(sorted: string[]): string[] {
   const flags = sorted.flatMap((a) => ["-gencode", `arch=compute_${a},code=sm_${a}`]);
   const top = sorted[sorted.length - 1];
   return [...flags, "-gencode", `arch=compute_${top},code=compute_${top}`];
@@ -205,7 +216,13 @@ export function writeGeneratedSources(root = DEFAULT_ROOT): void {
   }
 }
 
-function plan(backend: BackendName, root: string, compiler: string, opts: BuildOptions): Plan {
+function plan(
+  backend: BackendName,
+  root: string,
+  compiler: string,
+  opts: BuildOptions,
+  hip: HipTargets | null,
+): Plan {
   const objDir = join("build", backend, "obj");
   const objOf = (src: string) => join(objDir, src.replace(/\//g, "__") + ".o");
   const headers = [
@@ -213,7 +230,7 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
     ...listFiles(root, "kernels", [".h"], true),
     ...listFiles(root, GEN_DIR, [".h"], false),
   ];
-  const deps = [...headers, SCRIPT];
+  const deps = [...headers, SCRIPT, ...listFiles(root, "scripts/hip_build", [".ts"], false)];
   const cc = compilerFor("sim");
   const hostSources = listFiles(root, "hip/host", [".c"], false);
   const cStep = (src: string): Step => {
@@ -232,6 +249,7 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
       compiles,
       link: { cmd: compiler, args: ["-shared", "-pthread", ...compiles.map((c) => c.obj), "-o", lib, "-lm"] },
       deps,
+      targets: { targets: [Deno.build.arch], chosen_by: "host", compilers: { [Deno.build.arch]: compiler } },
     };
   }
 
@@ -244,7 +262,8 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
   if (gpuSources.length === 0) throw new BuildError(backend, "no sources (hip/gpu_*.cpp, kernels/**/*.hip)");
 
   if (backend === "cuda") {
-    const gencode = parseCudaArch(opts.cudaArch ?? DEFAULT_CUDA_ARCH);
+    const archs = cudaArchs(opts.cudaArch ?? DEFAULT_CUDA_ARCH);
+    const gencode = cudaGencode(archs);
     const compiles = gpuSources.map((src) => ({
       src,
       obj: objOf(src),
@@ -287,16 +306,18 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
         ],
       },
       deps,
+      targets: {
+        targets: archs.map((a) => `sm_${a}`),
+        chosen_by: opts.cudaArch ? "--cuda-arch" : "default",
+        compilers: Object.fromEntries(archs.map((a) => [`sm_${a}`, compiler])),
+      },
     };
   }
 
-  const archs = opts.hipArch ?? DEFAULT_HIP_ARCH;
-  if (archs.length === 0 || archs.some((a) => !/^gfx[0-9a-f]+(:[a-z+-]+)*$/.test(a))) {
-    throw new Error(`bad --hip-arch ${archs.join(",")} (expected e.g. gfx90a)`);
-  }
-  const offload = archs.map((a) => `--offload-arch=${a}`);
+  if (!hip) throw new Error("hip targets not chosen");
+  const offload = hip.hipccArch.map((a) => `--offload-arch=${a}`);
   const env = { HIP_PLATFORM: "amd" };
-  const compiles = gpuSources.map((src) => ({
+  const hipccCompiles = gpuSources.map((src) => ({
     src,
     obj: objOf(src),
     step: {
@@ -320,7 +341,7 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
       ],
     },
   }));
-  const all = [...compiles, ...hostCompiles];
+  const all = [...withClangTargets(hipccCompiles, hip, compiler, root), ...hostCompiles];
   return {
     compiles: all,
     link: {
@@ -337,6 +358,7 @@ function plan(backend: BackendName, root: string, compiler: string, opts: BuildO
       ],
     },
     deps,
+    targets: { targets: hip.targets, chosen_by: hip.chosenBy, compilers: hip.compilers },
   };
 }
 
@@ -414,12 +436,16 @@ export async function buildBackend(backend: BackendName, opts: BuildOptions = {}
     const name = { sim: "cc", cuda: "nvcc", hip: "hipcc" }[backend];
     throw new BuildError(backend, `${name} not found`);
   }
-  const p = plan(backend, root, compiler, opts);
+  const hip = backend === "hip" ? await hipTargets(compiler, opts) : null;
+  const p = plan(backend, root, compiler, opts, hip);
   const lib = libraryPath(backend, root);
   const outDir = dirname(lib);
   const stampPath = join(outDir, "build.json");
   const stamp = JSON.stringify(
-    { compiles: p.compiles.map((c) => showCommand(c.step)), link: showCommand(p.link) },
+    {
+      compiles: p.compiles.map((c) => showCommand(c.step) + (c.finish ? ` && ${c.finish.describe}` : "")),
+      link: showCommand(p.link),
+    },
     null,
     1,
   );
@@ -431,6 +457,8 @@ export async function buildBackend(backend: BackendName, opts: BuildOptions = {}
     skipped,
     sources: p.compiles.length,
     seconds: (performance.now() - t0) / 1000,
+    info: skipped ? readBuildInfo(lib) ?? writeBuildInfo(backend, lib, p) : writeBuildInfo(backend, lib, p),
+    notes: hip?.notes ?? [],
   });
 
   if (opts.ifNeeded && sameStamp) {
@@ -455,6 +483,25 @@ export async function buildBackend(backend: BackendName, opts: BuildOptions = {}
   return result(false);
 }
 
+async function hipTargets(hipcc: string, opts: BuildOptions): Promise<HipTargets> {
+  try {
+    return await chooseHipTargets(hipcc, opts.hipArch);
+  } catch (e) {
+    throw new BuildError("hip", e instanceof Error ? e.message : String(e));
+  }
+}
+
+function writeBuildInfo(backend: BackendName, lib: string, p: Plan): BuildInfo {
+  const info: BuildInfo = {
+    backend,
+    ...p.targets,
+    library_bytes: Deno.statSync(lib).size,
+    built: new Date().toISOString(),
+  };
+  Deno.writeTextFileSync(buildInfoPath(lib), JSON.stringify(info, null, 1) + "\n");
+  return info;
+}
+
 async function compileAndLink(
   backend: BackendName,
   root: string,
@@ -477,7 +524,11 @@ async function compileAndLink(
   const jobs = opts.jobs ?? navigator.hardwareConcurrency;
   const outputs = await pool(
     jobs,
-    p.compiles.filter((c) => !fresh(c)).map((c) => () => run(backend, root, c.step, opts)),
+    p.compiles.filter((c) => !fresh(c)).map((c) => async () => {
+      const out = await run(backend, root, c.step, opts);
+      const more = await c.finish?.run((s) => run(backend, root, s, opts));
+      return [out, more ?? ""].filter((o) => o !== "").join("\n");
+    }),
   );
   // Link into a temporary name, then rename: a process that has the old
   // library loaded keeps it, and a failed link leaves the old one in place.
@@ -504,8 +555,27 @@ function usage(): string {
   --quiet         print nothing on success
   --verbose       print every compiler command
   --cuda-arch L   CUDA architectures (default ${DEFAULT_CUDA_ARCH.join(",")}: sm_80, sm_90 and compute_90 PTX)
-  --hip-arch L    AMD architectures (default ${DEFAULT_HIP_ARCH.join(",")})
+  --hip-arch L    AMD targets (default: this machine's AMD GPUs as amdgpu-arch or rocminfo
+                  report them, else ${DEFAULT_HIP_TARGETS.join(",")}); hipcc builds those it knows,
+                  clang-19 the others (gfx942 with Debian's hipcc 5.2)
+  --arch L        either: gfx* entries go to --hip-arch, the others to --cuda-arch
   --jobs N        parallel compiles (default: CPU count)`;
+}
+
+/** --arch's entries split by kind (gfx* for hip), joined to --cuda-arch / --hip-arch. */
+function archOptions(arch: string[] = [], cuda?: string[], hip?: string[]) {
+  const hipPart = arch.filter((a) => a.startsWith("gfx"));
+  const cudaPart = arch.filter((a) => !a.startsWith("gfx"));
+  return {
+    cudaArch: cuda || cudaPart.length ? [...(cuda ?? []), ...cudaPart] : undefined,
+    hipArch: hip || hipPart.length ? [...(hip ?? []), ...hipPart] : undefined,
+  };
+}
+
+/** "targets gfx90a (/usr/bin/hipcc), gfx942 (/usr/lib/llvm-19/bin/clang); chosen by amdgpu-arch" */
+function describeTargets(info: BuildInfo): string {
+  const each = info.targets.map((t) => `${t} (${info.compilers[t] ?? "?"})`).join(", ");
+  return `targets ${each}; chosen by ${info.chosen_by}`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -518,6 +588,7 @@ async function main(argv: string[]): Promise<number> {
       verbose: { type: "boolean", default: false },
       "cuda-arch": { type: "string" },
       "hip-arch": { type: "string" },
+      arch: { type: "string" },
       jobs: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -553,8 +624,7 @@ async function main(argv: string[]): Promise<number> {
     ifNeeded: values["if-needed"],
     quiet: values.quiet,
     verbose: values.verbose,
-    cudaArch: split(values["cuda-arch"]),
-    hipArch: split(values["hip-arch"]),
+    ...archOptions(split(values.arch), split(values["cuda-arch"]), split(values["hip-arch"])),
     jobs,
   };
   const failed: string[] = [];
@@ -564,6 +634,8 @@ async function main(argv: string[]): Promise<number> {
       if (!opts.quiet) {
         const what = r.skipped ? "up to date" : `${r.sources} sources, ${r.seconds.toFixed(1)} s`;
         console.log(`build ${b}: ${r.library} (${what})`);
+        if (b !== "sim") console.log(`  ${describeTargets(r.info)}`);
+        for (const n of r.notes) console.log(`  note: ${n}`);
       }
     } catch (e) {
       failed.push(b);

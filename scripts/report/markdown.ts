@@ -4,6 +4,7 @@
  * root cause with its evidence, timeline, matrix, next steps, configuration.
  */
 
+import { describeBuild } from "../../ffi/build_info.ts";
 import { envLine } from "../forensics/debugenv.ts";
 import { tally } from "../forensics/hypotheses.ts";
 import { describeSanitizer } from "../forensics/sanitizer.ts";
@@ -334,6 +335,7 @@ export function buildMarkdown(run: RunReport): string {
   L.push(`| Experiment | ${cell(run.experiment)} |`);
   L.push(`| Backend | ${cell(run.backend)} |`);
   L.push(`| Device | ${cell(run.device)} |`);
+  L.push(`| Build targets | ${cell(describeBuild(run.build ?? null))} |`);
   L.push(`| Mode | ${run.mode} |`);
   L.push(
     `| Debug environment | ${

@@ -4,6 +4,7 @@
  */
 
 import type { Attribution } from "../forensics/attribution.ts";
+import type { BuildInfo } from "../../ffi/build_info.ts";
 import type { DebugEnv } from "../forensics/debugenv.ts";
 import type { HypothesisResult } from "../forensics/hypotheses.ts";
 import type { OpRecord } from "../forensics/records.ts";
@@ -31,6 +32,8 @@ export interface RunReport {
   status: RunStatus;
   backend: string;
   device: string;
+  /** What the library was built for, null when unknown. */
+  build?: BuildInfo | null;
   config: Record<string, unknown>;
   mode: Mode;
   debugEnv: DebugEnv | null;

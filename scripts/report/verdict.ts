@@ -8,6 +8,8 @@ export interface Verdict {
   run_id: string;
   backend: string;
   device: string;
+  /** The library's GPU targets and who chose them; null when unknown. */
+  build: { targets: string[]; chosen_by: string } | null;
   config: Record<string, unknown>;
   status: "OK" | "FAULT" | "BLOCKED";
   surfaced_at: { op: number; kind: string; name: string; error: string } | null;
@@ -48,6 +50,7 @@ export function buildVerdict(run: RunReport): Verdict {
     run_id: run.runId,
     backend: run.backend,
     device: run.device,
+    build: run.build ? { targets: run.build.targets, chosen_by: run.build.chosen_by } : null,
     config: run.config,
     status: run.status,
     surfaced_at: s ? { op: s.op, kind: s.kind, name: s.name, error: s.error } : null,

@@ -174,6 +174,7 @@ export async function runChild(exp: Experiment, spec: TrialSpec): Promise<TrialR
     const rt = ffi.runtime();
     device = rt.device(0);
     result.backend = rt.backend;
+    result.build = rt.build;
     try {
       result.device = device.props.name;
     } catch {
@@ -509,6 +510,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
     status,
     backend: main.result?.backend ?? trials.find((t) => t.result?.backend)?.result?.backend ?? "unknown",
     device: main.result?.device ?? trials.find((t) => t.result?.device)?.result?.device ?? "unknown",
+    build: main.result?.build ?? trials.find((t) => t.result?.build)?.result?.build ?? null,
     config,
     mode: main.spec.mode,
     debugEnv,

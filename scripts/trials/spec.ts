@@ -9,6 +9,8 @@
  * a hang ends one trial and never the run.
  */
 
+import type { BuildInfo } from "../../ffi/build_info.ts";
+
 /** Instrumentation modes (DESIGN.md vocabulary). */
 export type Mode = "off" | "audit" | "enforce" | "blocking";
 
@@ -90,6 +92,8 @@ export interface TrialResult {
   /** Backend and device the trial ran on. */
   backend?: string;
   device?: string;
+  /** What the loaded library was built for (GPU targets), null when unknown. */
+  build?: BuildInfo | null;
   /** Number of journal records written. */
   ops?: number;
   /** Free-form values the experiment returns (numbers, checksums, timings). */
