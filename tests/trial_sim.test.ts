@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { type Backend, describeBuild, libraryPath, readBuildInfo } from "../mod.ts";
 import { experiment } from "../scripts/experiments/fault_catalogue.ts";
 import { loadTrialEvidence } from "../scripts/trials/experiment.ts";
 import { makeSpec, runTrial } from "../scripts/trials/runner.ts";
@@ -97,6 +98,11 @@ Deno.test("experiment: the debug environment preset reaches the report; a saniti
     /\| Debug environment \| hip: HIP_LAUNCH_BLOCKING=1 AMD_SERIALIZE_KERNEL=3 AMD_SERIALIZE_COPY=3/,
   );
   if (res.report.backend !== "cuda") assert.match(md, /compute-sanitizer was requested but/);
+  // The library's build info (its targets) reaches both records.
+  const built = readBuildInfo(libraryPath(res.report.backend as Backend));
+  assert.ok(built && built.targets.length > 0, "the loaded library has its build info");
+  assert.deepEqual(v.build, { targets: built.targets, chosen_by: built.chosen_by });
+  assert.ok(md.includes(`| Build targets | ${describeBuild(built)} |`), "report.md names the targets");
 });
 
 Deno.test("experiment: a child that segfaults mid-run is a CRASH; its journal is recovered from the ring", async () => {
