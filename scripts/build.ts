@@ -457,7 +457,7 @@ export async function buildBackend(backend: BackendName, opts: BuildOptions = {}
     skipped,
     sources: p.compiles.length,
     seconds: (performance.now() - t0) / 1000,
-    info: skipped ? readBuildInfo(lib) ?? writeBuildInfo(backend, lib, p) : writeBuildInfo(backend, lib, p),
+    info: skipped ? recordedBuildInfo(backend, lib, p) : writeBuildInfo(backend, lib, p),
     notes: hip?.notes ?? [],
   });
 
@@ -500,6 +500,14 @@ function writeBuildInfo(backend: BackendName, lib: string, p: Plan): BuildInfo {
   };
   Deno.writeTextFileSync(buildInfoPath(lib), JSON.stringify(info, null, 1) + "\n");
   return info;
+}
+
+/** An up-to-date library's build info, rewritten when missing or when the same build was chosen another way. */
+function recordedBuildInfo(backend: BackendName, lib: string, p: Plan): BuildInfo {
+  const info = readBuildInfo(lib);
+  const same = info && JSON.stringify([info.targets, info.chosen_by, info.compilers]) ===
+      JSON.stringify([p.targets.targets, p.targets.chosen_by, p.targets.compilers]);
+  return same ? info : writeBuildInfo(backend, lib, p);
 }
 
 async function compileAndLink(
