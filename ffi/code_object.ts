@@ -22,6 +22,8 @@ export function isOffloadBundle(bytes: Uint8Array): boolean {
 }
 
 interface Section {
+  /** Offset of the name in the section-name string table. */
+  name: number;
   type: number;
   offset: number;
   size: number;
@@ -54,6 +56,7 @@ function sections(bytes: Uint8Array): Section[] {
   for (let i = 0; i < shnum; i++) {
     const at = shoff + i * shentsize;
     const s = {
+      name: v.getUint32(at, true),
       type: v.getUint32(at + 4, true),
       offset: u64(v, at + 0x18),
       size: u64(v, at + 0x20),
@@ -72,6 +75,16 @@ function cString(bytes: Uint8Array, at: number, end: number): string {
   let e = at;
   while (e < end && bytes[e] !== 0) e++;
   return new TextDecoder().decode(bytes.subarray(at, e));
+}
+
+/** The bytes of ELF section `name` (".hip_fatbin"), or null when the file has none. */
+export function elfSection(bytes: Uint8Array, name: string): Uint8Array | null {
+  const secs = sections(bytes);
+  const names = secs[view(bytes).getUint16(0x3e, true)]; // e_shstrndx
+  if (!names) throw new CodeObjectError("no section-name string table");
+  const s = secs.find((s) => cString(bytes, names.offset + s.name, names.offset + names.size) === name);
+  if (!s) return null;
+  return s.type === 8 /* NOBITS */ ? new Uint8Array(0) : bytes.subarray(s.offset, s.offset + s.size);
 }
 
 /** The names of the function symbols (STT_FUNC) of an ELF code object. */

@@ -9,11 +9,13 @@ import assert from "node:assert/strict";
 import {
   amdgpuKernelArgs,
   elfFunctionSymbols,
+  elfSection,
   kernelSymbol,
   offloadBundleEntries,
 } from "../ffi/code_object.ts";
 import { compileKernels } from "../ffi/kernel_compile.ts";
 import { argLayout } from "../ffi/kernel_spec.ts";
+import { libraryPath } from "../ffi/library.ts";
 import { ropeUser } from "../scripts/experiments/own_kernel.ts";
 
 const ROPE = decodeURIComponent(new URL("../kernels/examples/rope_user.hip", import.meta.url).pathname);
@@ -84,4 +86,14 @@ Deno.test("code objects: a C++ kernel is found by its mangled name; malformed fi
   bad.set(bundle);
   new DataView(bad.buffer).setBigUint64(24, 1n << 40n, true);
   assert.throws(() => offloadBundleEntries(bad), /claims \d+ entries/);
+});
+
+Deno.test("code object: ELF sections by name; a missing one is null, a non-ELF file an error", async () => {
+  const sim = await Deno.readFile(libraryPath("sim"));
+  assert.ok((elfSection(sim, ".text")?.length ?? 0) > 0);
+  assert.equal(elfSection(sim, ".hip_fatbin"), null);
+  assert.throws(
+    () => elfSection(new TextEncoder().encode("not an ELF file at all".repeat(4)), ".text"),
+    /not a 64-bit/,
+  );
 });

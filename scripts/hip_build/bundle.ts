@@ -1,6 +1,7 @@
 /**
  * Clang's offload bundle, the container HIP fat binaries use
- * (clang/docs/ClangOffloadBundler.rst, uncompressed format):
+ * (clang/docs/ClangOffloadBundler.rst, uncompressed format; one bundle is
+ * parsed by ffi/code_object.ts, this file finds, writes and names them):
  *
  *   "__CLANG_OFFLOAD_BUNDLE__"  u64 count
  *   count × { u64 offset, u64 size, u64 id length, id }   then the entries' bytes
@@ -8,6 +9,8 @@
  * Offsets count from the magic. An id is "host-x86_64-unknown-linux" or
  * "hipv4-amdgcn-amd-amdhsa--gfx942" (kind, triple, target id).
  */
+
+import { isOffloadBundle, offloadBundleEntries } from "../../ffi/code_object.ts";
 
 export const BUNDLE_MAGIC = "__CLANG_OFFLOAD_BUNDLE__";
 /** What `hipcc --offload-compress` writes instead. */
@@ -31,29 +34,14 @@ const dec = new TextDecoder();
 
 /** The bundle that starts at `at` in `data`. Throws on a truncated or compressed one. */
 export function readBundle(data: Uint8Array, at = 0): Bundle {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const text = (from: number, n: number) => dec.decode(data.subarray(from, from + n));
-  if (text(at, 4) === COMPRESSED_MAGIC) {
+  const bytes = data.subarray(at);
+  if (dec.decode(bytes.subarray(0, 4)) === COMPRESSED_MAGIC) {
     throw new Error("compressed offload bundle (built with --offload-compress): not supported");
   }
-  if (text(at, BUNDLE_MAGIC.length) !== BUNDLE_MAGIC) throw new Error(`no offload bundle at byte ${at}`);
-  const u64 = (p: number) => {
-    if (p + 8 > data.length) throw new Error(`offload bundle at byte ${at} is truncated`);
-    return Number(view.getBigUint64(p, true));
-  };
-  const count = u64(at + 24);
-  const entries: BundleEntry[] = [];
-  let p = at + 32;
-  let end = p;
-  for (let i = 0; i < count; i++) {
-    const [offset, size, idLength] = [u64(p), u64(p + 8), u64(p + 16)];
-    const id = text(p + 24, idLength);
-    p += 24 + idLength;
-    if (at + offset + size > data.length) throw new Error(`offload bundle entry ${id} runs past the data`);
-    entries.push({ id, bytes: data.subarray(at + offset, at + offset + size) });
-    end = Math.max(end, p, at + offset + size);
-  }
-  return { entries, length: end - at };
+  if (!isOffloadBundle(bytes)) throw new Error(`no offload bundle at byte ${at}`);
+  const entries = offloadBundleEntries(bytes).map((e) => ({ id: e.triple, bytes: e.image }));
+  const ends = entries.map((e) => e.bytes.byteOffset - bytes.byteOffset + e.bytes.length);
+  return { entries, length: Math.max(32, ...ends) };
 }
 
 /** Every bundle in `data` (a .hip_fatbin section: one bundle per object file linked in). */

@@ -8,7 +8,7 @@
  *   deno run -A scripts/hip_build/code_objects.ts build/hip/libfaultline.so [--kernels]
  */
 import { entryTarget, readBundles } from "./bundle.ts";
-import { elfSection } from "./elf.ts";
+import { elfSection } from "../../ffi/code_object.ts";
 import { defaultSearch, findTool, runTool } from "./tools.ts";
 
 export interface CodeObject {

@@ -16,7 +16,7 @@
  */
 import type { HipTargets } from "./arch.ts";
 import { entryId, entryTarget, readBundles, writeBundle } from "./bundle.ts";
-import { elfSection } from "./elf.ts";
+import { elfSection } from "../../ffi/code_object.ts";
 import { isFile, llvmTool } from "./tools.ts";
 
 export interface Step {
