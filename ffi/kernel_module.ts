@@ -298,9 +298,7 @@ export async function loadKernels(device: Device, opts: LoadKernelsOptions): Pro
         );
       }
     }
-    const props = device.props;
-    const arch = opts.arch ??
-      (backend === "cuda" ? `sm_${props.major}${props.minor}` : backend === "hip" ? "gfx90a" : undefined);
+    const arch = opts.arch ?? defaultArch(device, backend);
     const c = await compileKernels({
       backend,
       source,
@@ -346,6 +344,13 @@ export async function loadKernels(device: Device, opts: LoadKernelsOptions): Pro
     throw e;
   }
   return module;
+}
+
+/** The device's own target: sm_XY on cuda; on hip the library's first AMD target (what its build detected). */
+function defaultArch(device: Device, backend: CompileBackend): string | undefined {
+  if (backend === "cuda") return `sm_${device.props.major}${device.props.minor}`;
+  if (backend === "hip") return runtime().build?.targets.find((t) => t.startsWith("gfx")) ?? "gfx90a";
+  return undefined;
 }
 
 function safeSymbols(image: Uint8Array): string[] {
