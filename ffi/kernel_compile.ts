@@ -17,9 +17,12 @@
 import { repoRoot } from "./library.ts";
 import { compileWithNvrtc, findNvrtc } from "./nvrtc.ts";
 
+/** The backend a code object is compiled for. */
 export type CompileBackend = "sim" | "cuda" | "hip";
 
+/** What to compile, for which backend and target. */
 export interface CompileRequest {
+  /** The backend the code object is for. */
   backend: CompileBackend;
   /** Absolute path of the kernel source. */
   source: string;
@@ -35,7 +38,9 @@ export interface CompileRequest {
   cacheDir?: string;
 }
 
+/** A compiled code object and where it came from. */
 export interface CompiledModule {
+  /** The code object's bytes. */
   image: Uint8Array;
   /** Path of the cached code object. */
   path: string;
@@ -52,6 +57,7 @@ export interface CompiledModule {
 /** A kernel source that does not compile; `output` is the compiler's message. */
 export class KernelCompileError extends Error {
   override name = "KernelCompileError";
+  /** `output`: the compiler's own message. */
   constructor(message: string, readonly output: string) {
     super(`${message}\n${output}`);
   }

@@ -37,6 +37,7 @@ import {
 import { argLayout, argSize, type Dim3, type KernelDescriptor, type PerLaunch } from "./kernel_spec.ts";
 import { runtime } from "./runtime.ts";
 
+/** What `loadKernels` loads: a source or a code object, and the kernels to take from it. */
 export interface LoadKernelsOptions {
   /** A HIP-dialect kernel source (path or file URL), compiled for the device's backend. */
   source?: string | URL;
@@ -56,8 +57,11 @@ export interface LoadKernelsOptions {
 
 /** Overrides of a loaded kernel's declared geometry for one launch. */
 export interface LaunchGeometryOptions {
+  /** Blocks: x, or [x, y, z]. */
   grid?: Dim3;
+  /** Threads per block: x, or [x, y, z]. */
   block?: Dim3;
+  /** Bytes of dynamic shared memory. */
   sharedBytes?: number;
 }
 
@@ -70,6 +74,7 @@ interface RealParam {
 
 /** A declared kernel loaded on one device: its native function and the buffers its launches reuse. */
 export class LoadedKernel {
+  /** The geometry of the launch being made (refilled by `prepare`). */
   readonly geometry: LaunchGeometry = { grid: [1, 1, 1], block: [1, 1, 1], sharedBytes: 0 };
   readonly #dims = new Uint32Array(6);
   /** The same bytes as a Uint8Array: Deno's fast FFI path takes buffers as Uint8Array only. */
@@ -81,6 +86,7 @@ export class LoadedKernel {
   readonly #bytes: bigint;
   readonly #numeric: Record<string, number> = {};
 
+  /** `fn` is the native function handle fl_module_function gave for `kernel` in `module`. */
   constructor(
     readonly module: KernelModule,
     readonly kernel: KernelDescriptor,
@@ -195,8 +201,10 @@ export function isLoadable(kernel: KernelDescriptor): boolean {
 export class KernelModule {
   #handle: bigint;
   #unloaded = false;
+  /** The names of the kernels taken from it. */
   readonly kernels: readonly string[];
 
+  /** Made by `loadKernels`. */
   constructor(
     readonly device: Device,
     handle: bigint,
@@ -214,10 +222,12 @@ export class KernelModule {
     this.kernels = kernels.map((k) => k.name);
   }
 
+  /** The native module handle. */
   get handle(): bigint {
     return this.#handle;
   }
 
+  /** Throws a usage error naming `kernel` once the module was unloaded. */
   assertLoaded(kernel: string): void {
     if (this.#unloaded) {
       throw new FaultlineUsageError(`launch ${kernel}: its module (${this.path}) was unloaded`);

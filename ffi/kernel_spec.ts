@@ -27,6 +27,7 @@ export type KernelArgType = "ptr" | "u32" | "u64" | "i32" | "f32";
 export interface KernelArgSpec {
   /** Argument name, as in the C prototype. */
   readonly name: string;
+  /** How the argument crosses to the kernel. */
   readonly type: KernelArgType;
   /** ptr only: how the kernel touches the memory (default "rw"). */
   readonly access?: Access;
@@ -50,6 +51,7 @@ export type PerLaunch<T> = T | ((args: Readonly<Record<string, number>>) => T);
 export interface KernelDescriptor {
   /** Kernel name: a C identifier; a built-in kernel's export is `fl_launch_<name>`. */
   readonly name: string;
+  /** The arguments, in the kernel's parameter order. */
   readonly args: readonly KernelArgSpec[];
   /** Loaded kernels only (loadKernels): the grid, unless the launch gives one. */
   readonly grid?: PerLaunch<Dim3>;
