@@ -212,9 +212,17 @@ void sim_attention_prefill(const void *p) {
             a->n_head_kv, a->head_dim, a->n_ctx);
 }
 
-/* The GPU backends keep partial results in `scratch`; the reference needs none and leaves it untouched. */
+/* The GPU backends keep partial results in `scratch` when the context spans
+ * several chunks; the reference needs none, but writes the same extent, so an
+ * undersized scratch faults here as it would there. */
 void sim_attention_decode(const void *p) {
   const fl_args_attention_decode *a = p;
+  const uint64_t chunks = ((uint64_t)a->n_ctx + FL_ATTN_DECODE_CHUNK - 1) / FL_ATTN_DECODE_CHUNK;
+  if (chunks > 1) {
+    volatile float *scratch = DEV_F32(a->scratch);
+    const uint64_t n = chunks * a->n_head * ((uint64_t)a->head_dim + 2);
+    for (uint64_t i = 0; i < n; i++) scratch[i] = 0.0f;
+  }
   attention(DEV_F32(a->out), DEV_CF32(a->q), DEV_CF32(a->k_cache), DEV_CF32(a->v_cache), 1, a->n_head,
             a->n_head_kv, a->head_dim, a->n_ctx);
 }

@@ -52,6 +52,25 @@ SIM_HIDDEN int32_t sim_launch(int32_t dev, uint64_t stream, const char *name, si
  * also set as the thread's last error. 101 for a bad device. */
 SIM_HIDDEN int32_t sim_check_launch(int32_t dev, const uint32_t grid[3], const uint32_t block[3]);
 
+/* sim_launch, but the kernel does not run: when `bad_status` is not 0, the
+ * op poisons the device with it at `bad_addr` when the stream reaches it (the
+ * fault a GPU gives for an argument it cannot touch), and it surfaces at the
+ * next sync like any fault. */
+SIM_HIDDEN int32_t sim_launch_checked(int32_t dev, uint64_t stream, const char *name, sim_kernel_fn fn,
+                                      const void *args, size_t args_size, int32_t bad_status, uint64_t bad_addr);
+
+/* What a GPU makes of a kernel's pointer argument `addr` with elements of
+ * `elem` bytes: 0 when it may be touched (null, this device's memory, pinned
+ * host memory), 716 when misaligned for its element, 700 otherwise (host
+ * memory, another device's memory, any raw address). */
+SIM_HIDDEN int32_t sim_pointer_status(int32_t dev, uint64_t addr, uint32_t elem);
+
+/* A pointer field of a kernel's argument struct: its offset and element size. */
+typedef struct sim_ptr_arg {
+  uint32_t offset;
+  uint32_t elem;
+} sim_ptr_arg;
+
 /* The tail of every generated launch export (build/gen/fl_kernel_exports_sim.c):
  * `geometry` is what fl_geometry_<name> returned for `d`; a refusal is 9 (also
  * the last error) and nothing runs. Otherwise every phase of d[0 .. phases)
@@ -59,7 +78,7 @@ SIM_HIDDEN int32_t sim_check_launch(int32_t dev, const uint32_t grid[3], const u
  * (sim_launch). 101 for a bad device. */
 SIM_HIDDEN int32_t sim_run_kernel(int32_t dev, uint64_t stream, const char *name, int32_t geometry,
                                   const fl_launch_dims *d, int32_t phases, sim_kernel_fn fn, const void *args,
-                                  size_t args_size);
+                                  size_t args_size, const sim_ptr_arg *ptrs, int32_t nptrs);
 
 /* Sets the calling thread's last error to `status` (when non-zero) and
  * returns it: `return sim_fail(9);`. */

@@ -50,6 +50,7 @@ static const code_entry codes[] = {
     {FL_ERROR_INVALID_MEMCPY_DIRECTION, "hipErrorInvalidMemcpyDirection", "invalid copy direction for memcpy"},
     {FL_ERROR_INVALID_IMAGE, "hipErrorInvalidImage", "device kernel image is invalid"},
     {FL_ERROR_NOT_FOUND, "hipErrorNotFound", "named symbol not found"},
+    {FL_ERROR_MISALIGNED_ADDRESS, "cudaErrorMisalignedAddress", "misaligned address"},
     {FL_ERROR_NO_DEVICE, "hipErrorNoDevice", "no ROCm-capable device is detected"},
     {FL_ERROR_INVALID_DEVICE, "hipErrorInvalidDevice", "invalid device ordinal"},
     {FL_ERROR_INVALID_HANDLE, "hipErrorInvalidHandle", "invalid resource handle"},

@@ -176,6 +176,13 @@ FL_EXPORT int32_t fl_launch_function(int32_t dev, uint64_t stream, uint64_t fn, 
   st = sim_check_launch(dev, dims, dims + 3);
   if (st) return st;
   if (shared_bytes > SIM_MAX_DYNAMIC_SHARED) return sim_fail(FL_ERROR_INVALID_VALUE);
+  int32_t bad = 0;
+  uint64_t bad_addr = 0;
+  for (int32_t i = 0; i < k->nparams && !bad; i++) {
+    if (k->kind[i] != FL_PARAM_POINTER || k->size[i] != 8) continue;
+    memcpy(&bad_addr, (const char *)args + k->offset[i], sizeof bad_addr);
+    bad = sim_pointer_status(dev, bad_addr, 1);
+  }
   size_t size = sizeof(module_launch) + args_bytes;
   _Alignas(16) char local[512]; /* sim_launch copies it: most launches need no allocation */
   module_launch *h = size <= sizeof local ? (module_launch *)local : malloc(size);
@@ -184,7 +191,7 @@ FL_EXPORT int32_t fl_launch_function(int32_t dev, uint64_t stream, uint64_t fn, 
   memcpy(h->dims, dims, sizeof h->dims);
   h->shared_bytes = shared_bytes;
   if (args_bytes) memcpy((char *)(h + 1), args, args_bytes);
-  st = sim_launch(dev, stream, name ? name : k->name, run_module_kernel, h, size);
+  st = sim_launch_checked(dev, stream, name ? name : k->name, run_module_kernel, h, size, bad, bad_addr);
   if ((char *)h != local) free(h);
   return st;
 }

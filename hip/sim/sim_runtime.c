@@ -76,6 +76,8 @@ typedef struct sim_op {
   uint64_t ev_seq;
   sim_done *done;
   size_t nwaits; /* OP_BARRIER: sim_wait entries in args */
+  int32_t bad_status; /* OP_KERNEL: the fault its arguments make (sim_launch_checked); 0 runs it */
+  uint64_t bad_addr;
   max_align_t args[];
 } sim_op;
 
@@ -355,18 +357,18 @@ SIM_HIDDEN int32_t sim_device_sticky(int32_t dev) {
 /* ---- faults ------------------------------------------------------------ */
 
 /* Poisons the device with the first fault and wakes every waiter. */
-static void poison(sim_dev *d, sim_stream *s, const sim_op *op, uintptr_t addr, int access) {
+static void poison(sim_dev *d, sim_stream *s, const sim_op *op, uintptr_t addr, int access, int32_t status) {
   pthread_mutex_lock(&d->mu);
   if (!atomic_load(&d->poisoned)) {
     memset(&d->fault, 0, sizeof d->fault);
-    d->fault.status = FL_ERROR_ILLEGAL_ADDRESS;
+    d->fault.status = status;
     d->fault.device = d->index;
     d->fault.address = (uint64_t)addr;
     d->fault.stream = s->id;
     d->fault.tag = op->tag;
     snprintf(d->fault.op, sizeof d->fault.op, "%s", op->name);
     d->fault.access = access;
-    atomic_store(&d->poisoned, FL_ERROR_ILLEGAL_ADDRESS);
+    atomic_store(&d->poisoned, status);
   }
   pthread_cond_broadcast(&d->cv);
   for (size_t i = 0; i < d->nstreams; i++) {
@@ -465,12 +467,16 @@ static int32_t run_op(sim_stream *s, sim_worker_slot *w, sim_op *op) {
     break;
   default:
     if (!w) return FL_ERROR_UNKNOWN; /* no worker slot: cannot guard the op */
-    if (run_guarded(w, op)) {
+    if (op->kind == OP_KERNEL && op->bad_status) {
+      /* an argument no GPU could touch: the kernel faults when it runs */
+      poison(d, s, op, (uintptr_t)op->bad_addr, 0, op->bad_status);
+      status = op->bad_status;
+    } else if (run_guarded(w, op)) {
       uintptr_t addr = w->fault_addr;
       if (op->kind == OP_COPY && !addr_in_any_device(addr)) {
         status = FL_ERROR_INVALID_VALUE; /* the host side of a copy was bad */
       } else {
-        poison(d, s, op, addr, w->fault_access);
+        poison(d, s, op, addr, w->fault_access, FL_ERROR_ILLEGAL_ADDRESS);
         status = FL_ERROR_ILLEGAL_ADDRESS;
       }
     }
@@ -1106,6 +1112,23 @@ FL_EXPORT int32_t fl_memset_async(int32_t dev, uint64_t dst, int32_t value, uint
 
 SIM_HIDDEN int32_t sim_launch(int32_t dev, uint64_t stream, const char *name, sim_kernel_fn fn, const void *args,
                               size_t args_size) {
+  return sim_launch_checked(dev, stream, name, fn, args, args_size, 0, 0);
+}
+
+SIM_HIDDEN int32_t sim_pointer_status(int32_t dev, uint64_t addr, uint32_t elem) {
+  if (addr == 0) return 0; /* a null pointer faults where it is touched, like any unmapped page */
+  if (elem > 1 && addr % elem) return FL_ERROR_MISALIGNED_ADDRESS;
+  if (dev >= 0 && dev < g_ndev && addr >= g_devs[dev].base && addr - g_devs[dev].base < g_devs[dev].range) return 0;
+  int pinned = 0;
+  pthread_mutex_lock(&g_host_mu);
+  for (size_t i = 0; i < g_nhost && !pinned; i++)
+    pinned = addr >= g_host[i].base && addr - g_host[i].base < g_host[i].mapped;
+  pthread_mutex_unlock(&g_host_mu);
+  return pinned ? 0 : FL_ERROR_ILLEGAL_ADDRESS;
+}
+
+SIM_HIDDEN int32_t sim_launch_checked(int32_t dev, uint64_t stream, const char *name, sim_kernel_fn fn,
+                                      const void *args, size_t args_size, int32_t bad_status, uint64_t bad_addr) {
   sim_dev *d;
   int32_t st = enter(dev, &d, 1);
   if (st) return st;
@@ -1113,6 +1136,8 @@ SIM_HIDDEN int32_t sim_launch(int32_t dev, uint64_t stream, const char *name, si
   sim_op *op = op_new(OP_KERNEL, name, args_size);
   if (!op) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
   op->fn = fn;
+  op->bad_status = bad_status;
+  op->bad_addr = bad_addr;
   if (args_size) memcpy(op->args, args, args_size);
   return enqueue(d, stream, op);
 }
@@ -1128,7 +1153,7 @@ SIM_HIDDEN int32_t sim_check_launch(int32_t dev, const uint32_t grid[3], const u
 
 SIM_HIDDEN int32_t sim_run_kernel(int32_t dev, uint64_t stream, const char *name, int32_t geometry,
                                   const fl_launch_dims *d, int32_t phases, sim_kernel_fn fn, const void *args,
-                                  size_t args_size) {
+                                  size_t args_size, const sim_ptr_arg *ptrs, int32_t nptrs) {
   sim_dev *dv;
   int32_t st = enter(dev, &dv, 0);
   if (st) return st;
@@ -1137,6 +1162,12 @@ SIM_HIDDEN int32_t sim_run_kernel(int32_t dev, uint64_t stream, const char *name
     if (d[i].grid[0] == 0) continue; /* phase unused */
     st = sim_check_launch(dev, d[i].grid, d[i].block);
     if (st) return st;
+  }
+  for (int32_t i = 0; i < nptrs; i++) {
+    uint64_t p;
+    memcpy(&p, (const char *)args + ptrs[i].offset, sizeof p);
+    int32_t bad = sim_pointer_status(dev, p, ptrs[i].elem);
+    if (bad) return sim_launch_checked(dev, stream, name, fn, args, args_size, bad, p);
   }
   return sim_launch(dev, stream, name, fn, args, args_size);
 }

@@ -166,20 +166,32 @@ function gpuExports(kernels: readonly KernelDescriptor[], geometryHeaders: reado
   ].join("\n");
 }
 
+/** The sim's table of a kernel's pointer fields (offset, element size), which it checks at launch. */
+function pointerTable(k: KernelDescriptor): string[] {
+  const ptrs = k.args.filter((a) => a.type === "ptr");
+  if (ptrs.length === 0) return [];
+  const rows = ptrs.map((a) => `{offsetof(fl_args_${k.name}, ${a.name}), ${a.elem ?? 1}}`);
+  return [`  static const sim_ptr_arg ptrs[] = {${rows.join(", ")}};`];
+}
+
 function simExports(kernels: readonly KernelDescriptor[], geometryHeaders: readonly string[]): string {
-  const body = kernels.map((k) =>
-    [
+  const body = kernels.map((k) => {
+    const n = k.args.filter((a) => a.type === "ptr").length;
+    return [
       `FL_EXPORT ${prototype(k)} {`,
       packArgs(k),
+      ...pointerTable(k),
       "  fl_launch_dims d[FL_KERNEL_MAX_PHASES];",
       "  memset(d, 0, sizeof d);",
       `  const int32_t geometry = fl_geometry_${k.name}(&packed, d);`,
-      `  return sim_run_kernel(dev, stream, "${k.name}", geometry, d, FL_KERNEL_MAX_PHASES, sim_${k.name}, &packed, sizeof packed);`,
+      `  return sim_run_kernel(dev, stream, "${k.name}", geometry, d, FL_KERNEL_MAX_PHASES, sim_${k.name}, &packed,`,
+      `                        sizeof packed, ${n ? "ptrs" : "NULL"}, ${n});`,
       "}",
-    ].join("\n")
-  );
+    ].join("\n");
+  });
   return [
     BANNER,
+    "#include <stddef.h>",
     "#include <string.h>",
     "",
     '#include "fl_kernels.h"',
