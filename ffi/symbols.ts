@@ -253,6 +253,15 @@ export const symbols = {
 
   // ---- kernel launches: one export per built-in kernel, generated from its declaration ----
   ...kernelSymbols(builtinKernels),
+  /** int32_t fl_kernel_geometry(int32_t index, const void *args, uint32_t *dims): a built-in kernel's launch geometry */
+  fl_kernel_geometry: {
+    parameters: [
+      "i32", /* int32_t index: position in ffi/kernels_builtin.ts */
+      "buffer", /* const void *args: the kernel's packed fl_args struct */
+      "buffer", /* uint32_t *dims: FL_KERNEL_MAX_PHASES x {grid x, y, z, block x, y, z} */
+    ],
+    result: "i32",
+  },
   /** int32_t fl_kernel_table_hash(uint64_t *out): the digest of the declarations the library was built from */
   fl_kernel_table_hash: { parameters: ["buffer" /* uint64_t *out */], result: "i32" },
   /** int32_t fl_bench_tick_loop(int32_t dev, uint64_t stream, uint64_t counter, int32_t n): fl_launch_tick n times from C (hip/launch.h) */

@@ -1,12 +1,21 @@
 /**
  * One declaration per kernel (ffi/kernels_builtin.ts): the generated C side
- * follows it, the FFI symbol table follows it, and a library built from other
- * declarations is refused at load.
+ * follows it, the FFI symbol table follows it, a library built from other
+ * declarations is refused at load, and the launch-limit rail's geometry
+ * mirror agrees with the kernels' own geometry.
  */
 import assert from "node:assert/strict";
 import { builtinKernels, kernelConstants } from "../ffi/kernels_builtin.ts";
-import { defineKernel, type KernelDescriptor, kernelSymbols, kernelTableHash } from "../ffi/kernel_spec.ts";
-import { generateKernelSources } from "../scripts/codegen/kernel_exports.ts";
+import {
+  argLayout,
+  defineKernel,
+  type KernelDescriptor,
+  kernelSymbols,
+  kernelTableHash,
+} from "../ffi/kernel_spec.ts";
+import { runtime } from "../mod.ts";
+import { generateKernelSources, MAX_PHASES } from "../scripts/codegen/kernel_exports.ts";
+import { type LaunchDims, launchDims } from "../scripts/guards/launch_limits.ts";
 import { runChild } from "./helpers/child.ts";
 
 const GEOMETRY = ["launch_config.h", "llama/launch_config_llama.h"];
@@ -134,5 +143,60 @@ Deno.test({
     } finally {
       await Deno.remove(lib.replace(/\/libfaultline\.so$/, ""), { recursive: true });
     }
+  },
+});
+
+/** The native geometry of built-in kernel `k` for `args` (fl_kernel_geometry), as the guard rail's LaunchDims. */
+function nativeGeometry(k: KernelDescriptor, args: Record<string, number>): LaunchDims[] | null {
+  const { offsets, bytes } = argLayout(k.args);
+  const packed = new Uint8Array(Math.max(bytes, 8)), view = new DataView(packed.buffer);
+  k.args.forEach((a, i) => {
+    const v = args[a.name] ?? 0;
+    if (a.type === "ptr" || a.type === "u64") view.setBigUint64(offsets[i], BigInt(v), true);
+    else if (a.type === "f32") view.setFloat32(offsets[i], v, true);
+    else if (a.type === "i32") view.setInt32(offsets[i], v, true);
+    else view.setUint32(offsets[i], v, true);
+  });
+  const dims = new Uint32Array(6 * MAX_PHASES);
+  const st = runtime().symbols.fl_kernel_geometry(
+    (builtinKernels as readonly KernelDescriptor[]).indexOf(k),
+    packed,
+    new Uint8Array(dims.buffer),
+  );
+  if (st !== 0) return null;
+  const out: LaunchDims[] = [];
+  for (let p = 0; p < MAX_PHASES && dims[6 * p] !== 0; p++) {
+    const d = dims.subarray(6 * p, 6 * p + 6);
+    out.push({ grid: [d[0], d[1], d[2]], block: [d[3], d[4], d[5]] });
+  }
+  return out;
+}
+
+Deno.test({
+  name: "kernel declarations: the launch-limit rail's geometry agrees with the kernels' own, on random sizes",
+  ...{ sanitizeResources: false, sanitizeOps: false },
+  fn: () => {
+    let seed = Date.now() >>> 0;
+    console.log(`random seed ${seed}`);
+    const rnd = (n: number) => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % n;
+    let compared = 0;
+    for (const k of builtinKernels) {
+      for (let trial = 0; trial < 40; trial++) {
+        const args: Record<string, number> = {};
+        for (const a of k.args) {
+          // small sizes mostly, some large enough to need many blocks; head sizes even and divisible
+          args[a.name] = a.type === "ptr" ? 4096 : a.type === "f32" ? 1.5 : 1 + rnd(trial < 20 ? 300 : 70000);
+        }
+        if ("head_dim" in args) args.head_dim = 2 * (1 + rnd(64));
+        if ("n_head_kv" in args) args.n_head = args.n_head_kv * (1 + rnd(8));
+        const native = nativeGeometry(k, args);
+        if (native === null) continue; // refused by the kernel itself (status 9)
+        const mirrored = launchDims(k.name, args);
+        if (mirrored === null) continue; // a kernel the rail does not mirror
+        assert.deepEqual(mirrored, native, `${k.name} ${JSON.stringify(args)}`);
+        compared++;
+      }
+    }
+    assert.ok(compared > builtinKernels.length * 10, `only ${compared} geometries compared`);
   },
 });

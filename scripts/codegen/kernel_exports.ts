@@ -102,6 +102,10 @@ function header(kernels: readonly KernelDescriptor[], constants: Readonly<Record
     ...consts,
     "",
     ...blocks.flatMap((b) => [b, ""]),
+    "/* The geometry kernel `index` (its place in ffi/kernels_builtin.ts) would launch with the packed",
+    " * arguments `args` (its fl_args struct): FL_KERNEL_MAX_PHASES x {grid x, y, z, block x, y, z} into",
+    " * `dims` (unused phases 0). Returns the geometry's status: 0, or 9 for a configuration it refuses. */",
+    "FL_EXPORT int32_t fl_kernel_geometry(int32_t index, const void *args, uint32_t *dims);",
     "/* *out = FL_KERNEL_TABLE_HASH: the declarations this library was built from. */",
     "FL_EXPORT int32_t fl_kernel_table_hash(uint64_t *out);",
     "",
@@ -133,6 +137,27 @@ function launchers(kernels: readonly KernelDescriptor[]): string {
   ].join("\n");
 }
 
+/** fl_kernel_geometry: each kernel's geometry by its index in the declarations, for checks from TypeScript. */
+function geometryExport(kernels: readonly KernelDescriptor[]): string[] {
+  return [
+    "FL_EXPORT int32_t fl_kernel_geometry(int32_t index, const void *args, uint32_t *dims) {",
+    "  fl_launch_dims d[FL_KERNEL_MAX_PHASES];",
+    "  int32_t st;",
+    "  if (!args || !dims) return FL_ERROR_INVALID_VALUE;",
+    "  memset(d, 0, sizeof d);",
+    "  switch (index) {",
+    ...kernels.map((k, i) =>
+      `  case ${i}: st = fl_geometry_${k.name}((const fl_args_${k.name} *)args, d); break;`
+    ),
+    "  default: return FL_ERROR_INVALID_VALUE;",
+    "  }",
+    "  memcpy(dims, d, sizeof d);",
+    "  return st;",
+    "}",
+    "",
+  ];
+}
+
 const hashExport = [
   "FL_EXPORT int32_t fl_kernel_table_hash(uint64_t *out) {",
   "  if (!out) return FL_ERROR_INVALID_VALUE;",
@@ -157,10 +182,13 @@ function gpuExports(kernels: readonly KernelDescriptor[], geometryHeaders: reado
   );
   return [
     BANNER,
+    "#include <string.h>",
+    "",
     '#include "fl_kernel_launchers.h"',
     ...geometryHeaders.map((h) => `#include "${h}"`),
     "",
     ...body.flatMap((b) => [b, ""]),
+    ...geometryExport(kernels),
     ...hashExport,
     "",
   ].join("\n");
@@ -199,6 +227,7 @@ function simExports(kernels: readonly KernelDescriptor[], geometryHeaders: reado
     ...geometryHeaders.map((h) => `#include "${h}"`),
     "",
     ...body.flatMap((b) => [b, ""]),
+    ...geometryExport(kernels),
     ...hashExport,
     "",
   ].join("\n");

@@ -1,10 +1,12 @@
 /**
  * Rail: the grid and block of a launch fit the device's limits.
  *
- * The launch geometry of each kernel mirrors kernels/launch_config.h and
+ * The launch geometry of each built-in kernel mirrors kernels/launch_config.h and
  * kernels/llama/launch_config_llama.h (the formulas the launchers use, and
  * fl_llama_fit's per-dimension thread limit), in
- * TypeScript, from the launch's scalar arguments; keep them in step when a
+ * TypeScript, from the launch's scalar arguments (the rail runs where the library is not
+ * loaded, in the audit worker); tests/kernel_declarations.test.ts compares it with
+ * the library's own geometry (fl_kernel_geometry) on random sizes. Keep them in step when a
  * launcher changes. A kernel loaded at run time is checked against the
  * geometry its launch carries (NativeCall.geometry). Any other kernel with no
  * geometry here is not checked.
