@@ -9,13 +9,14 @@
  * - cuda: NVRTC (libnvrtc, found under $CUDA_HOME, /usr/local/cuda or the
  *   nvidia Python packages) against hip/rtc/cuda/, else nvcc -cubin: a .cubin
  *   for the device's sm_XX.
- * - hip: hipcc --genco for the device's gfx target (a clang offload bundle).
+ * - hip: hipRTC (libhiprtc, or libamdhip64 on ROCm 5), else hipcc --genco (a
+ *   clang offload bundle), for the device's gfx target.
  *
  * A source that does not compile is a KernelCompileError carrying the
  * compiler's own message (file:line: error: ...).
  */
 import { repoRoot } from "./library.ts";
-import { compileWithNvrtc, findNvrtc } from "./nvrtc.ts";
+import { compileWithNvrtc, findHiprtc, findNvrtc } from "./nvrtc.ts";
 
 /** The backend a code object is compiled for. */
 export type CompileBackend = "sim" | "cuda" | "hip";
@@ -104,14 +105,20 @@ function compilerFor(backend: CompileBackend): { kind: string; path: string; ver
     if (!path) throw new KernelCompileError("no C++ compiler for sim kernels (set CXX)", "");
     return { kind: "c++", path, version: firstLine(run(path, ["--version"]).output) };
   }
+  // $FAULTLINE_KERNEL_COMPILER=nvcc|hipcc takes the command-line compiler over the in-process one
+  const cli = Deno.env.get("FAULTLINE_KERNEL_COMPILER");
   if (backend === "cuda") {
-    const nvrtc = findNvrtc();
+    const nvrtc = cli === "nvcc" ? null : findNvrtc();
     if (nvrtc) return { kind: "nvrtc", path: nvrtc.path, version: `nvrtc ${nvrtc.version}` };
     const home = Deno.env.get("CUDA_HOME") ?? "/usr/local/cuda";
     const path = Deno.env.get("NVCC") ?? onPath("nvcc") ??
       (exists(`${home}/bin/nvcc`) ? `${home}/bin/nvcc` : null);
     if (!path) throw new KernelCompileError("neither NVRTC nor nvcc found for cuda kernels", "");
     return { kind: "nvcc", path, version: run(path, ["--version"]).output.split("\n").pop() ?? "" };
+  }
+  const hiprtc = cli === "hipcc" ? null : findHiprtc();
+  if (hiprtc) {
+    return { kind: "hiprtc", path: hiprtc.path, version: `hiprtc ${hiprtc.version} (${hiprtc.path})` };
   }
   const path = Deno.env.get("HIPCC") ?? onPath("hipcc") ??
     (exists("/opt/rocm/bin/hipcc") ? "/opt/rocm/bin/hipcc" : null);
@@ -296,6 +303,22 @@ export async function compileKernels(req: CompileRequest): Promise<CompiledModul
         }));
       Deno.writeFileSync(tmp, r.cubin);
       symbols = r.lowered;
+    } else if (compiler.kind === "hiprtc") {
+      const r = nvrtcOrThrow(req, () =>
+        compileWithNvrtc(compiler.path, {
+          source: files[0].text,
+          name: req.source,
+          kernels: req.kernels,
+          options: [
+            `--offload-arch=${req.arch ?? "gfx90a"}`,
+            "-O3",
+            `-I${req.source.slice(0, req.source.lastIndexOf("/"))}`,
+            ...defineFlags(req.defines),
+            ...(req.flags ?? []),
+          ],
+        }, "hiprtc"));
+      Deno.writeFileSync(tmp, r.cubin);
+      symbols = r.lowered;
     } else if (req.backend === "cuda") compileNvcc(req, compiler.path, tmp);
     else compileHipcc(req, compiler.path, tmp);
     Deno.writeTextFileSync(symbolsPath, JSON.stringify(symbols));
@@ -321,7 +344,9 @@ function nvrtcOrThrow<T>(req: CompileRequest, f: () => T): T {
     return f();
   } catch (e) {
     throw new KernelCompileError(
-      `kernel source ${req.source} does not compile for cuda (NVRTC)`,
+      `kernel source ${req.source} does not compile for ${
+        req.backend === "cuda" ? "cuda (NVRTC)" : "hip (hipRTC)"
+      }`,
       (e as Error).message,
     );
   }

@@ -1,9 +1,11 @@
 /**
- * NVRTC through Deno FFI: compiles a CUDA source to a .cubin in-process,
- * with one name expression per kernel so that C++ kernels (not only
+ * Run-time compilation through Deno FFI: NVRTC (a CUDA source to a .cubin)
+ * and hipRTC (a HIP source to an AMD code object), which share one API under
+ * two prefixes. One name expression per kernel, so C++ kernels (not only
  * extern "C" ones) are found by their lowered names.
  */
 
+/** NVRTC's entry points; hipRTC's are the same with the prefix "hiprtc" (and hiprtcGetCode for the code). */
 const nvrtcSymbols = {
   /** nvrtcResult nvrtcVersion(int *major, int *minor) */
   nvrtcVersion: { parameters: ["buffer", "buffer"], result: "i32" },
@@ -59,6 +61,56 @@ function dirsWithNvrtc(): string[] {
   return dirs;
 }
 
+export type RtcFlavor = "nvrtc" | "hiprtc";
+
+type RtcSymbols = typeof nvrtcSymbols;
+
+/** The symbol table of `flavor`, keyed by NVRTC's names. */
+function rtcSymbols(flavor: RtcFlavor): RtcSymbols {
+  if (flavor === "nvrtc") return nvrtcSymbols;
+  const out: Record<string, Deno.ForeignFunction> = {};
+  for (const [k, v] of Object.entries(nvrtcSymbols)) {
+    const name = k === "nvrtcGetCUBIN"
+      ? "hiprtcGetCode"
+      : k === "nvrtcGetCUBINSize"
+      ? "hiprtcGetCodeSize"
+      : k.replace(/^nvrtc/, "hiprtc");
+    out[k] = { ...v, name };
+  }
+  return out as unknown as RtcSymbols;
+}
+
+/** hipRTC (in libamdhip64 on ROCm 5, libhiprtc on ROCm 6) and its version, or null. $FAULTLINE_HIPRTC names it. */
+export function findHiprtc(): { path: string; version: string } | null {
+  const explicit = Deno.env.get("FAULTLINE_HIPRTC");
+  const rocm = Deno.env.get("ROCM_PATH") ?? "/opt/rocm";
+  const dirs = [`${rocm}/lib`, "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"];
+  const names = [/^libhiprtc\.so(\.\d+)*$/, /^libamdhip64\.so(\.\d+)*$/];
+  const candidates = explicit ? [explicit] : names.flatMap((re) =>
+    dirs.flatMap((d) => {
+      try {
+        return [...Deno.readDirSync(d)].filter((e) => re.test(e.name)).map((e) => `${d}/${e.name}`);
+      } catch {
+        return [];
+      }
+    })
+  );
+  return probe(candidates, "hiprtc");
+}
+
+function probe(candidates: string[], flavor: RtcFlavor): { path: string; version: string } | null {
+  for (const path of candidates.filter(isFile)) {
+    try {
+      const lib = Deno.dlopen(path, { nvrtcVersion: rtcSymbols(flavor).nvrtcVersion });
+      const major = new Int32Array(1), minor = new Int32Array(1);
+      const st = lib.symbols.nvrtcVersion(major, minor);
+      lib.close();
+      if (st === 0) return { path, version: `${major[0]}.${minor[0]}` };
+    } catch { /* not loadable here, or not this flavor */ }
+  }
+  return null;
+}
+
 /** libnvrtc and its version, or null where it is not installed. $FAULTLINE_NVRTC names it explicitly. */
 export function findNvrtc(): { path: string; version: string } | null {
   const explicit = Deno.env.get("FAULTLINE_NVRTC");
@@ -71,16 +123,7 @@ export function findNvrtc(): { path: string; version: string } | null {
       return [];
     }
   });
-  for (const path of candidates.filter(isFile)) {
-    try {
-      const lib = Deno.dlopen(path, { nvrtcVersion: nvrtcSymbols.nvrtcVersion });
-      const major = new Int32Array(1), minor = new Int32Array(1);
-      const st = lib.symbols.nvrtcVersion(major, minor);
-      lib.close();
-      if (st === 0) return { path, version: `${major[0]}.${minor[0]}` };
-    } catch { /* not loadable here */ }
-  }
-  return null;
+  return probe(candidates, "nvrtc");
 }
 
 export interface NvrtcRequest {
@@ -91,12 +134,13 @@ export interface NvrtcRequest {
   options: readonly string[];
 }
 
-/** Compiles with the NVRTC at `path`; throws with NVRTC's log when the source does not compile. */
+/** Compiles with the NVRTC (or hipRTC) at `path`; throws with its log when the source does not compile. */
 export function compileWithNvrtc(
   path: string,
   req: NvrtcRequest,
+  flavor: RtcFlavor = "nvrtc",
 ): { cubin: Uint8Array; lowered: Record<string, string> } {
-  const lib = Deno.dlopen(path, nvrtcSymbols);
+  const lib = Deno.dlopen(path, rtcSymbols(flavor));
   const s = lib.symbols;
   const prog = new BigUint64Array(1);
   try {
@@ -117,7 +161,7 @@ export function compileWithNvrtc(
     s.nvrtcGetProgramLog(handle, log);
     const logText = new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))).trim();
     if (st !== 0) {
-      const err = new Error(logText || `NVRTC error ${st}`);
+      const err = new Error(logText || `${flavor} error ${st}`);
       err.name = "NvrtcCompileError";
       throw err;
     }

@@ -1,6 +1,6 @@
 /**
- * Kernel sources compiled for the GPU backends without a GPU: hipcc --genco
- * (gfx90a) and nvcc -cubin (sm_90) build the example kernel, and the code
+ * Kernel sources compiled for the GPU backends without a GPU: hipRTC and
+ * hipcc --genco (gfx90a) and nvcc -cubin (sm_90) build the example kernel, and the code
  * object readers find it and its real parameter layout, which must agree with
  * the kernel's declaration. Skipped where the compiler is absent (CI installs
  * both).
@@ -10,10 +10,12 @@ import {
   amdgpuKernelArgs,
   elfFunctionSymbols,
   elfSection,
+  isOffloadBundle,
   kernelSymbol,
   offloadBundleEntries,
 } from "../ffi/code_object.ts";
 import { compileKernels } from "../ffi/kernel_compile.ts";
+import { findHiprtc } from "../ffi/nvrtc.ts";
 import { argLayout } from "../ffi/kernel_spec.ts";
 import { libraryPath } from "../ffi/library.ts";
 import { ropeUser } from "../scripts/experiments/own_kernel.ts";
@@ -29,34 +31,51 @@ function has(cmd: string): boolean {
   }
 }
 
-Deno.test({
-  name: "code objects: hipcc builds the example for gfx90a; its metadata gives the declared layout",
-  ignore: !has("hipcc"),
-  fn: async () => {
-    const cacheDir = await Deno.makeTempDir({ prefix: "faultline-hsaco-" });
-    const c = await compileKernels({
-      backend: "hip",
-      source: ROPE,
-      kernels: ["rope_user"],
-      arch: "gfx90a",
-      cacheDir,
-    });
-    const amd = offloadBundleEntries(c.image).filter((e) => e.triple.includes("amdgcn"));
-    assert.equal(amd.length, 1);
-    assert.match(amd[0].triple, /gfx90a/);
-    const args = amdgpuKernelArgs(amd[0].image).get("rope_user");
-    assert.ok(args, "rope_user is in the metadata");
-    const visible = args.filter((a) => !a.valueKind.startsWith("hidden_"));
-    const declared = argLayout(ropeUser.args);
-    assert.deepEqual(visible.map((a) => a.offset), declared.offsets);
-    assert.deepEqual(
-      visible.map((a) => a.valueKind),
-      ropeUser.args.map((a) => a.type === "ptr" ? "global_buffer" : "by_value"),
-    );
-    assert.ok(elfFunctionSymbols(amd[0].image).includes("rope_user"));
-    await Deno.remove(cacheDir, { recursive: true });
-  },
-});
+/** The AMD code object of a compile: hipcc gives a clang offload bundle, hipRTC the ELF itself. */
+function amdImage(image: Uint8Array): Uint8Array {
+  if (!isOffloadBundle(image)) return image;
+  const amd = offloadBundleEntries(image).filter((e) => e.triple.includes("amdgcn"));
+  assert.equal(amd.length, 1);
+  assert.match(amd[0].triple, /gfx90a/);
+  return amd[0].image;
+}
+
+for (const compiler of ["hiprtc", "hipcc"] as const) {
+  Deno.test({
+    name: `code objects: ${compiler} builds the example for gfx90a; its metadata gives the declared layout`,
+    ignore: compiler === "hipcc" ? !has("hipcc") : findHiprtc() === null,
+    fn: async () => {
+      const cacheDir = await Deno.makeTempDir({ prefix: "faultline-hsaco-" });
+      const before = Deno.env.get("FAULTLINE_KERNEL_COMPILER");
+      if (compiler === "hipcc") Deno.env.set("FAULTLINE_KERNEL_COMPILER", "hipcc");
+      try {
+        const c = await compileKernels({
+          backend: "hip",
+          source: ROPE,
+          kernels: ["rope_user"],
+          arch: "gfx90a",
+          cacheDir,
+        });
+        assert.match(c.compiler, compiler === "hipcc" ? /HIP version|clang/i : /^hiprtc /);
+        const image = amdImage(c.image);
+        const args = amdgpuKernelArgs(image).get(c.symbols.rope_user ?? "rope_user");
+        assert.ok(args, "rope_user is in the metadata");
+        const visible = args.filter((a) => !a.valueKind.startsWith("hidden_"));
+        const declared = argLayout(ropeUser.args);
+        assert.deepEqual(visible.map((a) => a.offset), declared.offsets);
+        assert.deepEqual(
+          visible.map((a) => a.valueKind),
+          ropeUser.args.map((a) => a.type === "ptr" ? "global_buffer" : "by_value"),
+        );
+        assert.ok(elfFunctionSymbols(image).includes("rope_user"));
+      } finally {
+        if (before === undefined) Deno.env.delete("FAULTLINE_KERNEL_COMPILER");
+        else Deno.env.set("FAULTLINE_KERNEL_COMPILER", before);
+        await Deno.remove(cacheDir, { recursive: true });
+      }
+    },
+  });
+}
 
 Deno.test({
   name: "code objects: nvcc builds the example as a cubin that names the kernel",
