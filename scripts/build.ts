@@ -38,6 +38,8 @@ export interface BuildOptions {
   ifNeeded?: boolean;
   /** Print nothing on success. */
   quiet?: boolean;
+  /** Say on stderr when a backend is compiled (also with quiet): a first run is not silent. */
+  progress?: boolean;
   /** Print every compiler command. */
   verbose?: boolean;
   /** CUDA architectures: machine code for each, PTX for the highest ("80", "sm_90", "90a"). */
@@ -145,6 +147,32 @@ export function compilerFor(backend: BackendName): string | null {
     case "hip":
       return findHipcc();
   }
+}
+
+/** The GPU vendor whose device files this machine has, if any (no library needed to ask). */
+function gpuVendor(): "cuda" | "hip" | null {
+  const exists = (p: string) => {
+    try {
+      Deno.statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (exists("/dev/nvidiactl") || exists("/dev/nvidia0")) return "cuda";
+  if (exists("/dev/kfd")) return "hip";
+  return null;
+}
+
+/**
+ * The backends a run here will load (--for-run): sim, plus $FAULTLINE_BACKEND's
+ * or the present GPU's where its compiler is found. A machine with nvcc but no
+ * GPU builds sim only.
+ */
+export function backendsForRun(): BackendName[] {
+  const asked = Deno.env.get("FAULTLINE_BACKEND");
+  const want = asked === "cuda" || asked === "hip" ? asked : asked === "sim" ? null : gpuVendor();
+  return want && compilerFor(want) !== null ? ["sim", want] : ["sim"];
 }
 
 /** sim, plus every GPU backend whose compiler is found. */
@@ -476,7 +504,14 @@ export async function buildBackend(backend: BackendName, opts: BuildOptions = {}
       const newest = Math.max(newestDep, ...p.compiles.map((c) => mtime(join(root, c.src))));
       if (mtime(lib) > newest) return result(true);
     }
+    const t = performance.now();
+    if (opts.progress) {
+      console.error(`faultline: building the ${backend} backend (${p.compiles.length} sources)...`);
+    }
     await compileAndLink(backend, root, p, lib, stamp, opts, readText(stampPath) === stamp, newestDep);
+    if (opts.progress) {
+      console.error(`faultline: ${backend} built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
   } finally {
     lock.close();
   }
@@ -560,6 +595,9 @@ function usage(): string {
   --backend B     sim, cuda, hip or all; repeat or comma-separate (default: sim and
                   every backend whose compiler is found)
   --if-needed     skip a backend whose library is newer than its sources and headers
+  --for-run       build only what a run here loads: sim, plus the GPU backend of the GPU present
+                  (or of $FAULTLINE_BACKEND)
+  --progress      say on stderr when a backend is compiled, even with --quiet
   --quiet         print nothing on success
   --verbose       print every compiler command
   --cuda-arch L   CUDA architectures (default ${DEFAULT_CUDA_ARCH.join(",")}: sm_80, sm_90 and compute_90 PTX)
@@ -592,6 +630,8 @@ async function main(argv: string[]): Promise<number> {
     options: {
       backend: { type: "string", multiple: true },
       "if-needed": { type: "boolean", default: false },
+      "for-run": { type: "boolean", default: false },
+      progress: { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       "cuda-arch": { type: "string" },
@@ -608,7 +648,9 @@ async function main(argv: string[]): Promise<number> {
   const split = (s?: string) => s?.split(",").map((x) => x.trim()).filter((x) => x !== "");
   const requested = (values.backend ?? []).flatMap((b) => split(b) ?? []);
   let backends: BackendName[];
-  if (requested.length === 0) {
+  if (values["for-run"]) {
+    backends = backendsForRun();
+  } else if (requested.length === 0) {
     backends = availableBackends();
     if (!values.quiet) {
       for (const b of BACKENDS.filter((b) => !backends.includes(b))) {
@@ -630,6 +672,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const opts: BuildOptions = {
     ifNeeded: values["if-needed"],
+    progress: values.progress,
     quiet: values.quiet,
     verbose: values.verbose,
     ...archOptions(split(values.arch), split(values["cuda-arch"]), split(values["hip-arch"])),
