@@ -15,8 +15,9 @@
  * A source that does not compile is a KernelCompileError carrying the
  * compiler's own message (file:line: error: ...).
  */
+import { isFile, onPath } from "./files.ts";
 import { repoRoot } from "./library.ts";
-import { compileWithNvrtc, findHiprtc, findNvrtc } from "./nvrtc.ts";
+import { compileWithRtc, findHiprtc, findNvrtc } from "./rtc.ts";
 
 /** The backend a code object is compiled for. */
 export type CompileBackend = "sim" | "cuda" | "hip";
@@ -67,21 +68,6 @@ export class KernelCompileError extends Error {
 const ROOT = decodeURIComponent(repoRoot.pathname).replace(/\/$/, "");
 const RTC = `${ROOT}/hip/rtc`;
 
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir && exists(`${dir}/${name}`)) return `${dir}/${name}`;
-  }
-  return null;
-}
-
 function run(cmd: string, args: string[], env?: Record<string, string>): { ok: boolean; output: string } {
   try {
     const r = new Deno.Command(cmd, { args, env, stdin: "null", stdout: "piped", stderr: "piped" })
@@ -112,7 +98,7 @@ function compilerFor(backend: CompileBackend): { kind: string; path: string; ver
     if (nvrtc) return { kind: "nvrtc", path: nvrtc.path, version: `nvrtc ${nvrtc.version}` };
     const home = Deno.env.get("CUDA_HOME") ?? "/usr/local/cuda";
     const path = Deno.env.get("NVCC") ?? onPath("nvcc") ??
-      (exists(`${home}/bin/nvcc`) ? `${home}/bin/nvcc` : null);
+      (isFile(`${home}/bin/nvcc`) ? `${home}/bin/nvcc` : null);
     if (!path) throw new KernelCompileError("neither NVRTC nor nvcc found for cuda kernels", "");
     return { kind: "nvcc", path, version: run(path, ["--version"]).output.split("\n").pop() ?? "" };
   }
@@ -121,7 +107,7 @@ function compilerFor(backend: CompileBackend): { kind: string; path: string; ver
     return { kind: "hiprtc", path: hiprtc.path, version: `hiprtc ${hiprtc.version} (${hiprtc.path})` };
   }
   const path = Deno.env.get("HIPCC") ?? onPath("hipcc") ??
-    (exists("/opt/rocm/bin/hipcc") ? "/opt/rocm/bin/hipcc" : null);
+    (isFile("/opt/rocm/bin/hipcc") ? "/opt/rocm/bin/hipcc" : null);
   if (!path) throw new KernelCompileError("hipcc not found for hip kernels", "");
   return { kind: "hipcc", path, version: firstLine(run(path, ["--version"]).output) };
 }
@@ -166,7 +152,7 @@ function rtcHeaders(backend: CompileBackend): string {
   const dir = backend === "sim" ? `${RTC}/sim/hip` : backend === "cuda" ? `${RTC}/cuda/hip` : null;
   if (dir === null) return "";
   const files = [`${dir}/hip_runtime.h`, `${ROOT}/hip/sim/sim_module.h`, `${ROOT}/hip/modules.h`];
-  return files.filter(exists).map((f) => Deno.readTextFileSync(f)).join("\n");
+  return files.filter(isFile).map((f) => Deno.readTextFileSync(f)).join("\n");
 }
 
 function defineFlags(defines: CompileRequest["defines"]): string[] {
@@ -268,7 +254,7 @@ export async function compileKernels(req: CompileRequest): Promise<CompiledModul
   const ext = { sim: "so", cuda: "cubin", hip: "hsaco" }[req.backend];
   const path = `${dir}/${key.slice(0, 32)}.${ext}`;
   const symbolsPath = `${path}.symbols.json`;
-  if (exists(path) && exists(symbolsPath)) {
+  if (isFile(path) && isFile(symbolsPath)) {
     const symbols = JSON.parse(Deno.readTextFileSync(symbolsPath));
     return {
       image: Deno.readFileSync(path),
@@ -285,38 +271,8 @@ export async function compileKernels(req: CompileRequest): Promise<CompiledModul
   let symbols: Record<string, string> = Object.fromEntries(req.kernels.map((k) => [k, k]));
   try {
     if (req.backend === "sim") compileSim(req, compiler.path, tmp);
-    else if (compiler.kind === "nvrtc") {
-      const r = nvrtcOrThrow(req, () =>
-        compileWithNvrtc(compiler.path, {
-          source: files[0].text,
-          name: req.source,
-          kernels: req.kernels,
-          options: [
-            `--gpu-architecture=${req.arch ?? "sm_90"}`,
-            "-std=c++17",
-            `-I${RTC}/cuda`,
-            `-I${req.source.slice(0, req.source.lastIndexOf("/"))}`,
-            ...cudaIncludeFlags(),
-            ...defineFlags(req.defines),
-            ...(req.flags ?? []),
-          ],
-        }));
-      Deno.writeFileSync(tmp, r.cubin);
-      symbols = r.lowered;
-    } else if (compiler.kind === "hiprtc") {
-      const r = nvrtcOrThrow(req, () =>
-        compileWithNvrtc(compiler.path, {
-          source: files[0].text,
-          name: req.source,
-          kernels: req.kernels,
-          options: [
-            `--offload-arch=${req.arch ?? "gfx90a"}`,
-            "-O3",
-            `-I${req.source.slice(0, req.source.lastIndexOf("/"))}`,
-            ...defineFlags(req.defines),
-            ...(req.flags ?? []),
-          ],
-        }, "hiprtc"));
+    else if (compiler.kind === "nvrtc" || compiler.kind === "hiprtc") {
+      const r = compileInProcess(req, compiler.path, compiler.kind, files[0].text);
       Deno.writeFileSync(tmp, r.cubin);
       symbols = r.lowered;
     } else if (req.backend === "cuda") compileNvcc(req, compiler.path, tmp);
@@ -339,9 +295,15 @@ export async function compileKernels(req: CompileRequest): Promise<CompiledModul
   };
 }
 
-function nvrtcOrThrow<T>(req: CompileRequest, f: () => T): T {
+/** NVRTC (cuda) or hipRTC (hip) on the source's text; the source's folder is on the include path. */
+function compileInProcess(req: CompileRequest, lib: string, flavor: "nvrtc" | "hiprtc", text: string) {
+  const dir = `-I${req.source.slice(0, req.source.lastIndexOf("/"))}`;
+  const target = flavor === "nvrtc"
+    ? [`--gpu-architecture=${req.arch ?? "sm_90"}`, "-std=c++17", `-I${RTC}/cuda`, dir, ...cudaIncludeFlags()]
+    : [`--offload-arch=${req.arch ?? "gfx90a"}`, "-O3", dir];
+  const options = [...target, ...defineFlags(req.defines), ...(req.flags ?? [])];
   try {
-    return f();
+    return compileWithRtc(lib, { source: text, name: req.source, kernels: req.kernels, options }, flavor);
   } catch (e) {
     throw new KernelCompileError(
       `kernel source ${req.source} does not compile for ${

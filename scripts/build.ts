@@ -24,6 +24,7 @@
  */
 import { parseArgs } from "node:util";
 import { type BuildInfo, buildInfoPath, readBuildInfo } from "../ffi/build_info.ts";
+import { isFile, onPath } from "../ffi/files.ts";
 import { builtinKernels, kernelConstants } from "../ffi/kernels_builtin.ts";
 import { generateKernelSources } from "./codegen/kernel_exports.ts";
 import { chooseHipTargets, DEFAULT_HIP_TARGETS, type HipTargets } from "./hip_build/arch.ts";
@@ -110,21 +111,6 @@ function join(...parts: string[]): string {
 /** The library's path for a backend. */
 export function libraryPath(backend: BackendName, root = DEFAULT_ROOT): string {
   return join(root, "build", backend, "libfaultline.so");
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir && isFile(join(dir, name))) return join(dir, name);
-  }
-  return null;
 }
 
 /** The compiler a backend needs, or null where it is not installed. */

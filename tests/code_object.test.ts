@@ -15,7 +15,7 @@ import {
   offloadBundleEntries,
 } from "../ffi/code_object.ts";
 import { compileKernels } from "../ffi/kernel_compile.ts";
-import { findHiprtc } from "../ffi/nvrtc.ts";
+import { findHiprtc } from "../ffi/rtc.ts";
 import { argLayout } from "../ffi/kernel_spec.ts";
 import { libraryPath } from "../ffi/library.ts";
 import { ropeUser } from "../scripts/experiments/own_kernel.ts";

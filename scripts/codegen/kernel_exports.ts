@@ -137,6 +137,11 @@ function launchers(kernels: readonly KernelDescriptor[]): string {
   ].join("\n");
 }
 
+/** The launch exports, then the exports both backends share (geometry, table hash). */
+function exportsTail(kernels: readonly KernelDescriptor[], body: string[]): string[] {
+  return [...body.flatMap((b) => [b, ""]), ...geometryExport(kernels), ...hashExport, ""];
+}
+
 /** fl_kernel_geometry: each kernel's geometry by its index in the declarations, for checks from TypeScript. */
 function geometryExport(kernels: readonly KernelDescriptor[]): string[] {
   return [
@@ -187,10 +192,7 @@ function gpuExports(kernels: readonly KernelDescriptor[], geometryHeaders: reado
     '#include "fl_kernel_launchers.h"',
     ...geometryHeaders.map((h) => `#include "${h}"`),
     "",
-    ...body.flatMap((b) => [b, ""]),
-    ...geometryExport(kernels),
-    ...hashExport,
-    "",
+    ...exportsTail(kernels, body),
   ].join("\n");
 }
 
@@ -226,10 +228,7 @@ function simExports(kernels: readonly KernelDescriptor[], geometryHeaders: reado
     '#include "sim/sim.h"',
     ...geometryHeaders.map((h) => `#include "${h}"`),
     "",
-    ...body.flatMap((b) => [b, ""]),
-    ...geometryExport(kernels),
-    ...hashExport,
-    "",
+    ...exportsTail(kernels, body),
   ].join("\n");
 }
 

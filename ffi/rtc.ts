@@ -5,6 +5,8 @@
  * extern "C" ones) are found by their lowered names.
  */
 
+import { isFile } from "./files.ts";
+
 /** NVRTC's entry points; hipRTC's are the same with the prefix "hiprtc" (and hiprtcGetCode for the code). */
 const nvrtcSymbols = {
   /** nvrtcResult nvrtcVersion(int *major, int *minor) */
@@ -34,14 +36,6 @@ const nvrtcSymbols = {
 
 function cstr(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(s + "\0");
-}
-
-function isFile(p: string): boolean {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
 }
 
 function dirsWithNvrtc(): string[] {
@@ -126,7 +120,7 @@ export function findNvrtc(): { path: string; version: string } | null {
   return probe(candidates, "nvrtc");
 }
 
-export interface NvrtcRequest {
+export interface RtcRequest {
   source: string;
   /** The program's name in messages (the source path). */
   name: string;
@@ -135,9 +129,9 @@ export interface NvrtcRequest {
 }
 
 /** Compiles with the NVRTC (or hipRTC) at `path`; throws with its log when the source does not compile. */
-export function compileWithNvrtc(
+export function compileWithRtc(
   path: string,
-  req: NvrtcRequest,
+  req: RtcRequest,
   flavor: RtcFlavor = "nvrtc",
 ): { cubin: Uint8Array; lowered: Record<string, string> } {
   const lib = Deno.dlopen(path, rtcSymbols(flavor));
