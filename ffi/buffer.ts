@@ -12,7 +12,7 @@ import { makeCall, pointer, through } from "./call.ts";
 import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
 import { MemcpyKind, type NativeSymbols } from "./symbols.ts";
-import { checkRange, checkSize, describe } from "./validate.ts";
+import { checkHandle, checkOptions, checkRange, checkSize, describe } from "./validate.ts";
 import type { Device } from "./device.ts";
 import type { Stream } from "./stream.ts";
 
@@ -53,6 +53,9 @@ export function hostRegion(h: HostData, what: string): { addr: number; bytes: nu
   if (!ArrayBuffer.isView(h)) {
     throw new FaultlineUsageError(`${what} must be an ArrayBufferView or a PinnedBuffer, got ${describe(h)}`);
   }
+  if ((h.buffer as ArrayBuffer).detached) {
+    throw new FaultlineUsageError(`${what}: its memory was freed (the view's ArrayBuffer is detached)`);
+  }
   if (h.byteLength === 0) return { addr: 0, bytes: 0 };
   const p = Deno.UnsafePointer.of(h as unknown as BufferSource);
   return { addr: Number(Deno.UnsafePointer.value(p)), bytes: h.byteLength };
@@ -61,6 +64,7 @@ export function hostRegion(h: HostData, what: string): { addr: number; bytes: nu
 /** Checks a stream argument: live and of `device`. Returns its handle (0: default stream). */
 export function streamHandle(stream: Stream | undefined, device: Device, what: string): number {
   if (stream === undefined) return 0;
+  checkHandle(stream, "Stream", `${what}: stream`);
   if (stream.destroyed) {
     throw new FaultlineUsageError(`${what}: stream ${stream.handle} was already destroyed`);
   }
@@ -211,9 +215,10 @@ export class DeviceBuffer {
   }
 
   /** Copies host memory into the buffer (H2D), at `offset`. Sync unless a stream is given. */
-  upload(src: HostData, opts: CopyOptions = {}): void {
+  upload(src: HostData, options?: CopyOptions): void {
     const what = `upload to ${this.name}`;
     this.assertUsable(what);
+    const opts = checkOptions(options, what);
     const h = hostRegion(src, `${what}: source`);
     const offset = opts.offset === undefined ? 0 : checkSize(opts.offset, `${what}: offset`);
     const bytes = opts.bytes === undefined ? h.bytes : checkSize(opts.bytes, `${what}: bytes`);
@@ -235,9 +240,10 @@ export class DeviceBuffer {
   }
 
   /** Copies the buffer (from `offset`) into host memory (D2H). Sync unless a stream is given. */
-  download(dst: HostData, opts: CopyOptions = {}): void {
+  download(dst: HostData, options?: CopyOptions): void {
     const what = `download from ${this.name}`;
     this.assertUsable(what);
+    const opts = checkOptions(options, what);
     const h = hostRegion(dst, `${what}: destination`);
     const offset = opts.offset === undefined ? 0 : checkSize(opts.offset, `${what}: offset`);
     const bytes = opts.bytes === undefined ? h.bytes : checkSize(opts.bytes, `${what}: bytes`);
@@ -259,9 +265,10 @@ export class DeviceBuffer {
   }
 
   /** Copies from another buffer of the same device (D2D). Default bytes: the rest of src from srcOffset. */
-  copyFrom(src: DeviceBuffer, opts: DeviceCopyOptions = {}): void {
+  copyFrom(src: DeviceBuffer, options?: DeviceCopyOptions): void {
     const what = `copy ${src?.name} to ${this.name}`;
     this.assertUsable(what);
+    const opts = checkOptions(options, what);
     if (!(src instanceof DeviceBuffer)) {
       throw new FaultlineUsageError(`${what}: source must be a DeviceBuffer, got ${describe(src)}`);
     }
@@ -287,9 +294,10 @@ export class DeviceBuffer {
   }
 
   /** Sets bytes to `byte` (0..255): fl_memset, or fl_memset_async on a stream. */
-  fill(byte: number, opts: FillOptions = {}): void {
+  fill(byte: number, options?: FillOptions): void {
     const what = `fill ${this.name}`;
     this.assertUsable(what);
+    const opts = checkOptions(options, what);
     if (typeof byte !== "number" || !Number.isInteger(byte) || byte < 0 || byte > 255) {
       throw new FaultlineUsageError(`${what}: value must be a byte (0..255), got ${describe(byte)}`);
     }
@@ -379,14 +387,28 @@ export class PinnedBuffer {
     this.ptr = ptr;
     this.bytes = bytes;
     this.name = name;
-    this.#view = bytes === 0 ? new Uint8Array(0) : new Uint8Array(
-      Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(BigInt(ptr))!, bytes),
-    );
+    this.#view = this.#map();
     track(this, `PinnedBuffer ${this.describe()}`, this);
   }
 
   get freed(): boolean {
     return this.#freed;
+  }
+
+  /** One ArrayBuffer over the pinned memory: every view a caller makes shares it, so one detach ends them all. */
+  #map(): Uint8Array {
+    if (this.bytes === 0) return new Uint8Array(0);
+    const base = Deno.UnsafePointer.create(BigInt(this.ptr))!;
+    return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(base, this.bytes));
+  }
+
+  /**
+   * Detaches the ArrayBuffer before the memory goes: views taken earlier then
+   * read as empty (length 0) instead of reaching freed memory, and copies refuse them.
+   */
+  #detach(): void {
+    (this.#view?.buffer as ArrayBuffer | undefined)?.transfer(0);
+    this.#view = null;
   }
 
   describe(): string {
@@ -413,15 +435,16 @@ export class PinnedBuffer {
     const sym = this.device.symbols;
     const dev = this.device.ordinal;
     const ptr = this.ptr;
+    this.#detach();
     let status: number;
     if (!boundary.active) status = sym.fl_host_free(dev, BigInt(ptr));
     else {
       const call = makeCall("host_free", this.name, dev, 0, { ptr, bytes: this.bytes }, [], { host: ptr });
       status = through(sym, call, () => sym.fl_host_free(dev, BigInt(ptr)));
     }
+    if (status !== 0) this.#view = this.#map(); // the native free failed: the memory is still there
     check(status, "fl_host_free");
     this.#freed = true;
-    this.#view = null;
     untrack(this);
   }
 
@@ -437,7 +460,7 @@ export class PinnedBuffer {
     } catch (e) {
       if (!(e instanceof FaultlineError) || this.device.faultInfo() === null) throw e;
       this.#freed = true;
-      this.#view = null;
+      this.#detach();
       untrack(this);
     }
   }

@@ -7,7 +7,7 @@ import { check } from "./errors.ts";
 import { Event } from "./event.ts";
 import { Stream } from "./stream.ts";
 import type { NativeSymbols } from "./symbols.ts";
-import { checkRange, checkSize } from "./validate.ts";
+import { checkName, checkOptions, checkRange, checkSize } from "./validate.ts";
 
 export interface DeviceProps {
   name: string;
@@ -112,9 +112,10 @@ export class Device {
   }
 
   /** Allocates device memory (fl_malloc), optionally with redzones around it. */
-  malloc(bytes: number, opts: MallocOptions = {}): DeviceBuffer {
+  malloc(bytes: number, options?: MallocOptions): DeviceBuffer {
     checkSize(bytes, "malloc: bytes");
-    const name = opts.name ?? `buffer${++unnamed}`;
+    const opts = checkOptions(options, "malloc");
+    const name = checkName(opts.name, "malloc") ?? `buffer${++unnamed}`;
     const rz = opts.redzone ?? this.defaultRedzone;
     const redzone = rz === 0 ? 0 : roundUp(checkSize(rz, "malloc: redzone"), 256);
     const allocBytes = redzone === 0 ? bytes : redzone + roundUp(bytes, 256) + redzone;
@@ -133,9 +134,10 @@ export class Device {
   }
 
   /** Allocates pinned (page-locked) host memory with a view over it. */
-  hostAlloc(bytes: number, opts: { name?: string } = {}): PinnedBuffer {
+  hostAlloc(bytes: number, options?: { name?: string }): PinnedBuffer {
     checkSize(bytes, "hostAlloc: bytes");
-    const name = opts.name ?? `pinned${++unnamed}`;
+    const opts = checkOptions(options, "hostAlloc");
+    const name = checkName(opts.name, "hostAlloc") ?? `pinned${++unnamed}`;
     const sym = this.symbols;
     const dev = this.ordinal;
     const out = this.#u64a;
@@ -150,7 +152,8 @@ export class Device {
   }
 
   /** Host-to-host copy through the runtime (H2H), sync or on a stream. Default bytes: all of src. */
-  copyHost(dst: HostData, src: HostData, opts: HostCopyOptions = {}): void {
+  copyHost(dst: HostData, src: HostData, options?: HostCopyOptions): void {
+    const opts = checkOptions(options, "copyHost");
     const d = hostRegion(dst, "copyHost: destination");
     const s = hostRegion(src, "copyHost: source");
     const bytes = opts.bytes === undefined ? s.bytes : checkSize(opts.bytes, "copyHost: bytes");

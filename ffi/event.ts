@@ -7,6 +7,7 @@ import type { Device } from "./device.ts";
 import type { Stream } from "./stream.ts";
 import { Status } from "./symbols.ts";
 import { streamHandle } from "./buffer.ts";
+import { brand, checkHandle } from "./validate.ts";
 
 export class Event {
   readonly device: Device;
@@ -20,6 +21,7 @@ export class Event {
     this.device = device;
     this.handle = handle;
     this.handle64 = BigInt(handle);
+    brand(this, "Event");
     track(this, `Event ${handle} of device ${device.ordinal}`, this);
   }
 
@@ -98,6 +100,7 @@ export class Event {
   /** Milliseconds from `since` to this event (both recorded and complete). */
   elapsedMs(since: Event): number {
     this.assertUsable("event elapsedMs");
+    checkHandle(since, "Event", "event elapsedMs: since");
     since.assertUsable("event elapsedMs", this.device);
     check(
       this.device.symbols.fl_event_elapsed_ms(this.device.ordinal, since.handle64, this.handle64, this.#out),

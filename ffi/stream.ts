@@ -6,6 +6,7 @@ import { track, untrack } from "./leak.ts";
 import type { Device } from "./device.ts";
 import type { Event } from "./event.ts";
 import { Status } from "./symbols.ts";
+import { brand, checkHandle } from "./validate.ts";
 
 export class Stream {
   readonly device: Device;
@@ -19,6 +20,7 @@ export class Stream {
     this.device = device;
     this.handle = handle;
     this.handle64 = BigInt(handle);
+    brand(this, "Stream");
     if (handle !== 0) track(this, `Stream ${handle} of device ${device.ordinal}`, this);
   }
 
@@ -84,6 +86,7 @@ export class Stream {
   /** Makes later work on this stream wait until `event` completes. */
   waitEvent(event: Event): void {
     this.#live("stream waitEvent");
+    checkHandle(event, "Event", "stream waitEvent: event");
     event.assertUsable("stream waitEvent", this.device);
     const sym = this.device.symbols;
     const dev = this.device.ordinal;

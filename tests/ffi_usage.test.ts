@@ -14,6 +14,7 @@ import {
   tick,
 } from "../mod.ts";
 import { ffiTest, testDevice, testRuntime } from "./helpers/env.ts";
+import { runChild } from "./helpers/child.ts";
 
 /** Runs fn, expects a FaultlineUsageError matching `re`, and checks no native call was attempted. */
 function refused(fn: () => unknown, re: RegExp): void {
@@ -204,4 +205,50 @@ Deno.test({ name: "usage: kernel arguments", ...ffiTest }, () => {
   refused(() => launch(dev, null, faultFill, bad({ dst: NaN, n: 16, value: 1 })), /argument dst must be/);
   refused(() => launch(dev, null, faultWriteAt, bad({ addr: 2 ** 53, value: 1 })), /argument addr must be/);
   refused(() => testRuntime().device(99), /no device 99/);
+});
+
+Deno.test("usage: a pinned buffer's views are detached by free(); using one is refused, not a crash", async () => {
+  const r = await runChild("pinned_child.ts", { FAULTLINE_QUIET: "1" });
+  assert.equal(r.code, 0, `child exited ${r.code}: ${r.stderr}`);
+  assert.ok(r.json, r.stdout);
+  assert.deepEqual(r.json.lengths, [0, 0]);
+  assert.deepEqual(r.json.read, [null, null]);
+  for (const m of r.json.refusals as string[]) {
+    assert.match(m, /upload to dst: source: its memory was freed \(the view's ArrayBuffer is detached\)/);
+  }
+  assert.match(String(r.json.viewAfter), /pinned buffer "pin".*was already freed/);
+});
+
+Deno.test({ name: "usage: arguments of the wrong type are usage errors, not TypeErrors", ...ffiTest }, () => {
+  const dev = testDevice();
+  using buf = dev.malloc(64, { name: "typed" });
+  using s = dev.createStream();
+  using e = dev.createEvent();
+  const host = new Uint8Array(4);
+  // deliberately ill-typed arguments, as untyped callers could pass them
+  // deno-lint-ignore no-explicit-any
+  const bad = (v: unknown) => v as any;
+  refused(() => dev.malloc(8, bad(null)), /malloc: options must be an object, got null/);
+  refused(() => dev.malloc(8, bad(5)), /malloc: options must be an object, got 5/);
+  refused(() => dev.malloc(8, bad({ name: 5 })), /malloc: name must be a string, got 5/);
+  refused(() => dev.hostAlloc(8, bad(null)), /hostAlloc: options must be an object/);
+  refused(() => dev.hostAlloc(8, bad({ name: {} })), /hostAlloc: name must be a string, got an Object/);
+  refused(() => buf.upload(host, bad(null)), /upload to typed: options must be an object/);
+  refused(() => buf.download(host, bad(5)), /download from typed: options must be an object/);
+  refused(() => buf.copyFrom(buf, bad(null)), /options must be an object/);
+  refused(() => buf.fill(0, bad(null)), /fill typed: options must be an object/);
+  refused(() => dev.copyHost(host, host, bad(null)), /copyHost: options must be an object/);
+  refused(() => buf.upload(host, { stream: bad("s") }), /upload to typed: stream must be a Stream, got "s"/);
+  refused(() => buf.upload(host, { stream: bad({}) }), /stream must be a Stream, got an Object/);
+  refused(() => buf.fill(0, { stream: bad(buf) }), /stream must be a Stream, got a DeviceBuffer/);
+  refused(() => launch(dev, bad("s"), tick, { counter: buf }), /launch tick: stream must be a Stream/);
+  refused(() => launch(dev, bad(buf), tick, { counter: buf }), /stream must be a Stream, got a DeviceBuffer/);
+  refused(() => s.waitEvent(bad(42)), /stream waitEvent: event must be an Event, got 42/);
+  refused(() => s.waitEvent(bad(null)), /event must be an Event, got null/);
+  refused(() => e.record(bad("x")), /event record: stream must be a Stream, got "x"/);
+  refused(() => e.record(bad({})), /stream must be a Stream/);
+  refused(() => e.elapsedMs(bad(null)), /event elapsedMs: since must be an Event, got null/);
+  refused(() => e.elapsedMs(bad(buf)), /since must be an Event, got a DeviceBuffer/);
+  refused(() => buf.copyFrom(bad({ ptr: 0, bytes: 64, name: "fake" })), /source must be a DeviceBuffer/);
+  refused(() => buf.upload(bad({ ptr: 0, bytes: 64 })), /must be an ArrayBufferView or a PinnedBuffer/);
 });
