@@ -175,3 +175,47 @@ Deno.test("matrix: concurrency and early stop", async () => {
   assert.ok(rows[0].iterations < 6);
   assert.equal(rows[0].status, "FAIL");
 });
+
+/** True while `pid` is a running (not zombie) process. */
+function running(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** A trial that starts `sleep` as a grandchild (holding the trial's stdout or not), records its pid, then hangs or exits. */
+async function grandchildTrial(dir: string, name: string, holdStdout: boolean, hang: boolean) {
+  const pidFile = join(dir, `${name}.pid`);
+  const file = await child(
+    dir,
+    `${name}.ts`,
+    `const g = new Deno.Command("sleep", { args: ["30"], stdout: ${
+      holdStdout ? '"inherit"' : '"null"'
+    }, stderr: "null" }).spawn();
+     g.unref();
+     Deno.writeTextFileSync(${JSON.stringify(pidFile)}, String(g.pid));
+     ${hang ? "await new Promise(() => setInterval(() => {}, 1000));" : 'say({ status: "OK" });'}`,
+  );
+  const t0 = performance.now();
+  const o = await runTrial(file, makeSpec("t", dir, "audit"), { timeoutMs: 1500 });
+  return { o, wallMs: performance.now() - t0, pid: Number(await Deno.readTextFile(pidFile)) };
+}
+
+Deno.test({
+  name: "trial: a time limit ends the trial's whole process group; no grandchild is left",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  for (const hold of [false, true]) {
+    const { o, wallMs, pid } = await grandchildTrial(dir, `hang-${hold}`, hold, true);
+    assert.equal(o.status, "HANG");
+    assert.ok(wallMs < 10_000, `the trial took ${wallMs} ms; a grandchild held it open`);
+    assert.equal(running(pid), false, `grandchild ${pid} outlived the trial`);
+  }
+  const { o, pid } = await grandchildTrial(dir, "exits", true, false);
+  assert.equal(o.status, "OK");
+  assert.equal(running(pid), false, `grandchild ${pid} of a finished trial is still running`);
+});

@@ -2,13 +2,19 @@
  * Runs one trial in a child process and classifies how it ended.
  *
  * The child is `deno run -A <file> --trial <spec>` (optionally under a wrapper
- * such as compute-sanitizer). A time limit kills it (HANG); a signal other than
- * ours is a CRASH; otherwise the child's own result line decides, and a child
- * that exits without one is an ERROR. Nothing the child does can take the
- * parent down: the parent never loads the native library.
+ * such as compute-sanitizer), in its own process group. A time limit kills the
+ * group (HANG); a signal other than ours is a CRASH; otherwise the child's own
+ * result line decides, and a child that exits without one is an ERROR. When
+ * the child ends, whatever it left running in its group is killed too. Nothing
+ * the child does can take the parent down: the parent never loads the native
+ * library.
  */
 
 import { type Mode, parseResult, type TrialOutcome, type TrialSpec, type TrialStatus } from "./spec.ts";
+import { inOwnGroup, killGroup } from "./process_group.ts";
+
+/** After the child exits, how long its output pipes may stay open (held by a process that left its group). */
+const DRAIN_GRACE_MS = 2000;
 
 export interface RunTrialOptions {
   /** Time limit in milliseconds (default 60 000); past it the child is killed and the trial is a HANG. */
@@ -44,22 +50,32 @@ function tailOf(s: string, n: number): string {
   return s.length <= n ? s : s.slice(s.length - n);
 }
 
+/** Reads a child's output to its end, keeping the tail; `stop` cancels the read (a pipe nobody will close). */
 async function drain(
   stream: ReadableStream<Uint8Array>,
   keep: number,
+  stop: AbortSignal,
   onText?: (t: string) => void,
 ): Promise<string> {
   const dec = new TextDecoder();
+  const reader = stream.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  stop.addEventListener("abort", cancel, { once: true });
   let text = "";
-  // Keep the head of a result line safe: the result is the last line, so the tail is what matters.
-  for await (const chunk of stream) {
-    const t = dec.decode(chunk, { stream: true });
-    onText?.(t);
-    text += t;
-    if (text.length > keep * 4) text = text.slice(text.length - keep * 2);
+  try {
+    // The result is the last line, so the tail is what matters.
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      const t = dec.decode(r.value, { stream: true });
+      onText?.(t);
+      text += t;
+      if (text.length > keep * 4) text = text.slice(text.length - keep * 2);
+    }
+  } catch {
+    // Cancelled, or the pipe broke: keep what came.
+  } finally {
+    stop.removeEventListener("abort", cancel);
   }
-  text += dec.decode();
-  return text;
+  return text + dec.decode();
 }
 
 /** Runs one trial; never throws for anything the child does. */
@@ -74,8 +90,9 @@ export async function runTrial(
   const t0 = performance.now();
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command[0], {
-      args: command.slice(1),
+    const started = inOwnGroup(command);
+    child = new Deno.Command(started[0], {
+      args: started.slice(1),
       cwd: opts.cwd,
       env: { NO_COLOR: "1", FAULTLINE_TRIAL: "1", ...(opts.env ?? {}) },
       stdin: "null",
@@ -99,18 +116,19 @@ export async function runTrial(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
+    killGroup(child);
   }, timeoutMs);
-  const [out, err, status] = await Promise.all([
-    drain(child.stdout, keep),
-    drain(child.stderr, keep, opts.onStderr),
-    child.status,
+  const stop = new AbortController();
+  const output = Promise.all([
+    drain(child.stdout, keep, stop.signal),
+    drain(child.stderr, keep, stop.signal, opts.onStderr),
   ]);
+  const status = await child.status;
   clearTimeout(timer);
+  killGroup(child);
+  const grace = setTimeout(() => stop.abort(), DRAIN_GRACE_MS);
+  const [out, err] = await output;
+  clearTimeout(grace);
   const wallMs = performance.now() - t0;
   const result = parseResult(out);
   let st: TrialStatus;
