@@ -68,6 +68,12 @@ export function isSupportedType(type: number): type is SupportedGgmlType {
   return type === GgmlType.F32 || type === GgmlType.F16 || type === GgmlType.BF16;
 }
 
+/** Elements and bytes per block of a ggml type; undefined for a type faultline does not know. */
+export function ggmlBlock(type: number): { elements: number; bytes: number } | undefined {
+  const t = GGML_TYPES[type];
+  return t ? { elements: t[1], bytes: t[2] } : undefined;
+}
+
 /** Byte size of `nElements` of a ggml type, or undefined for an unknown type or a partial block. */
 export function ggmlByteSize(type: number, nElements: bigint): bigint | undefined {
   const t = GGML_TYPES[type];
@@ -79,4 +85,17 @@ export function ggmlByteSize(type: number, nElements: bigint): bigint | undefine
 
 export function alignUp(n: number, alignment: number): number {
   return Math.ceil(n / alignment) * alignment;
+}
+
+/** Bytes of one value of a fixed-size metadata type (not STRING or ARRAY); undefined for the others. */
+export function ggufValueSize(type: number): number | undefined {
+  return ({ 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 } as Record<number, number>)[
+    type
+  ];
+}
+
+/** The name of a metadata value type ("UINT32"), or "type N" for an unknown one. */
+export function ggufValueTypeName(type: number): string {
+  const found = Object.entries(GgufValueType).find(([, v]) => v === type);
+  return found ? found[0] : `type ${type}`;
 }

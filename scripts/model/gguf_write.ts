@@ -227,6 +227,15 @@ export function tensorSpecBytes(t: TensorSpec): number {
   return Number(size);
 }
 
+/** A malformed spec's size: what it says, else what its shape and type give, else 0. */
+function uncheckedBytes(t: TensorSpec): number {
+  try {
+    return tensorSpecBytes(t);
+  } catch {
+    return 0;
+  }
+}
+
 /** Write a GGUF file. Tensor data comes from each spec's `data`, streamed in order. */
 export async function writeGguf(path: string, opts: WriteOptions): Promise<WriteResult> {
   if (!LE) throw new Error("writeGguf: big-endian hosts are not supported");
@@ -269,7 +278,7 @@ export async function writeGguf(path: string, opts: WriteOptions): Promise<Write
     h.u32(t.type);
     h.u64(rel);
     offsets.set(t.name, rel);
-    const size = opts.unchecked ? (t.nBytes ?? 0) : tensorSpecBytes(t);
+    const size = opts.unchecked ? uncheckedBytes(t) : tensorSpecBytes(t);
     sizes.push(size);
     rel = alignUp(rel + size, alignment);
   }
