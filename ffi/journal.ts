@@ -140,16 +140,18 @@ interface SideData {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function readSide(path: string): SideData {
+function readSide(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+function parseSide(text: string): SideData {
   const strings: string[] = [""];
   const allocs: AllocationInfo[] = [];
   const frees = new Map<number, number>();
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    return { strings, allocs, frees };
-  }
   for (const line of text.split("\n")) {
     if (line === "") continue;
     let e: Record<string, unknown>;
@@ -167,9 +169,13 @@ function readSide(path: string): SideData {
 
 /** Decodes the ring at `path` (and `${path}.side`). Reads the files only. */
 export function decodeJournal(path: string): DecodedJournal {
-  const file = Deno.readFileSync(path);
-  const buf = file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength);
-  return decodeJournalBuffer(buf, readSide(`${path}.side`));
+  return decodeJournalBytes(Deno.readFileSync(path), readSide(`${path}.side`));
+}
+
+/** Decodes a ring's bytes and its side file's text, read by the caller. */
+export function decodeJournalBytes(ring: Uint8Array, side: string): DecodedJournal {
+  const buf = ring.buffer.slice(ring.byteOffset, ring.byteOffset + ring.byteLength) as ArrayBuffer;
+  return decodeJournalBuffer(buf, parseSide(side));
 }
 
 function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { createApp } from "../scripts/server/app.tsx";
 import { LiveStreams } from "../scripts/server/live.ts";
 import { ringPid } from "../scripts/server/trials.ts";
+import { ReportsFiles } from "../scripts/server/files.ts";
 import { JournalWriter } from "../ffi/journal_native.ts";
 import { journalLib } from "./forensics_helpers/journal_lib.ts";
 import { call, ptr } from "./forensics_helpers/calls.ts";
@@ -127,7 +128,7 @@ Deno.test("trials: the live view decodes a running trial's journal ring", async 
     const k2 = call("d2h", "logits", { scalars: { bytes: 64 }, pointers: [ptr("src", 0x2000, 64, "r")] });
     w.before(k2); // in flight
 
-    assert.equal(await ringPid(join(dir, "journal.bin")), Deno.pid);
+    assert.equal(await ringPid(new ReportsFiles(t.root), join(dir, "journal.bin")), Deno.pid);
     // The trial process is alive: LIVE even when its files look quiet.
     const old = new Date(Date.now() - 600_000);
     for (const f of ["journal.bin", "journal.bin.side"]) await Deno.utime(join(dir, f), old, old);

@@ -237,7 +237,12 @@ const SHAPE_EXPLAIN: Record<string, (c: LlamaConfig) => string> = {
  * F32/F16/BF16, and shaped as the config says. Reads only the header; tensor data stays on disk.
  */
 export async function openLlamaGguf(path: string): Promise<LlamaGguf> {
-  const file = await GgufFile.open(path);
+  return checkLlama(await GgufFile.open(path));
+}
+
+/** The checks of openLlamaGguf on a file already parsed (GgufFile.open or GgufFile.fromBytes). */
+export function checkLlama(file: GgufFile): LlamaGguf {
+  const path = file.path;
   const config = llamaConfigOf(file);
   const tiedOutput = !file.tensors.has("output.weight");
   const layout = llamaTensorLayout(config, { tiedOutput });

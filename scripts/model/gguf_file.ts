@@ -30,8 +30,10 @@ export class GgufFile {
   /** Byte ranges of the header's parts: metadata is [24, metadataEnd), tensor infos [metadataEnd, tensorInfoEnd). */
   readonly metadataEnd: number;
   readonly tensorInfoEnd: number;
-  /** Metadata values by key, in file order (u64/i64 values are bigint, arrays are arrays). */
+  /** Metadata values by key (u64/i64 values are bigint, arrays are arrays). */
   readonly metadata: Record<string, MetadataValue>;
+  /** The keys in file order. */
+  readonly metadataKeys: string[];
   /** GGUF value type of each metadata key (and element type of arrays). */
   readonly metadataTypes: Record<string, MetadataType>;
   /** Tensor infos by name, in file order. */
@@ -48,6 +50,7 @@ export class GgufFile {
     this.metadataEnd = h.metadataEnd;
     this.tensorInfoEnd = h.tensorInfoEnd;
     this.metadata = h.metadata;
+    this.metadataKeys = h.metadataKeys;
     this.metadataTypes = h.metadataTypes;
     this.tensors = h.tensors;
     this.#bytes = bytes;
@@ -78,8 +81,8 @@ export class GgufFile {
   }
 
   /** Parses a GGUF file held in memory; `name` stands for its path in messages. */
-  static fromBytes(bytes: Uint8Array, name = "<bytes>"): GgufFile {
-    return new GgufFile(name, bytes.length, readGgufHeader(bytesSource(bytes), name), bytes);
+  static fromBytes(bytes: Uint8Array, name = "<bytes>", windowBytes?: number): GgufFile {
+    return new GgufFile(name, bytes.length, readGgufHeader(bytesSource(bytes), name, windowBytes), bytes);
   }
 
   /** A tensor's info; GgufError "missing-tensor" when absent. */

@@ -62,8 +62,10 @@ export interface GgufHeader {
   /** Metadata is [24, metadataEnd), tensor infos [metadataEnd, tensorInfoEnd). */
   metadataEnd: number;
   tensorInfoEnd: number;
-  /** Metadata values by key, in file order (u64/i64 values are bigint); an object with no prototype. */
+  /** Metadata values by key (u64/i64 values are bigint); an object with no prototype. */
   metadata: Record<string, MetadataValue>;
+  /** The keys in file order (an object lists keys like "7" first, whatever their place). */
+  metadataKeys: string[];
   metadataTypes: Record<string, MetadataType>;
   /** Tensor infos by name, in file order. */
   tensors: Map<string, GgufTensorInfo>;
@@ -106,7 +108,8 @@ const MAX_NAME_BYTES = 64;
 const MAX_DIMS = 4;
 const MAX_ALIGNMENT = 2n ** 31n;
 const ELEMENTS_LIMIT = 2n ** 53n;
-const WINDOW_BYTES = 1 << 20;
+/** How much of the file one read brings in (tests make it tiny so every field crosses a window edge). */
+export const WINDOW_BYTES = 1 << 20;
 const INTEGER_TYPES: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 10, 11]);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -121,7 +124,7 @@ class Cursor {
   #winAt = 0;
   #view: DataView = new DataView(new ArrayBuffer(0));
 
-  constructor(readonly src: ByteSource, readonly fail: Fail) {}
+  constructor(readonly src: ByteSource, readonly fail: Fail, readonly windowBytes: number) {}
 
   get left(): number {
     return this.src.size - this.pos;
@@ -138,7 +141,7 @@ class Cursor {
   #need(n: number, what: string): number {
     if (n > this.left) throw this.truncated(what);
     if (this.pos < this.#winAt || this.pos + n > this.#winAt + this.#win.length) {
-      const win = this.src.read(this.pos, Math.max(n, WINDOW_BYTES));
+      const win = this.src.read(this.pos, Math.max(n, this.windowBytes));
       if (win.length < n) throw this.truncated(what); // the file shrank under us
       this.#win = win;
       this.#winAt = this.pos;
@@ -257,8 +260,12 @@ function readValue(c: Cursor, type: number, what: string): { value: MetadataValu
   return { value: fixedValue(c.view(size, what), 0, type, what, c.fail) };
 }
 
-function readMetadata(c: Cursor, count: bigint): Pick<GgufHeader, "metadata" | "metadataTypes"> {
+function readMetadata(
+  c: Cursor,
+  count: bigint,
+): Pick<GgufHeader, "metadata" | "metadataKeys" | "metadataTypes"> {
   const metadata: Record<string, MetadataValue> = Object.create(null);
+  const metadataKeys: string[] = [];
   const metadataTypes: Record<string, MetadataType> = Object.create(null);
   c.region = "metadata";
   for (let i = 0n; i < count; i++) {
@@ -268,9 +275,10 @@ function readMetadata(c: Cursor, count: bigint): Pick<GgufHeader, "metadata" | "
     const type = c.u32(`metadata ${key}: value type`);
     const { value, itemType } = readValue(c, type, `metadata ${key}`);
     metadata[key] = value;
+    metadataKeys.push(key);
     metadataTypes[key] = itemType === undefined ? { type } : { type, itemType };
   }
-  return { metadata, metadataTypes };
+  return { metadata, metadataKeys, metadataTypes };
 }
 
 /** general.alignment: an integer power of two from 1 to 2^31 (GGUF stores it as uint32); 32 when absent. */
@@ -458,9 +466,9 @@ function checkCounts(c: Cursor, tensorCount: bigint, kvCount: bigint): void {
 }
 
 /** Parses and checks a GGUF header. `name` (the file's path) starts every error message. */
-export function readGgufHeader(src: ByteSource, name: string): GgufHeader {
+export function readGgufHeader(src: ByteSource, name: string, windowBytes = WINDOW_BYTES): GgufHeader {
   const fail: Fail = (code, problem) => new GgufError(name, code, problem);
-  const c = new Cursor(src, fail);
+  const c = new Cursor(src, fail, Math.max(1, windowBytes));
   const version = readVersion(c);
   const tensorCount = c.u64("tensor count");
   const kvCount = c.u64("metadata count");

@@ -20,7 +20,7 @@
 
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { isTraversal, RefusedPath, RUN_FILES } from "./paths.ts";
+import { isTraversal, RefusedPath, RUN_FILES, UnreadableFile } from "./paths.ts";
 import { DEFAULT_LIVE_WINDOW_MS, RunsIndex } from "./runs.ts";
 import type { RunDetail } from "./runs.ts";
 import { LivePage, MessagePage, RunListPage, RunPage, runPath } from "./pages.tsx";
@@ -66,9 +66,9 @@ function notFound(c: Context, what: string) {
   return c.html(<MessagePage title="Not found" message={what} />, 404);
 }
 
-function refused(c: Context, err: RefusedPath) {
-  if (wantsJson(c)) return c.json({ error: err.message }, 403);
-  return c.html(<MessagePage title="Refused" message={err.message} />, 403);
+function refused(c: Context, err: UnreadableFile) {
+  if (wantsJson(c)) return c.json({ error: err.message }, err.status);
+  return c.html(<MessagePage title="Refused" message={err.message} />, err.status);
 }
 
 /** Only the report's own files are linkable from report.md; everything else is dropped. */
@@ -115,7 +115,7 @@ export function createApp(opts: AppOptions): Hono {
   });
 
   app.onError((err, c) => {
-    if (err instanceof RefusedPath) return refused(c, err);
+    if (err instanceof UnreadableFile) return refused(c, err);
     console.error(`status server: ${c.req.method} ${c.req.path}: ${err.message}`);
     if (wantsJson(c)) return c.json({ error: "internal error" }, 500);
     return c.html(<MessagePage title="Error" message="The server could not read this run." />, 500);
@@ -159,6 +159,7 @@ export function createApp(opts: AppOptions): Hono {
     const from = /^\d{1,15}$/.test(resume) ? Number(resume) : 0;
     return liveEvents(c, {
       dir,
+      files: index.files,
       from,
       pollMs,
       ringPollMs: opts.ringPollMs ?? 1000,
@@ -166,11 +167,12 @@ export function createApp(opts: AppOptions): Hono {
       streams,
       finished: async () => {
         try {
-          const text = await Deno.readTextFile(join(dir, "verdict.json"));
+          const text = await index.files.text(join(dir, "verdict.json"), 8 << 20);
+          if (text === null) return null;
           const v = JSON.parse(text);
           return typeof v?.status === "string" ? v.status : "UNREADABLE";
-        } catch (e) {
-          return e instanceof Deno.errors.NotFound ? null : "UNREADABLE";
+        } catch {
+          return "UNREADABLE";
         }
       },
     });
@@ -180,14 +182,8 @@ export function createApp(opts: AppOptions): Hono {
     const { exp, id, name } = c.req.param();
     if (isTraversal(name)) throw new RefusedPath(JSON.stringify(name));
     if (!Object.hasOwn(RUN_FILES, name)) return notFound(c, `no file ${name} is served for a run`);
-    const path = await index.runFile(exp, id, name);
-    if (!path) return notFound(c, `no ${name} in run ${exp}/${id}`);
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { read: true });
-    } catch {
-      return notFound(c, `no ${name} in run ${exp}/${id}`);
-    }
+    const file = await index.runFile(exp, id, name);
+    if (!file) return notFound(c, `no ${name} in run ${exp}/${id}`);
     return c.body(file.readable, 200, {
       "Content-Type": RUN_FILES[name],
       "Content-Security-Policy": FILE_CSP,
@@ -214,7 +210,7 @@ export function createApp(opts: AppOptions): Hono {
     if (!/^\d{1,15}$/.test(fromQ) || !/^\d{1,7}$/.test(limitQ)) {
       return c.json({ error: "from and limit must be non-negative integers" }, 400);
     }
-    const tail = new JournalTail(join(dir, "journal.jsonl"), Number(fromQ));
+    const tail = new JournalTail(join(dir, "journal.jsonl"), Number(fromQ), index.files);
     const r = await tail.poll();
     const records = mergeById(r.records);
     const limit = Number(limitQ);

@@ -6,6 +6,8 @@
  * are not JSON objects with an id are skipped and counted, never fatal.
  */
 
+import type { ReportsFiles } from "./files.ts";
+
 /** One journal record as the runtime writes it; unknown fields are kept. */
 export interface JournalRecord {
   id: number | string;
@@ -203,14 +205,16 @@ export function summarize(records: JournalRecord[], counts: LineCounts, bytes: n
 
 /** Reads and parses a journal file; null when it does not exist or cannot be read. */
 export async function readJournal(
+  files: ReportsFiles,
   path: string,
 ): Promise<{ records: JournalRecord[]; counts: LineCounts; bytes: number } | null> {
-  let data: Uint8Array;
+  let data: Uint8Array | null;
   try {
-    data = await Deno.readFile(path);
+    data = await files.bytes(path, Number.MAX_SAFE_INTEGER);
   } catch {
     return null;
   }
+  if (data === null) return null;
   // The end offset a live view resumes from: the end of the last complete line.
   const end = data.lastIndexOf(NEWLINE) + 1;
   const { records, counts } = parseJournal(data);
@@ -246,9 +250,18 @@ export class JournalTail {
   #parser = new LineParser();
   #started = false;
 
-  constructor(path: string, from = 0) {
+  readonly #files: ReportsFiles | null;
+
+  /** With `files`, the journal is opened through it (inside the reports folder, a regular file). */
+  constructor(path: string, from = 0, files: ReportsFiles | null = null) {
     this.path = path;
     this.#offset = Math.max(0, Math.floor(from));
+    this.#files = files;
+  }
+
+  async #open(): Promise<Deno.FsFile | null> {
+    if (this.#files) return (await this.#files.open(this.path).catch(() => null))?.file ?? null;
+    return await Deno.open(this.path, { read: true }).catch(() => null);
   }
 
   /** Byte offset of the end of the last complete line read: where a reconnecting client resumes. */
@@ -261,10 +274,8 @@ export class JournalTail {
   }
 
   async poll(): Promise<TailResult> {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(this.path, { read: true });
-    } catch {
+    const file = await this.#open();
+    if (file === null) {
       const reset = this.#offset > 0 || this.#ino !== null;
       if (reset) this.#restart();
       this.#size = -1;

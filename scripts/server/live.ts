@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { SSEStreamingApi } from "hono/streaming";
 import { JournalTail, mergeById } from "./journal.ts";
+import type { ReportsFiles } from "./files.ts";
 
 /** The most ops one poll sends; the live page keeps as many rows. */
 export const RESEND_LIMIT = 2000;
@@ -43,6 +44,7 @@ export class LiveStreams {
 
 export interface LiveOptions {
   dir: string;
+  files: ReportsFiles;
   from: number;
   pollMs: number;
   /** How often a trial's binary ring is decoded (a whole-file read). */
@@ -120,7 +122,7 @@ async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortS
   while (!signal.aborted && !stream.closed) {
     // Read the verdict's presence before the journal, so ops written before it are sent before "end".
     const status = await opts.finished();
-    const source = await currentSource(opts.dir);
+    const source = await currentSource(opts.files, opts.dir);
     if (source && source.path !== current?.source.path && !olderTrial(source, current?.source)) {
       // A new trial started, or the run's own journal appeared: show that one from its start. The
       // same trial's journal.jsonl replacing its ring holds the same ops, which update their rows.
@@ -129,8 +131,8 @@ async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortS
       current = {
         source,
         reader: source.kind === "jsonl"
-          ? new JournalTail(source.path, first ? opts.from : 0)
-          : new RingFollower(source.path, Math.max(opts.pollMs, opts.ringPollMs)),
+          ? new JournalTail(source.path, first ? opts.from : 0, opts.files)
+          : new RingFollower(opts.files, source.path, Math.max(opts.pollMs, opts.ringPollMs)),
       };
       first = false;
       lastSkipped = -1;

@@ -256,6 +256,13 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
         {r.experiment} <span class="muted">{r.id}</span> <StatusBadge status={r.status} />
       </h1>
       {r.verdictError ? <p class="warn">{r.verdictError}</p> : null}
+      {r.refused
+        ? (
+          <ul id="refused" class="warn">
+            {Object.values(r.refused).map((why) => <li>{why}</li>)}
+          </ul>
+        )
+        : null}
       <Facts
         rows={[
           ["backend", r.backend ?? "unknown"],

@@ -19,9 +19,20 @@ export const RUN_FILES: Readonly<Record<string, string>> = {
 /** A name of an experiment or run folder: no separators, no leading dot, no control characters. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._:@+=-]{0,199}$/;
 
-export class RefusedPath extends Error {
-  constructor(what: string) {
-    super(`refused: ${what} is outside the reports folder`);
+/** A file the server will not read, with the HTTP status that says why (403 refused, 413 too large). */
+export class UnreadableFile extends Error {
+  readonly status: 403 | 413;
+  constructor(status: 403 | 413, message: string) {
+    super(message);
+    this.name = "UnreadableFile";
+    this.status = status;
+  }
+}
+
+/** A name or a link that leads out of the reports folder. */
+export class RefusedPath extends UnreadableFile {
+  constructor(what: string, how: "is" | "links" = "is") {
+    super(403, `refused: ${what} ${how} outside the reports folder`);
     this.name = "RefusedPath";
   }
 }
@@ -49,7 +60,7 @@ export async function realRoot(root: string): Promise<string> {
   }
 }
 
-function inside(root: string, path: string): boolean {
+export function inside(root: string, path: string): boolean {
   return path === root || path.startsWith(root.endsWith(SEPARATOR) ? root : root + SEPARATOR);
 }
 

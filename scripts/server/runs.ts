@@ -5,7 +5,8 @@
  */
 
 import { join } from "node:path";
-import { isSafeName, realRoot, resolveInside } from "./paths.ts";
+import { ReportsFiles } from "./files.ts";
+import { isSafeName, realRoot, resolveInside, UnreadableFile } from "./paths.ts";
 import { mergeById, readJournal, summarize } from "./journal.ts";
 import { pidAlive, trialActivity, trialDirs } from "./trials.ts";
 import type { JournalRecord, JournalSummary } from "./journal.ts";
@@ -81,8 +82,10 @@ export interface RunSummary {
   trial: string | null;
   /** How many trial folders the run has (successful matrix trials are removed as they finish). */
   trials: number;
-  /** Why verdict.json could not be used, when it exists but does not parse. */
+  /** Why verdict.json could not be used, when it exists but does not parse or is refused. */
   verdictError?: string;
+  /** Files of the run the server refuses to read (a link out of the reports folder, a FIFO), and why. */
+  refused?: Record<string, string>;
 }
 
 export interface RunDetail extends RunSummary {
@@ -126,37 +129,31 @@ export function describeRootCause(rc: RootCause | null | undefined): string | nu
   return parts.length ? parts.join(", ") : str(rc.detail);
 }
 
-async function listDirs(path: string): Promise<string[]> {
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(path)) {
-      if ((e.isDirectory || e.isSymlink) && isSafeName(e.name)) out.push(e.name);
-    }
-  } catch {
-    // Gone or unreadable: no entries.
-  }
-  return out.sort();
-}
+/** The run files listed and served, in the order pages show them. */
+const KNOWN_FILES = ["journal.jsonl", "verdict.json", "report.md", "trace.json", "timeline.svg"];
 
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+/** Whether a name is there at all (a link counts, wherever it points): what makes a folder a run. */
+async function present(path: string): Promise<boolean> {
   try {
-    return await Deno.stat(path);
+    const info = await Deno.lstat(path);
+    return info.isFile || info.isSymlink;
   } catch {
-    return null;
+    return false;
   }
 }
 
-async function readText(path: string): Promise<string | null> {
+/** Reads verdict.json: the parsed object, null when absent, or why it cannot be used. */
+async function readVerdict(
+  files: ReportsFiles,
+  dir: string,
+): Promise<{ verdict: Verdict | null; error?: string }> {
+  let text: string | null;
   try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return null;
+    text = await files.text(join(dir, "verdict.json"), VERDICT_BYTES);
+  } catch (e) {
+    if (e instanceof UnreadableFile) return { verdict: null, error: e.message };
+    return { verdict: null, error: `verdict.json cannot be read: ${(e as Error).message}` };
   }
-}
-
-/** Reads verdict.json: the parsed object, null when absent, or an error message. */
-async function readVerdict(dir: string): Promise<{ verdict: Verdict | null; error?: string }> {
-  const text = await readText(join(dir, "verdict.json"));
   if (text === null) return { verdict: null };
   try {
     const v = JSON.parse(text);
@@ -169,12 +166,18 @@ async function readVerdict(dir: string): Promise<{ verdict: Verdict | null; erro
   }
 }
 
+/** The most of verdict.json, report.md or bench.json read whole. */
+const VERDICT_BYTES = 8 << 20;
+
 export class RunsIndex {
   readonly root: string;
   readonly opts: IndexOptions;
 
+  readonly files: ReportsFiles;
+
   constructor(root: string, opts: Partial<IndexOptions> = {}) {
     this.root = root;
+    this.files = new ReportsFiles(root);
     this.opts = { liveWindowMs: opts.liveWindowMs ?? DEFAULT_LIVE_WINDOW_MS, now: opts.now };
   }
 
@@ -186,32 +189,33 @@ export class RunsIndex {
   async runDir(experiment: string, id: string): Promise<string | null> {
     const dir = await resolveInside(this.root, experiment, id);
     if (!dir || NOT_EXPERIMENTS.has(experiment)) return null;
-    const info = await statOrNull(dir);
+    const info = await this.files.stat(dir);
     if (!info?.isDirectory) return null;
     for (const f of RUN_MARKERS) {
-      if ((await statOrNull(join(dir, f)))?.isFile) return dir;
+      if (await present(join(dir, f))) return dir;
     }
     // A run still in its trials has only trials/<NNN-purpose>/ folders so far.
-    if ((await statOrNull(join(dir, "trials")))?.isDirectory) return dir;
+    if ((await this.files.stat(join(dir, "trials")).catch(() => null))?.isDirectory) return dir;
     return null;
   }
 
-  /** Resolves a known file of a run; null when absent. Throws RefusedPath when it links outside the root. */
-  async runFile(experiment: string, id: string, name: string): Promise<string | null> {
+  /**
+   * Opens a known file of a run; null when absent. Throws an UnreadableFile
+   * when it links outside the root or is not a regular file.
+   */
+  async runFile(experiment: string, id: string, name: string): Promise<Deno.FsFile | null> {
     const dir = await this.runDir(experiment, id);
     if (!dir) return null;
-    const path = await resolveInside(this.root, experiment, id, name);
-    if (!path) return null;
-    const info = await statOrNull(path);
-    return info?.isFile ? path : null;
+    return (await this.files.open(join(dir, name)))?.file ?? null;
   }
 
   /** All runs, newest first. Folders that are not experiment runs (e.g. bench/) are skipped. */
   async list(): Promise<RunSummary[]> {
     const root = await realRoot(this.root);
     const runs: RunSummary[] = [];
-    for (const exp of await listDirs(root)) {
-      for (const id of await listDirs(join(root, exp))) {
+    const folders = (e: Deno.DirEntry) => (e.isDirectory || e.isSymlink) && isSafeName(e.name);
+    for (const { name: exp } of await this.files.list(root, folders)) {
+      for (const { name: id } of await this.files.list(join(root, exp), folders)) {
         try {
           const dir = await this.runDir(exp, id);
           if (!dir) continue;
@@ -232,20 +236,28 @@ export class RunsIndex {
     dir: string,
   ): Promise<{ summary: RunSummary; verdict: Verdict | null } | null> {
     const files: string[] = [];
+    const refused: Record<string, string> = {};
     let newest = 0;
     let journalMtime = 0;
-    for (const f of ["journal.jsonl", "verdict.json", "report.md", "trace.json", "timeline.svg"]) {
-      const info = await statOrNull(join(dir, f));
-      if (!info?.isFile) continue;
+    for (const f of KNOWN_FILES) {
+      let info: Deno.FileInfo | null;
+      try {
+        info = await this.files.file(join(dir, f));
+      } catch (e) {
+        if (!(e instanceof UnreadableFile)) throw e;
+        refused[f] = e.message;
+        continue;
+      }
+      if (!info) continue;
       files.push(f);
       const m = info.mtime?.getTime() ?? 0;
       newest = Math.max(newest, m);
       if (f === "journal.jsonl") journalMtime = m;
     }
-    const activity = await trialActivity(dir);
+    const activity = await trialActivity(this.files, dir);
     if (files.length === 0 && activity.trial === null && activity.mtime === 0) return null;
     newest = Math.max(newest, activity.mtime);
-    const { verdict, error } = await readVerdict(dir);
+    const { verdict, error } = await readVerdict(this.files, dir);
     let status: RunStatus;
     if (verdict) {
       const s = str(verdict.status)?.toUpperCase();
@@ -275,8 +287,9 @@ export class RunsIndex {
         rootCause: describeRootCause(verdict?.root_cause),
         files,
         trial: activity.trial,
-        trials: (await trialDirs(dir)).length,
+        trials: (await trialDirs(this.files, dir)).length,
         ...(error ? { verdictError: error } : {}),
+        ...(Object.keys(refused).length ? { refused } : {}),
       },
     };
   }
@@ -287,7 +300,7 @@ export class RunsIndex {
     if (!dir) return null;
     const s = await this.#summary(experiment, id, dir);
     if (!s) return null;
-    const j = await readJournal(join(dir, "journal.jsonl"));
+    const j = await readJournal(this.files, join(dir, "journal.jsonl"));
     let journal: JournalSummary | null = null;
     let recent: JournalRecord[] = [];
     if (j) {
@@ -300,16 +313,16 @@ export class RunsIndex {
       journal,
       recent,
       journalEnd: j?.bytes ?? 0,
-      reportMd: await readText(join(dir, "report.md")),
+      reportMd: await this.files.text(join(dir, "report.md"), VERDICT_BYTES).catch(() => null),
     };
   }
 
   /** The backend and device that `deno task bench` recorded in reports/bench/bench.json, if any. */
   async benchDevice(): Promise<{ backend: string; device: string; source: string } | null> {
     try {
-      const path = await resolveInside(this.root, "bench", "bench.json");
-      if (!path) return null;
-      const b = JSON.parse(await Deno.readTextFile(path));
+      const text = await this.files.text(join(this.root, "bench", "bench.json"), VERDICT_BYTES);
+      if (text === null) return null;
+      const b = JSON.parse(text);
       const backend = str(b?.backend);
       const device = str(b?.device);
       if (!backend && !device) return null;

@@ -11,6 +11,7 @@
  */
 
 import { join } from "node:path";
+import type { ReportsFiles } from "./files.ts";
 import { isSafeName } from "./paths.ts";
 import type { JournalRecord, LineCounts, TailResult } from "./journal.ts";
 
@@ -23,47 +24,35 @@ export interface JournalSource {
 
 const RING_NAMES = ["journal.bin", "journal.ring"];
 
-async function isFile(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    const info = await Deno.stat(path);
-    return info.isFile ? info : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The run's trial folders, oldest first (their names start with a sequence number). */
-export async function trialDirs(runDir: string): Promise<string[]> {
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(join(runDir, "trials"))) {
-      if (e.isDirectory && isSafeName(e.name)) out.push(e.name);
-    }
-  } catch {
-    // No trials folder.
-  }
-  return out.sort();
+export async function trialDirs(files: ReportsFiles, runDir: string): Promise<string[]> {
+  const dirs = await files.list(join(runDir, "trials"), (e) => e.isDirectory && isSafeName(e.name));
+  return dirs.map((e) => e.name);
 }
 
 /** A trial's journal: its journal.jsonl once written, else its ring. */
-async function trialSource(runDir: string, trial: string): Promise<JournalSource | null> {
+async function trialSource(
+  files: ReportsFiles,
+  runDir: string,
+  trial: string,
+): Promise<JournalSource | null> {
   const dir = join(runDir, "trials", trial);
-  if (await isFile(join(dir, "journal.jsonl"))) {
+  if (await files.readable(join(dir, "journal.jsonl"))) {
     return { trial, kind: "jsonl", path: join(dir, "journal.jsonl") };
   }
   for (const name of RING_NAMES) {
-    if (await isFile(join(dir, name))) return { trial, kind: "ring", path: join(dir, name) };
+    if (await files.readable(join(dir, name))) return { trial, kind: "ring", path: join(dir, name) };
   }
   return null;
 }
 
-/** The journal a live view follows now; null when there is none yet. */
-export async function currentSource(runDir: string): Promise<JournalSource | null> {
+/** The journal a live view follows now; null when there is none yet. Files it may not read are passed over. */
+export async function currentSource(files: ReportsFiles, runDir: string): Promise<JournalSource | null> {
   const own = join(runDir, "journal.jsonl");
-  if (await isFile(own)) return { trial: null, kind: "jsonl", path: own };
-  const trials = await trialDirs(runDir);
+  if (await files.readable(own)) return { trial: null, kind: "jsonl", path: own };
+  const trials = await trialDirs(files, runDir);
   for (let k = trials.length - 1; k >= 0; k--) {
-    const s = await trialSource(runDir, trials[k]);
+    const s = await trialSource(files, runDir, trials[k]);
     if (s) return s;
   }
   return null;
@@ -71,22 +60,23 @@ export async function currentSource(runDir: string): Promise<JournalSource | nul
 
 /** Newest modification time (ms) of anything a running trial writes, and the trial it belongs to. */
 export async function trialActivity(
+  files: ReportsFiles,
   runDir: string,
 ): Promise<{ mtime: number; trial: string | null; pid: number | null }> {
   let mtime = 0;
   let trial: string | null = null;
   let pid: number | null = null;
-  const trials = await trialDirs(runDir);
+  const trials = await trialDirs(files, runDir);
   const newest = trials.at(-1) ?? null;
-  const tdir = await Deno.stat(join(runDir, "trials")).catch(() => null);
+  const tdir = await files.stat(join(runDir, "trials")).catch(() => null);
   if (tdir?.isDirectory) mtime = tdir.mtime?.getTime() ?? 0;
   if (newest) {
     trial = newest;
     const dir = join(runDir, "trials", newest);
     for (const name of ["journal.jsonl", ...RING_NAMES, ...RING_NAMES.map((n) => `${n}.side`)]) {
-      const info = await isFile(join(dir, name));
+      const info = await files.readable(join(dir, name));
       if (info) mtime = Math.max(mtime, info.mtime?.getTime() ?? 0);
-      if (info && RING_NAMES.includes(name)) pid ??= await ringPid(join(dir, name));
+      if (info && RING_NAMES.includes(name)) pid ??= await ringPid(files, join(dir, name));
     }
   }
   return { mtime, trial, pid };
@@ -97,10 +87,11 @@ const RING_MAGIC = 0x4c4a4c46;
 const H_PID = 4;
 
 /** The pid of the process that writes a journal ring, from its header; null when it is not a ring. */
-export async function ringPid(path: string): Promise<number | null> {
+export async function ringPid(files: ReportsFiles, path: string): Promise<number | null> {
   let file: Deno.FsFile | null = null;
   try {
-    file = await Deno.open(path, { read: true });
+    file = (await files.open(path))?.file ?? null;
+    if (file === null) return null;
     const buf = new Uint8Array(4 * (H_PID + 1));
     let got = 0;
     while (got < buf.length) {
@@ -135,6 +126,10 @@ export function pidAlive(pid: number): boolean | null {
   }
 }
 
+/** The largest ring and side file followed live (a default ring of 65536 records is 32 MB). */
+const RING_BYTES = 128 << 20;
+const SIDE_BYTES = 64 << 20;
+
 /**
  * Follows a trial's journal ring by decoding it (ffi/journal.ts, pure
  * TypeScript that reads only the files) at most once per interval, and
@@ -148,7 +143,10 @@ export class RingFollower {
   #seen = new Map<string, string>();
   #last = 0;
 
-  constructor(path: string, intervalMs = 1000) {
+  readonly files: ReportsFiles;
+
+  constructor(files: ReportsFiles, path: string, intervalMs = 1000) {
+    this.files = files;
     this.path = path;
     this.intervalMs = intervalMs;
   }
@@ -167,8 +165,12 @@ export class RingFollower {
     this.#last = Date.now();
     let records: JournalRecord[];
     try {
-      const { decodeJournal } = await import("../../ffi/journal.ts");
-      records = decodeJournal(this.path).records as unknown as JournalRecord[];
+      // The ring and its side file, each read as a regular file inside the reports folder.
+      const ring = await this.files.bytes(this.path, RING_BYTES);
+      if (ring === null) return { ...none, missing: true };
+      const side = await this.files.text(`${this.path}.side`, SIDE_BYTES).catch(() => null) ?? "";
+      const { decodeJournalBytes } = await import("../../ffi/journal.ts");
+      records = decodeJournalBytes(ring, side).records as unknown as JournalRecord[];
     } catch (e) {
       // Gone (the trial ended and its ring was removed), or caught mid-write: try again next time.
       return e instanceof Deno.errors.NotFound ? { ...none, missing: true } : none;
