@@ -40,7 +40,10 @@ import {
   H_VERSION,
   HEADER_BYTES,
   JOURNAL_MAGIC,
+  JOURNAL_VERSION,
   KINDS,
+  MAX_POINTERS,
+  MAX_SCALARS,
   NONE,
   R_DEVICE,
   R_DONE,
@@ -58,6 +61,7 @@ import {
   R_STATUS,
   R_STEP,
   readGeometry,
+  RECORD_BYTES,
   STATUS_BLOCKED,
 } from "./journal_native.ts";
 import { Registry, type ResolvedPointer } from "./registry.ts";
@@ -130,6 +134,16 @@ export interface DecodedJournal {
   /** Records whose call never returned (last one first): where a dead process was. */
   inFlight: JournalRecord[];
   allocations: (AllocationInfo & { freedAt: number | null })[];
+  /** Slots whose counts cannot be a record's (a damaged or crafted file): set aside, not decoded. */
+  corrupt: { seq: number; slot: number; why: string }[];
+}
+
+/** A ring that is not one this decoder reads: wrong magic, version, record size or capacity, or too short. */
+export class JournalFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "JournalFormatError";
+  }
 }
 
 interface SideData {
@@ -160,11 +174,21 @@ function parseSide(text: string): SideData {
     } catch {
       continue; // a line cut short by the process dying
     }
-    if (typeof e.s === "number") strings[e.s] = String(e.v);
-    else if (typeof e.a === "number") allocs.push(e as unknown as AllocationInfo);
-    else if (typeof e.f === "number") frees.set(e.f, Number(e.op));
+    if (e === null || typeof e !== "object") continue;
+    if (Number.isSafeInteger(e.s) && (e.s as number) >= 0) strings[e.s as number] = String(e.v);
+    else if (isAllocation(e)) allocs.push(e);
+    else if (Number.isSafeInteger(e.f) && Number.isFinite(Number(e.op))) {
+      frees.set(e.f as number, Number(e.op));
+    }
   }
   return { strings, allocs, frees };
+}
+
+/** An allocation line of the side file: numbers where the registry needs numbers (anything else is skipped). */
+function isAllocation(e: Record<string, unknown>): e is AllocationInfo & Record<string, unknown> {
+  const num = (k: string) => typeof e[k] === "number" && Number.isFinite(e[k]);
+  return Number.isSafeInteger(e.a) && num("id") && num("ptr") && num("bytes") && num("base") &&
+    num("allocBytes") && num("redzone") && typeof e.name === "string";
 }
 
 /** Decodes the ring at `path` (and `${path}.side`). Reads the files only. */
@@ -178,25 +202,54 @@ export function decodeJournalBytes(ring: Uint8Array, side: string): DecodedJourn
   return decodeJournalBuffer(buf, parseSide(side));
 }
 
+/**
+ * The header's record size and capacity, checked: every loop below is bounded
+ * by the slots the file really holds, whatever the header says.
+ */
+function ringShape(i32: Int32Array, bytes: number): { capacity: number; slotsInFile: number } {
+  if (bytes < HEADER_BYTES) {
+    throw new JournalFormatError(`${bytes} bytes; a journal ring starts with a ${HEADER_BYTES}-byte header`);
+  }
+  if (i32[H_MAGIC] !== JOURNAL_MAGIC) throw new JournalFormatError("not a faultline journal (bad magic)");
+  if (i32[H_VERSION] !== JOURNAL_VERSION) {
+    throw new JournalFormatError(`journal version ${i32[H_VERSION]} is not supported`);
+  }
+  const recBytes = i32[H_RECORD_BYTES];
+  if (recBytes !== RECORD_BYTES) {
+    throw new JournalFormatError(`record size ${recBytes}; this decoder reads ${RECORD_BYTES}-byte records`);
+  }
+  const capacity = i32[H_CAPACITY];
+  if (capacity < 1) throw new JournalFormatError(`capacity ${capacity}; a ring holds at least one record`);
+  return { capacity, slotsInFile: Math.min(capacity, Math.floor((bytes - HEADER_BYTES) / RECORD_BYTES)) };
+}
+
+/** Why a slot's counts cannot be a record's, or null when they can. */
+function corruptCounts(i32: Int32Array, bi: number): string | null {
+  const np = i32[bi + R_NPTR], ns = i32[bi + R_NSCALAR];
+  if (!(np >= 0 && np <= MAX_POINTERS)) return `${np} pointers (a record holds 0 to ${MAX_POINTERS})`;
+  if (!(ns >= 0 && ns <= MAX_SCALARS)) return `${ns} scalars (a record holds 0 to ${MAX_SCALARS})`;
+  return null;
+}
+
 function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
   const i32 = new Int32Array(buf, 0, buf.byteLength >> 2);
   const f64 = new Float64Array(buf, 0, buf.byteLength >> 3);
-  if (i32[H_MAGIC] !== JOURNAL_MAGIC) throw new Error("not a faultline journal (bad magic)");
-  if (i32[H_VERSION] !== 1) throw new Error(`journal version ${i32[H_VERSION]} is not supported`);
-  const recBytes = i32[H_RECORD_BYTES];
-  const capacity = i32[H_CAPACITY];
+  const { capacity, slotsInFile } = ringShape(i32, buf.byteLength);
+  const recBytes = RECORD_BYTES;
   const origin = f64[H_TIME_ORIGIN];
   const start = f64[H_START_NOW];
   const str = (id: number) => side.strings[id] ?? `#${id}`;
   const slots: { seq: number; slot: number }[] = [];
+  const corrupt: DecodedJournal["corrupt"] = [];
   let maxSeq = 0;
-  for (let slot = 0; slot < capacity; slot++) {
+  for (let slot = 0; slot < slotsInFile; slot++) {
     const bi = (HEADER_BYTES + slot * recBytes) >> 2;
-    if (bi + (recBytes >> 2) > i32.length) break;
     const seq = i32[bi + R_INTENT];
     if (seq > 0 && (seq - 1) % capacity === slot) {
-      slots.push({ seq, slot });
       if (seq > maxSeq) maxSeq = seq;
+      const why = corruptCounts(i32, bi);
+      if (why === null) slots.push({ seq, slot });
+      else corrupt.push({ seq, slot, why });
     }
   }
   slots.sort((a, b) => a.seq - b.seq);
@@ -326,6 +379,7 @@ function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
     torn,
     inFlight,
     allocations,
+    corrupt,
   };
 }
 

@@ -178,22 +178,31 @@ Deno.test("GET /runs/:exp/:id/files/:name serves known files with safe types", a
   });
 });
 
-Deno.test("GET /api/runs/:exp/:id/journal returns merged records, counts and a resume offset", async () => {
+Deno.test("GET /api/runs/:exp/:id/journal returns pages of merged records, counts and the next offset", async () => {
   await withApp(async ({ app, liveDir }) => {
     let res = await app.request(`/api${FAULT}/journal`);
     assert.equal(res.status, 200);
     let j = await res.json();
-    assert.equal(j.total, 6, "records with the same id merge");
+    assert.deepEqual(j.records.map((r: { id: number }) => r.id), [1, 2, 3, 4, 5, 6], "lines of one id merge");
     assert.equal(j.records.find((r: { id: number }) => r.id === 5).status, 0);
     assert.equal(j.counts.malformed, 1);
     assert.equal(j.counts.partial, 1);
-    res = await app.request(`/api${FAULT}/journal?limit=2`);
-    j = await res.json();
-    assert.deepEqual(j.records.map((r: { id: number }) => r.id), [5, 6]);
+    assert.equal(j.more, true, "the half-written last line is still to come");
+    // Page by page: each `next` is where the following page starts.
+    const ids: number[] = [];
+    let from = 0;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await (await app.request(`/api${FAULT}/journal?from=${from}&limit=2`)).json();
+      assert.ok(page.records.length <= 2);
+      ids.push(...page.records.map((r: { id: number }) => r.id));
+      if (page.next === from) break;
+      from = page.next;
+    }
+    assert.deepEqual([...new Set(ids)], [1, 2, 3, 4, 5, 6]);
 
     res = await app.request(`/api${LIVE}/journal`);
     j = await res.json();
-    assert.equal(j.total, 2);
+    assert.equal(j.records.length, 2);
     await Deno.writeTextFile(join(liveDir, "journal.jsonl"), 'nd":"launch"}\n' + jsonl([record(4)]), {
       append: true,
     });
@@ -203,6 +212,7 @@ Deno.test("GET /api/runs/:exp/:id/journal returns merged records, counts and a r
 
     assert.equal((await app.request(`/api${LIVE}/journal?from=-1`)).status, 400);
     assert.equal((await app.request(`/api${LIVE}/journal?limit=abc`)).status, 400);
+    assert.equal((await app.request(`/api${LIVE}/journal?limit=0`)).status, 400);
   });
 });
 

@@ -13,7 +13,8 @@
  *   GET /runs/:exp/:id/files/:name         the run's known files (trace.json, timeline.svg, ...)
  *   GET /api/runs                          runs list (JSON)
  *   GET /api/runs/:exp/:id                 run detail (JSON)
- *   GET /api/runs/:exp/:id/journal         merged journal records (JSON; ?from=byte offset, ?limit=)
+ *   GET /api/runs/:exp/:id/journal         a page of journal records (JSON; ?from=byte offset, ?limit=;
+ *                                          `next` is the following page's from)
  *   GET /api/health                        liveness, backend and device (also /health)
  *   GET /assets/style.css, /assets/live.js static assets
  */
@@ -26,8 +27,9 @@ import type { RunDetail } from "./runs.ts";
 import { LivePage, MessagePage, RunListPage, RunPage, runPath } from "./pages.tsx";
 import { renderMarkdown } from "./markdown.ts";
 import { LIVE_JS, STYLE_CSS } from "./assets.ts";
-import { liveEvents, LiveStreams } from "./live.ts";
-import { JournalTail, mergeById } from "./journal.ts";
+import { liveEvents, LiveStreams, RESEND_LIMIT } from "./live.ts";
+import { readPage } from "./journal_file.ts";
+import { mergeById } from "./journal.ts";
 import { join } from "node:path";
 
 export interface AppOptions {
@@ -80,7 +82,7 @@ function reportUrls(run: { experiment: string; id: string }) {
 }
 
 function publicDetail(run: RunDetail) {
-  const { reportMd: _reportMd, recent: _recent, ...rest } = run;
+  const { reportMd: _reportMd, ...rest } = run;
   return {
     ...rest,
     live: run.status === "LIVE",
@@ -136,7 +138,7 @@ export function createApp(opts: AppOptions): Hono {
 
   app.get("/runs/:exp/:id", async (c) => {
     const { exp, id } = c.req.param();
-    const run = await index.detail(exp, id, 0);
+    const run = await index.detail(exp, id);
     if (!run) return notFound(c, `unknown run ${exp}/${id}`);
     const reportHtml = run.reportMd === null
       ? null
@@ -147,8 +149,10 @@ export function createApp(opts: AppOptions): Hono {
   app.get("/runs/:exp/:id/live", async (c) => {
     const { exp, id } = c.req.param();
     const run = await index.detail(exp, id);
-    if (!run) return notFound(c, `unknown run ${exp}/${id}`);
-    return c.html(<LivePage run={run} />);
+    const dir = await index.runDir(exp, id);
+    if (!run || !dir) return notFound(c, `unknown run ${exp}/${id}`);
+    const recent = await index.recent(dir, RESEND_LIMIT);
+    return c.html(<LivePage run={run} recent={recent?.records ?? []} resumeAt={recent?.end ?? 0} />);
   });
 
   app.get("/runs/:exp/:id/live/events", async (c) => {
@@ -196,7 +200,7 @@ export function createApp(opts: AppOptions): Hono {
 
   app.get("/api/runs/:exp/:id", async (c) => {
     const { exp, id } = c.req.param();
-    const run = await index.detail(exp, id, 0);
+    const run = await index.detail(exp, id);
     if (!run) return notFound(c, `unknown run ${exp}/${id}`);
     return c.json(publicDetail(run));
   });
@@ -207,23 +211,13 @@ export function createApp(opts: AppOptions): Hono {
     if (!dir) return notFound(c, `unknown run ${exp}/${id}`);
     const fromQ = c.req.query("from") ?? "0";
     const limitQ = c.req.query("limit") ?? "1000";
-    if (!/^\d{1,15}$/.test(fromQ) || !/^\d{1,7}$/.test(limitQ)) {
-      return c.json({ error: "from and limit must be non-negative integers" }, 400);
+    if (!/^\d{1,15}$/.test(fromQ) || !/^\d{1,7}$/.test(limitQ) || Number(limitQ) < 1) {
+      return c.json({ error: "from must be a non-negative integer and limit a positive one" }, 400);
     }
-    const tail = new JournalTail(join(dir, "journal.jsonl"), Number(fromQ), index.files);
-    const r = await tail.poll();
-    const records = mergeById(r.records);
-    const limit = Number(limitQ);
-    return c.json({
-      experiment: exp,
-      id,
-      from: r.reset ? 0 : Number(fromQ),
-      next: tail.position,
-      missing: r.missing,
-      counts: tail.counts,
-      total: records.length,
-      records: records.slice(Math.max(0, records.length - limit)),
-    });
+    const page = await readPage(index.files, join(dir, "journal.jsonl"), Number(fromQ), Number(limitQ));
+    if (!page) return c.json({ experiment: exp, id, missing: true, records: [] });
+    // Lines of one op (intent, then result) merge within a page; an op split across two pages is in both.
+    return c.json({ experiment: exp, id, missing: false, ...page, records: mergeById(page.records) });
   });
 
   const health = async (c: Context) => {

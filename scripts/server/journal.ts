@@ -7,6 +7,7 @@
  */
 
 import type { ReportsFiles } from "./files.ts";
+import { MAX_JSON_DEPTH, nestsDeeper } from "./json.ts";
 
 /** One journal record as the runtime writes it; unknown fields are kept. */
 export interface JournalRecord {
@@ -33,10 +34,13 @@ export interface LineCounts {
 }
 
 const NEWLINE = 0x0a;
+/** A line longer than this is not a record (the runtime's are a few hundred bytes): skipped and counted. */
+export const MAX_LINE_BYTES = 1 << 20;
 const decoder = new TextDecoder();
 
 /** Parses one line; returns null when it is not a record. Blank lines are ignored by the caller. */
 export function parseLine(line: string): JournalRecord | null {
+  if (nestsDeeper(line, MAX_JSON_DEPTH)) return null;
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -55,6 +59,8 @@ export function parseLine(line: string): JournalRecord | null {
  */
 export class LineParser {
   #carry: Uint8Array = new Uint8Array(0);
+  /** Inside a line longer than MAX_LINE_BYTES: its bytes are dropped up to its newline. */
+  #skipping = false;
   counts: LineCounts = { records: 0, malformed: 0, partial: 0 };
 
   /** Bytes held back because their line has no newline yet. */
@@ -72,12 +78,17 @@ export class LineParser {
       data.set(bytes, this.#carry.length);
     }
     let start = 0;
-    for (let i = 0; i < data.length; i++) {
-      if (data[i] !== NEWLINE) continue;
-      this.#line(data.subarray(start, i), out);
+    for (let i = data.indexOf(NEWLINE); i >= 0; i = data.indexOf(NEWLINE, start)) {
+      if (this.#skipping) this.counts.malformed++;
+      else this.#line(data.subarray(start, i), out);
+      this.#skipping = false;
       start = i + 1;
     }
     this.#carry = data.slice(start);
+    if (this.#carry.length > MAX_LINE_BYTES) {
+      this.#skipping = true;
+      this.#carry = new Uint8Array(0);
+    }
     return out;
   }
 
@@ -89,6 +100,11 @@ export class LineParser {
     const out: JournalRecord[] = [];
     const rest = decoder.decode(this.#carry).trim();
     this.#carry = new Uint8Array(0);
+    if (this.#skipping) {
+      this.#skipping = false;
+      this.counts.partial++;
+      return out;
+    }
     if (rest === "") return out;
     const rec = parseLine(rest);
     if (rec) {
@@ -203,24 +219,6 @@ export function summarize(records: JournalRecord[], counts: LineCounts, bytes: n
   };
 }
 
-/** Reads and parses a journal file; null when it does not exist or cannot be read. */
-export async function readJournal(
-  files: ReportsFiles,
-  path: string,
-): Promise<{ records: JournalRecord[]; counts: LineCounts; bytes: number } | null> {
-  let data: Uint8Array | null;
-  try {
-    data = await files.bytes(path, Number.MAX_SAFE_INTEGER);
-  } catch {
-    return null;
-  }
-  if (data === null) return null;
-  // The end offset a live view resumes from: the end of the last complete line.
-  const end = data.lastIndexOf(NEWLINE) + 1;
-  const { records, counts } = parseJournal(data);
-  return { records, counts, bytes: end };
-}
-
 export interface TailResult {
   /** The file was truncated or replaced: everything shown so far is stale. */
   reset: boolean;
@@ -230,6 +228,8 @@ export interface TailResult {
 }
 
 const CHECK_BYTES = 64;
+/** The most bytes one poll reads. */
+const POLL_BYTES = 4 << 20;
 
 /**
  * Follows a journal file by polling: each poll reads the bytes appended since
@@ -285,7 +285,9 @@ export class JournalTail {
       const info = await file.stat();
       const mtime = info.mtime?.getTime() ?? 0;
       const same = info.size === this.#size && mtime === this.#mtime && info.ino === this.#ino;
-      if (same && this.#started) return { reset: false, missing: false, records: [] };
+      if (same && this.#started && this.#offset >= info.size) {
+        return { reset: false, missing: false, records: [] };
+      }
       let reset = false;
       if (
         (this.#ino !== null && info.ino !== null && info.ino !== this.#ino) || info.size < this.#offset
@@ -308,7 +310,8 @@ export class JournalTail {
         await this.#alignStart(file);
       }
       if (info.size <= this.#offset) return { reset, missing: false, records: [] };
-      const bytes = await readAt(file, this.#offset, info.size - this.#offset);
+      // A long journal is read POLL_BYTES at a time: the next poll goes on where this one stopped.
+      const bytes = await readAt(file, this.#offset, Math.min(POLL_BYTES, info.size - this.#offset));
       this.#offset += bytes.length;
       if (this.#head === null || this.#head.length < CHECK_BYTES) {
         this.#head = await readAt(file, 0, Math.min(CHECK_BYTES, this.#offset));

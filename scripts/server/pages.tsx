@@ -387,6 +387,8 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
             <Skipped journal={j} />
           </>
         )
+        : r.journalNote
+        ? <p id="journal-note" class="warn">{r.journalNote}</p>
         : r.trial
         ? (
           <p class="muted">
@@ -402,11 +404,12 @@ export function RunPage(props: { run: RunDetail; reportHtml: string | null }) {
   );
 }
 
-export function LivePage(props: { run: RunDetail }) {
+export function LivePage(props: { run: RunDetail; recent: JournalRecord[]; resumeAt: number }) {
   const r = props.run;
-  const events = runPath(r, `/live/events?from=${r.journalEnd}`);
-  const last = r.recent.at(-1);
-  const lastError = r.recent.findLast((x) => opRow(x).state === "error");
+  const recent = props.recent;
+  const events = runPath(r, `/live/events?from=${props.resumeAt}`);
+  const last = recent.at(-1);
+  const lastError = recent.findLast((x) => opRow(x).state === "error");
   return (
     <Layout title={`${r.experiment}/${r.id} · live`}>
       <h1>
@@ -420,8 +423,8 @@ export function LivePage(props: { run: RunDetail }) {
         </span>.
       </p>
       <p>
-        <span id="op-count">{r.recent.length}</span> ops shown
-        {r.journal && r.journal.ops > r.recent.length
+        <span id="op-count">{recent.length}</span> ops shown
+        {r.journal && r.journal.ops > recent.length
           ? ` (the page opened with the newest of ${r.journal.ops})`
           : ""}; new ones appear as the trial journals them.
       </p>
@@ -431,7 +434,7 @@ export function LivePage(props: { run: RunDetail }) {
         Latest failed op: <code id="last-error">{lastError ? opRow(lastError).cells.join(" | ") : "—"}</code>
       </p>
       <Skipped journal={r.journal} live />
-      <OpsTable records={r.recent} events={events} />
+      <OpsTable records={recent} events={events} />
       <script src="/assets/live.js" defer></script>
     </Layout>
   );

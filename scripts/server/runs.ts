@@ -7,9 +7,10 @@
 import { join } from "node:path";
 import { ReportsFiles } from "./files.ts";
 import { isSafeName, realRoot, resolveInside, UnreadableFile } from "./paths.ts";
-import { mergeById, readJournal, summarize } from "./journal.ts";
+import { readTail, summarizeFile, SUMMARY_BYTES } from "./journal_file.ts";
 import { pidAlive, trialActivity, trialDirs } from "./trials.ts";
 import type { JournalRecord, JournalSummary } from "./journal.ts";
+import { JsonLimitError, parseJson } from "./json.ts";
 
 /** Files whose presence makes a folder a run: every run journals its calls, and a finished one has a verdict. */
 const RUN_MARKERS = ["journal.jsonl", "verdict.json"];
@@ -90,11 +91,12 @@ export interface RunSummary {
 
 export interface RunDetail extends RunSummary {
   verdict: Verdict | null;
+  /** The journal's summary; null when there is none, or it is too large to summarize (see journalNote). */
   journal: JournalSummary | null;
-  /** The newest merged records, for display. */
-  recent: JournalRecord[];
-  /** Byte offset of the end of the last complete journal line. */
-  journalEnd: number;
+  /** Size of journal.jsonl in bytes; null without one. */
+  journalBytes: number | null;
+  /** Why the journal is not summarized, when it is not. */
+  journalNote: string | null;
   reportMd: string | null;
 }
 
@@ -132,11 +134,10 @@ export function describeRootCause(rc: RootCause | null | undefined): string | nu
 /** The run files listed and served, in the order pages show them. */
 const KNOWN_FILES = ["journal.jsonl", "verdict.json", "report.md", "trace.json", "timeline.svg"];
 
-/** Whether a name is there at all (a link counts, wherever it points): what makes a folder a run. */
+/** Whether a name is there at all (a link or a FIFO counts too): what makes a folder a run. */
 async function present(path: string): Promise<boolean> {
   try {
-    const info = await Deno.lstat(path);
-    return info.isFile || info.isSymlink;
+    return !(await Deno.lstat(path)).isDirectory;
   } catch {
     return false;
   }
@@ -156,24 +157,32 @@ async function readVerdict(
   }
   if (text === null) return { verdict: null };
   try {
-    const v = JSON.parse(text);
+    const v = parseJson(text);
     if (v === null || typeof v !== "object" || Array.isArray(v)) {
       return { verdict: null, error: "verdict.json is not an object" };
     }
     return { verdict: v as Verdict };
   } catch (e) {
-    return { verdict: null, error: `verdict.json does not parse: ${(e as Error).message}` };
+    const how = e instanceof JsonLimitError ? "is refused" : "does not parse";
+    return { verdict: null, error: `verdict.json ${how}: ${(e as Error).message}` };
   }
 }
 
 /** The most of verdict.json, report.md or bench.json read whole. */
 const VERDICT_BYTES = 8 << 20;
+/** Journal summaries kept (the runs viewed most recently). */
+const SUMMARY_CACHE = 32;
+
+function megabytes(n: number): string {
+  return `${(n / (1 << 20)).toFixed(1)} MB`;
+}
 
 export class RunsIndex {
   readonly root: string;
   readonly opts: IndexOptions;
 
   readonly files: ReportsFiles;
+  #summaries = new Map<string, JournalSummary | "too large" | null>();
 
   constructor(root: string, opts: Partial<IndexOptions> = {}) {
     this.root = root;
@@ -255,7 +264,8 @@ export class RunsIndex {
       if (f === "journal.jsonl") journalMtime = m;
     }
     const activity = await trialActivity(this.files, dir);
-    if (files.length === 0 && activity.trial === null && activity.mtime === 0) return null;
+    const nothing = files.length === 0 && Object.keys(refused).length === 0;
+    if (nothing && activity.trial === null && activity.mtime === 0) return null;
     newest = Math.max(newest, activity.mtime);
     const { verdict, error } = await readVerdict(this.files, dir);
     let status: RunStatus;
@@ -295,26 +305,57 @@ export class RunsIndex {
   }
 
   /** Everything the run page shows; null for an unknown run. */
-  async detail(experiment: string, id: string, recentLimit = 200): Promise<RunDetail | null> {
+  async detail(experiment: string, id: string): Promise<RunDetail | null> {
     const dir = await this.runDir(experiment, id);
     if (!dir) return null;
     const s = await this.#summary(experiment, id, dir);
     if (!s) return null;
-    const j = await readJournal(this.files, join(dir, "journal.jsonl"));
-    let journal: JournalSummary | null = null;
-    let recent: JournalRecord[] = [];
-    if (j) {
-      journal = summarize(j.records, j.counts, j.bytes);
-      recent = mergeTail(j.records, recentLimit);
-    }
+    const path = join(dir, "journal.jsonl");
+    const { journal, bytes, note } = await this.#journal(path);
     return {
       ...s.summary,
       verdict: s.verdict,
       journal,
-      recent,
-      journalEnd: j?.bytes ?? 0,
+      journalBytes: bytes,
+      journalNote: note,
       reportMd: await this.files.text(join(dir, "report.md"), VERDICT_BYTES).catch(() => null),
     };
+  }
+
+  /** The summary of a journal, cached while the file stays the same (inode, size, modification time). */
+  async #journal(
+    path: string,
+  ): Promise<{ journal: JournalSummary | null; bytes: number | null; note: string | null }> {
+    let info: Deno.FileInfo | null;
+    try {
+      info = await this.files.file(path);
+    } catch (e) {
+      if (e instanceof UnreadableFile) return { journal: null, bytes: null, note: e.message };
+      throw e;
+    }
+    if (info === null) return { journal: null, bytes: null, note: null };
+    const key = `${path}\0${info.ino}\0${info.size}\0${info.mtime?.getTime()}`;
+    let summary = this.#summaries.get(key);
+    if (summary === undefined) {
+      summary = await summarizeFile(this.files, path).catch(() => null);
+      this.#summaries.set(key, summary);
+      if (this.#summaries.size > SUMMARY_CACHE) this.#summaries.delete(this.#summaries.keys().next().value!);
+    }
+    if (summary === "too large") {
+      return {
+        journal: null,
+        bytes: info.size,
+        note: `journal.jsonl is ${megabytes(info.size)}, more than the ${
+          megabytes(SUMMARY_BYTES)
+        } summarized here`,
+      };
+    }
+    return { journal: summary, bytes: info.size, note: null };
+  }
+
+  /** The newest ops of a run's journal and the offset a live view resumes from; null without a journal. */
+  async recent(dir: string, limit: number): Promise<{ records: JournalRecord[]; end: number } | null> {
+    return await readTail(this.files, join(dir, "journal.jsonl"), limit).catch(() => null);
   }
 
   /** The backend and device that `deno task bench` recorded in reports/bench/bench.json, if any. */
@@ -322,7 +363,7 @@ export class RunsIndex {
     try {
       const text = await this.files.text(join(this.root, "bench", "bench.json"), VERDICT_BYTES);
       if (text === null) return null;
-      const b = JSON.parse(text);
+      const b = parseJson(text) as Record<string, unknown> | null;
       const backend = str(b?.backend);
       const device = str(b?.device);
       if (!backend && !device) return null;
@@ -349,10 +390,4 @@ export class RunsIndex {
     }
     return null;
   }
-}
-
-/** The last `limit` ops, merged by id. */
-function mergeTail(records: JournalRecord[], limit: number): JournalRecord[] {
-  const all = mergeById(records);
-  return all.slice(Math.max(0, all.length - limit));
 }
