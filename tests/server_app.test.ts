@@ -78,41 +78,104 @@ Deno.test("GET /api/runs returns the same list as JSON, newest first", async () 
   });
 });
 
-Deno.test("GET /runs/:exp/:id renders verdict, hypotheses, timeline, trace link and report", async () => {
+Deno.test("GET /runs/:exp/:id renders the verdict data once: failing op linked, hypotheses, matrix, files", async () => {
   await withApp(async ({ app }) => {
     const { res, body } = await get(app, FAULT);
     assert.equal(res.status, 200);
     assert.equal((await get(app, `${FAULT}/`)).res.status, 200, "a trailing slash is the same page");
-    assert.ok(body.includes('<table id="hypotheses">'));
-    assert.ok(body.includes("D2H copy reads freed memory"));
-    assert.ok(body.includes('class="badge h-CONFIRMED">CONFIRMED<'));
-    assert.ok(body.includes("RoPE writes past &lt;q_proj&gt;"), "verdict text is escaped");
-    assert.ok(body.includes('<table id="matrix">'));
-    assert.ok(body.includes("<td>blocking x3</td><td>blocking</td>"), "matrix rows with their trial names");
-    assert.ok(body.includes("<dt>mode</dt><dd>audit</dd>"));
+    // The root cause, with its op linked, and where the fault surfaced.
+    assert.ok(body.includes(`<a id="failing-op" href="${FAULT}/ops/5">op #5</a>`));
+    assert.ok(body.includes("<code>rope_kernel</code>, step 1, layer 0, argument <code>pos</code>"));
+    assert.ok(body.includes("breaks “pos &lt; max_seq”"));
+    assert.ok(body.includes("pos 4096 indexes past the 4096-row cos/sin cache"));
+    assert.match(
+      body,
+      new RegExp(`<a\\s+href="${FAULT}/ops/7">op #7</a> d2h logits: an illegal memory access`),
+    );
     assert.ok(
       body.includes("blocking-replay, 1 replay(s), 0.8 s, reproduced under blocking, fault info agrees"),
     );
-    assert.ok(body.includes("<code>deno run -A scripts/experiments/rope_fault.ts</code>"));
-    assert.ok(body.includes("<th>seq</th><td><code>4096</code></td>"), "configuration");
-    assert.ok(body.includes("<th>AMD_LOG_LEVEL</th><td><code>3</code></td>"), "debug environment");
+    // Standing hypotheses in the table, ruled-out ones folded away; text escaped.
+    assert.ok(body.includes('<table id="hypotheses">'));
+    assert.ok(body.includes('class="badge h-CONFIRMED">CONFIRMED<'));
+    assert.ok(body.includes("RoPE writes past &lt;q_proj&gt;"), "verdict text is escaped");
+    assert.match(
+      body,
+      /<details id="ruled-out"><summary>1 ruled out<\/summary>.*D2H copy reads freed memory/,
+    );
+    assert.ok(body.includes("<td>blocking x3</td><td>blocking</td>"), "matrix rows with their trial names");
+    assert.ok(body.includes("mode audit"));
+    assert.ok(body.includes("took 4.0 s"));
+    assert.ok(
+      body.includes("<dt>command</dt><dd><code>deno run -A scripts/experiments/rope_fault.ts</code></dd>"),
+    );
+    assert.ok(body.includes("<dt>seq</dt><dd><code>4096</code></dd>"), "configuration");
+    assert.ok(body.includes("<dt>AMD_LOG_LEVEL</dt><dd><code>3</code></dd>"), "debug environment");
     assert.ok(body.includes(`<img class="timeline" src="${FAULT}/files/timeline.svg"`));
     assert.ok(body.includes(`href="${FAULT}/files/trace.json"`));
-    assert.ok(body.includes("an illegal memory access was encountered (700)"));
-    assert.ok(body.includes("<td>pos &lt; max_seq</td>"));
-    // report.md rendered: table and code kept, raw HTML and javascript: links not.
-    assert.ok(body.includes("<h1>Fault report: rope_fault</h1>"));
-    assert.ok(body.includes("<th>hypothesis</th><th>verdict</th>"));
-    assert.ok(body.includes("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
-    assert.ok(!body.includes("<script>alert"));
-    assert.ok(!body.includes("javascript:"));
-    assert.ok(body.includes(`<a href="${FAULT}/files/trace.json">the trace</a>`));
-    // Journal: 6 ops, one malformed line, one half-written tail, counted on the page.
+    assert.ok(body.includes(`href="${FAULT}/files/report.md"`), "report.md is linked");
+    // Each fact once: the root cause's detail and the error appear a single time; report.md is not inlined.
+    assert.equal(body.split("pos 4096 indexes past").length, 2);
+    assert.equal(body.split("an illegal memory access was encountered").length, 2);
+    assert.ok(!body.includes("Fault report: rope_fault"), "report.md is not repeated on the page");
+    // Journal: 6 ops, one malformed line, one half-written tail, counted; its pages linked.
     assert.ok(body.includes("6 ops"));
     assert.match(
       body,
-      /Skipped journal lines: <span id="skipped" data-malformed="1">1<\/span> malformed, 1 half-written/,
+      /skipped lines: <span id="skipped" data-malformed="1">1<\/span> malformed, 1 half-written/,
     );
+    assert.ok(body.includes(`<a id="journal-pages" href="${FAULT}/journal">browse the ops</a>`));
+  });
+});
+
+Deno.test("GET /runs/:exp/:id/ops/:op shows one op in full; the journal pages link every op", async () => {
+  await withApp(async ({ app }) => {
+    const { res, body } = await get(app, `${FAULT}/ops/5`);
+    assert.equal(res.status, 200);
+    assert.ok(body.includes("This op is the root cause of the run."));
+    assert.ok(body.includes("rope_kernel (RoPE Q)"));
+    assert.match(
+      body,
+      /<tr\s*><td>q<\/td><td>0x7f0000001000<\/td><td>16384<\/td><td>rw<\/td><td>q_proj<\/td>/,
+    );
+    assert.ok(body.includes("n=4096 pos=2048"));
+    assert.ok(body.includes(`<a href="${FAULT}/ops/4">op #4</a>`));
+    assert.ok(body.includes("&quot;status&quot;: 0"), "the merged record: the result supersedes the intent");
+    assert.equal((await get(app, `${FAULT}/ops/7`)).res.status, 404, "op 7 never completed a journal line");
+    assert.equal((await get(app, `${FAULT}/ops/99`)).res.status, 404);
+    assert.equal((await get(app, `${FAULT}/ops/abc`)).res.status, 404);
+    const journal = await get(app, `${FAULT}/journal?limit=2`);
+    assert.equal(journal.res.status, 200);
+    assert.ok(journal.body.includes(`<a href="${FAULT}/ops/1">1</a>`));
+    assert.ok(!journal.body.includes(`${FAULT}/ops/3"`), "a page of 2 records");
+    const next = journal.body.match(/<a id="next-page" href="([^"]+)">/)![1].replaceAll("&amp;", "&");
+    const second = await get(app, next);
+    assert.ok(second.body.includes(`<a href="${FAULT}/ops/3">3</a>`));
+    assert.equal((await get(app, `${FAULT}/journal?from=x`)).res.status, 400);
+  });
+});
+
+Deno.test("GET / shows each run's duration and filters by status and experiment", async () => {
+  await withApp(async ({ app, root }) => {
+    const other = join(root, "other_exp", "20261124T000000Z-ffff");
+    await Deno.mkdir(other, { recursive: true });
+    await Deno.writeTextFile(
+      join(other, "verdict.json"),
+      JSON.stringify({ status: "OK", started: "2026-11-24T00:00:00Z", finished: "2026-11-24T00:02:05Z" }),
+    );
+    let { body } = await get(app, "/");
+    assert.ok(body.includes('<td class="num">4.0 s</td>'));
+    assert.ok(body.includes('<td class="num">2 min 5 s</td>'));
+    assert.ok(body.includes('<a href="/?status=OK">OK (1)</a>'));
+    assert.ok(body.includes('<a href="/?experiment=other_exp">other_exp (1)</a>'));
+    ({ body } = await get(app, "/?status=OK"));
+    assert.ok(body.includes("other_exp") && !body.includes(`data-run="${FAULT_EXP}/`));
+    ({ body } = await get(app, `/?experiment=${FAULT_EXP}`));
+    assert.ok(body.includes(`data-run="${FAULT_EXP}/${FAULT_ID}"`) && !body.includes('data-run="other_exp/'));
+    ({ body } = await get(app, `/?experiment=${FAULT_EXP}&status=OK`));
+    assert.ok(body.includes("No run matches this filter."));
+    const api = await (await app.request("/api/runs?status=FAULT")).json();
+    assert.deepEqual(api.runs.map((r: { id: string }) => r.id), [FAULT_ID]);
   });
 });
 
@@ -396,13 +459,13 @@ Deno.test("the server stays up when report files are deleted or rewritten under 
     ({ res, body } = await get(app, FAULT));
     assert.equal(res.status, 200);
     assert.match(body, /s-OK/);
-    // Files deleted: the page says what is missing.
+    // Files deleted: the page no longer links them.
     await Deno.remove(join(faultDir, "report.md"));
     await Deno.remove(join(faultDir, "timeline.svg"));
     ({ res, body } = await get(app, FAULT));
     assert.equal(res.status, 200);
-    assert.ok(body.includes("No report.md."));
-    assert.ok(body.includes("No timeline.svg."));
+    assert.ok(!body.includes("/files/report.md"));
+    assert.ok(!body.includes("timeline.svg"));
     assert.equal((await get(app, `${FAULT}/files/timeline.svg`)).res.status, 404);
     // Journal rewritten with garbage only.
     await Deno.writeTextFile(join(liveDir, "journal.jsonl"), "\u0000\u0001garbage\n[]\n{}\n");

@@ -4,8 +4,10 @@
  * it down (a running trial's binary journal ring is decoded by ffi/journal.ts,
  * which reads files only and is imported on first use). Routes:
  *
- *   GET /                                  runs list (HTML)
- *   GET /runs/:exp/:id                     run page: verdict, hypotheses, timeline, report
+ *   GET /?status=&experiment=              runs list (HTML), filtered
+ *   GET /runs/:exp/:id                     run page: verdict, failing op, hypotheses, matrix, timeline, files
+ *   GET /runs/:exp/:id/ops/:op             one op of the run's journal in full
+ *   GET /runs/:exp/:id/journal?from=       the run's journal, a page of ops at a time
  *   GET /runs/:exp/:id/live                live view of the run's ops
  *   GET /runs/:exp/:id/live/events         server-sent events: "op" per journal record, "source" when
  *                                          the followed journal changes (next trial), "reset",
@@ -21,14 +23,17 @@
 
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { isTraversal, RefusedPath, RUN_FILES, UnreadableFile } from "./paths.ts";
+import { isSafeName, isTraversal, RefusedPath, RUN_FILES, UnreadableFile } from "./paths.ts";
 import { DEFAULT_LIVE_WINDOW_MS, RunsIndex } from "./runs.ts";
 import type { RunDetail } from "./runs.ts";
-import { LivePage, MessagePage, RunListPage, RunPage, runPath } from "./pages.tsx";
-import { renderMarkdown } from "./markdown.ts";
+import { MessagePage, runPath } from "./pages.tsx";
+import { filterRuns, RunListPage } from "./run_list_page.tsx";
+import type { RunFilter } from "./run_list_page.tsx";
+import { RunPage } from "./run_page.tsx";
+import { JournalPageView, LivePage, OpPage } from "./op_pages.tsx";
 import { LIVE_JS, STYLE_CSS } from "./assets.ts";
 import { liveEvents, LiveStreams, RESEND_LIMIT } from "./live.ts";
-import { readPage } from "./journal_file.ts";
+import { findOp, readPage } from "./journal_file.ts";
 import { mergeById } from "./journal.ts";
 import { join } from "node:path";
 
@@ -57,6 +62,9 @@ const PAGE_CSP =
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
 
+/** Ops per page of the journal view. */
+const JOURNAL_PAGE = 200;
+
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
 
 function wantsJson(c: Context): boolean {
@@ -73,18 +81,32 @@ function refused(c: Context, err: UnreadableFile) {
   return c.html(<MessagePage title="Refused" message={err.message} />, err.status);
 }
 
-/** Only the report's own files are linkable from report.md; everything else is dropped. */
-function reportUrls(run: { experiment: string; id: string }) {
-  return (url: string, _kind: "link" | "image"): string | null => {
-    const name = url.replace(/^\.\//, "");
-    return Object.hasOwn(RUN_FILES, name) ? runPath(run, `/files/${name}`) : null;
+/** ?status= and ?experiment= of the runs list; other values are ignored. */
+function runFilter(c: Context): RunFilter {
+  const status = c.req.query("status");
+  const experiment = c.req.query("experiment");
+  return {
+    status: status && /^[A-Z_]{1,20}$/.test(status) ? status : undefined,
+    experiment: experiment && isSafeName(experiment) ? experiment : undefined,
   };
 }
 
+/** A page size from ?limit= (default and maximum given); null when it is not a positive integer. */
+function limitOf(c: Context, fallback: number, max: number): number | null {
+  const q = c.req.query("limit") ?? String(fallback);
+  if (!/^\d{1,7}$/.test(q) || Number(q) < 1) return null;
+  return Math.min(Number(q), max);
+}
+
+/** A byte offset from ?from=; null when it is not a non-negative integer. */
+function fromOf(c: Context): number | null {
+  const q = c.req.query("from") ?? "0";
+  return /^\d{1,15}$/.test(q) ? Number(q) : null;
+}
+
 function publicDetail(run: RunDetail) {
-  const { reportMd: _reportMd, ...rest } = run;
   return {
-    ...rest,
+    ...run,
     live: run.status === "LIVE",
     links: {
       page: runPath(run),
@@ -133,17 +155,43 @@ export function createApp(opts: AppOptions): Hono {
 
   app.get("/", async (c) => {
     const runs = await index.list();
-    return c.html(<RunListPage runs={runs} reportsDir={opts.reportsDir} />);
+    return c.html(<RunListPage all={runs} filter={runFilter(c)} reportsDir={opts.reportsDir} />);
   });
 
   app.get("/runs/:exp/:id", async (c) => {
     const { exp, id } = c.req.param();
     const run = await index.detail(exp, id);
     if (!run) return notFound(c, `unknown run ${exp}/${id}`);
-    const reportHtml = run.reportMd === null
-      ? null
-      : renderMarkdown(run.reportMd, { resolve: reportUrls(run) });
-    return c.html(<RunPage run={run} reportHtml={reportHtml} />);
+    return c.html(<RunPage run={run} />);
+  });
+
+  app.get("/runs/:exp/:id/ops/:op", async (c) => {
+    const { exp, id, op } = c.req.param();
+    if (!/^\d{1,15}$/.test(op)) return notFound(c, `no op ${op}: op ids are numbers`);
+    const run = await index.detail(exp, id);
+    const dir = await index.runDir(exp, id);
+    if (!run || !dir) return notFound(c, `unknown run ${exp}/${id}`);
+    const record = await findOp(index.files, join(dir, "journal.jsonl"), Number(op));
+    if (!record) return notFound(c, `no op #${op} in the journal of ${exp}/${id}`);
+    return c.html(<OpPage run={run} op={record} />);
+  });
+
+  app.get("/runs/:exp/:id/journal", async (c) => {
+    const { exp, id } = c.req.param();
+    const from = fromOf(c);
+    const limit = limitOf(c, JOURNAL_PAGE, 5000);
+    if (from === null || limit === null) {
+      return c.html(
+        <MessagePage title="Bad request" message="from and limit must be non-negative integers" />,
+        400,
+      );
+    }
+    const run = await index.detail(exp, id);
+    const dir = await index.runDir(exp, id);
+    if (!run || !dir) return notFound(c, `unknown run ${exp}/${id}`);
+    const page = await readPage(index.files, join(dir, "journal.jsonl"), from, limit);
+    if (!page) return notFound(c, `no journal.jsonl in run ${exp}/${id}`);
+    return c.html(<JournalPageView run={run} page={page} limit={limit} />);
   });
 
   app.get("/runs/:exp/:id/live", async (c) => {
@@ -196,7 +244,7 @@ export function createApp(opts: AppOptions): Hono {
     });
   });
 
-  app.get("/api/runs", async (c) => c.json({ runs: await index.list() }));
+  app.get("/api/runs", async (c) => c.json({ runs: filterRuns(await index.list(), runFilter(c)) }));
 
   app.get("/api/runs/:exp/:id", async (c) => {
     const { exp, id } = c.req.param();
@@ -209,12 +257,12 @@ export function createApp(opts: AppOptions): Hono {
     const { exp, id } = c.req.param();
     const dir = await index.runDir(exp, id);
     if (!dir) return notFound(c, `unknown run ${exp}/${id}`);
-    const fromQ = c.req.query("from") ?? "0";
-    const limitQ = c.req.query("limit") ?? "1000";
-    if (!/^\d{1,15}$/.test(fromQ) || !/^\d{1,7}$/.test(limitQ) || Number(limitQ) < 1) {
+    const from = fromOf(c);
+    const limit = limitOf(c, 1000, 100_000);
+    if (from === null || limit === null) {
       return c.json({ error: "from must be a non-negative integer and limit a positive one" }, 400);
     }
-    const page = await readPage(index.files, join(dir, "journal.jsonl"), Number(fromQ), Number(limitQ));
+    const page = await readPage(index.files, join(dir, "journal.jsonl"), from, limit);
     if (!page) return c.json({ experiment: exp, id, missing: true, records: [] });
     // Lines of one op (intent, then result) merge within a page; an op split across two pages is in both.
     return c.json({ experiment: exp, id, missing: false, ...page, records: mergeById(page.records) });

@@ -28,7 +28,9 @@ code { font: 12.5px ui-monospace, monospace; }
 .muted { color: var(--muted); }
 .warn { color: var(--blocked); font-weight: 600; }
 img.timeline { max-width: 100%; border: 1px solid var(--line); background: #fff; }
-section.report { border-top: 1px solid var(--line); margin-top: 1.5rem; }
+tr.culprit td { color: var(--fault); font-weight: 600; }
+details > summary { cursor: pointer; color: var(--muted); margin: .3rem 0; }
+p.filters { margin: .3rem 0; }
 #ops td { font: 12.5px ui-monospace, monospace; }
 `;
 

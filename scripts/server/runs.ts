@@ -77,6 +77,8 @@ export interface RunSummary {
   device: string | null;
   /** ISO time: the verdict's finished or started time, else the newest file's modification time. */
   time: string | null;
+  /** Seconds from the verdict's started to its finished time; null without both. */
+  durationS: number | null;
   rootCause: string | null;
   files: string[];
   /** The newest trial folder (trials/<NNN-purpose>), the one running while the run is LIVE. */
@@ -97,7 +99,6 @@ export interface RunDetail extends RunSummary {
   journalBytes: number | null;
   /** Why the journal is not summarized, when it is not. */
   journalNote: string | null;
-  reportMd: string | null;
 }
 
 export interface IndexOptions {
@@ -117,6 +118,14 @@ function str(v: unknown): string | null {
   } catch {
     return null;
   }
+}
+
+function durationOf(v: Verdict | null): number | null {
+  const started = Date.parse(String(v?.started));
+  const finished = Date.parse(String(v?.finished));
+  return Number.isFinite(started) && Number.isFinite(finished) && finished >= started
+    ? (finished - started) / 1000
+    : null;
 }
 
 /** One line naming the root cause: kernel, argument and invariant. */
@@ -168,7 +177,7 @@ async function readVerdict(
   }
 }
 
-/** The most of verdict.json, report.md or bench.json read whole. */
+/** The most of verdict.json or bench.json read whole. */
 const VERDICT_BYTES = 8 << 20;
 /** Journal summaries kept (the runs viewed most recently). */
 const SUMMARY_CACHE = 32;
@@ -294,6 +303,7 @@ export class RunsIndex {
         backend: str(verdict?.backend),
         device: str(verdict?.device),
         time,
+        durationS: durationOf(verdict),
         rootCause: describeRootCause(verdict?.root_cause),
         files,
         trial: activity.trial,
@@ -318,7 +328,6 @@ export class RunsIndex {
       journal,
       journalBytes: bytes,
       journalNote: note,
-      reportMd: await this.files.text(join(dir, "report.md"), VERDICT_BYTES).catch(() => null),
     };
   }
 
