@@ -231,6 +231,31 @@ function corruptCounts(i32: Int32Array, bi: number): string | null {
   return null;
 }
 
+/**
+ * The slots a ring really holds, in write order, and its newest sequence
+ * number. A valid ring's records all lie in one window of `capacity`
+ * sequence numbers, so the window that holds the most is taken (the earliest
+ * on a tie): a slot whose damaged sequence number lies outside it is set
+ * aside in `corrupt`, and it cannot make older records look overwritten.
+ */
+function ringWindow(
+  sorted: { seq: number; slot: number }[],
+  capacity: number,
+  corrupt: DecodedJournal["corrupt"],
+): { slots: { seq: number; slot: number }[]; newest: number } {
+  let best = 0, newest = 0;
+  for (let i = 0, j = 0; j < sorted.length; j++) {
+    while (sorted[j].seq - sorted[i].seq >= capacity) i++;
+    if (j - i + 1 > best) [best, newest] = [j - i + 1, sorted[j].seq];
+  }
+  const slots = sorted.filter((s) => {
+    if (s.seq > newest - capacity && s.seq <= newest) return true;
+    corrupt.push({ ...s, why: `sequence number ${s.seq} lies outside the ring's window (newest ${newest})` });
+    return false;
+  });
+  return { slots, newest };
+}
+
 function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
   const i32 = new Int32Array(buf, 0, buf.byteLength >> 2);
   const f64 = new Float64Array(buf, 0, buf.byteLength >> 3);
@@ -239,20 +264,19 @@ function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
   const origin = f64[H_TIME_ORIGIN];
   const start = f64[H_START_NOW];
   const str = (id: number) => side.strings[id] ?? `#${id}`;
-  const slots: { seq: number; slot: number }[] = [];
+  const candidates: { seq: number; slot: number }[] = [];
   const corrupt: DecodedJournal["corrupt"] = [];
-  let maxSeq = 0;
   for (let slot = 0; slot < slotsInFile; slot++) {
     const bi = (HEADER_BYTES + slot * recBytes) >> 2;
     const seq = i32[bi + R_INTENT];
     if (seq > 0 && (seq - 1) % capacity === slot) {
-      if (seq > maxSeq) maxSeq = seq;
       const why = corruptCounts(i32, bi);
-      if (why === null) slots.push({ seq, slot });
+      if (why === null) candidates.push({ seq, slot });
       else corrupt.push({ seq, slot, why });
     }
   }
-  slots.sort((a, b) => a.seq - b.seq);
+  candidates.sort((a, b) => a.seq - b.seq);
+  const { slots, newest: maxSeq } = ringWindow(candidates, capacity, corrupt);
   // the slot after the last whole record: a cleared intent marker there is a torn write
   let torn: DecodedJournal["torn"] = null;
   {
@@ -296,12 +320,15 @@ function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
     }
   };
 
+  // Pointers are resolved in op-id order (the allocation timeline's order), whatever order the records
+  // were written in: a record's resolution depends on its own id only, not on its neighbours'.
+  const idOf = (slot: number) => f64[((HEADER_BYTES + slot * recBytes) >> 3) + F_ID];
+  const byId = slots.filter((s) => s.seq >= firstSeq).map((s) => ({ ...s, id: idOf(s.slot) }))
+    .sort((a, b) => (Number.isNaN(a.id) ? Infinity : a.id) - (Number.isNaN(b.id) ? Infinity : b.id));
   const records: JournalRecord[] = [];
-  for (const { seq, slot } of slots) {
-    if (seq < firstSeq) continue;
+  for (const { seq, slot, id } of byId) {
     const bi = (HEADER_BYTES + slot * recBytes) >> 2;
     const bf = bi >> 1;
-    const id = f64[bf + F_ID];
     applyUpTo(id, false);
     const flags = i32[bi + R_FLAGS];
     const done = i32[bi + R_DONE] === seq;
@@ -368,6 +395,7 @@ function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
     }
     records.push(rec);
   }
+  records.sort((a, b) => a.seq - b.seq);
   const inFlight = records.filter((r) => r.status === null).reverse();
   const allocations = side.allocs.map((a) => ({ ...a, freedAt: side.frees.get(a.id) ?? null }));
   return {

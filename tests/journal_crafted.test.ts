@@ -3,12 +3,14 @@
 
 import assert from "node:assert/strict";
 import {
+  F_ID,
   H_CAPACITY,
   H_MAGIC,
   H_RECORD_BYTES,
   HEADER_BYTES,
   JournalWriter,
   MAX_POINTERS,
+  R_INTENT,
   R_NPTR,
   R_NSCALAR,
   RECORD_BYTES,
@@ -93,4 +95,24 @@ Deno.test("journal crafted: side-file lines of the wrong shape are skipped, neve
   const d = decodeJournalBytes(bytes, bad);
   assert.deepEqual(d.records.map((r) => r.name), ["k0", "k1", "k2"]);
   assert.ok(d.allocations.every((a) => typeof a.ptr === "number" && typeof a.bytes === "number"));
+});
+
+Deno.test("journal crafted: a damaged sequence number or op id changes no other record", () => {
+  const { bytes, side } = ring();
+  const i32 = (b: Uint8Array) => new Int32Array(b.buffer);
+  // The first slot claims a sequence number a whole ring later (it still maps to slot 0).
+  const late = bytes.slice();
+  i32(late)[(HEADER_BYTES >> 2) + R_INTENT] = 1 + 8 * 1000;
+  new Float64Array(late.buffer)[(HEADER_BYTES >> 3) + F_ID] = 1e6; // its id in order with that place
+  const d = decodeJournalBytes(late, side);
+  assert.deepEqual(d.records.map((r) => r.name), ["k1", "k2"]);
+  assert.equal(d.overwritten, null);
+  assert.match(d.corrupt[0].why, /sequence number 8001 lies outside the ring's window/);
+  // The second record's op id made larger than every other: the others' pointers resolve as before.
+  const ids = bytes.slice();
+  new Float64Array(ids.buffer)[((HEADER_BYTES + RECORD_BYTES) >> 3) + F_ID] = 1e6;
+  const clean = decodeJournalBytes(bytes, side).records;
+  const e = decodeJournalBytes(ids, side).records;
+  assert.deepEqual(e.map((r) => r.name), ["k0", "k1", "k2"]);
+  assert.deepEqual([e[0].pointers, e[2].pointers], [clean[0].pointers, clean[2].pointers]);
 });

@@ -182,12 +182,13 @@ export interface JournalSummary {
   pending: number;
   blocked: number;
   errors: number;
+  /** The first op (in the order ops first appear) whose final state is an error, all its lines merged. */
   firstError: JournalRecord | null;
-  last: JournalRecord | null;
   counts: LineCounts;
   bytes: number;
 }
 
+/** The summary of records parsed whole (journal_file.ts summarizes a file without holding its records). */
 export function summarize(records: JournalRecord[], counts: LineCounts, bytes: number): JournalSummary {
   const merged = mergeById(records);
   const byKind: Record<string, number> = {};
@@ -213,7 +214,6 @@ export function summarize(records: JournalRecord[], counts: LineCounts, bytes: n
     blocked,
     errors,
     firstError,
-    last: merged.at(-1) ?? null,
     counts,
     bytes,
   };

@@ -216,23 +216,24 @@ function searchText(text: string, needles: string[], id: number, found: JournalR
   }
 }
 
-/** Counts over the merged ops of a journal, keeping only each op's kind and state, not the records. */
+/** Counts over the merged ops of a journal, keeping only each op's kind and final state, not the records. */
 class Summarizer {
   #ops = new Map<string, { kind: string; state: ReturnType<typeof opState> }>();
-  firstError: JournalRecord | null = null;
-  last: JournalRecord | null = null;
 
   add(r: JournalRecord) {
     const key = String(r.id);
     const prev = this.#ops.get(key);
     const kind = typeof r.kind === "string" ? r.kind : prev?.kind ?? "?";
-    const state = opState(r);
-    this.#ops.set(key, { kind, state });
-    if (state === "error" && this.firstError === null) this.firstError = r;
-    this.last = r;
+    this.#ops.set(key, { kind, state: opState(r) });
   }
 
-  summary(counts: LineCounts, bytes: number): JournalSummary {
+  /** The first op, in the order ops first appeared, whose final state is an error. */
+  firstErrorKey(): string | null {
+    for (const [key, op] of this.#ops) if (op.state === "error") return key;
+    return null;
+  }
+
+  summary(counts: LineCounts, bytes: number, firstError: JournalRecord | null): JournalSummary {
     const byKind: Record<string, number> = {};
     let pending = 0, blocked = 0, errors = 0;
     for (const { kind, state } of this.#ops.values()) {
@@ -241,19 +242,18 @@ class Summarizer {
       if (state === "blocked") blocked++;
       if (state === "error") errors++;
     }
-    const ops = this.#ops.size;
-    return {
-      ops,
-      byKind,
-      pending,
-      blocked,
-      errors,
-      firstError: this.firstError,
-      last: this.last,
-      counts,
-      bytes,
-    };
+    return { ops: this.#ops.size, byKind, pending, blocked, errors, firstError, counts, bytes };
   }
+}
+
+/** Every line of the op keyed `key` (String(id)), merged, from a second pass over the file. */
+async function mergedOp(file: Deno.FsFile, key: string): Promise<JournalRecord | null> {
+  const found: JournalRecord[] = [];
+  for await (const line of lines(file, 0, SUMMARY_BYTES)) {
+    const rec = parseBytes(line.bytes);
+    if (rec && String(rec.id) === key) found.push(rec);
+  }
+  return found.length ? mergeById(found)[0] : null;
 }
 
 /**
@@ -283,7 +283,8 @@ export async function summarizeFile(
       }
       if (!line.partial) end = line.end;
     }
-    return s.summary(counts, end);
+    const key = s.firstErrorKey();
+    return s.summary(counts, end, key === null ? null : await mergedOp(file, key));
   } finally {
     file.close();
   }
