@@ -33,7 +33,7 @@ import { RunPage } from "./run_page.tsx";
 import { JournalPageView, LivePage, OpPage } from "./op_pages.tsx";
 import { LIVE_JS, STYLE_CSS } from "./assets.ts";
 import { liveEvents, LiveStreams, RESEND_LIMIT } from "./live.ts";
-import { findOp, readPage } from "./journal_file.ts";
+import { readPage } from "./journal_file.ts";
 import { mergeById } from "./journal.ts";
 import { join } from "node:path";
 
@@ -171,7 +171,7 @@ export function createApp(opts: AppOptions): Hono {
     const run = await index.detail(exp, id);
     const dir = await index.runDir(exp, id);
     if (!run || !dir) return notFound(c, `unknown run ${exp}/${id}`);
-    const record = await findOp(index.files, join(dir, "journal.jsonl"), Number(op));
+    const record = await index.op(dir, Number(op));
     if (!record) return notFound(c, `no op #${op} in the journal of ${exp}/${id}`);
     return c.html(<OpPage run={run} op={record} />);
   });

@@ -33,11 +33,30 @@ function kindOf(info: Deno.FileInfo): string {
   return "not a file";
 }
 
+function missing(e: unknown): boolean {
+  return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory;
+}
+
 async function orNull<T>(p: Promise<T>): Promise<T | null> {
   try {
     return await p;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
+    if (missing(e)) return null;
+    throw e;
+  }
+}
+
+/**
+ * A metadata call (realpath, stat) made synchronously: on a local disk it
+ * takes microseconds, where the thread-pool round trip of the async call
+ * costs about fifty, and a page makes dozens of them. File contents are
+ * always read asynchronously.
+ */
+function syncOrNull<T>(f: () => T): T | null {
+  try {
+    return f();
+  } catch (e) {
+    if (missing(e)) return null;
     throw e;
   }
 }
@@ -56,35 +75,55 @@ export class ReportsFiles {
     return rel === "" || rel.startsWith("..") ? basename(path) : rel;
   }
 
+  /** The reports folder's own real path, looked up at most once a second. */
+  #realRoot(): string {
+    const now = Date.now();
+    if (this.#rootCache === null || now - this.#rootCache.at > 1000) {
+      this.#rootCache = { real: realRoot(this.root), at: now };
+    }
+    return this.#rootCache.real;
+  }
+  #rootCache: { real: string; at: number } | null = null;
+
   /** The real path; null when it does not exist; RefusedPath when it resolves outside the folder. */
-  async real(path: string): Promise<string | null> {
-    const root = await realRoot(this.root);
-    const real = await orNull(Deno.realPath(path));
+  real(path: string): string | null {
+    const root = this.#realRoot();
+    const real = syncOrNull(() => Deno.realPathSync(path));
     if (real === null) return null;
     if (!inside(root, real)) throw new RefusedPath(this.name(path), "links");
     return real;
   }
 
   /** stat() of the real path; null when missing; RefusedPath outside the folder. */
-  async stat(path: string): Promise<Deno.FileInfo | null> {
-    const real = await this.real(path);
-    return real === null ? null : await orNull(Deno.stat(real));
+  stat(path: string): Deno.FileInfo | null {
+    const real = this.real(path);
+    return real === null ? null : syncOrNull(() => Deno.statSync(real));
   }
 
   /** The stat of a regular file; null when missing; refusals for links out and for other kinds of file. */
-  async file(path: string): Promise<Deno.FileInfo | null> {
-    const info = await this.stat(path);
+  file(path: string): Deno.FileInfo | null {
+    const info = this.stat(path);
     if (info && !info.isFile) throw new NotRegularFile(this.name(path), kindOf(info));
     return info;
   }
 
   /** Like file(), but null (not an error) for whatever the server cannot read. */
-  async readable(path: string): Promise<Deno.FileInfo | null> {
+  readable(path: string): Deno.FileInfo | null {
     try {
-      return await this.file(path);
+      return this.file(path);
     } catch (e) {
       if (e instanceof UnreadableFile) return null;
       throw e;
+    }
+  }
+
+  /** The stat of a folder inside the reports folder; null when it is missing, refused or not a folder. */
+  readableDir(path: string): Deno.FileInfo | null {
+    try {
+      const info = this.stat(path);
+      return info?.isDirectory ? info : null;
+    } catch {
+      return null;
     }
   }
 
@@ -94,9 +133,9 @@ export class ReportsFiles {
    * in between is caught.
    */
   async open(path: string): Promise<{ file: Deno.FsFile; info: Deno.FileInfo } | null> {
-    const real = await this.real(path);
+    const real = this.real(path);
     if (real === null) return null;
-    const info = await orNull(Deno.stat(real));
+    const info = syncOrNull(() => Deno.statSync(real));
     if (info === null) return null;
     if (!info.isFile) throw new NotRegularFile(this.name(path), kindOf(info));
     const file = await orNull(Deno.open(real, { read: true }));
@@ -135,12 +174,12 @@ export class ReportsFiles {
   }
 
   /** Names of the entries of a folder inside the reports folder (none when it is missing or refused). */
-  async list(dir: string, keep: (e: Deno.DirEntry) => boolean): Promise<Deno.DirEntry[]> {
+  list(dir: string, keep: (e: Deno.DirEntry) => boolean): Deno.DirEntry[] {
     const out: Deno.DirEntry[] = [];
     try {
-      const real = await this.real(dir);
+      const real = this.real(dir);
       if (real === null) return out;
-      for await (const e of Deno.readDir(real)) if (keep(e)) out.push(e);
+      for (const e of Deno.readDirSync(real)) if (keep(e)) out.push(e);
     } catch {
       // Gone, unreadable or outside: no entries.
     }

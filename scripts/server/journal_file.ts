@@ -29,20 +29,20 @@ export const SUMMARY_BYTES = 32 << 20;
 const decoder = new TextDecoder();
 
 interface Line {
-  /** The line's bytes (without the newline); null for a line over MAX_LINE_BYTES. */
-  bytes: Uint8Array | null;
+  /** The line's text (without the newline); null for a line over MAX_LINE_BYTES. */
+  text: string | null;
   /** Offset just after the line (after its newline, or the end of the file for a last line without one). */
   end: number;
   /** The last line, with no newline yet (possibly half-written). */
   partial: boolean;
 }
 
-async function readSome(file: Deno.FsFile, buf: Uint8Array): Promise<number | null> {
-  return await file.read(buf);
-}
-
-/** The lines from `from`, reading at most `maxBytes`; stops at the end of the file. */
-async function* lines(file: Deno.FsFile, from: number, maxBytes: number): AsyncGenerator<Line> {
+/**
+ * The lines from `from`, reading at most `maxBytes`, a chunk's worth at a
+ * time: each chunk is decoded once and split on its newline bytes (a newline
+ * byte is never part of another UTF-8 character).
+ */
+async function* lines(file: Deno.FsFile, from: number, maxBytes: number): AsyncGenerator<Line[]> {
   await file.seek(from, Deno.SeekMode.Start);
   let carry = new Uint8Array(0);
   let carryAt = from; // file offset of carry[0]
@@ -50,39 +50,46 @@ async function* lines(file: Deno.FsFile, from: number, maxBytes: number): AsyncG
   let read = 0;
   const buf = new Uint8Array(CHUNK_BYTES);
   while (read < maxBytes) {
-    const n = await readSome(file, buf.subarray(0, Math.min(CHUNK_BYTES, maxBytes - read)));
+    const n = await file.read(buf.subarray(0, Math.min(CHUNK_BYTES, maxBytes - read)));
     if (n === null || n === 0) break;
     read += n;
     const data = new Uint8Array(carry.length + n);
     data.set(carry);
     data.set(buf.subarray(0, n), carry.length);
-    let start = 0;
-    for (let nl = data.indexOf(NEWLINE); nl >= 0; nl = data.indexOf(NEWLINE, start)) {
-      yield { bytes: skipping ? null : data.subarray(start, nl), end: carryAt + nl + 1, partial: false };
-      skipping = false;
-      start = nl + 1;
+    const cut = data.lastIndexOf(NEWLINE) + 1;
+    const batch: Line[] = [];
+    if (cut > 0) {
+      const texts = decoder.decode(data.subarray(0, cut - 1)).split("\n");
+      let at = 0;
+      for (const text of texts) {
+        const nl = data.indexOf(NEWLINE, at);
+        batch.push({ text: skipping ? null : text, end: carryAt + nl + 1, partial: false });
+        skipping = false;
+        at = nl + 1;
+      }
     }
-    carryAt += start;
-    carry = data.slice(start);
+    carryAt += cut;
+    carry = data.slice(cut);
     if (carry.length > MAX_LINE_BYTES) {
       skipping = true;
       carryAt += carry.length;
       carry = new Uint8Array(0);
     }
+    if (batch.length) yield batch;
   }
   if (read < maxBytes && (carry.length > 0 || skipping)) {
-    yield { bytes: skipping ? null : carry, end: carryAt + carry.length, partial: true };
+    yield [{ text: skipping ? null : decoder.decode(carry), end: carryAt + carry.length, partial: true }];
   }
 }
 
-function parseBytes(bytes: Uint8Array | null): JournalRecord | null {
-  if (bytes === null) return null;
-  const text = decoder.decode(bytes).trim();
-  return text === "" ? null : parseLine(text);
+function parseText(text: string | null): JournalRecord | null {
+  if (text === null) return null;
+  const t = text.trim();
+  return t === "" ? null : parseLine(t);
 }
 
-function isBlank(bytes: Uint8Array | null): boolean {
-  return bytes !== null && decoder.decode(bytes).trim() === "";
+function isBlank(text: string | null): boolean {
+  return text !== null && text.trim() === "";
 }
 
 /** Whether `offset` starts a line (0, or just after a newline). */
@@ -120,17 +127,19 @@ export async function readPage(
     const counts: LineCounts = { records: 0, malformed: 0, partial: 0 };
     const records: JournalRecord[] = [];
     let next = start;
-    for await (const line of lines(file, start, PAGE_BYTES)) {
-      if (records.length >= limit) break;
-      const rec = parseBytes(line.bytes);
-      if (line.partial) {
-        if (rec) records.push(rec), counts.records++, next = line.end;
-        else if (!isBlank(line.bytes)) counts.partial++;
-        break;
+    page: for await (const batch of lines(file, start, PAGE_BYTES)) {
+      for (const line of batch) {
+        if (records.length >= limit) break page;
+        const rec = parseText(line.text);
+        if (line.partial) {
+          if (rec) records.push(rec), counts.records++, next = line.end;
+          else if (!isBlank(line.text)) counts.partial++;
+          break page;
+        }
+        next = line.end;
+        if (rec) records.push(rec), counts.records++;
+        else if (!isBlank(line.text)) counts.malformed++;
       }
-      next = line.end;
-      if (rec) records.push(rec), counts.records++;
-      else if (!isBlank(line.bytes)) counts.malformed++;
     }
     return { from: start, records, next, size: info.size, more: next < info.size, counts };
   } finally {
@@ -153,16 +162,18 @@ export async function readTail(
     let end = from;
     let first = from > 0; // the first line read is cut unless the read starts the file
     if (first && await startsLine(file, from)) first = false;
-    for await (const line of lines(file, from, TAIL_BYTES)) {
-      if (first) {
-        first = false;
+    for await (const batch of lines(file, from, TAIL_BYTES)) {
+      for (const line of batch) {
+        if (first) {
+          first = false;
+          end = line.end;
+          continue;
+        }
+        if (line.partial) break;
         end = line.end;
-        continue;
+        const rec = parseText(line.text);
+        if (rec) records.push(rec);
       }
-      if (line.partial) break;
-      end = line.end;
-      const rec = parseBytes(line.bytes);
-      if (rec) records.push(rec);
     }
     const merged = mergeById(records);
     return { records: merged.slice(Math.max(0, merged.length - limit)), end, size: info.size };
@@ -185,7 +196,7 @@ export async function findOp(files: ReportsFiles, path: string, id: number): Pro
     const buf = new Uint8Array(CHUNK_BYTES);
     let carry = new Uint8Array(0);
     for (let read = 0; read < info.size;) {
-      const n = await readSome(file, buf);
+      const n = await file.read(buf);
       if (n === null || n === 0) break;
       read += n;
       const data = new Uint8Array(carry.length + n);
@@ -249,9 +260,11 @@ class Summarizer {
 /** Every line of the op keyed `key` (String(id)), merged, from a second pass over the file. */
 async function mergedOp(file: Deno.FsFile, key: string): Promise<JournalRecord | null> {
   const found: JournalRecord[] = [];
-  for await (const line of lines(file, 0, SUMMARY_BYTES)) {
-    const rec = parseBytes(line.bytes);
-    if (rec && String(rec.id) === key) found.push(rec);
+  for await (const batch of lines(file, 0, SUMMARY_BYTES)) {
+    for (const line of batch) {
+      const rec = parseText(line.text);
+      if (rec && String(rec.id) === key) found.push(rec);
+    }
   }
   return found.length ? mergeById(found)[0] : null;
 }
@@ -272,16 +285,18 @@ export async function summarizeFile(
     const s = new Summarizer();
     const counts: LineCounts = { records: 0, malformed: 0, partial: 0 };
     let end = 0;
-    for await (const line of lines(file, 0, SUMMARY_BYTES)) {
-      const rec = parseBytes(line.bytes);
-      if (rec) {
-        s.add(rec);
-        counts.records++;
-      } else if (!isBlank(line.bytes)) {
-        if (line.partial) counts.partial++;
-        else counts.malformed++;
+    for await (const batch of lines(file, 0, SUMMARY_BYTES)) {
+      for (const line of batch) {
+        const rec = parseText(line.text);
+        if (rec) {
+          s.add(rec);
+          counts.records++;
+        } else if (!isBlank(line.text)) {
+          if (line.partial) counts.partial++;
+          else counts.malformed++;
+        }
+        if (!line.partial) end = line.end;
       }
-      if (!line.partial) end = line.end;
     }
     const key = s.firstErrorKey();
     return s.summary(counts, end, key === null ? null : await mergedOp(file, key));

@@ -122,7 +122,7 @@ async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortS
   while (!signal.aborted && !stream.closed) {
     // Read the verdict's presence before the journal, so ops written before it are sent before "end".
     const status = await opts.finished();
-    const source = await currentSource(opts.files, opts.dir);
+    const source = currentSource(opts.files, opts.dir);
     if (source && source.path !== current?.source.path && !olderTrial(source, current?.source)) {
       // A new trial started, or the run's own journal appeared: show that one from its start. The
       // same trial's journal.jsonl replacing its ring holds the same ops, which update their rows.

@@ -52,9 +52,9 @@ export function isTraversal(name: string): boolean {
 }
 
 /** The canonical form of the reports root; missing roots are kept as given. */
-export async function realRoot(root: string): Promise<string> {
+export function realRoot(root: string): string {
   try {
-    return await Deno.realPath(root);
+    return Deno.realPathSync(root);
   } catch {
     return resolve(root);
   }
@@ -69,15 +69,15 @@ export function inside(root: string, path: string): boolean {
  * does not exist; throws RefusedPath when it resolves outside the root or a
  * part is not a safe name.
  */
-export async function resolveInside(root: string, ...parts: string[]): Promise<string | null> {
+export function resolveInside(root: string, ...parts: string[]): string | null {
   for (const p of parts) {
     if (isTraversal(p)) throw new RefusedPath(JSON.stringify(p));
     if (!isSafeName(p)) return null;
   }
-  const base = await realRoot(root);
+  const base = realRoot(root);
   let real: string;
   try {
-    real = await Deno.realPath(join(base, ...parts));
+    real = Deno.realPathSync(join(base, ...parts));
   } catch {
     return null;
   }

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { ReportsFiles } from "./files.ts";
 import { isSafeName, realRoot, resolveInside, UnreadableFile } from "./paths.ts";
-import { readTail, summarizeFile, SUMMARY_BYTES } from "./journal_file.ts";
+import { findOp, readTail, summarizeFile, SUMMARY_BYTES } from "./journal_file.ts";
 import { pidAlive, trialActivity, trialDirs } from "./trials.ts";
 import type { JournalRecord, JournalSummary } from "./journal.ts";
 import { JsonLimitError, parseJson } from "./json.ts";
@@ -144,9 +144,9 @@ export function describeRootCause(rc: RootCause | null | undefined): string | nu
 const KNOWN_FILES = ["journal.jsonl", "verdict.json", "report.md", "trace.json", "timeline.svg"];
 
 /** Whether a name is there at all (a link or a FIFO counts too): what makes a folder a run. */
-async function present(path: string): Promise<boolean> {
+function present(path: string): boolean {
   try {
-    return !(await Deno.lstat(path)).isDirectory;
+    return !Deno.lstatSync(path).isDirectory;
   } catch {
     return false;
   }
@@ -179,6 +179,10 @@ async function readVerdict(
 
 /** The most of verdict.json or bench.json read whole. */
 const VERDICT_BYTES = 8 << 20;
+/** How many runs the list reads at once. */
+const LIST_PARALLEL = 16;
+/** Ops looked up by id kept (the ones viewed most recently). */
+const OP_CACHE = 256;
 /** Journal summaries kept (the runs viewed most recently). */
 const SUMMARY_CACHE = 32;
 
@@ -191,7 +195,8 @@ export class RunsIndex {
   readonly opts: IndexOptions;
 
   readonly files: ReportsFiles;
-  #summaries = new Map<string, JournalSummary | "too large" | null>();
+  #summaries = new Map<string, Promise<JournalSummary | "too large" | null>>();
+  #ops = new Map<string, Promise<JournalRecord | null>>();
 
   constructor(root: string, opts: Partial<IndexOptions> = {}) {
     this.root = root;
@@ -204,16 +209,16 @@ export class RunsIndex {
   }
 
   /** Resolves a run folder; null when unknown. Throws RefusedPath for names that leave the root. */
-  async runDir(experiment: string, id: string): Promise<string | null> {
-    const dir = await resolveInside(this.root, experiment, id);
+  runDir(experiment: string, id: string): string | null {
+    const dir = resolveInside(this.root, experiment, id);
     if (!dir || NOT_EXPERIMENTS.has(experiment)) return null;
-    const info = await this.files.stat(dir);
+    const info = this.files.stat(dir);
     if (!info?.isDirectory) return null;
     for (const f of RUN_MARKERS) {
-      if (await present(join(dir, f))) return dir;
+      if (present(join(dir, f))) return dir;
     }
     // A run still in its trials has only trials/<NNN-purpose>/ folders so far.
-    if ((await this.files.stat(join(dir, "trials")).catch(() => null))?.isDirectory) return dir;
+    if (this.files.readableDir(join(dir, "trials"))) return dir;
     return null;
   }
 
@@ -229,20 +234,24 @@ export class RunsIndex {
 
   /** All runs, newest first. Folders that are not experiment runs (e.g. bench/) are skipped. */
   async list(): Promise<RunSummary[]> {
-    const root = await realRoot(this.root);
-    const runs: RunSummary[] = [];
+    const root = realRoot(this.root);
     const folders = (e: Deno.DirEntry) => (e.isDirectory || e.isSymlink) && isSafeName(e.name);
-    for (const { name: exp } of await this.files.list(root, folders)) {
-      for (const { name: id } of await this.files.list(join(root, exp), folders)) {
-        try {
-          const dir = await this.runDir(exp, id);
-          if (!dir) continue;
-          const s = await this.#summary(exp, id, dir);
-          if (s) runs.push(s.summary);
-        } catch {
-          // A run that resolves outside the root or vanished mid-read is left out.
-        }
+    const named: [string, string][] = [];
+    for (const { name: exp } of this.files.list(root, folders)) {
+      for (const { name: id } of this.files.list(join(root, exp), folders)) named.push([exp, id]);
+    }
+    const one = async ([exp, id]: [string, string]) => {
+      try {
+        const dir = await this.runDir(exp, id);
+        return dir ? (await this.#summary(exp, id, dir))?.summary ?? null : null;
+      } catch {
+        return null; // A run that resolves outside the root or vanished mid-read is left out.
       }
+    };
+    // Runs are read LIST_PARALLEL at a time: their file reads wait on the file system, not on each other.
+    const runs: RunSummary[] = [];
+    for (let k = 0; k < named.length; k += LIST_PARALLEL) {
+      for (const r of await Promise.all(named.slice(k, k + LIST_PARALLEL).map(one))) if (r) runs.push(r);
     }
     runs.sort((a, b) => (b.time ?? "").localeCompare(a.time ?? "") || a.id.localeCompare(b.id));
     return runs;
@@ -257,13 +266,18 @@ export class RunsIndex {
     const refused: Record<string, string> = {};
     let newest = 0;
     let journalMtime = 0;
-    for (const f of KNOWN_FILES) {
-      let info: Deno.FileInfo | null;
+    const infos = KNOWN_FILES.map((f) => {
       try {
-        info = await this.files.file(join(dir, f));
+        return this.files.file(join(dir, f));
       } catch (e) {
-        if (!(e instanceof UnreadableFile)) throw e;
-        refused[f] = e.message;
+        return e as Error;
+      }
+    });
+    for (const [k, f] of KNOWN_FILES.entries()) {
+      const info = infos[k] as Deno.FileInfo | null | Error;
+      if (info instanceof Error) {
+        if (!(info instanceof UnreadableFile)) throw info;
+        refused[f] = info.message;
         continue;
       }
       if (!info) continue;
@@ -307,7 +321,7 @@ export class RunsIndex {
         rootCause: describeRootCause(verdict?.root_cause),
         files,
         trial: activity.trial,
-        trials: (await trialDirs(this.files, dir)).length,
+        trials: trialDirs(this.files, dir).length,
         ...(error ? { verdictError: error } : {}),
         ...(Object.keys(refused).length ? { refused } : {}),
       },
@@ -337,19 +351,21 @@ export class RunsIndex {
   ): Promise<{ journal: JournalSummary | null; bytes: number | null; note: string | null }> {
     let info: Deno.FileInfo | null;
     try {
-      info = await this.files.file(path);
+      info = this.files.file(path);
     } catch (e) {
       if (e instanceof UnreadableFile) return { journal: null, bytes: null, note: e.message };
       throw e;
     }
     if (info === null) return { journal: null, bytes: null, note: null };
     const key = `${path}\0${info.ino}\0${info.size}\0${info.mtime?.getTime()}`;
-    let summary = this.#summaries.get(key);
-    if (summary === undefined) {
-      summary = await summarizeFile(this.files, path).catch(() => null);
-      this.#summaries.set(key, summary);
+    // The promise is kept, so views of one journal arriving together share one pass over it.
+    let pending = this.#summaries.get(key);
+    if (pending === undefined) {
+      pending = summarizeFile(this.files, path).catch(() => null);
+      this.#summaries.set(key, pending);
       if (this.#summaries.size > SUMMARY_CACHE) this.#summaries.delete(this.#summaries.keys().next().value!);
     }
+    const summary = await pending;
     if (summary === "too large") {
       return {
         journal: null,
@@ -360,6 +376,29 @@ export class RunsIndex {
       };
     }
     return { journal: summary, bytes: info.size, note: null };
+  }
+
+  /**
+   * One op of a run's journal, all its lines merged; null when the journal has
+   * none. Found by a scan of the whole journal (a second or so for 300 MB), so
+   * the answer is kept while the file stays the same: the failing op a run
+   * page links to costs one scan, not one per view.
+   */
+  async op(dir: string, id: number): Promise<JournalRecord | null> {
+    const path = join(dir, "journal.jsonl");
+    const info = this.files.file(path);
+    if (info === null) return null;
+    const key = `${path}\0${info.ino}\0${info.size}\0${info.mtime?.getTime()}\0${id}`;
+    let pending = this.#ops.get(key);
+    if (pending === undefined) {
+      pending = findOp(this.files, path, id).catch((e) => {
+        this.#ops.delete(key);
+        throw e;
+      });
+      this.#ops.set(key, pending);
+      if (this.#ops.size > OP_CACHE) this.#ops.delete(this.#ops.keys().next().value!);
+    }
+    return await pending;
   }
 
   /** The newest ops of a run's journal and the offset a live view resumes from; null without a journal. */

@@ -25,34 +25,34 @@ export interface JournalSource {
 const RING_NAMES = ["journal.bin", "journal.ring"];
 
 /** The run's trial folders, oldest first (their names start with a sequence number). */
-export async function trialDirs(files: ReportsFiles, runDir: string): Promise<string[]> {
-  const dirs = await files.list(join(runDir, "trials"), (e) => e.isDirectory && isSafeName(e.name));
+export function trialDirs(files: ReportsFiles, runDir: string): string[] {
+  const dirs = files.list(join(runDir, "trials"), (e) => e.isDirectory && isSafeName(e.name));
   return dirs.map((e) => e.name);
 }
 
 /** A trial's journal: its journal.jsonl once written, else its ring. */
-async function trialSource(
+function trialSource(
   files: ReportsFiles,
   runDir: string,
   trial: string,
-): Promise<JournalSource | null> {
+): JournalSource | null {
   const dir = join(runDir, "trials", trial);
-  if (await files.readable(join(dir, "journal.jsonl"))) {
+  if (files.readable(join(dir, "journal.jsonl"))) {
     return { trial, kind: "jsonl", path: join(dir, "journal.jsonl") };
   }
   for (const name of RING_NAMES) {
-    if (await files.readable(join(dir, name))) return { trial, kind: "ring", path: join(dir, name) };
+    if (files.readable(join(dir, name))) return { trial, kind: "ring", path: join(dir, name) };
   }
   return null;
 }
 
 /** The journal a live view follows now; null when there is none yet. Files it may not read are passed over. */
-export async function currentSource(files: ReportsFiles, runDir: string): Promise<JournalSource | null> {
+export function currentSource(files: ReportsFiles, runDir: string): JournalSource | null {
   const own = join(runDir, "journal.jsonl");
-  if (await files.readable(own)) return { trial: null, kind: "jsonl", path: own };
-  const trials = await trialDirs(files, runDir);
+  if (files.readable(own)) return { trial: null, kind: "jsonl", path: own };
+  const trials = trialDirs(files, runDir);
   for (let k = trials.length - 1; k >= 0; k--) {
-    const s = await trialSource(files, runDir, trials[k]);
+    const s = trialSource(files, runDir, trials[k]);
     if (s) return s;
   }
   return null;
@@ -66,15 +66,15 @@ export async function trialActivity(
   let mtime = 0;
   let trial: string | null = null;
   let pid: number | null = null;
-  const trials = await trialDirs(files, runDir);
+  const trials = trialDirs(files, runDir);
   const newest = trials.at(-1) ?? null;
-  const tdir = await files.stat(join(runDir, "trials")).catch(() => null);
-  if (tdir?.isDirectory) mtime = tdir.mtime?.getTime() ?? 0;
+  const tdir = files.readableDir(join(runDir, "trials"));
+  if (tdir) mtime = tdir.mtime?.getTime() ?? 0;
   if (newest) {
     trial = newest;
     const dir = join(runDir, "trials", newest);
     for (const name of ["journal.jsonl", ...RING_NAMES, ...RING_NAMES.map((n) => `${n}.side`)]) {
-      const info = await files.readable(join(dir, name));
+      const info = files.readable(join(dir, name));
       if (info) mtime = Math.max(mtime, info.mtime?.getTime() ?? 0);
       if (info && RING_NAMES.includes(name)) pid ??= await ringPid(files, join(dir, name));
     }
