@@ -115,6 +115,23 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 type Fail = (code: GgufErrorCode, problem: string) => GgufError;
 
+/** What is being read, for messages; a function when building the text for every element would cost. */
+type Label = string | (() => string);
+const label = (l: Label) => typeof l === "string" ? l : l();
+
+/** Strings up to this long are built directly when they are ASCII (a vocabulary is millions of them). */
+const SHORT_STRING = 64;
+
+/** The bytes as a string when they are all ASCII (faster than a decoder call for short strings), else null. */
+function asciiString(b: Uint8Array): string | null {
+  let s = "";
+  for (let k = 0; k < b.length; k++) {
+    if (b[k] >= 0x80) return null;
+    s += String.fromCharCode(b[k]);
+  }
+  return s;
+}
+
 /** Reads forward through a source in windows; every read is checked against the end of the file. */
 class Cursor {
   pos = 0;
@@ -130,15 +147,17 @@ class Cursor {
     return this.src.size - this.pos;
   }
 
-  truncated(what: string): GgufError {
+  truncated(what: Label): GgufError {
     return this.fail(
       "truncated",
-      `truncated ${this.region}: ${what} at byte ${this.pos} runs past the end of the file (the file has ${this.src.size} bytes)`,
+      `truncated ${this.region}: ${
+        label(what)
+      } at byte ${this.pos} runs past the end of the file (the file has ${this.src.size} bytes)`,
     );
   }
 
   /** Makes [pos, pos + n) readable and advances past it; returns its offset in the window. */
-  #need(n: number, what: string): number {
+  #need(n: number, what: Label): number {
     if (n > this.left) throw this.truncated(what);
     if (this.pos < this.#winAt || this.pos + n > this.#winAt + this.#win.length) {
       const win = this.src.read(this.pos, Math.max(n, this.windowBytes));
@@ -152,38 +171,47 @@ class Cursor {
     return at;
   }
 
-  bytes(n: number, what: string): Uint8Array {
+  bytes(n: number, what: Label): Uint8Array {
     const at = this.#need(n, what);
     return this.#win.subarray(at, at + n);
   }
 
   /** `n` bytes as a DataView (for decoding a run of fixed-size values). */
-  view(n: number, what: string): DataView {
+  view(n: number, what: Label): DataView {
     const at = this.#need(n, what);
     return new DataView(this.#view.buffer, this.#view.byteOffset + at, n);
   }
 
   // #need may move the window, so it runs before #view is read.
-  u32(what: string): number {
+  u32(what: Label): number {
     const at = this.#need(4, what);
     return this.#view.getUint32(at, true);
   }
 
-  u64(what: string): bigint {
+  u64(what: Label): bigint {
     const at = this.#need(8, what);
     return this.#view.getBigUint64(at, true);
   }
 
   /** A GGUF string: u64 byte length, then UTF-8. */
-  str(what: string): string {
-    const len = this.u64(`${what}: its length`);
-    if (len > BigInt(this.left)) throw this.truncated(`${what}: a string of ${len} bytes`);
+  str(what: Label): string {
+    // The length as two u32 halves: no bigint for each of the millions of short strings of a vocabulary.
+    const at = this.#need(8, what);
+    const lo = this.#view.getUint32(at, true), hi = this.#view.getUint32(at + 4, true);
+    const len = hi * 2 ** 32 + lo;
+    if (hi !== 0 || len > this.left) {
+      throw this.truncated(() => `${label(what)}: a string of ${(BigInt(hi) << 32n) | BigInt(lo)} bytes`);
+    }
     const start = this.pos;
-    const raw = this.bytes(Number(len), what);
+    const raw = this.bytes(len, what);
+    if (raw.length <= SHORT_STRING) {
+      const ascii = asciiString(raw);
+      if (ascii !== null) return ascii;
+    }
     try {
       return utf8.decode(raw);
     } catch {
-      throw this.fail("malformed", `${what} (a string at byte ${start}) is not valid UTF-8`);
+      throw this.fail("malformed", `${label(what)} (a string at byte ${start}) is not valid UTF-8`);
     }
   }
 }
@@ -193,7 +221,7 @@ function fixedValue(
   v: DataView,
   at: number,
   type: number,
-  what: string,
+  what: Label,
   fail: Fail,
 ): number | bigint | boolean {
   switch (type) {
@@ -219,11 +247,11 @@ function fixedValue(
       return v.getBigInt64(at, true);
     case GgufValueType.BOOL: {
       const b = v.getUint8(at);
-      if (b > 1) throw fail("malformed", `${what}: BOOL value ${b} is neither 0 nor 1`);
+      if (b > 1) throw fail("malformed", `${label(what)}: BOOL value ${b} is neither 0 nor 1`);
       return b === 1;
     }
   }
-  throw fail("malformed", `${what} has unknown value type ${type}`);
+  throw fail("malformed", `${label(what)} has unknown value type ${type}`);
 }
 
 function readArray(c: Cursor, what: string): { value: MetadataValue[]; itemType: number } {
@@ -244,10 +272,10 @@ function readArray(c: Cursor, what: string): { value: MetadataValue[]; itemType:
   const n = Number(count);
   const value: MetadataValue[] = new Array(n);
   if (itemType === GgufValueType.STRING) {
-    for (let k = 0; k < n; k++) value[k] = c.str(`${what}[${k}]`);
+    for (let k = 0; k < n; k++) value[k] = c.str(() => `${what}[${k}]`);
   } else {
     const v = c.view(n * size, `${what}: ${n} elements`);
-    for (let k = 0; k < n; k++) value[k] = fixedValue(v, k * size, itemType, `${what}[${k}]`, c.fail);
+    for (let k = 0; k < n; k++) value[k] = fixedValue(v, k * size, itemType, () => `${what}[${k}]`, c.fail);
   }
   return { value, itemType };
 }
