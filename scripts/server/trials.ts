@@ -130,6 +130,32 @@ export function pidAlive(pid: number): boolean | null {
 const RING_BYTES = 128 << 20;
 const SIDE_BYTES = 64 << 20;
 
+/** The latest decode of each ring, shared by every viewer that follows it (a full ring takes ~150 ms). */
+const decodes = new Map<string, { at: number; records: Promise<JournalRecord[] | null> }>();
+
+/** The ring's records, decoded at most once per `intervalMs` whoever asks; null when it is gone. */
+function decodeShared(
+  files: ReportsFiles,
+  path: string,
+  intervalMs: number,
+): Promise<JournalRecord[] | null> {
+  const now = Date.now();
+  const last = decodes.get(path);
+  if (last && now - last.at < intervalMs) return last.records;
+  const records = (async () => {
+    // The ring and its side file, each read as a regular file inside the reports folder.
+    const ring = await files.bytes(path, RING_BYTES);
+    if (ring === null) return null;
+    const side = await files.text(`${path}.side`, SIDE_BYTES).catch(() => null) ?? "";
+    const { decodeJournalBytes } = await import("../../ffi/journal.ts");
+    return decodeJournalBytes(ring, side).records as unknown as JournalRecord[];
+  })();
+  // Decodes no one asked for in a while are dropped, so a ring nobody follows does not stay in memory.
+  for (const [p, d] of decodes) if (now - d.at > 10 * intervalMs) decodes.delete(p);
+  decodes.set(path, { at: now, records });
+  return records;
+}
+
 /**
  * Follows a trial's journal ring by decoding it (ffi/journal.ts, pure
  * TypeScript that reads only the files) at most once per interval, and
@@ -165,12 +191,9 @@ export class RingFollower {
     this.#last = Date.now();
     let records: JournalRecord[];
     try {
-      // The ring and its side file, each read as a regular file inside the reports folder.
-      const ring = await this.files.bytes(this.path, RING_BYTES);
-      if (ring === null) return { ...none, missing: true };
-      const side = await this.files.text(`${this.path}.side`, SIDE_BYTES).catch(() => null) ?? "";
-      const { decodeJournalBytes } = await import("../../ffi/journal.ts");
-      records = decodeJournalBytes(ring, side).records as unknown as JournalRecord[];
+      const decoded = await decodeShared(this.files, this.path, this.intervalMs);
+      if (decoded === null) return { ...none, missing: true };
+      records = decoded;
     } catch (e) {
       // Gone (the trial ended and its ring was removed), or caught mid-write: try again next time.
       return e instanceof Deno.errors.NotFound ? { ...none, missing: true } : none;
