@@ -13,13 +13,7 @@ export {
 } from "./ffi/library.ts";
 export { Runtime, runtime } from "./ffi/runtime.ts";
 export { type BuildInfo, describeBuild, readBuildInfo } from "./ffi/build_info.ts";
-export {
-  Device,
-  type DeviceProps,
-  type FaultInfo,
-  type HostCopyOptions,
-  type MallocOptions,
-} from "./ffi/device.ts";
+export { Device, type DeviceProps, type HostCopyOptions, type MallocOptions } from "./ffi/device.ts";
 export {
   type CopyOptions,
   DeviceBuffer,
@@ -59,13 +53,11 @@ export {
 export { baseKernels, faultFill, faultWriteAt, tick } from "./ffi/kernels_base.ts";
 export { attentionDecodeScratchFloats, ATTN_DECODE_CHUNK, llamaKernels } from "./ffi/kernels_llama.ts";
 export {
-  type Access,
   Boundary,
   boundary,
   type CallObserver,
   type NativeCall,
   type OpContext,
-  type OpKind,
   type PointerArg,
 } from "./ffi/boundary.ts";
 export {
@@ -76,3 +68,5 @@ export {
   Status,
   symbols,
 } from "./ffi/symbols.ts";
+// Every record type (journal, faults, findings, trials, attribution, hypotheses, verdict.json).
+export * from "./records.ts";

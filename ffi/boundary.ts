@@ -7,28 +7,10 @@
  * "off" mode costs one property check per call.
  */
 
-export type OpKind =
-  | "alloc"
-  | "free"
-  | "host_alloc"
-  | "host_free"
-  | "h2d"
-  | "d2h"
-  | "d2d"
-  | "h2h"
-  | "memset"
-  | "launch"
-  | "sync"
-  | "query"
-  | "event_record"
-  | "event_wait"
-  | "stream_create"
-  | "stream_destroy"
-  | "event_create"
-  | "event_destroy";
+import type { Access, LaunchGeometry, OpKind } from "../records.ts";
 
-/** How a call touches memory through a pointer argument. */
-export type Access = "r" | "w" | "rw";
+// ffi/kernels.ts and ffi/kernel_module.ts take these from here.
+export type { Access, LaunchGeometry, OpKind };
 
 export interface PointerArg {
   /** Argument name as declared for the kernel or copy ("q", "src", "dst"). */
@@ -48,13 +30,6 @@ export interface OpContext {
   layer?: number;
   /** The scheduler's name for the op, e.g. "RoPE Q". */
   op?: string;
-}
-
-/** A launch's grid, block and dynamic shared memory, where the caller chose them (loaded kernels). */
-export interface LaunchGeometry {
-  grid: [number, number, number];
-  block: [number, number, number];
-  sharedBytes: number;
 }
 
 export interface NativeCall {

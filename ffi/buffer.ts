@@ -7,14 +7,15 @@
  * view over it. Pageable host memory is any ArrayBufferView; for async copies
  * the caller keeps it alive and unchanged until the stream reaches the copy.
  */
-import { boundary, type OpKind } from "./boundary.ts";
+import { boundary } from "./boundary.ts";
 import { makeCall, pointer, through } from "./call.ts";
 import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
 import { MemcpyKind, type NativeSymbols } from "./symbols.ts";
 import { checkHandle, checkOptions, checkRange, checkSize, describe } from "./validate.ts";
-import type { Device } from "./device.ts";
-import type { Stream } from "./stream.ts";
+// The device and stream a buffer belongs to, as ffi/resource.ts describes them (no import of the classes).
+import type { DeviceRef as Device, StreamRef as Stream } from "./resource.ts";
+import type { OpKind } from "../records.ts";
 
 /** Host memory a copy reads or writes: pageable (any ArrayBufferView) or pinned. */
 export type HostData = ArrayBufferView | PinnedBuffer;

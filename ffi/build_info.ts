@@ -7,18 +7,9 @@
  *     "library_bytes": 2345678, "built": "2025-01-01T00:00:00.000Z" }
  */
 
-export interface BuildInfo {
-  backend: string;
-  /** GPU targets the code was compiled for (gfx942, sm_90); the CPU architecture for sim. */
-  targets: string[];
-  /** Who picked the targets: "--hip-arch", "amdgpu-arch", "rocminfo", "default (...)". */
-  chosen_by: string;
-  /** Target → the compiler that built its code. */
-  compilers: Record<string, string>;
-  /** The library's size when built: a library rebuilt or copied without its JSON does not match it. */
-  library_bytes: number;
-  built: string;
-}
+import type { BuildInfo } from "../records.ts";
+
+export type { BuildInfo };
 
 /** `<library>.json`. */
 export function buildInfoPath(library: string): string {

@@ -4,8 +4,9 @@
  * id (fl_set_tag), shows it to the observers before and after. Call sites
  * check `boundary.active` first and skip all of this on the fast path.
  */
-import { type Access, boundary, type NativeCall, type OpKind, type PointerArg } from "./boundary.ts";
+import { boundary, type NativeCall, type PointerArg } from "./boundary.ts";
 import type { NativeSymbols } from "./symbols.ts";
+import type { Access, OpKind } from "../records.ts";
 
 export function pointer(arg: string, ptr: number, bytes: number, access: Access, elem = 1): PointerArg {
   return { arg, ptr, bytes, access, elem };

@@ -8,6 +8,7 @@ import { Event } from "./event.ts";
 import { Stream } from "./stream.ts";
 import type { NativeSymbols } from "./symbols.ts";
 import { checkName, checkOptions, checkRange, checkSize } from "./validate.ts";
+import type { FaultInfo } from "../records.ts";
 
 export interface DeviceProps {
   name: string;
@@ -20,21 +21,6 @@ export interface DeviceProps {
   /** Compute capability major (cuda) or gfx major (hip). */
   major: number;
   minor: number;
-}
-
-export interface FaultInfo {
-  /** The sticky error (700: illegal address). */
-  status: number;
-  device: number;
-  /** Faulting device address; 0 when the backend does not know it. */
-  address: number;
-  /** Stream of the faulting op. */
-  stream: number;
-  /** fl_set_tag value when the op was enqueued: the boundary's call id, 0 if none. */
-  tag: number;
-  /** Kernel name, or "memcpy"/"memset". */
-  op: string;
-  access: "read" | "write" | "unknown";
 }
 
 export interface MallocOptions {

@@ -3,21 +3,20 @@ import { boundary } from "./boundary.ts";
 import { makeCall, through, throughAsync } from "./call.ts";
 import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
-import type { Device } from "./device.ts";
-import type { Stream } from "./stream.ts";
+import type { DeviceRef, StreamRef } from "./resource.ts";
 import { Status } from "./symbols.ts";
 import { streamHandle } from "./buffer.ts";
 import { brand, checkHandle } from "./validate.ts";
 
 export class Event {
-  readonly device: Device;
+  readonly device: DeviceRef;
   readonly handle: number;
   /** handle as a bigint, the form the native calls take. */
   readonly handle64: bigint;
   #destroyed = false;
   #out = new Float32Array(1);
 
-  constructor(device: Device, handle: number) {
+  constructor(device: DeviceRef, handle: number) {
     this.device = device;
     this.handle = handle;
     this.handle64 = BigInt(handle);
@@ -30,7 +29,7 @@ export class Event {
   }
 
   /** Throws FaultlineUsageError when destroyed or not of `device`. */
-  assertUsable(what: string, device?: Device): void {
+  assertUsable(what: string, device?: DeviceRef): void {
     if (this.#destroyed) throw new FaultlineUsageError(`${what}: event ${this.handle} was already destroyed`);
     if (device !== undefined && device.ordinal !== this.device.ordinal) {
       throw new FaultlineUsageError(
@@ -40,7 +39,7 @@ export class Event {
   }
 
   /** Records the event on `stream` (default: the device's default stream). */
-  record(stream?: Stream): void {
+  record(stream?: StreamRef): void {
     this.assertUsable("event record");
     const s = streamHandle(stream, this.device, "event record");
     const s64 = stream === undefined ? 0n : stream.handle64;

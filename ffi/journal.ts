@@ -10,11 +10,9 @@
  *   [D2H_AUDIT_START] op_id=… ts=… stream=0x… dev_ptr=0x… host_ptr=0x… bytes=… tensor=… step=… layer=…
  *   [D2H_AUDIT_END] op_id=… ts=… stream=0x… result=hipSuccess tensor=…
  */
-import type { Access, LaunchGeometry, OpKind } from "./boundary.ts";
 import { statusName } from "./errors.ts";
 import {
   ACCESS_CODES,
-  type AllocationInfo,
   F_EVENT,
   F_HOST,
   F_ID,
@@ -64,62 +62,8 @@ import {
   RECORD_BYTES,
   STATUS_BLOCKED,
 } from "./journal_native.ts";
-import { Registry, type ResolvedPointer } from "./registry.ts";
-
-/**
- * A pointer argument resolved against the allocations live (or freed) when
- * the call was made: `alloc` is the allocation id (null: in no allocation),
- * `name`, `offset`, `size`, `state` and `placement` describe it.
- */
-export interface JournalPointer {
-  arg: string;
-  ptr: number;
-  /** Bytes the call touches from ptr on. */
-  bytes: number;
-  access: Access;
-  elem: number;
-  alloc: number | null;
-  name?: string;
-  offset?: number;
-  size?: number;
-  state?: ResolvedPointer["state"];
-  placement?: ResolvedPointer["placement"];
-}
-
-export interface JournalRecord {
-  /** Op id (the boundary's call id; fl_set_tag value). */
-  id: number;
-  /** Position in the ring's write order, from 1. */
-  seq: number;
-  /** Time of the intent, µs since the journal was opened. */
-  time: number;
-  /** µs from the intent to the outcome; null while in flight. */
-  dur: number | null;
-  /** Wall-clock time of the intent, ms since the epoch. */
-  wall: number;
-  kind: OpKind | "unknown";
-  device: number;
-  stream: number;
-  name: string;
-  scalars: Record<string, number>;
-  pointers: JournalPointer[];
-  host?: number;
-  event?: number;
-  result?: number;
-  /** A loaded kernel's launch geometry (grid, block, dynamic shared bytes). */
-  geometry?: LaunchGeometry;
-  step: number | null;
-  layer: number | null;
-  op: string | null;
-  /**
-   * The call's status; null when the call never returned (the process died
-   * inside it, or it is still running); -1 when a guard rail blocked it.
-   */
-  status: number | null;
-  /** The status's name ("hipSuccess", "hipErrorIllegalAddress", "blocked", "in flight"). */
-  result_name: string;
-  truncated?: ("pointers" | "scalars")[];
-}
+import { Registry } from "./registry.ts";
+import type { AllocationInfo, JournalPointer, JournalRecord } from "../records.ts";
 
 export interface DecodedJournal {
   pid: number;

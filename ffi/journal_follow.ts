@@ -11,7 +11,7 @@
  * The writer must not lap the follower: it keeps at most capacity records
  * ahead of `consumedSeq` (the audit session waits for the follower first).
  */
-import type { NativeCall, OpContext, OpKind, PointerArg } from "./boundary.ts";
+import type { NativeCall, OpContext, PointerArg } from "./boundary.ts";
 import {
   ACCESS_CODES,
   F_EVENT,
@@ -49,6 +49,7 @@ import {
   readGeometry,
   RECORD_BYTES,
 } from "./journal_native.ts";
+import type { OpKind } from "../records.ts";
 
 export interface FollowHandlers {
   /** A call's intent (before the native call ran). */

@@ -17,7 +17,8 @@
  * there too, so that pointers can be resolved after the ring has wrapped.
  * ffi/journal.ts decodes the ring and the side file into journal.jsonl.
  */
-import type { CallObserver, LaunchGeometry, NativeCall, OpKind } from "./boundary.ts";
+import type { CallObserver, NativeCall } from "./boundary.ts";
+import type { AllocationInfo, LaunchGeometry, OpKind } from "../records.ts";
 
 // ---- file format (shared with the decoder in ./journal.ts) ----
 
@@ -119,24 +120,6 @@ const K_LAUNCH = KIND_CODE.launch,
   K_EVENT_RECORD = KIND_CODE.event_record,
   K_EVENT_WAIT = KIND_CODE.event_wait;
 export const ACCESS_CODES = ["r", "w", "rw"] as const;
-
-/** What an allocation record holds; the allocation id is the op id of the alloc call. */
-export interface AllocationInfo {
-  id: number;
-  /** The address the caller uses (after the leading redzone, if any). */
-  ptr: number;
-  /** Bytes the caller asked for. */
-  bytes: number;
-  name: string;
-  align: number;
-  device: number;
-  /** Address the backend returned, and the bytes it allocated (redzones included). */
-  base: number;
-  allocBytes: number;
-  /** Guard bytes on each side (0 without redzones). */
-  redzone: number;
-  host: boolean;
-}
 
 /**
  * The allocation an alloc call made, from its NativeCall and result: scalars

@@ -27,9 +27,9 @@
  * racing op), `commit(call, status)` after it. Offline: `findRaces(records)`
  * over a decoded journal.
  */
-import type { Access, NativeCall, OpKind } from "./boundary.ts";
-import type { JournalRecord } from "./journal.ts";
+import type { NativeCall } from "./boundary.ts";
 import { type Allocation, CallResolution, type Registry } from "./registry.ts";
+import type { Access, JournalRecord, OpKind } from "../records.ts";
 
 /** One side of a race: the op and the bytes it touched. */
 export interface RaceSide {

@@ -12,9 +12,8 @@
  * registry rebuilt from a journal after a crash gives the same ids.
  */
 import type { CallObserver, NativeCall } from "./boundary.ts";
-import { type AllocationInfo, allocationOf } from "./journal_native.ts";
-
-export type AllocationState = "live" | "freed";
+import { allocationOf } from "./journal_native.ts";
+import type { AllocationInfo, AllocationState, Placement } from "../records.ts";
 
 export interface Allocation extends AllocationInfo {
   state: AllocationState;
@@ -25,9 +24,6 @@ export interface Allocation extends AllocationInfo {
   /** The race check's access history of this allocation (ffi/races.ts), null until it has one. */
   raceHistory: unknown;
 }
-
-/** Where an address falls relative to an allocation. */
-export type Placement = "inside" | "redzone_before" | "redzone_after" | "outside";
 
 /** A pointer resolved for a finding or a journal record. */
 export interface ResolvedPointer {

@@ -3,20 +3,20 @@ import { boundary } from "./boundary.ts";
 import { makeCall, through, throughAsync } from "./call.ts";
 import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
-import type { Device } from "./device.ts";
+import type { DeviceRef } from "./resource.ts";
 import type { Event } from "./event.ts";
 import { Status } from "./symbols.ts";
 import { brand, checkHandle } from "./validate.ts";
 
 export class Stream {
-  readonly device: Device;
+  readonly device: DeviceRef;
   /** Native handle; 0 for the default stream. */
   readonly handle: number;
   /** handle as a bigint, the form the native calls take. */
   readonly handle64: bigint;
   #destroyed = false;
 
-  constructor(device: Device, handle: number) {
+  constructor(device: DeviceRef, handle: number) {
     this.device = device;
     this.handle = handle;
     this.handle64 = BigInt(handle);

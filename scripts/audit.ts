@@ -29,17 +29,11 @@
  * after a clean close unless keepRing is set; after a crash it stays, and
  * `recoverJournal(reportDir)` decodes it.
  */
-import { boundary, type CallObserver, type NativeCall, type OpKind } from "../ffi/boundary.ts";
+import { boundary, type CallObserver, type NativeCall } from "../ffi/boundary.ts";
 import { makeCall, through } from "../ffi/call.ts";
 import type { Device } from "../ffi/device.ts";
 import { check } from "../ffi/errors.ts";
-import {
-  d2hAuditLines,
-  type DecodedJournal,
-  decodeJournal,
-  journalJsonl,
-  type JournalRecord,
-} from "../ffi/journal.ts";
+import { d2hAuditLines, type DecodedJournal, decodeJournal, journalJsonl } from "../ffi/journal.ts";
 import {
   type JournalMapSymbols,
   JournalWriter,
@@ -54,7 +48,6 @@ import {
   checkModelCompat,
   DEFAULT_LIMITS,
   defaultRails,
-  type Finding,
   GuardBlocked,
   type GuardContext,
   type ModelCompatOptions,
@@ -70,14 +63,13 @@ import { AuditWorker, AuditWorkerError } from "./audit_offthread.ts";
 import { checkState, runRails } from "./audit_checks.ts";
 import type { LlamaConfig } from "./model/config.ts";
 import { noSync, type SyncAction, syncAfterEveryLaunch, type SyncPolicy } from "./sync/index.ts";
-
-export type AuditMode = "off" | "audit" | "enforce" | "blocking";
+import type { Finding, JournalRecord, Mode, OpKind } from "../records.ts";
 
 export interface AuditOptions {
   device: Device;
   /** Directory for journal.bin (while running), journal.jsonl and findings.jsonl. */
   reportDir: string;
-  mode?: AuditMode;
+  mode?: Mode;
   /**
    * Redzone bytes around every allocation made while the session is open
    * (0 or absent: none). Checked at host syncs by the redzone policy: in audit
@@ -120,7 +112,7 @@ export interface CloseOptions {
 }
 
 export interface AuditSession {
-  readonly mode: AuditMode;
+  readonly mode: Mode;
   readonly reportDir: string;
   readonly registry: Registry;
   readonly rails: RailSet;

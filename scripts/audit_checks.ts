@@ -8,13 +8,13 @@ import { OnlineRaces } from "../ffi/races.ts";
 import { type Allocation, CallResolution, Registry } from "../ffi/registry.ts";
 import {
   defaultRails,
-  type Finding,
   type GuardContext,
   type LaunchLimits,
   pointersClean,
   type Rail,
 } from "./guards/index.ts";
 import { scalarRepeats } from "./guards/memo.ts";
+import type { Finding } from "../records.ts";
 
 /**
  * Runs `rails` on `call` before it is made: each finding gets its severity

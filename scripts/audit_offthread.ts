@@ -7,7 +7,7 @@
  * never closed does not keep the process alive (a Deno Worker would).
  */
 import { Worker } from "node:worker_threads";
-import type { Finding, LaunchLimits } from "./guards/index.ts";
+import type { LaunchLimits } from "./guards/index.ts";
 import {
   type AuditWorkerInit,
   C_ERROR,
@@ -19,6 +19,7 @@ import {
   C_WAKE,
   C_WORDS,
 } from "./audit_worker.ts";
+import type { Finding } from "../records.ts";
 
 /** How long a drain waits for a worker that makes no progress before it gives up. */
 const STALL_MS = 120_000;

@@ -15,7 +15,8 @@ import { workerData } from "node:worker_threads";
 import type { NativeCall } from "../ffi/boundary.ts";
 import { JournalFollower } from "../ffi/journal_follow.ts";
 import { checkState, runRails, warnRails } from "./audit_checks.ts";
-import type { Finding, LaunchLimits } from "./guards/index.ts";
+import type { LaunchLimits } from "./guards/index.ts";
+import type { Finding } from "../records.ts";
 
 /** Control words (Int32 indexes of the shared buffer). */
 export const C_EVENTS = 0, // events consumed (the worker writes it)

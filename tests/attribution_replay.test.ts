@@ -6,9 +6,8 @@ import {
   isLaunchTimeFailure,
   mapOp,
   type ReplayFn,
-  type TrialEvidence,
 } from "../scripts/forensics/attribution.ts";
-import { normalizeJournal, parseJournalText } from "../scripts/forensics/records.ts";
+import { normalizeJournal, parseJournalText } from "../scripts/forensics/journal_read.ts";
 import {
   cleanJournal,
   LOGITS_D2H_OP,
@@ -18,6 +17,7 @@ import {
   ropeJournal,
   ropeJournalRaw,
 } from "../scripts/report/fixtures.ts";
+import type { TrialEvidence } from "../records.ts";
 
 const ev = (records = ropeJournal(), extra: Partial<TrialEvidence> = {}): TrialEvidence => ({
   outcome: null,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DEBUG_ENVS, envLine, presetFor, resolveDebugEnv } from "../scripts/forensics/debugenv.ts";
 import { describeSanitizer, foldSanitizer, parseSanitizer } from "../scripts/forensics/sanitizer.ts";
-import type { OpRecord } from "../scripts/forensics/records.ts";
+import type { OpRecord } from "../records.ts";
 
 const MEMCHECK = `========= COMPUTE-SANITIZER
 ========= Invalid __global__ write of size 4 bytes

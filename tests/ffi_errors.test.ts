@@ -183,11 +183,11 @@ Deno.test({ name: "load: a missing symbol is named", ignore: !hasCc(), ...ffiTes
 Deno.test(
   { name: "load: with nothing built, the error lists every path it looked for", ...ffiTest },
   async () => {
-    // a copy of mod.ts and ffi/ in an empty directory: no build/ next to it
+    // a copy of mod.ts, records.ts and ffi/ in an empty directory: no build/ next to it
     const root = await Deno.makeTempDir({ prefix: "faultline-nobuild-" });
     const repo = new URL("../", import.meta.url);
     await Deno.mkdir(`${root}/ffi`);
-    await Deno.copyFile(new URL("mod.ts", repo), `${root}/mod.ts`);
+    for (const f of ["mod.ts", "records.ts"]) await Deno.copyFile(new URL(f, repo), `${root}/${f}`);
     for await (const e of Deno.readDir(new URL("ffi/", repo))) {
       if (e.isFile && e.name.endsWith(".ts")) {
         await Deno.copyFile(

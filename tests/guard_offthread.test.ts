@@ -4,8 +4,9 @@ import { FaultlineError } from "../ffi/errors.ts";
 import { launch } from "../ffi/kernels.ts";
 import { faultFill, faultWriteAt } from "../ffi/kernels_base.ts";
 import { type AuditSession, openAudit } from "../scripts/audit.ts";
-import { declareInvariants, type Finding, positive, setInvariants } from "../scripts/guards/index.ts";
+import { declareInvariants, positive, setInvariants } from "../scripts/guards/index.ts";
 import { reportDir, testDevice } from "./forensics_helpers/device.ts";
+import type { Finding } from "../records.ts";
 
 /**
  * One planted bug of each kind a rail or the race check finds in audit mode,

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { Registry } from "../ffi/registry.ts";
-import type { AllocationInfo } from "../ffi/journal_native.ts";
 import { memcpy } from "../ffi/buffer.ts";
 import { openAudit } from "../scripts/audit.ts";
 import { GuardBlocked } from "../scripts/guards/index.ts";
 import { reportDir, testDevice } from "./forensics_helpers/device.ts";
+import type { AllocationInfo } from "../records.ts";
 
 function info(id: number, base: number, bytes: number, redzone = 0, name = `a${id}`): AllocationInfo {
   const allocBytes = redzone ? redzone + Math.ceil(bytes / 256) * 256 + redzone : bytes;

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { attribute, type TrialEvidence } from "../scripts/forensics/attribution.ts";
-import { evaluate, type Evidence, hypothesis, tally } from "../scripts/forensics/hypotheses.ts";
-import type { OpRecord } from "../scripts/forensics/records.ts";
+import { attribute } from "../scripts/forensics/attribution.ts";
+import { evaluate, hypothesis, tally } from "../scripts/forensics/hypotheses.ts";
 import { classifyFinding, stagingReuse, STOCK_HYPOTHESES } from "../scripts/forensics/stock.ts";
 import { cleanJournal, ROPE_Q_OP, ropeFindings, ropeJournal } from "../scripts/report/fixtures.ts";
-import type { Finding } from "../scripts/trials/spec.ts";
+import type { Evidence, Finding, OpRecord, TrialEvidence } from "../records.ts";
 
 const tev = (records: OpRecord[], findings: Finding[] = []): TrialEvidence => ({
   outcome: null,
@@ -32,6 +31,11 @@ function evidence(over: Partial<Evidence>): Evidence {
 }
 
 const byId = (rs: { id: string; status: string }[]) => Object.fromEntries(rs.map((r) => [r.id, r.status]));
+
+/** A finding's allocation: a live 4096-byte buffer "x" unless said otherwise. */
+function allocation(a: Partial<NonNullable<Finding["allocation"]>>): NonNullable<Finding["allocation"]> {
+  return { id: 1, name: "x", offset: 0, bytes: 4, size: 4096, state: "live", ...a };
+}
 
 Deno.test("hypotheses: the stock set covers the seeds' nine", () => {
   assert.deepEqual(STOCK_HYPOTHESES.map((h) => h.id).sort(), [
@@ -86,7 +90,8 @@ Deno.test("hypotheses: a finding without a fault (silent overrun) is still CONFI
     op: 7,
     argument: "x",
     invariant: "offset + bytes <= allocation size",
-    allocation: { offset: 64 },
+    allocation: allocation({ offset: 64 }),
+    detail: "4096 B from offset 64 of a 4096 B buffer",
   };
   const res = evaluate([...STOCK_HYPOTHESES], evidence({ records: cleanJournal(), findings: [f] }));
   assert.equal(byId(res)["offset-overflow"], "CONFIRMED");
@@ -113,10 +118,11 @@ Deno.test("hypotheses: finding classification", () => {
     rail,
     op: 1,
     invariant,
+    detail: "",
     ...extra,
   });
   assert.equal(
-    classifyFinding(f("lifetime", "allocation is live", { allocation: { state: "freed" } })),
+    classifyFinding(f("lifetime", "allocation is live", { allocation: allocation({ state: "freed" }) })),
     "use-after-free",
   );
   assert.equal(classifyFinding(f("pointer", "pointer is not null")), "misaligned-pointer");
@@ -137,11 +143,15 @@ Deno.test("hypotheses: finding classification", () => {
   );
   assert.equal(classifyFinding(f("null_pointer", "pointer arguments are not null")), "misaligned-pointer");
   assert.equal(
-    classifyFinding(f("extent", "pointer + extent within the allocation", { allocation: { offset: 4096 } })),
+    classifyFinding(
+      f("extent", "pointer + extent within the allocation", { allocation: allocation({ offset: 4096 }) }),
+    ),
     "offset-overflow",
   );
   assert.equal(
-    classifyFinding(f("extent", "pointer + extent within the allocation", { allocation: { offset: 0 } })),
+    classifyFinding(
+      f("extent", "pointer + extent within the allocation", { allocation: allocation({ offset: 0 }) }),
+    ),
     "byte-size-mismatch",
   );
   assert.equal(classifyFinding(f("copies", "copy size > 0", { argument: "bytes" })), "byte-size-mismatch");

@@ -9,7 +9,7 @@ import { boundary } from "../ffi/boundary.ts";
 import { launch } from "../ffi/kernels.ts";
 import { faultFill } from "../ffi/kernels_base.ts";
 import { openAudit } from "../scripts/audit.ts";
-import { parseFindingsText, parseJournalText } from "../scripts/forensics/records.ts";
+import { parseFindingsText, parseJournalText } from "../scripts/forensics/journal_read.ts";
 import { reportDir, testDevice } from "./forensics_helpers/device.ts";
 
 Deno.test("journal: journal.jsonl and findings.jsonl read back through the forensics' normalization", () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { attribute, type TrialEvidence } from "../scripts/forensics/attribution.ts";
+import { attribute } from "../scripts/forensics/attribution.ts";
 import { DEBUG_ENVS } from "../scripts/forensics/debugenv.ts";
-import { evaluate, type Evidence } from "../scripts/forensics/hypotheses.ts";
-import { parseJournalText } from "../scripts/forensics/records.ts";
+import { evaluate } from "../scripts/forensics/hypotheses.ts";
+import { parseJournalText } from "../scripts/forensics/journal_read.ts";
 import { STOCK_HYPOTHESES } from "../scripts/forensics/stock.ts";
 import {
   cleanJournal,
@@ -14,11 +14,11 @@ import {
   ropeJournal,
 } from "../scripts/report/fixtures.ts";
 import { buildMarkdown, headline } from "../scripts/report/markdown.ts";
-import type { RunReport } from "../scripts/report/model.ts";
 import { buildTimeline, timelineSlots } from "../scripts/report/timeline.ts";
 import { buildTrace } from "../scripts/report/trace.ts";
 import { buildVerdict } from "../scripts/report/verdict.ts";
 import { writeReport } from "../scripts/report/write.ts";
+import type { Evidence, RunReport, TrialEvidence } from "../records.ts";
 
 async function faultRun(): Promise<RunReport> {
   const tev = (records = ropeJournal()): TrialEvidence => ({

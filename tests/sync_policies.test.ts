@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { launch } from "../ffi/kernels.ts";
 import { faultFill, tick } from "../ffi/kernels_base.ts";
-import type { JournalRecord } from "../ffi/journal.ts";
 import { openAudit } from "../scripts/audit.ts";
 import {
   customSync,
@@ -16,6 +15,7 @@ import {
 import { boundary } from "../ffi/boundary.ts";
 import { reportDir, runChild, testDevice } from "./forensics_helpers/device.ts";
 import { STICKY_FAULTS } from "../scripts/forensics/codes.ts";
+import type { JournalRecord } from "../records.ts";
 
 /** A small workload on a created stream; returns the journal as "kind:name" strings, policy syncs marked "+". */
 function workload(sync: SyncPolicy | undefined, mode: "audit" | "blocking" = "audit"): string[] {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describeOutcome, makeSpec, runTrial } from "../scripts/trials/runner.ts";
-import { matrixTable, matrixVerdict, runMatrix } from "../scripts/trials/matrix.ts";
+import { matrixTable } from "../scripts/report/matrix_table.ts";
+import { matrixVerdict } from "../scripts/report/verdict.ts";
+import { runMatrix } from "../scripts/trials/matrix.ts";
 import { parseResult, RESULT_PREFIX, resultLine } from "../scripts/trials/spec.ts";
 
 /**

@@ -30,12 +30,13 @@ import type { Device } from "../../ffi/device.ts";
 import { launch } from "../../ffi/kernels.ts";
 import { tick } from "../../ffi/kernels_base.ts";
 import { runtime } from "../../ffi/runtime.ts";
-import { type AuditMode, openAudit } from "../audit.ts";
+import { openAudit } from "../audit.ts";
 import { type LlamaConfig, presetConfig } from "../model/config.ts";
 import { gpuModel } from "../model/gpu_model.ts";
 import { LlamaEngine } from "../scheduler/mod.ts";
 // type-only: main.ts imports this file, so a value import would be a cycle
 import type { BenchContext, BenchRow, BenchSection } from "./main.ts";
+import type { Mode } from "../../records.ts";
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -441,7 +442,7 @@ function decodeConfig(
 /** Builds the model and engine inside the session (so redzones and the registry see every buffer) and times decode steps. */
 export async function timeDecode(
   device: Device,
-  mode: AuditMode | "audit+redzones",
+  mode: Mode | "audit+redzones",
   opts: { tokens: number; warmup: number; config: LlamaConfig; dtype: "f16" | "f32"; maxContext?: number },
 ): Promise<DecodeTiming> {
   const session = mode === "off" ? null : openAudit({
@@ -623,7 +624,7 @@ if (import.meta.main) {
   const device = rt.device(0);
   if (values.decode) {
     const { config, dtype } = decodeConfig(rt.backend, values.quick ?? false);
-    const r = await timeDecode(device, values.mode as AuditMode, {
+    const r = await timeDecode(device, values.mode as Mode, {
       tokens: Number(values.tokens),
       warmup: 1,
       config,

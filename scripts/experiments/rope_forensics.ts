@@ -30,15 +30,9 @@
 
 import type { OpContext } from "../../ffi/boundary.ts";
 import { stockHypotheses } from "../forensics/stock.ts";
-import {
-  confirmed,
-  type Evidence,
-  hypothesis,
-  inconclusive,
-  notReproduced,
-  ruledOut,
-} from "../forensics/hypotheses.ts";
+import { confirmed, hypothesis, inconclusive, notReproduced, ruledOut } from "../forensics/hypotheses.ts";
 import { defineExperiment, main } from "../trials/experiment.ts";
+import type { Evidence } from "../../records.ts";
 
 const MiB = 1 << 20;
 

@@ -22,94 +22,19 @@
  * callback it is given (normally a child trial).
  */
 
-import type { FaultInfo, Finding, TrialOutcome } from "../trials/spec.ts";
 import { describeStatus, STATUS_BLOCKED, statusName, STICKY_FAULTS } from "./codes.ts";
-import { opLabel, type OpRecord, type PointerRecord } from "./records.ts";
-
-export interface SurfacedAt {
-  op: number;
-  kind: string;
-  name: string;
-  /** "an illegal memory access was encountered (hipErrorIllegalAddress, 700)". */
-  error: string;
-  status: number | null;
-  stream: number;
-  step?: number;
-  layer?: number;
-  /** The scheduler's name for the op ("logits D2H"), when it has one. */
-  opName?: string;
-  label: string;
-}
-
-export interface ResolvedArg {
-  arg: string;
-  ptr?: number;
-  alloc?: number | null;
-  name?: string;
-  offset?: number;
-  bytes?: number;
-  size?: number;
-  access?: string;
-  state?: string;
-  /** One line: "q = rope_q+0 (4096 B of 4096 B, live, rw)". */
-  text: string;
-}
-
-export interface RootCause {
-  /** Op id in the original (faulting) trial's journal. */
-  op: number;
-  kind: string;
-  /** Kernel (or copy) name. */
-  kernel: string;
-  /** The scheduler's name for the op ("RoPE Q"), else the kernel name. */
-  name: string;
-  step: number | null;
-  layer: number | null;
-  stream: number;
-  argument: string | null;
-  invariant: string | null;
-  detail: string;
-  scalars: Record<string, number>;
-  args: ResolvedArg[];
-  findings: Finding[];
-  /** The op's id in the replay that named it, when a replay did. */
-  replayOp?: number;
-}
-
-export type AttributionMethod =
-  | "launch-status"
-  | "blocking-replay"
-  | "bisect"
-  | "fault-info"
-  | "finding"
-  | "none";
-
-export interface Attribution {
-  method: AttributionMethod;
-  surfaced: SurfacedAt | null;
-  rootCause: RootCause | null;
-  /** true: the fault came back with a sync after every launch; false: it did not; null: not tried. */
-  reproducedUnderBlocking: boolean | null;
-  timingDependent: boolean;
-  /** The launch after which one sync made the fault disappear (bisection result). */
-  criticalSync: { op: number; label: string } | null;
-  /** Child trials run to attribute (the faulting run itself not counted). */
-  replays: number;
-  /** Wall time from the fault to the named root cause, replays included. */
-  wallMs: number;
-  /** The backend's own account of the fault, and whether it names the same op. */
-  witness: { fault: FaultInfo; op: number | null; agrees: boolean | null } | null;
-  /** Lines of evidence, in the order they were established. */
-  evidence: string[];
-}
-
-/** What one trial left behind, as the forensics reads it. */
-export interface TrialEvidence {
-  outcome: TrialOutcome | null;
-  records: OpRecord[];
-  findings: Finding[];
-  fault: FaultInfo | null;
-}
+import { opLabel } from "./journal_read.ts";
+import type {
+  Attribution,
+  FaultInfo,
+  Finding,
+  OpRecord,
+  PointerRecord,
+  ResolvedArg,
+  RootCause,
+  SurfacedAt,
+  TrialEvidence,
+} from "../../records.ts";
 
 /** The first record with an error status; for a trial that died inside a call, the call left pending. */
 export function findSurfaced(records: OpRecord[], died = false): OpRecord | null {

@@ -4,11 +4,7 @@
  * by hand. A trial runs under a preset and the report records it.
  */
 
-export interface DebugEnv {
-  name: string;
-  description: string;
-  vars: Record<string, string>;
-}
+import type { DebugEnv } from "../../records.ts";
 
 export const DEBUG_ENVS: Readonly<Record<string, DebugEnv>> = {
   none: { name: "none", description: "no debug variables", vars: {} },

@@ -6,58 +6,13 @@
  * reports.
  */
 
-import type { MatrixResult } from "../trials/matrix.ts";
-import type { FaultInfo, Finding, TrialOutcome } from "../trials/spec.ts";
-import type { Attribution } from "./attribution.ts";
-import type { OpRecord } from "./records.ts";
-import type { SanitizerError } from "./sanitizer.ts";
-
-export type HypothesisStatus = "CONFIRMED" | "RULED_OUT" | "INCONCLUSIVE" | "NOT_REPRODUCED";
-
-export interface Verdict {
-  status: HypothesisStatus;
-  evidence: string;
-}
-
-/** Everything a hypothesis may look at. */
-export interface Evidence {
-  experiment: string;
-  /** Journal of the main trial (the faulting one when there was a fault). */
-  records: OpRecord[];
-  /** Guard-rail findings of the main trial. */
-  findings: Finding[];
-  /** Attribution of the fault, when one surfaced (or a finding named an op). */
-  attribution: Attribution | null;
-  /** A fault surfaced in the main trial. */
-  faulted: boolean;
-  /** Any trial of the run faulted, crashed or hung (main trial, matrix). */
-  reproduced: boolean;
-  /** The matrix, when the experiment ran one. */
-  matrix: MatrixResult[] | null;
-  /** Every trial the run made, in order. */
-  trials: TrialOutcome[];
-  fault: FaultInfo | null;
-  sanitizer: SanitizerError | null;
-  /** The experiment's configuration (model config, sizes...). */
-  config: Record<string, unknown>;
-  /** Values the main trial returned. */
-  values: Record<string, unknown>;
-}
-
-export interface Hypothesis {
-  id: string;
-  title: string;
-  /** What would make it true, for the report. */
-  description?: string;
-  test(ev: Evidence): Verdict;
-}
-
-export interface HypothesisResult {
-  id: string;
-  title: string;
-  status: HypothesisStatus;
-  evidence: string;
-}
+import type {
+  Evidence,
+  Hypothesis,
+  HypothesisResult,
+  HypothesisStatus,
+  HypothesisVerdict,
+} from "../../records.ts";
 
 /** Declares a hypothesis (identity, for type inference in experiment files). */
 export function hypothesis(h: Hypothesis): Hypothesis {
@@ -67,7 +22,7 @@ export function hypothesis(h: Hypothesis): Hypothesis {
 /** Evaluates every hypothesis; one that throws is INCONCLUSIVE with the error as evidence. */
 export function evaluate(hypotheses: Hypothesis[], ev: Evidence): HypothesisResult[] {
   return hypotheses.map((h) => {
-    let v: Verdict;
+    let v: HypothesisVerdict;
     try {
       v = h.test(ev);
       if (!v || !["CONFIRMED", "RULED_OUT", "INCONCLUSIVE", "NOT_REPRODUCED"].includes(v.status)) {
@@ -81,10 +36,13 @@ export function evaluate(hypotheses: Hypothesis[], ev: Evidence): HypothesisResu
 }
 
 /** Short helpers for writing predicates. */
-export const confirmed = (evidence: string): Verdict => ({ status: "CONFIRMED", evidence });
-export const ruledOut = (evidence: string): Verdict => ({ status: "RULED_OUT", evidence });
-export const inconclusive = (evidence: string): Verdict => ({ status: "INCONCLUSIVE", evidence });
-export const notReproduced = (evidence: string): Verdict => ({ status: "NOT_REPRODUCED", evidence });
+export const confirmed = (evidence: string): HypothesisVerdict => ({ status: "CONFIRMED", evidence });
+export const ruledOut = (evidence: string): HypothesisVerdict => ({ status: "RULED_OUT", evidence });
+export const inconclusive = (evidence: string): HypothesisVerdict => ({ status: "INCONCLUSIVE", evidence });
+export const notReproduced = (evidence: string): HypothesisVerdict => ({
+  status: "NOT_REPRODUCED",
+  evidence,
+});
 
 /** The summary line of a verdict set: "2 CONFIRMED, 5 RULED_OUT, 2 INCONCLUSIVE". */
 export function tally(results: HypothesisResult[]): string {

@@ -3,27 +3,7 @@
  * error (kernel, access, address, nearest allocation) into the report.
  */
 
-import type { OpRecord } from "./records.ts";
-
-export interface SanitizerError {
-  /** "Invalid __global__ write of size 4 bytes", or the API error line. */
-  headline: string;
-  access: "read" | "write" | null;
-  size: number | null;
-  kernel: string | null;
-  thread: string | null;
-  block: string | null;
-  address: number | null;
-  /** "out of bounds", "misaligned"... */
-  problem: string | null;
-  nearest: { address: number; size: number; distance: number; side: "before" | "after" } | null;
-  /** The allocation of the journal the address or the nearest allocation belongs to, when known. */
-  allocation?: { id?: number; name?: string; offset?: number } | null;
-  /** The error summary count, when printed. */
-  errors: number | null;
-  /** The raw lines of the first error. */
-  raw: string[];
-}
+import type { OpRecord, SanitizerError } from "../../records.ts";
 
 const num = (s: string) => Number(s.replaceAll(",", ""));
 

@@ -14,17 +14,9 @@
  * staging-buffer reuse when no host range is reused by copies in flight).
  */
 
-import type { Finding } from "../trials/spec.ts";
-import { opLabel, type OpRecord } from "./records.ts";
-import {
-  confirmed,
-  type Evidence,
-  type Hypothesis,
-  inconclusive,
-  notReproduced,
-  ruledOut,
-  type Verdict,
-} from "./hypotheses.ts";
+import { opLabel } from "./journal_read.ts";
+import { confirmed, inconclusive, notReproduced, ruledOut } from "./hypotheses.ts";
+import type { Evidence, Finding, Hypothesis, HypothesisVerdict, OpRecord } from "../../records.ts";
 
 export type StockClass =
   | "use-after-free"
@@ -112,7 +104,7 @@ function findingLine(f: Finding, records: OpRecord[]): string {
 }
 
 /** The generic rule set over findings of one class. */
-function byFindings(ev: Evidence, cls: StockClass, extraRuleOut?: () => string | null): Verdict {
+function byFindings(ev: Evidence, cls: StockClass, extraRuleOut?: () => string | null): HypothesisVerdict {
   const mine = ev.findings.filter((f) => classifyFinding(f) === cls);
   const rc = ev.attribution?.rootCause ?? null;
   if (rc) {

@@ -6,7 +6,6 @@
 import type { NativeCall } from "../../ffi/boundary.ts";
 import {
   allocOf,
-  type Finding,
   finding,
   type GuardContext,
   hex,
@@ -15,6 +14,7 @@ import {
   type Rail,
   type RailMode,
 } from "./types.ts";
+import type { Finding } from "../../records.ts";
 
 const isCopy = (k: string) => k === "h2d" || k === "d2h" || k === "d2d" || k === "h2h" || k === "memset";
 

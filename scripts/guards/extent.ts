@@ -7,7 +7,6 @@
 import type { NativeCall } from "../../ffi/boundary.ts";
 import {
   allocOf,
-  type Finding,
   type GuardContext,
   hex,
   NO_FINDINGS,
@@ -15,6 +14,7 @@ import {
   type Rail,
   type RailMode,
 } from "./types.ts";
+import type { Finding } from "../../records.ts";
 
 export function extentRail(mode: RailMode = "warn"): Rail {
   return {

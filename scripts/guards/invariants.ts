@@ -18,7 +18,6 @@
 import type { NativeCall } from "../../ffi/boundary.ts";
 import { CleanRepeats } from "./memo.ts";
 import {
-  type Finding,
   finding,
   type GuardContext,
   NO_FINDINGS,
@@ -26,6 +25,7 @@ import {
   railDeclarations,
   type RailMode,
 } from "./types.ts";
+import type { Finding } from "../../records.ts";
 
 export interface Invariant {
   /** What must hold, as a report shows it: "head_dim even and > 0". */

@@ -6,7 +6,8 @@
  * recorded as a finding with status "overridden".
  */
 import { checkCompatible, type LlamaConfig } from "../model/config.ts";
-import type { Finding, RailMode } from "./types.ts";
+import type { RailMode } from "./types.ts";
+import type { Finding } from "../../records.ts";
 
 export class ModelIncompatible extends Error {
   readonly findings: Finding[];

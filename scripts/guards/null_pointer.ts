@@ -1,6 +1,7 @@
 /** Rail: no pointer argument is null. */
 import type { NativeCall } from "../../ffi/boundary.ts";
-import { type Finding, NO_FINDINGS, pointerFinding, type Rail, type RailMode } from "./types.ts";
+import { NO_FINDINGS, pointerFinding, type Rail, type RailMode } from "./types.ts";
+import type { Finding } from "../../records.ts";
 
 export function nullPointerRail(mode: RailMode = "warn"): Rail {
   return {

@@ -7,7 +7,8 @@
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import type { Race } from "../../ffi/races.ts";
-import { type Finding, finding, type GuardContext, NO_FINDINGS, type Rail, type RailMode } from "./types.ts";
+import { finding, type GuardContext, NO_FINDINGS, type Rail, type RailMode } from "./types.ts";
+import type { Finding } from "../../records.ts";
 
 /** The finding for a race, filed under the later of the two ops. */
 export function raceFinding(call: NativeCall, r: Race): Finding {

@@ -20,7 +20,8 @@
 import type { NativeCall } from "../../ffi/boundary.ts";
 import { isSynchronous } from "../../ffi/races.ts";
 import type { RedzoneCheckResult, Redzones, RedzoneViolation } from "../../ffi/redzones.ts";
-import type { Finding, RailMode } from "./types.ts";
+import type { RailMode } from "./types.ts";
+import type { Finding } from "../../records.ts";
 
 export class RedzoneDamaged extends Error {
   readonly findings: Finding[];

@@ -20,46 +20,12 @@
 import type { NativeCall, PointerArg } from "../../ffi/boundary.ts";
 import type { OnlineRaces } from "../../ffi/races.ts";
 import { type Allocation, describe, type Registry } from "../../ffi/registry.ts";
+import type { Finding } from "../../records.ts";
+
+// The rails take Finding from here with the rest of the rail contract.
+export type { Finding };
 
 export type RailMode = "off" | "warn" | "enforce";
-
-/** A finding: what was wrong with which op, resolved as far as the runtime can. */
-export interface Finding {
-  rail: string;
-  /** Journal op id of the call. */
-  op: number;
-  kind?: string;
-  /** Kernel or copy (tensor) name. */
-  name?: string;
-  step?: number;
-  layer?: number;
-  /** The scheduler's name for the op ("RoPE Q"). */
-  label?: string;
-  /** The argument at fault (pointer or scalar name). */
-  argument?: string;
-  /** The address of a pointer argument. */
-  ptr?: number;
-  /** The allocation the argument resolved to (null: none). */
-  allocation?: {
-    id: number;
-    name: string;
-    offset: number;
-    /** Bytes the call touches from the pointer on. */
-    bytes: number;
-    /** Size of the allocation. */
-    size: number;
-    state: "live" | "freed";
-  } | null;
-  /** The invariant that was broken, as a short sentence ("head_dim even and > 0"). */
-  invariant: string;
-  /** Why: the values that break it. */
-  detail: string;
-  /** "error" for a rail in enforce mode (the call is blocked), "warn" otherwise. */
-  severity?: "error" | "warn";
-  /** "overridden" when an experiment let a blocked call through on purpose (recorded, not blocked). */
-  status?: "overridden";
-  [key: string]: unknown;
-}
 
 /** Device limits the launch rail checks against (fl_device_props). */
 export interface LaunchLimits {

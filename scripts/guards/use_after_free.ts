@@ -2,7 +2,6 @@
 import type { NativeCall } from "../../ffi/boundary.ts";
 import {
   allocOf,
-  type Finding,
   type GuardContext,
   hex,
   NO_FINDINGS,
@@ -10,6 +9,7 @@ import {
   type Rail,
   type RailMode,
 } from "./types.ts";
+import type { Finding } from "../../records.ts";
 
 export function useAfterFreeRail(mode: RailMode = "warn"): Rail {
   return {

@@ -6,8 +6,8 @@
  * logits copy.
  */
 
-import { normalizeJournal, type OpRecord } from "../forensics/records.ts";
-import type { FaultInfo, Finding } from "../trials/spec.ts";
+import { normalizeJournal } from "../forensics/journal_read.ts";
+import type { FaultInfo, Finding, OpRecord } from "../../records.ts";
 
 const BASE = 0x7f0000000000;
 const Q = BASE + 0x100000;

@@ -8,8 +8,8 @@ import { describeBuild } from "../../ffi/build_info.ts";
 import { envLine } from "../forensics/debugenv.ts";
 import { tally } from "../forensics/hypotheses.ts";
 import { describeSanitizer } from "../forensics/sanitizer.ts";
-import { matrixTable } from "../trials/matrix.ts";
-import type { RunReport } from "./model.ts";
+import { matrixTable } from "./matrix_table.ts";
+import type { RunReport } from "../../records.ts";
 
 const code = (s: string) => "`" + s.replaceAll("`", "'") + "`";
 const cell = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");

@@ -5,9 +5,8 @@
  * around the root cause and the surfacing op and elide the rest.
  */
 
-import type { OpRecord } from "../forensics/records.ts";
-import type { RunReport } from "./model.ts";
 import { laneName, streamLanes } from "./trace.ts";
+import type { OpRecord, RunReport } from "../../records.ts";
 
 const COLORS: Record<string, string> = {
   launch: "#4e79a7",

@@ -6,8 +6,7 @@
  */
 
 import { describeStatus } from "../forensics/codes.ts";
-import type { OpRecord } from "../forensics/records.ts";
-import type { RunReport } from "./model.ts";
+import type { OpRecord, RunReport } from "../../records.ts";
 
 export interface TraceEvent {
   name: string;

@@ -1,45 +1,6 @@
 /** verdict.json: the machine-readable outcome of a run, as DESIGN.md specifies it. */
 
-import { matrixVerdict } from "../trials/matrix.ts";
-import type { RunReport } from "./model.ts";
-
-export interface Verdict {
-  experiment: string;
-  run_id: string;
-  backend: string;
-  device: string;
-  /** The library's GPU targets and who chose them; null when unknown. */
-  build: { targets: string[]; chosen_by: string } | null;
-  config: Record<string, unknown>;
-  status: "OK" | "FAULT" | "BLOCKED";
-  surfaced_at: { op: number; kind: string; name: string; error: string } | null;
-  root_cause: {
-    op: number;
-    kind: string;
-    kernel: string;
-    name: string;
-    step: number | null;
-    layer: number | null;
-    argument: string | null;
-    invariant: string | null;
-    detail: string;
-  } | null;
-  hypotheses: { id: string; title: string; status: string; evidence: string }[];
-  matrix: { name: string; mode: string; iterations: number; errors: number; status: string }[];
-  attribution: {
-    method: string;
-    replays: number;
-    wall_s: number;
-    timing_dependent: boolean;
-    reproduced_under_blocking: boolean | null;
-    witness_agrees: boolean | null;
-  } | null;
-  mode: string;
-  debug_env: Record<string, string> | null;
-  started: string;
-  finished: string;
-  command: string;
-}
+import type { MatrixResult, Mode, RunReport, Verdict } from "../../records.ts";
 
 export function buildVerdict(run: RunReport): Verdict {
   const a = run.attribution;
@@ -90,4 +51,21 @@ export function buildVerdict(run: RunReport): Verdict {
     finished: run.finished,
     command: run.command,
   };
+}
+
+/** verdict.json's matrix entries: {mode, iterations, errors, status} (plus the row name). */
+export function matrixVerdict(rows: MatrixResult[]): {
+  name: string;
+  mode: Mode;
+  iterations: number;
+  errors: number;
+  status: string;
+}[] {
+  return rows.map((r) => ({
+    name: r.name,
+    mode: r.mode,
+    iterations: r.iterations,
+    errors: r.errors,
+    status: r.status,
+  }));
 }

@@ -4,12 +4,12 @@
  */
 
 import { join } from "node:path";
-import { journalText } from "../forensics/records.ts";
+import { journalText } from "../forensics/journal_read.ts";
 import { buildMarkdown } from "./markdown.ts";
-import type { RunReport } from "./model.ts";
 import { buildTimeline } from "./timeline.ts";
 import { buildTrace } from "./trace.ts";
 import { buildVerdict } from "./verdict.ts";
+import type { RunReport } from "../../records.ts";
 
 export interface WrittenReport {
   dir: string;

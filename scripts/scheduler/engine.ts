@@ -43,7 +43,7 @@ import {
   uploadGguf,
   type WeightDtype,
 } from "../model/gpu_model.ts";
-import { EngineHooks, Op, type OpArgs, type OpKind, type OpName, type Phase } from "./ops.ts";
+import { EngineHooks, Op, type OpArgs, type OpName, type Phase, type ScheduledKind } from "./ops.ts";
 
 export interface EngineOptions {
   /** KV-cache rows: the most tokens (prompt + generated) one sequence may hold. */
@@ -407,7 +407,7 @@ export class LlamaEngine {
     );
   }
 
-  #otherOp(name: OpName, phase: Phase, kind: OpKind, stream: Stream, args: OpArgs): Op {
+  #otherOp(name: OpName, phase: Phase, kind: ScheduledKind, stream: Stream, args: OpArgs): Op {
     const device = this.device;
     let run: (a: OpArgs) => void;
     switch (kind) {

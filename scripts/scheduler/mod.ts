@@ -7,11 +7,11 @@ export {
   OP_NAMES,
   type OpArgs,
   type OpHook,
-  type OpKind,
   type OpMatch,
   type OpName,
   type OpReplacement,
   type Phase,
+  type ScheduledKind,
 } from "./ops.ts";
 export {
   type DeviceWeight,

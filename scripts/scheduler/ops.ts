@@ -13,6 +13,7 @@
  *   engine.hooks.replace({ name: "logits wait" }, () => {}); // skip the wait: the copy races
  */
 import type { KernelDescriptor, Stream } from "../../mod.ts";
+import type { OpKind } from "../../records.ts";
 
 /** The scheduler's op names, as the journal, the findings and the reports carry them. */
 export const OP_NAMES = [
@@ -47,8 +48,11 @@ export const OP_NAMES = [
 
 export type OpName = typeof OP_NAMES[number];
 
-/** What an op does natively. */
-export type OpKind = "launch" | "h2d" | "d2h" | "event_record" | "event_wait" | "sync";
+/** What a scheduled op does natively: the native call kinds the scheduler issues. */
+export type ScheduledKind = Extract<
+  OpKind,
+  "launch" | "h2d" | "d2h" | "event_record" | "event_wait" | "sync"
+>;
 
 export type Phase = "prefill" | "decode";
 
@@ -69,7 +73,7 @@ export class Op {
   /** Transformer block, or -1 for ops outside the blocks (embed, logits, copies). */
   readonly layer: number;
   readonly phase: Phase;
-  readonly kind: OpKind;
+  readonly kind: ScheduledKind;
   /** The stream the op is enqueued on (or, for "logits sync", the stream the host waits for). */
   readonly stream: Stream;
   /** The kernel of a launch op, else null. */
@@ -82,7 +86,7 @@ export class Op {
     name: OpName,
     layer: number,
     phase: Phase,
-    kind: OpKind,
+    kind: ScheduledKind,
     stream: Stream,
     kernel: KernelDescriptor | null,
     args: OpArgs,
@@ -118,7 +122,7 @@ export type OpMatch =
     layer?: number;
     name?: OpName | readonly OpName[];
     phase?: Phase;
-    kind?: OpKind;
+    kind?: ScheduledKind;
   };
 
 export type OpHook = (op: Op) => void;

@@ -34,27 +34,38 @@ import { parseArgs } from "node:util";
 import type { OpContext } from "../../ffi/boundary.ts";
 import type { Device } from "../../ffi/device.ts";
 import type { Runtime } from "../../ffi/runtime.ts";
-import { attribute, type Attribution, findSurfaced, type TrialEvidence } from "../forensics/attribution.ts";
-import { type DebugEnv, envLine, resolveDebugEnv } from "../forensics/debugenv.ts";
-import { evaluate, type Evidence, type Hypothesis } from "../forensics/hypotheses.ts";
-import { parseFindingsText, parseJournalText } from "../forensics/records.ts";
-import { foldSanitizer, parseSanitizer, type SanitizerError, sanitizerWrap } from "../forensics/sanitizer.ts";
+import { attribute, findSurfaced } from "../forensics/attribution.ts";
+import { envLine, resolveDebugEnv } from "../forensics/debugenv.ts";
+import { evaluate } from "../forensics/hypotheses.ts";
+import { parseFindingsText, parseJournalText } from "../forensics/journal_read.ts";
+import { foldSanitizer, parseSanitizer, sanitizerWrap } from "../forensics/sanitizer.ts";
 import { STOCK_HYPOTHESES } from "../forensics/stock.ts";
 import { headline } from "../report/markdown.ts";
-import type { RunReport, RunStatus, TrialSummary } from "../report/model.ts";
 import { writeReport } from "../report/write.ts";
-import { type MatrixResult, type MatrixRow, matrixTable, runMatrix, SEED_MATRIX } from "./matrix.ts";
+import { matrixTable } from "../report/matrix_table.ts";
+import { runMatrix, SEED_MATRIX } from "./matrix.ts";
 import { describeOutcome, runTrial, type RunTrialOptions } from "./runner.ts";
+import { resultLine } from "./spec.ts";
 import {
+  type Attribution,
+  type DebugEnv,
+  type Evidence,
   type FaultInfo,
   type Finding,
+  type Hypothesis,
+  type MatrixResult,
+  type MatrixRow,
   type Mode,
   MODES,
-  resultLine,
+  type RunReport,
+  type RunStatus,
+  type SanitizerError,
+  type TrialEvidence,
   type TrialOutcome,
   type TrialResult,
   type TrialSpec,
-} from "./spec.ts";
+  type TrialSummary,
+} from "../../records.ts";
 
 /** The FFI API as mod.ts exports it (loaded in the child only). */
 export type FaultlineApi = typeof import("../../mod.ts");

@@ -15,7 +15,7 @@ import { makeCall, through } from "../../ffi/call.ts";
 import type { Device } from "../../ffi/device.ts";
 import { FaultlineError } from "../../ffi/errors.ts";
 import { JournalWriter } from "../../ffi/journal_native.ts";
-import type { Finding, TrialSpec } from "./spec.ts";
+import type { Finding, TrialSpec } from "../../records.ts";
 
 export interface Instrumentation {
   /** "audit": scripts/audit.ts; "fallback": the journal and sync points only; "none": mode off. */

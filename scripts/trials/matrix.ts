@@ -1,33 +1,10 @@
 /**
  * The matrix runner: modes × iterations, one trial per iteration, with a
  * progress bar on stderr and a results table in the seeds' shape
- * (| Test | Mode | Iterations | Errors | Status |).
+ * (scripts/report/matrix_table.ts renders it).
  */
 
-import type { Mode, TrialOutcome, TrialStatus } from "./spec.ts";
-
-export interface MatrixRow {
-  /** Row name in the table ("baseline", "audit", "stress"); defaults to the mode. */
-  name?: string;
-  mode: Mode;
-  iterations: number;
-  /** Extra params for every trial of the row. */
-  params?: Record<string, unknown>;
-}
-
-/** The verdict.json shape of one row, plus the breakdown behind the error count. */
-export interface MatrixResult {
-  name: string;
-  mode: Mode;
-  iterations: number;
-  errors: number;
-  status: "PASS" | "FAIL";
-  /** Trials by status (OK, FAULT, CRASH, HANG...). */
-  outcomes: Partial<Record<TrialStatus, number>>;
-  /** Index (within the row) of the first failing trial, with its summary. */
-  firstError?: { iteration: number; status: TrialStatus; detail: string };
-  wallMs: number;
-}
+import type { MatrixResult, MatrixRow, TrialOutcome, TrialStatus } from "../../records.ts";
 
 /** The seeds' B3.63 matrix: baseline 50, audit 50, stress 100. */
 export const SEED_MATRIX: MatrixRow[] = [
@@ -141,38 +118,4 @@ export function progressBar(total: number, width = 30): (p: MatrixProgress) => v
     }
     if (p.done >= total && !p.row) finished = true;
   };
-}
-
-/** The results table in the seeds' shape, with a Total row. */
-export function matrixTable(rows: MatrixResult[]): string {
-  const lines = [
-    "| Test | Mode | Iterations | Errors | Status |",
-    "|------|------|------------|--------|--------|",
-  ];
-  rows.forEach((r, i) => {
-    const test = String.fromCharCode(65 + (i % 26));
-    const label = r.name === r.mode ? r.mode : `${r.name} (${r.mode})`;
-    lines.push(`| ${test} | ${label} | ${r.iterations} | ${r.errors} | ${r.status} |`);
-  });
-  const it = rows.reduce((s, r) => s + r.iterations, 0);
-  const err = rows.reduce((s, r) => s + r.errors, 0);
-  lines.push(`| **Total** | - | **${it}** | **${err}** | **${err === 0 ? "PASS" : "FAIL"}** |`);
-  return lines.join("\n");
-}
-
-/** verdict.json's matrix entries: {mode, iterations, errors, status} (plus the row name). */
-export function matrixVerdict(rows: MatrixResult[]): {
-  name: string;
-  mode: Mode;
-  iterations: number;
-  errors: number;
-  status: string;
-}[] {
-  return rows.map((r) => ({
-    name: r.name,
-    mode: r.mode,
-    iterations: r.iterations,
-    errors: r.errors,
-    status: r.status,
-  }));
 }

@@ -10,7 +10,8 @@
  * library.
  */
 
-import { type Mode, parseResult, type TrialOutcome, type TrialSpec, type TrialStatus } from "./spec.ts";
+import { parseResult } from "./spec.ts";
+import type { Mode, TrialOutcome, TrialSpec, TrialStatus } from "../../records.ts";
 import { inOwnGroup, killGroup } from "./process_group.ts";
 
 /** After the child exits, how long its output pipes may stay open (held by a process that left its group). */

@@ -1,5 +1,6 @@
 /** Synthetic NativeCalls for the forensics tests that need no device. */
-import type { Access, NativeCall, OpContext, OpKind, PointerArg } from "../../ffi/boundary.ts";
+import type { NativeCall, OpContext, PointerArg } from "../../ffi/boundary.ts";
+import type { Access, OpKind } from "../../records.ts";
 
 let nextId = 1;
 

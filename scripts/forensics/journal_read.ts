@@ -6,52 +6,7 @@
  * parent process reads journals without loading the native library.
  */
 
-import type { Finding } from "../trials/spec.ts";
-
-/** A pointer argument resolved against the allocation registry. */
-export interface PointerRecord {
-  arg: string;
-  /** Device address the call received. */
-  ptr?: number;
-  /** Allocation id (the op id of its alloc), null when the address is in no allocation. */
-  alloc?: number | null;
-  /** Allocation (tensor) name. */
-  name?: string;
-  /** Offset of the address inside the allocation. */
-  offset?: number;
-  /** Bytes the call touches from ptr on. */
-  bytes?: number;
-  /** Size of the allocation. */
-  size?: number;
-  access?: string;
-  /** "live" or "freed" at the time of the call. */
-  state?: string;
-}
-
-export interface OpRecord {
-  id: number;
-  /** Microseconds since the start of the trial (when the journal has times). */
-  time?: number;
-  /** Duration in microseconds, when known. */
-  dur?: number;
-  kind: string;
-  /** Kernel name, tensor name, or the export's verb. */
-  name: string;
-  device?: number;
-  stream: number;
-  scalars: Record<string, number>;
-  pointers: PointerRecord[];
-  host?: number;
-  event?: number;
-  step?: number;
-  layer?: number;
-  /** The scheduler's name for the op ("RoPE Q"). */
-  op?: string;
-  /** null while pending (the process died inside the call). */
-  status: number | null;
-  /** Any other fields the journal carries. */
-  extra?: Record<string, unknown>;
-}
+import type { Finding, OpRecord, PointerRecord } from "../../records.ts";
 
 const num = (v: unknown): number | undefined => {
   if (typeof v === "number" && Number.isFinite(v)) return v;
