@@ -30,6 +30,7 @@ export {
   FaultlineError,
   FaultlineLoadError,
   FaultlineUsageError,
+  STATUS_NAMES,
   statusMessage,
   statusName,
 } from "./ffi/errors.ts";
@@ -70,3 +71,48 @@ export {
 } from "./ffi/symbols.ts";
 // Every record type (journal, faults, findings, trials, attribution, hypotheses, verdict.json).
 export * from "./records.ts";
+// The instrumentation layer the audit session (scripts/audit/) builds on: instrumented calls, the
+// journal ring and its decoder, the allocation registry, the race check and redzones.
+export { makeCall, pointer, through, throughAsync } from "./ffi/call.ts";
+export { memcpy } from "./ffi/buffer.ts";
+export {
+  d2hAuditLines,
+  type DecodedJournal,
+  decodeJournal,
+  journalJsonl,
+  writeJournalJsonl,
+} from "./ffi/journal.ts";
+export {
+  type JournalMapSymbols,
+  JournalWriter,
+  type JournalWriterOptions,
+  MAX_POINTERS,
+  MAX_SCALARS,
+  STATUS_BLOCKED,
+} from "./ffi/journal_native.ts";
+export { type FollowHandlers, JournalFollower } from "./ffi/journal_follow.ts";
+export {
+  findRaces,
+  isSynchronous,
+  OnlineRaces,
+  type Race,
+  RaceDetector,
+  type RaceOptions,
+  type RaceSide,
+} from "./ffi/races.ts";
+export {
+  REDZONE_PATTERN,
+  type RedzoneCheckResult,
+  type RedzoneOptions,
+  Redzones,
+  type RedzoneViolation,
+  type RedzoneWriter,
+} from "./ffi/redzones.ts";
+export {
+  type Allocation,
+  CallResolution,
+  describe as describePointer,
+  Registry,
+  type RegistryOptions,
+  type ResolvedPointer,
+} from "./ffi/registry.ts";

@@ -121,19 +121,24 @@ do_info() {
 
 # One deno process per test file: on a GPU a sticky fault poisons the whole
 # process's context, so a test that plants one must not take the files after
-# it down too. TEST_FILES narrows the run: globs under tests/, separated by
-# spaces (e.g. 'redzone_*.test.ts race_*.test.ts').
+# it down too. TEST_FILES narrows the run: globs under tests/ (** matches any
+# folders), separated by spaces (e.g. 'scripts/guards/*.test.ts **/races.test.ts').
 do_test() {
   need_deno || return 1
   local f pat rc=0 passed=0 failed=0 ignored=0 line deadline=$((SECONDS + ${TEST_TIMEOUT:-420}))
   local files=()
   set -f
-  local pats=(${TEST_FILES:-*.test.ts})
+  local pats=(${TEST_FILES:-**/*.test.ts})
   set +f
+  shopt -s globstar nullglob
   for pat in "${pats[@]}"; do
-    for f in tests/$pat; do files+=("$f"); done
+    for f in tests/$pat; do
+      [[ " ${files[*]} " == *" $f "* ]] || files+=("$f")
+    done
   done
-  files+=(tests/abi_test.ts)
+  shopt -u globstar nullglob
+  # the exports check runs whatever the patterns say
+  [[ " ${files[*]} " == *" tests/hip/exports.test.ts "* ]] || files+=(tests/hip/exports.test.ts)
   : >"$OUT/test.log"
   for f in "${files[@]}"; do
     [ -f "$f" ] || continue

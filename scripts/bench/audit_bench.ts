@@ -25,12 +25,8 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { boundary, type NativeCall, type PointerArg } from "../../ffi/boundary.ts";
-import type { Device } from "../../ffi/device.ts";
-import { launch } from "../../ffi/kernels.ts";
-import { tick } from "../../ffi/kernels_base.ts";
-import { runtime } from "../../ffi/runtime.ts";
-import { openAudit } from "../audit.ts";
+import { boundary, type Device, launch, type NativeCall, type PointerArg, runtime, tick } from "../../mod.ts";
+import { openAudit } from "../audit/session.ts";
 import { type LlamaConfig, presetConfig } from "../model/config.ts";
 import { gpuModel } from "../model/gpu_model.ts";
 import { LlamaEngine } from "../scheduler/mod.ts";

@@ -19,7 +19,7 @@
  * policy) and may return a teardown.
  */
 import { type Device, launch, runtime, type Stream } from "../../mod.ts";
-import { attentionDecodeScratchFloats, llamaKernels as K } from "../../ffi/kernels_llama.ts";
+import { attentionDecodeScratchFloats, llamaKernels as K } from "../../mod.ts";
 import { type LlamaConfig, presetConfig } from "../model/config.ts";
 import { type GpuModel, gpuModel } from "../model/gpu_model.ts";
 import { LlamaEngine } from "../scheduler/engine.ts";

@@ -17,7 +17,7 @@
  *   model   auto (tiny on sim, llama2-7b elsewhere) | a preset name
  */
 
-import type { OpContext } from "../../ffi/boundary.ts";
+import type { OpContext } from "../../mod.ts";
 import { stockHypotheses } from "../forensics/stock.ts";
 import { defineExperiment, main } from "../trials/experiment.ts";
 
@@ -31,8 +31,7 @@ export const experiment = defineExperiment({
     const { presetConfig } = await import("../model/config.ts");
     const { gpuModel } = await import("../model/gpu_model.ts");
     const { LlamaEngine } = await import("../scheduler/mod.ts");
-    const { memcpy } = await import("../../ffi/buffer.ts");
-    const { boundary } = ctx.ffi;
+    const { boundary, memcpy } = ctx.ffi;
     const { isPresetName } = await import("../model/config.ts");
     const sim = ctx.backend === "sim";
     const preset = ctx.params.model === "auto" || ctx.params.model === undefined

@@ -118,10 +118,9 @@ export const CASES: Record<string, Expectation | null> = {
 
 const F32 = 4;
 
-async function plant(ctx: TrialContext, which: string): Promise<void> {
-  const { launch, faultFill, faultWriteAt, tick } = ctx.ffi;
-  const { memcpy } = await import("../../ffi/buffer.ts");
-  const llama = await import("../../ffi/kernels_llama.ts");
+function plant(ctx: TrialContext, which: string): void {
+  const { launch, faultFill, faultWriteAt, tick, memcpy, attentionDecodeScratchFloats } = ctx.ffi;
+  const llama = ctx.ffi.llamaKernels;
   const d = ctx.device;
   const s = d.createStream();
   const x = d.malloc(64 * 1024, { name: "x" });
@@ -190,7 +189,7 @@ async function plant(ctx: TrialContext, which: string): Promise<void> {
       const out = d.malloc(nh * hd * F32, { name: "attn_out" });
       const kc = d.malloc(nctx * nh * hd * F32, { name: "k_cache" });
       const vc = d.malloc(nctx * nh * hd * F32, { name: "v_cache" });
-      const scratch = d.malloc(llama.attentionDecodeScratchFloats(nh, hd, nctx) * F32, {
+      const scratch = d.malloc(attentionDecodeScratchFloats(nh, hd, nctx) * F32, {
         name: "attn_scratch",
       });
       launch(d, s, llama.attentionDecode, {
@@ -228,10 +227,10 @@ export const experiment = defineExperiment({
   title: "A planted fault per case; the forensics must name the planted op and its invariant",
   params: { case: "use-after-free" },
   hypotheses: stockHypotheses(),
-  async run(ctx) {
+  run(ctx) {
     const which = String(ctx.params.case);
     ctx.config.case = which;
-    await plant(ctx, which);
+    plant(ctx, which);
     return { case: which };
   },
 });

@@ -28,7 +28,7 @@
  *             launch): auto (1 on sim, 16 elsewhere) | N
  */
 
-import type { OpContext } from "../../ffi/boundary.ts";
+import type { OpContext } from "../../mod.ts";
 import { stockHypotheses } from "../forensics/stock.ts";
 import { confirmed, hypothesis, inconclusive, notReproduced, ruledOut } from "../forensics/hypotheses.ts";
 import { defineExperiment, main } from "../trials/experiment.ts";

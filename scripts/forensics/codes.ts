@@ -3,7 +3,7 @@
  * without loading the native library.
  */
 
-import { STATUS_NAMES } from "../../ffi/errors.ts";
+import { STATUS_NAMES } from "../../mod.ts";
 
 export { STATUS_NAMES };
 

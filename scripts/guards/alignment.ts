@@ -1,5 +1,5 @@
 /** Rail: every pointer argument is aligned to its element type. */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import {
   allocOf,
   type GuardContext,

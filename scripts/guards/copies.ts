@@ -3,7 +3,7 @@
  * the device side(s) inside their allocations, and the host side inside its
  * pinned allocation when it is one the runtime made.
  */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import {
   allocOf,
   finding,

@@ -4,7 +4,7 @@
  * (else "offset overflow") and offset + bytes reaches no further than the end
  * (else "byte-size mismatch"). Copies are the copies rail's.
  */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import {
   allocOf,
   type GuardContext,

@@ -15,7 +15,7 @@
  * argument names; the position checks need the model's context length
  * (GuardContext.contextLength) and are skipped without it.
  */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import { CleanRepeats } from "./memo.ts";
 import {
   finding,

@@ -1,4 +1,4 @@
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import type { GuardContext } from "./types.ts";
 
 /**

@@ -1,5 +1,5 @@
 /** Rail: no pointer argument is null. */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import { NO_FINDINGS, pointerFinding, type Rail, type RailMode } from "./types.ts";
 import type { Finding } from "../../records.ts";
 

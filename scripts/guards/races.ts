@@ -5,8 +5,7 @@
  * the calls and their event edges (ffi/races.ts), without adding any sync.
  * In enforce mode the racing op is blocked before it is enqueued.
  */
-import type { NativeCall } from "../../ffi/boundary.ts";
-import type { Race } from "../../ffi/races.ts";
+import type { NativeCall, Race } from "../../mod.ts";
 import { finding, type GuardContext, NO_FINDINGS, type Rail, type RailMode } from "./types.ts";
 import type { Finding } from "../../records.ts";
 

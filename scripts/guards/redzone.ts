@@ -17,9 +17,13 @@
  * for the check at the sync that enqueued it. Enforce mode checks and waits at
  * the sync itself.
  */
-import type { NativeCall } from "../../ffi/boundary.ts";
-import { isSynchronous } from "../../ffi/races.ts";
-import type { RedzoneCheckResult, Redzones, RedzoneViolation } from "../../ffi/redzones.ts";
+import {
+  isSynchronous,
+  type NativeCall,
+  type RedzoneCheckResult,
+  type Redzones,
+  type RedzoneViolation,
+} from "../../mod.ts";
 import type { RailMode } from "./types.ts";
 import type { Finding } from "../../records.ts";
 

@@ -17,9 +17,14 @@
  * "enforce" (a finding blocks the call: GuardBlocked is thrown before the
  * native call, carrying the findings).
  */
-import type { NativeCall, PointerArg } from "../../ffi/boundary.ts";
-import type { OnlineRaces } from "../../ffi/races.ts";
-import { type Allocation, describe, type Registry } from "../../ffi/registry.ts";
+import {
+  type Allocation,
+  describePointer,
+  type NativeCall,
+  type OnlineRaces,
+  type PointerArg,
+  type Registry,
+} from "../../mod.ts";
 import type { Finding } from "../../records.ts";
 
 // The rails take Finding from here with the rest of the rail contract.
@@ -153,7 +158,7 @@ export function finding(
 /** The `allocation` field of a finding for pointer `p` resolved to `a` (or null). */
 export function allocationField(p: PointerArg, a: Allocation | null): Finding["allocation"] {
   if (a === null) return null;
-  const r = describe(a, p.ptr);
+  const r = describePointer(a, p.ptr);
   return { id: a.id, name: a.name, offset: r.offset, bytes: p.bytes, size: a.bytes, state: a.state };
 }
 

@@ -1,5 +1,5 @@
 /** Rail: every pointer argument points into some allocation (live or freed: freed is use_after_free's). */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import {
   allocOf,
   type GuardContext,

@@ -1,5 +1,5 @@
 /** Rail: no pointer argument points into a freed allocation. */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import {
   allocOf,
   type GuardContext,

@@ -1,7 +1,7 @@
 /**
  * Float64 references of the llama decode kernels (ffi/kernels_llama.ts): the
  * definitions the GPU kernels and the sim backend's C references are tested
- * against (tests/kernels_*.test.ts). Inputs are the values the kernels see
+ * against (tests/kernels/*.test.ts). Inputs are the values the kernels see
  * (f32 or f16 values widened to float64); every result is float64.
  *
  * Layouts: row-major; x [seq_len, heads, head_dim]; KV cache [ctx, n_head_kv, head_dim].

@@ -32,8 +32,7 @@ import {
   type OpContext,
 } from "../../mod.ts";
 import type { KernelDescriptor, PinnedBuffer, PointerValue, Stream } from "../../mod.ts";
-import { memcpy } from "../../ffi/buffer.ts";
-import { attentionDecodeScratchFloats, llamaKernels as K } from "../../ffi/kernels_llama.ts";
+import { attentionDecodeScratchFloats, llamaKernels as K, memcpy } from "../../mod.ts";
 import { checkCompatible, formatMismatches, type LlamaConfig } from "../model/config.ts";
 import type { LlamaGguf } from "../model/gguf.ts";
 import {

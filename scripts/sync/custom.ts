@@ -4,7 +4,7 @@
  *
  *   perOp({ byOp: { "logits D2H": syncAroundD2H() }, byName: { rope: syncAfterEveryLaunch() } })
  */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 import { noSync } from "./none.ts";
 import type { SyncAction, SyncPolicy } from "./types.ts";
 

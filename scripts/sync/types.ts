@@ -10,7 +10,7 @@
  *     after: (call) => (call.kind === "launch" && call.name === "rope" ? "stream" : "none"),
  *   };
  */
-import type { NativeCall } from "../../ffi/boundary.ts";
+import type { NativeCall } from "../../mod.ts";
 
 export type SyncAction = "none" | "stream" | "device";
 

@@ -31,9 +31,7 @@
 
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { OpContext } from "../../ffi/boundary.ts";
-import type { Device } from "../../ffi/device.ts";
-import type { Runtime } from "../../ffi/runtime.ts";
+import type { Device, OpContext, Runtime } from "../../mod.ts";
 import { attribute, findSurfaced } from "../forensics/attribution.ts";
 import { envLine, resolveDebugEnv } from "../forensics/debugenv.ts";
 import { evaluate } from "../forensics/hypotheses.ts";
@@ -89,7 +87,7 @@ export interface TrialContext {
   /** Configuration to record in the report (model shapes...), merged over the experiment's. */
   config: Record<string, unknown>;
   /**
-   * The audit session of the trial (scripts/audit.ts: findings, registry, rails, sync policy,
+   * The audit session of the trial (scripts/audit/session.ts: findings, registry, rails, sync policy,
    * checkModel), null in mode off or without the forensics core.
    */
   audit: Record<string, unknown> | null;
@@ -255,7 +253,7 @@ export async function loadTrialEvidence(dir: string, outcome: TrialOutcome | nul
     const ring = await findRing(dir);
     if (ring) {
       try {
-        const { decodeJournal, journalJsonl } = await import("../../ffi/journal.ts");
+        const { decodeJournal, journalJsonl } = await import("../../mod.ts");
         const d = decodeJournal(ring);
         const text = journalJsonl(d.records);
         await Deno.writeTextFile(join(dir, "journal.jsonl"), text);
@@ -548,7 +546,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
     rawJournal = null;
   }
   if (exp.d2hAudit && rawJournal !== null) {
-    const { d2hAuditLines } = await import("../../ffi/journal.ts");
+    const { d2hAuditLines } = await import("../../mod.ts");
     const raws = rawJournal.split("\n").filter((l) => l.trim()).flatMap((l) => {
       try {
         return [JSON.parse(l)];

@@ -1,6 +1,6 @@
 /**
  * Child side: instruments a trial for its mode. With the forensics core
- * (scripts/audit.ts: openAudit) it is used as is; without it a minimal
+ * (scripts/audit/session.ts: openAudit) it is used as is; without it a minimal
  * instrumentation of this folder's own stands in: the binary journal
  * (ffi/journal_native.ts) and the sync points (a sync after every launch in
  * "blocking" mode, or after the launch ordinals of spec.syncAfter), with no
@@ -10,18 +10,24 @@
  */
 
 import { join } from "node:path";
-import { boundary, type CallObserver, type NativeCall } from "../../ffi/boundary.ts";
-import { makeCall, through } from "../../ffi/call.ts";
-import type { Device } from "../../ffi/device.ts";
-import { FaultlineError } from "../../ffi/errors.ts";
-import { JournalWriter } from "../../ffi/journal_native.ts";
+import {
+  boundary,
+  type CallObserver,
+  type Device,
+  FaultlineError,
+  JournalWriter,
+  makeCall,
+  type NativeCall,
+  through,
+  writeJournalJsonl,
+} from "../../mod.ts";
 import type { Finding, TrialSpec } from "../../records.ts";
 
 export interface Instrumentation {
-  /** "audit": scripts/audit.ts; "fallback": the journal and sync points only; "none": mode off. */
+  /** "audit": scripts/audit/session.ts; "fallback": the journal and sync points only; "none": mode off. */
   kind: "audit" | "fallback" | "none";
   findings(): Finding[];
-  /** The audit session (scripts/audit.ts), when there is one. */
+  /** The audit session (scripts/audit/session.ts), when there is one. */
   session?: Record<string, unknown>;
   /** Flushes the journal (journal.jsonl in the trial's folder) and detaches. */
   close(): Promise<void>;
@@ -82,11 +88,13 @@ export async function instrument(
   await Deno.mkdir(spec.runDir, { recursive: true });
   let mod: Record<string, unknown> | null = null;
   try {
-    const path = "../audit.ts";
+    const path = "../audit/session.ts";
     mod = await import(path);
   } catch (e) {
     if (!(e instanceof TypeError && /Module not found|Cannot find module/i.test(e.message))) {
-      console.error(`faultline: scripts/audit.ts failed to load, using the trial's own journal: ${e}`);
+      console.error(
+        `faultline: scripts/audit/session.ts failed to load, using the trial's own journal: ${e}`,
+      );
     }
   }
   if (mod && typeof mod.openAudit === "function") {
@@ -132,12 +140,12 @@ export async function instrument(
   return {
     kind: "fallback",
     findings: () => [],
-    async close() {
+    close() {
       detachPoints?.();
       detachWriter();
       writer.close();
-      const { writeJournalJsonl } = await import("../../ffi/journal.ts");
       writeJournalJsonl(ring, join(spec.runDir, "journal.jsonl"));
+      return Promise.resolve();
     },
   };
 }
