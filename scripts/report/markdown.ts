@@ -7,28 +7,16 @@
 import { describeBuild } from "../../ffi/build_info.ts";
 import { envLine } from "../forensics/debugenv.ts";
 import { tally } from "../forensics/hypotheses.ts";
-import { describeSanitizer } from "../forensics/sanitizer.ts";
 import { matrixTable } from "./matrix_table.ts";
 import type { RunReport } from "../../records.ts";
-
-const code = (s: string) => "`" + s.replaceAll("`", "'") + "`";
-const cell = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
-
-function where(step: number | null | undefined, layer: number | null | undefined): string {
-  const p: string[] = [];
-  if (step !== null && step !== undefined) p.push(`step ${step}`);
-  if (layer !== null && layer !== undefined) p.push(`layer ${layer}`);
-  return p.join(", ");
-}
-
-/** "logits sync (sync `stream_synchronize`, step 3)" or "d2h `logits`". */
-function surfacedName(s: NonNullable<RunReport["attribution"]>["surfaced"]): string {
-  if (!s) return "";
-  const w = where(s.step, s.layer);
-  return s.opName
-    ? `${s.opName} (${s.kind} ${code(s.name)}${w ? `, ${w}` : ""})`
-    : `${s.kind} ${code(s.name)}${w ? ` (${w})` : ""}`;
-}
+import {
+  errorObserved,
+  exactStage,
+  otherFindings,
+  rootCauseSection,
+  summaryParagraph,
+} from "./markdown_fault.ts";
+import { cell, code, where } from "./markdown_text.ts";
 
 /** The one-line outcome used in the summary, the CLI and the status server. */
 export function headline(run: RunReport): string {
@@ -91,9 +79,28 @@ function defaultNextSteps(run: RunReport): string[] {
 }
 
 export function buildMarkdown(run: RunReport): string {
-  const a = run.attribution;
-  const rc = a?.rootCause ?? null;
-  const s = a?.surfaced ?? null;
+  const sections = [
+    header(run),
+    summaryParagraph(run),
+    verdictLines(run),
+    errorObserved(run),
+    hypothesisTable(run),
+    exactStage(run),
+    rootCauseSection(run),
+    otherFindings(run),
+    d2hLog(run),
+    timelineSection(run),
+    matrixSection(run),
+    trialTable(run),
+    nextSteps(run),
+    configuration(run),
+    closingLines(run),
+  ];
+  return sections.flat().join("\n") + "\n";
+}
+
+/** Title, date, run id, backend and mode. */
+function header(run: RunReport): string[] {
   const L: string[] = [];
   L.push(`# ${run.experiment} — ${run.status}`, "");
   if (run.title) L.push(`_${run.title}_`, "");
@@ -102,52 +109,15 @@ export function buildMarkdown(run: RunReport): string {
   L.push(`**Backend:** ${run.backend} (${run.device})  `);
   L.push(`**Mode:** ${run.mode}`, "", "---", "");
 
-  // Summary
-  L.push("## Summary", "");
-  if (rc && s) {
-    const w = where(rc.step, rc.layer);
-    L.push(
-      `The run failed with ${code(s.error)} at op #${s.op}, ${surfacedName(s)}. ` +
-        `That op did not cause the fault: it reported the sticky error of an earlier asynchronous launch. ` +
-        (a!.method === "launch-status"
-          ? `The launch itself was refused, so it is its own root cause.`
-          : a!.timingDependent
-          ? `With a sync after every launch the fault disappeared: it is timing-dependent.`
-          : `faultline replayed the trial in a fresh process with a sync after every launch, and the first ` +
-            `sync to fail came right after op #${rc.replayOp ?? rc.op} of the replay.`) +
-        ` The root cause is **${rc.name}**${w ? ` (${w})` : ""} — op #${rc.op}, kernel ${code(rc.kernel)}` +
-        (rc.argument ? `, argument ${code(rc.argument)}` : "") +
-        (rc.invariant ? `, which breaks "${rc.invariant}"` : "") + ".",
-    );
-  } else if (rc) {
-    L.push(
-      `No fault surfaced, but a guard rail flagged **${rc.name}**${
-        where(rc.step, rc.layer) ? ` (${where(rc.step, rc.layer)})` : ""
-      }` +
-        ` — op #${rc.op}${rc.argument ? `, argument ${code(rc.argument)}` : ""}` +
-        (rc.invariant ? `, which breaks "${rc.invariant}"` : "") +
-        (run.status === "BLOCKED"
-          ? "; the call was blocked before it reached the device."
-          : "; it ran unnoticed."),
-    );
-  } else if (s) {
-    L.push(
-      `The run failed with ${code(s.error)} at op #${s.op} (${s.kind} ${
-        code(s.name)
-      }), and no earlier op could be ` +
-        `named as its cause.`,
-    );
-  } else if (run.status !== "OK") {
-    L.push("The run ended with an error before any native call failed and no guard rail fired (see below).");
-  } else {
-    const n = run.matrix ? run.matrix.reduce((t, r) => t + r.iterations, 0) : run.trials.length;
-    L.push(
-      `The fault was **not reproduced**: ${n} trial(s) completed without an error and no guard rail fired.`,
-    );
-  }
-  L.push("");
+  return L;
+}
+
+/** The experiment's notes, the verdict, the hypothesis tally and the time to root cause. */
+function verdictLines(run: RunReport): string[] {
+  const L: string[] = [];
   for (const n of run.notes ?? []) L.push(n, "");
   L.push(`**Verdict:** ${headline(run)}  `);
+  const a = run.attribution;
   const timed = a !== null && (a.replays > 0 || a.method !== "none");
   L.push(`**Hypotheses:** ${tally(run.hypotheses)}${timed ? "  " : ""}`);
   if (timed) {
@@ -157,19 +127,12 @@ export function buildMarkdown(run: RunReport): string {
   }
   L.push("", "---", "");
 
-  // Error observed
-  if (s) {
-    L.push(
-      "## Error Observed",
-      "",
-      "```",
-      `${s.opName ? `${s.opName}: ` : ""}${s.kind} ${s.name} failed: ${s.error}`,
-      "```",
-      "",
-    );
-  }
+  return L;
+}
 
-  // Hypotheses
+/** Each hypothesis with its verdict and evidence. */
+function hypothesisTable(run: RunReport): string[] {
+  const L: string[] = [];
   L.push("## Hypothesis verdicts", "");
   if (run.hypotheses.length === 0) L.push("_No hypotheses declared._");
   else {
@@ -178,97 +141,12 @@ export function buildMarkdown(run: RunReport): string {
   }
   L.push("");
 
-  // Exact stage
-  L.push("## Exact stage of the fault", "");
-  if (!s && !rc) L.push("No op failed.", "");
-  if (s) {
-    L.push(
-      `**Surfaced at:** op #${s.op}, ${surfacedName(s)} — ${s.error}  `,
-    );
-  }
-  if (rc) {
-    L.push(
-      `**Root cause:** op #${rc.op}, ${rc.kind} ${code(rc.kernel)} — **${rc.name}**` +
-        `${where(rc.step, rc.layer) ? `, ${where(rc.step, rc.layer)}` : ""}, stream 0x${
-          rc.stream.toString(16)
-        }  `,
-    );
-    L.push(`**Argument:** ${rc.argument ? code(rc.argument) : "not identified"}  `);
-    L.push(`**Invariant broken:** ${rc.invariant ?? "not identified"}  `);
-    if (rc.detail) L.push(`**Detail:** ${rc.detail}  `);
-    L.push("");
-    if (rc.args.length) {
-      L.push(
-        "| Argument | Address | Allocation | Offset | Bytes touched | Allocation size | State | Access |",
-      );
-      L.push(
-        "|----------|---------|------------|--------|---------------|-----------------|-------|--------|",
-      );
-      for (const p of rc.args) {
-        const mark = p.arg === rc.argument ? " ⟵" : "";
-        L.push(
-          `| ${code(p.arg)}${mark} | ${p.ptr !== undefined ? `0x${p.ptr.toString(16)}` : "?"} | ` +
-            `${p.alloc === null ? "**none**" : `${p.name ?? "?"} (#${p.alloc ?? "?"})`} | ${
-              p.offset ?? "?"
-            } | ` +
-            `${p.bytes ?? "?"} | ${p.size ?? "?"} | ${p.state ?? "?"} | ${p.access ?? "?"} |`,
-        );
-      }
-      L.push("");
-    }
-    const sc = Object.entries(rc.scalars);
-    if (sc.length) L.push(`**Scalars:** ${sc.map(([k, v]) => `${k}=${v}`).join(", ")}`, "");
-  } else L.push("");
+  return L;
+}
 
-  // Root cause with evidence
-  L.push("## Most likely root cause", "");
-  if (rc) {
-    L.push(`### ${rc.name}${rc.invariant ? `: ${rc.invariant}` : ""}`, "");
-  } else if (run.status === "OK") {
-    L.push("### Not identified: the fault did not reproduce", "");
-  } else {
-    L.push("### Not identified", "");
-  }
-  L.push("**Evidence:**", "");
-  const evidence: string[] = [...(a?.evidence ?? [])];
-  for (const f of rc?.findings ?? []) {
-    evidence.push(
-      `guard rail ${code(f.rail)}: ${
-        f.argument ? `argument ${code(f.argument)} ` : ""
-      }breaks "${f.invariant}"` +
-        (f.allocation?.name
-          ? ` (${f.allocation.name}+${f.allocation.offset ?? "?"} of ${f.allocation.bytes ?? "?"} B, ${
-            f.allocation.state ?? "?"
-          })`
-          : "") +
-        (f.detail ? ` — ${f.detail}` : ""),
-    );
-  }
-  if (run.sanitizer) evidence.push(`compute-sanitizer: ${describeSanitizer(run.sanitizer)}`);
-  if (run.findings.length && !rc?.findings.length) {
-    evidence.push(`${run.findings.length} guard finding(s) in the run, none at the root-cause op`);
-  }
-  if (evidence.length === 0) evidence.push("no op failed and no guard rail fired");
-  evidence.forEach((e, i) => L.push(`${i + 1}. ${e}`));
-  L.push("");
-
-  // Other findings
-  const others = run.findings.filter((f) => f.op !== rc?.op);
-  if (others.length) {
-    L.push("### Other guard findings", "");
-    L.push("| Op | Rail | Argument | Invariant | Detail |", "|----|------|----------|-----------|--------|");
-    for (const f of others.slice(0, 30)) {
-      L.push(
-        `| #${f.op} ${cell(f.name ?? "")} | ${cell(f.rail)} | ${cell(f.argument ?? "")} | ${
-          cell(f.invariant)
-        } | ${cell(f.detail ?? "")} |`,
-      );
-    }
-    if (others.length > 30) L.push(`| … | ${others.length - 30} more | | | |`);
-    L.push("");
-  }
-
-  // D2H audit log
+/** A sample of the D2H audit log, when the experiment asked for it. */
+function d2hLog(run: RunReport): string[] {
+  const L: string[] = [];
   if (run.auditLog && run.auditLog.length) {
     const d2h = run.records.filter((r) => r.kind === "d2h");
     const failed = d2h.filter((r) => r.status !== 0 && r.status !== null).length;
@@ -285,7 +163,12 @@ export function buildMarkdown(run: RunReport): string {
     );
   }
 
-  // Timeline
+  return L;
+}
+
+/** The timeline image and where the journal and trace are. */
+function timelineSection(run: RunReport): string[] {
+  const L: string[] = [];
   L.push(
     "## Timeline",
     "",
@@ -299,12 +182,22 @@ export function buildMarkdown(run: RunReport): string {
     "",
   );
 
-  // Matrix
+  return L;
+}
+
+/** The matrix table, when a matrix ran. */
+function matrixSection(run: RunReport): string[] {
+  const L: string[] = [];
   if (run.matrix && run.matrix.length) {
     L.push("## Test results", "", matrixTable(run.matrix), "");
   }
 
-  // Trials
+  return L;
+}
+
+/** The trials the run made (matrix trials summed up in one row). */
+function trialTable(run: RunReport): string[] {
+  const L: string[] = [];
   if (run.trials.length) {
     L.push(
       "## Trials",
@@ -325,12 +218,22 @@ export function buildMarkdown(run: RunReport): string {
     L.push("");
   }
 
-  // Next steps
+  return L;
+}
+
+/** The experiment's next steps, or generated ones. */
+function nextSteps(run: RunReport): string[] {
+  const L: string[] = [];
   L.push("## Next steps", "");
   (run.nextSteps ?? defaultNextSteps(run)).forEach((n, i) => L.push(`${i + 1}. ${n}`));
   L.push("");
 
-  // Configuration
+  return L;
+}
+
+/** Experiment, backend, device, mode, debug environment, config, command and times. */
+function configuration(run: RunReport): string[] {
+  const L: string[] = [];
   L.push("## Configuration", "", "| Key | Value |", "|-----|-------|");
   L.push(`| Experiment | ${cell(run.experiment)} |`);
   L.push(`| Backend | ${cell(run.backend)} |`);
@@ -347,6 +250,13 @@ export function buildMarkdown(run: RunReport): string {
   }
   L.push(`| Command | ${code(run.command)} |`);
   L.push(`| Started | ${run.started} |`, `| Finished | ${run.finished} |`, "");
+  return L;
+}
+
+/** The status and root cause, last. */
+function closingLines(run: RunReport): string[] {
+  const L: string[] = [];
+  const rc = run.attribution?.rootCause ?? null;
   L.push("---", "");
   L.push(`**Status:** ${run.status}  `);
   L.push(
@@ -358,5 +268,5 @@ export function buildMarkdown(run: RunReport): string {
         : "not identified"
     }`,
   );
-  return L.join("\n") + "\n";
+  return L;
 }

@@ -1,0 +1,98 @@
+/**
+ * What an experiment is: its definition (name, hypotheses, mode, the trial it
+ * runs) and what its `run(ctx)` sees in the child. scripts/trials/experiment.ts
+ * runs it.
+ */
+import type { Device, OpContext, Runtime } from "../../mod.ts";
+import type { Hypothesis, MatrixRow, Mode, RunReport, TrialSpec } from "../../records.ts";
+
+/** The FFI API as mod.ts exports it (loaded in the child only). */
+export type FaultlineApi = typeof import("../../mod.ts");
+
+/** What `run(ctx)` gets in the child. */
+export interface TrialContext {
+  spec: TrialSpec;
+  mode: Mode;
+  iteration: number;
+  /** The trial's params: the experiment's defaults, then the matrix row's, then --param. */
+  params: Record<string, unknown>;
+  /** The matrix row asked for extra load. */
+  stress: boolean;
+  runtime: Runtime;
+  device: Device;
+  backend: string;
+  /** Everything mod.ts exports (launch, kernels, errors...). */
+  ffi: FaultlineApi;
+  /** Values returned to the parent (also what run() returns, merged). */
+  values: Record<string, unknown>;
+  /** Configuration to record in the report (model shapes...), merged over the experiment's. */
+  config: Record<string, unknown>;
+  /**
+   * The audit session of the trial (scripts/audit/session.ts: findings, registry, rails, sync policy,
+   * checkModel), null in mode off or without the forensics core.
+   */
+  audit: Record<string, unknown> | null;
+  /** Where in the workload the next ops run (step, layer, the scheduler's op name). */
+  at(where: OpContext): void;
+  /** Logs to stderr (stdout carries the result line). */
+  log(...args: unknown[]): void;
+}
+
+export interface ExperimentDef {
+  /** Folder name under reports/. */
+  name: string;
+  /** One line: what the experiment looks for. */
+  title?: string;
+  config?: Record<string, unknown>;
+  /** Hypotheses to decide (default: the stock set). */
+  hypotheses?: Hypothesis[];
+  /** Mode of the main trial (default "audit"). */
+  mode?: Mode;
+  /** Default params of every trial. */
+  params?: Record<string, unknown>;
+  /** Extra options for the trial's audit session (redzones, contextLength, guards...). */
+  audit?: Record<string, unknown> | ((spec: TrialSpec) => Record<string, unknown>);
+  /** Run a matrix instead of one trial (true: the seeds' B3.63 matrix). */
+  matrix?: MatrixRow[] | boolean;
+  /** Debug environment preset (or variables) every trial runs under. */
+  debugEnv?: string | Record<string, string>;
+  /** Also run one trial under compute-sanitizer where it is installed (NVIDIA). */
+  sanitizer?: boolean;
+  /** Attribute a fault with replays (default true). */
+  attribute?: boolean;
+  /** Also write the seeds' D2H audit log (d2h_audit.log) and put a sample of it in the report. */
+  d2hAudit?: boolean;
+  /** Most replays for the bisection (default 6). */
+  maxReplays?: number;
+  /** Per-trial time limit in ms (default 120 000). */
+  timeoutMs?: number;
+  /** Paragraphs for the report's summary, computed from the finished run. */
+  notes?(run: RunReport): string[];
+  /** Next steps for the report (default: generated from the verdict). */
+  nextSteps?(run: RunReport): string[] | undefined;
+  /** Runs once per trial, in the child. */
+  run(ctx: TrialContext): Promise<void | Record<string, unknown>> | void | Record<string, unknown>;
+}
+
+export interface Experiment extends ExperimentDef {
+  /** Path of the experiment file (the child runs it with --trial). */
+  file?: string;
+}
+
+/** The file that called defineExperiment, from the call stack (file:// URL), or undefined. */
+function callerFile(): string | undefined {
+  const stack = new Error().stack ?? "";
+  for (const line of stack.split("\n").slice(1)) {
+    const m = /(file:\/\/[^\s)]+?):\d+:\d+\)?\s*$/.exec(line);
+    if (m && m[1] !== import.meta.url) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * Declares an experiment. The file that declares it is what the child runs;
+ * it is taken from the call stack (pass `file: import.meta.url` to be explicit).
+ */
+export function defineExperiment(def: ExperimentDef & { file?: string }): Experiment {
+  return { file: def.file ?? callerFile(), ...def };
+}
