@@ -17,7 +17,7 @@
  * there too, so that pointers can be resolved after the ring has wrapped.
  * ffi/journal.ts decodes the ring and the side file into journal.jsonl.
  */
-import type { CallObserver, NativeCall } from "./boundary.ts";
+import type { CallObserver, NativeCall, PointerArg } from "./boundary.ts";
 import type { AllocationInfo, LaunchGeometry, OpKind } from "../records.ts";
 
 // ---- file format (shared with the decoder in ./journal.ts) ----
@@ -185,6 +185,15 @@ export class JournalMapError extends Error {
   }
 }
 
+/** The string ids of a call name and of its arguments and scalars, by position. */
+interface NameIds {
+  nameId: number;
+  args: string[];
+  argIds: number[];
+  keys: string[];
+  keyIds: number[];
+}
+
 /**
  * Writes NativeCalls into the mapped ring. Use it as a CallObserver
  * (`boundary.attach(writer)`) or call intent()/done() directly.
@@ -203,10 +212,7 @@ export class JournalWriter implements CallObserver {
   #side: Deno.FsFile;
   #enc = new TextEncoder();
   #strings = new Map<string, number>();
-  #byName = new Map<
-    string,
-    { nameId: number; args: string[]; argIds: number[]; keys: string[]; keyIds: number[] }
-  >();
+  #byName = new Map<string, NameIds>();
   // calls in flight (before() seen, after() not yet): nested calls nest.
   #stackId = new Float64Array(64);
   #stackSeq = new Int32Array(64);
@@ -342,7 +348,20 @@ export class JournalWriter implements CallObserver {
     i[bi + R_LAYER] = ctx.layer ?? NONE;
     const op = ctx.op;
     i[bi + R_OP] = op === undefined ? 0 : (this.#strings.get(op) ?? this.intern(op));
-    const ps = call.pointers;
+    flags |= this.#writePointers(bi, call.pointers, nc);
+    flags |= this.#writeScalars(bi, call.scalars, nc);
+    i[bi + R_FLAGS] = flags;
+    i[bi + R_EV_INTENT] = ++this.#events;
+    i[bi + R_EV_DONE] = 0;
+    i[bi + R_INTENT] = seq; // commit: the intent is whole
+    return seq;
+  }
+
+  /** The pointer arguments of the record at word `bi`; FLAG_PTR_TRUNCATED when they do not all fit. */
+  #writePointers(bi: number, ps: readonly PointerArg[], nc: NameIds): number {
+    const i = this.#i32, f = this.#f64;
+    const bf = bi >> 1;
+    let flags = 0;
     let np = ps.length;
     if (np > MAX_POINTERS) {
       np = MAX_POINTERS;
@@ -361,8 +380,15 @@ export class JournalWriter implements CallObserver {
       i[bi + R_PTR_META + 2 * k + 1] = (p.access === "r" ? 0 : p.access === "w" ? 1 : 2) | (p.elem << 2);
     }
     i[bi + R_NPTR] = np;
+    return flags;
+  }
+
+  /** The scalar arguments of the record at word `bi`; FLAG_SCALAR_TRUNCATED when they do not all fit. */
+  #writeScalars(bi: number, sc: Record<string, number>, nc: NameIds): number {
+    const i = this.#i32, f = this.#f64;
+    const bf = bi >> 1;
+    let flags = 0;
     let ns = 0;
-    const sc = call.scalars;
     for (const key in sc) {
       if (ns === MAX_SCALARS) {
         flags |= FLAG_SCALAR_TRUNCATED;
@@ -377,11 +403,7 @@ export class JournalWriter implements CallObserver {
       ns++;
     }
     i[bi + R_NSCALAR] = ns;
-    i[bi + R_FLAGS] = flags;
-    i[bi + R_EV_INTENT] = ++this.#events;
-    i[bi + R_EV_DONE] = 0;
-    i[bi + R_INTENT] = seq; // commit: the intent is whole
-    return seq;
+    return flags;
   }
 
   /** Writes the outcome of the record `seq` (status, end time, result). */

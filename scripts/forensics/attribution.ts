@@ -296,10 +296,50 @@ export async function attribute(
   opts: AttributeOptions = {},
 ): Promise<Attribution> {
   const t0 = opts.startedAt ?? performance.now();
-  const ev: string[] = [];
   const died = original.outcome?.status === "CRASH" || original.outcome?.status === "HANG";
   const surfacedRec = findSurfaced(original.records, died);
-  const res: Attribution = {
+  const res = emptyAttribution(original, surfacedRec);
+  const done = () => {
+    res.wallMs = performance.now() - t0;
+    return res;
+  };
+  if (!surfacedRec) {
+    // No fault: a guard finding can still name a root cause (a silent overrun, a blocked call).
+    nameByFinding(original, res, Infinity, "no fault surfaced; ");
+    return done();
+  }
+  res.evidence.push(
+    `the fault surfaced at ${opLabel(surfacedRec)}: ${
+      describeStatus(surfacedRec.status, surfacedRec.extra?.result_name)
+    }`,
+  );
+  if (isLaunchTimeFailure(surfacedRec)) {
+    res.method = "launch-status";
+    res.rootCause = rootCauseOf(surfacedRec, original.findings, original.fault);
+    res.evidence.push(
+      `the launch itself returned ${statusName(surfacedRec.status)}: it failed before running`,
+    );
+    return done();
+  }
+  const blocking = await replay({ mode: "blocking", purpose: "replay" });
+  res.replays++;
+  if (!nameByBlockingReplay(original, blocking, res)) {
+    res.reproducedUnderBlocking = false;
+    res.timingDependent = true;
+    res.evidence.push(
+      "replayed with a sync after every launch: the fault did not come back, so it is timing-dependent",
+    );
+    await bisect(original, surfacedRec, replay, res, opts.maxReplays ?? 6);
+  }
+  settleWitness(original, res);
+  if (!res.rootCause) nameByFinding(original, res, surfacedRec.id, "", " before the fault");
+  return done();
+}
+
+/** An attribution that names nothing yet; the backend's fault info, when it has one, is its witness. */
+function emptyAttribution(original: TrialEvidence, surfacedRec: OpRecord | null): Attribution {
+  const witnessOp = opOfFaultInfo(original.records, original.fault);
+  return {
     method: "none",
     surfaced: surfacedRec ? surfacedAt(surfacedRec) : null,
     rootCause: null,
@@ -308,131 +348,118 @@ export async function attribute(
     criticalSync: null,
     replays: 0,
     wallMs: 0,
-    witness: null,
-    evidence: ev,
+    witness: original.fault && original.fault.status
+      ? { fault: original.fault, op: witnessOp?.id ?? null, agrees: null }
+      : null,
+    evidence: [],
   };
-  const done = () => {
-    res.wallMs = performance.now() - t0;
-    return res;
-  };
-  const witnessOp = opOfFaultInfo(original.records, original.fault);
-  if (original.fault && original.fault.status) {
-    res.witness = { fault: original.fault, op: witnessOp?.id ?? null, agrees: null };
-  }
+}
 
-  if (!surfacedRec) {
-    // No fault: a guard finding can still name a root cause (a silent overrun, a blocked call).
-    const f = rankedFindings(original.findings)[0];
-    if (f) {
-      const r = original.records.find((x) => x.id === f.op) ?? findingRecord(f);
-      res.method = "finding";
-      res.rootCause = rootCauseOf(r, original.findings);
-      ev.push(`no fault surfaced; guard rail ${f.rail} flagged ${opLabel(r)}: ${f.invariant}`);
-    }
-    return done();
-  }
-  ev.push(
-    `the fault surfaced at ${opLabel(surfacedRec)}: ${
-      describeStatus(surfacedRec.status, surfacedRec.extra?.result_name)
-    }`,
-  );
+/** Names the op of the first finding that counts, at or before op `upTo`. */
+function nameByFinding(
+  original: TrialEvidence,
+  res: Attribution,
+  upTo: number,
+  prefix: string,
+  suffix = "",
+): void {
+  const f = rankedFindings(original.findings).find((x) => x.op <= upTo);
+  if (!f) return;
+  const r = original.records.find((x) => x.id === f.op) ?? (upTo === Infinity ? findingRecord(f) : undefined);
+  if (!r) return;
+  res.method = "finding";
+  res.rootCause = rootCauseOf(r, original.findings);
+  res.evidence.push(`${prefix}guard rail ${f.rail} flagged ${opLabel(r)}${suffix}: ${f.invariant}`);
+}
 
-  if (isLaunchTimeFailure(surfacedRec)) {
-    res.method = "launch-status";
-    res.rootCause = rootCauseOf(surfacedRec, original.findings, original.fault);
-    ev.push(`the launch itself returned ${statusName(surfacedRec.status)}: it failed before running`);
-    return done();
-  }
-
-  // Replay with a sync after every launch.
-  const blocking = await replay({ mode: "blocking", purpose: "replay" });
-  res.replays++;
+/**
+ * The replay with a sync after every launch: the first sync that fails names the launch before it.
+ * False when the fault did not come back (it is timing-dependent).
+ */
+function nameByBlockingReplay(original: TrialEvidence, blocking: TrialEvidence, res: Attribution): boolean {
   const blame = blameInReplay(blocking.records);
   if (blame && blame.blamed) {
     res.reproducedUnderBlocking = true;
-    const orig = mapOp(blocking.records, blame.blamed.id, original.records) ?? blame.blamed;
-    res.method = "blocking-replay";
-    res.rootCause = rootCauseOf(orig, original.findings, blocking.fault ?? original.fault, blame.blamed.id);
-    // guard findings of the replay (same checks, replay op ids) for the same op
-    if (res.rootCause.findings.length === 0) {
-      const rf = blocking.findings.filter((f) => f.op === blame.blamed!.id);
-      if (rf.length) {
-        res.rootCause = rootCauseOf(blame.blamed, blocking.findings, blocking.fault, blame.blamed.id);
-        res.rootCause.op = orig.id;
-      }
-    }
-    ev.push(
-      blame.blamed === blame.failed && blame.failed.kind !== "launch"
-        ? `replayed with a sync after every launch: every launch before it completed cleanly, and ` +
-          `${opLabel(blame.failed)} failed by itself (op #${orig.id} in the original run)`
-        : blame.blamed === blame.failed
-        ? `replayed with a sync after every launch: ${opLabel(blame.failed)} failed at launch ` +
-          `(op #${orig.id} in the original run)`
-        : `replayed with a sync after every launch: ${opLabel(blame.failed)} failed right after ` +
-          `${opLabel(blame.blamed)}, so that launch faulted (op #${orig.id} in the original run)`,
-    );
-    const bw = opOfFaultInfo(blocking.records, blocking.fault);
-    if (blocking.fault && blocking.fault.status) {
-      res.witness = {
-        fault: blocking.fault,
-        op: bw ? (mapOp(blocking.records, bw.id, original.records)?.id ?? bw.id) : null,
-        agrees: bw ? bw.id === blame.blamed.id : null,
-      };
-    }
-  } else if (blame && !blame.blamed) {
+    nameBlamedLaunch(original, blocking, blame as { failed: OpRecord; blamed: OpRecord }, res);
+    return true;
+  }
+  if (blame) {
     res.reproducedUnderBlocking = true;
-    ev.push(
+    res.evidence.push(
       `replayed with a sync after every launch: ${opLabel(blame.failed)} failed with no launch before it`,
     );
     const orig = mapOp(blocking.records, blame.failed.id, original.records) ?? blame.failed;
     res.method = "blocking-replay";
     res.rootCause = rootCauseOf(orig, original.findings, blocking.fault);
-  } else if (faulted(blocking)) {
+    return true;
+  }
+  if (faulted(blocking)) {
     res.reproducedUnderBlocking = true;
-    ev.push(`the replay with a sync after every launch ended ${blocking.outcome?.status ?? "in a fault"}`);
-  } else {
-    res.reproducedUnderBlocking = false;
-    res.timingDependent = true;
-    ev.push(
-      "replayed with a sync after every launch: the fault did not come back, so it is timing-dependent",
+    res.evidence.push(
+      `the replay with a sync after every launch ended ${blocking.outcome?.status ?? "in a fault"}`,
     );
-    await bisect(original, surfacedRec, replay, res, opts.maxReplays ?? 6);
+    return true;
   }
+  return false;
+}
 
-  // The backend's fault info as a second witness where the replay did not give one.
-  if (res.witness && res.witness.agrees === null && res.rootCause && res.witness.op !== null) {
-    res.witness.agrees = res.witness.op === res.rootCause.op;
+/** The launch the replay blamed, mapped back to the original trial, with its findings and the replay's witness. */
+function nameBlamedLaunch(
+  original: TrialEvidence,
+  blocking: TrialEvidence,
+  blame: { failed: OpRecord; blamed: OpRecord },
+  res: Attribution,
+): void {
+  const orig = mapOp(blocking.records, blame.blamed.id, original.records) ?? blame.blamed;
+  res.method = "blocking-replay";
+  res.rootCause = rootCauseOf(orig, original.findings, blocking.fault ?? original.fault, blame.blamed.id);
+  // guard findings of the replay (same checks, replay op ids) for the same op
+  if (res.rootCause.findings.length === 0 && blocking.findings.some((f) => f.op === blame.blamed.id)) {
+    res.rootCause = rootCauseOf(blame.blamed, blocking.findings, blocking.fault, blame.blamed.id);
+    res.rootCause.op = orig.id;
   }
+  res.evidence.push(
+    blame.blamed === blame.failed && blame.failed.kind !== "launch"
+      ? `replayed with a sync after every launch: every launch before it completed cleanly, and ` +
+        `${opLabel(blame.failed)} failed by itself (op #${orig.id} in the original run)`
+      : blame.blamed === blame.failed
+      ? `replayed with a sync after every launch: ${opLabel(blame.failed)} failed at launch ` +
+        `(op #${orig.id} in the original run)`
+      : `replayed with a sync after every launch: ${opLabel(blame.failed)} failed right after ` +
+        `${opLabel(blame.blamed)}, so that launch faulted (op #${orig.id} in the original run)`,
+  );
+  const bw = opOfFaultInfo(blocking.records, blocking.fault);
+  if (blocking.fault && blocking.fault.status) {
+    res.witness = {
+      fault: blocking.fault,
+      op: bw ? (mapOp(blocking.records, bw.id, original.records)?.id ?? bw.id) : null,
+      agrees: bw ? bw.id === blame.blamed.id : null,
+    };
+  }
+}
+
+/** The backend's fault info as a second witness (or the only one, when nothing else named an op). */
+function settleWitness(original: TrialEvidence, res: Attribution): void {
+  const w = res.witness;
+  if (w && w.agrees === null && res.rootCause && w.op !== null) w.agrees = w.op === res.rootCause.op;
+  const witnessOp = opOfFaultInfo(original.records, original.fault);
   if (!res.rootCause && witnessOp) {
     res.method = "fault-info";
     res.rootCause = rootCauseOf(witnessOp, original.findings, original.fault);
-    ev.push(`the backend's fault info names ${opLabel(witnessOp)}`);
+    res.evidence.push(`the backend's fault info names ${opLabel(witnessOp)}`);
   }
-  if (res.witness) {
-    const f = res.witness.fault;
-    const whose = res.witness.fault === original.fault ? "" : " of the replay";
-    const addr = f.address ? ` at 0x${f.address.toString(16)}` : "";
-    const agree = res.witness.agrees === true
-      ? " (agrees with the replay)"
-      : res.witness.agrees === false
-      ? " (DISAGREES with the replay)"
-      : "";
-    ev.push(
-      `backend fault info: ${f.op ?? "?"} ${f.access ?? ""} fault${addr}, op #${
-        f.tag ?? "?"
-      }${whose}${agree}`,
-    );
-  }
-  if (!res.rootCause) {
-    const f = rankedFindings(original.findings).find((x) => x.op <= surfacedRec.id);
-    const r = f ? original.records.find((x) => x.id === f.op) : undefined;
-    if (f && r) {
-      res.method = "finding";
-      res.rootCause = rootCauseOf(r, original.findings);
-      ev.push(`guard rail ${f.rail} flagged ${opLabel(r)} before the fault: ${f.invariant}`);
-    }
-  }
-  return done();
+  if (!w) return;
+  const f = w.fault;
+  const whose = w.fault === original.fault ? "" : " of the replay";
+  const addr = f.address ? ` at 0x${f.address.toString(16)}` : "";
+  const agree = w.agrees === true
+    ? " (agrees with the replay)"
+    : w.agrees === false
+    ? " (DISAGREES with the replay)"
+    : "";
+  res.evidence.push(
+    `backend fault info: ${f.op ?? "?"} ${f.access ?? ""} fault${addr}, op #${f.tag ?? "?"}${whose}${agree}`,
+  );
 }
 
 /**

@@ -283,64 +283,76 @@ const USAGE = `usage: deno run -A scripts/model/synth.ts --preset tiny|llama2-7b
   [--dim N] [--ffn N] [--heads N] [--kv-heads N] [--vocab N] [--ctx N] [--rope-base X] [--eps X]
   [--alignment N] [--gguf-version 2|3] [--no-data]`;
 
+const OPTIONS = {
+  preset: { type: "string", default: "tiny" },
+  out: { type: "string" },
+  layers: { type: "string" },
+  dtype: { type: "string", default: "f32" },
+  seed: { type: "string", default: "0" },
+  tied: { type: "boolean", default: false },
+  dim: { type: "string" },
+  ffn: { type: "string" },
+  heads: { type: "string" },
+  "kv-heads": { type: "string" },
+  vocab: { type: "string" },
+  ctx: { type: "string" },
+  "rope-base": { type: "string" },
+  eps: { type: "string" },
+  alignment: { type: "string" },
+  "gguf-version": { type: "string", default: "3" },
+  "no-data": { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** The flags that override a preset's config field. */
+const CONFIG_FLAGS: [keyof LlamaConfig, string][] = [
+  ["nLayers", "layers"],
+  ["dim", "dim"],
+  ["ffnDim", "ffn"],
+  ["nHeads", "heads"],
+  ["nKvHeads", "kv-heads"],
+  ["vocabSize", "vocab"],
+  ["contextLength", "ctx"],
+  ["ropeBase", "rope-base"],
+  ["normEps", "eps"],
+];
+
+function numberFlag(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new RangeError(`--${flag}: not a number: ${v}`);
+  return n;
+}
+
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      preset: { type: "string", default: "tiny" },
-      out: { type: "string" },
-      layers: { type: "string" },
-      dtype: { type: "string", default: "f32" },
-      seed: { type: "string", default: "0" },
-      tied: { type: "boolean", default: false },
-      dim: { type: "string" },
-      ffn: { type: "string" },
-      heads: { type: "string" },
-      "kv-heads": { type: "string" },
-      vocab: { type: "string" },
-      ctx: { type: "string" },
-      "rope-base": { type: "string" },
-      eps: { type: "string" },
-      alignment: { type: "string" },
-      "gguf-version": { type: "string", default: "3" },
-      "no-data": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   const fail = (msg: string) => {
     console.error(`synth: ${msg}\n${USAGE}`);
     return 2;
   };
+  let values;
+  try {
+    values = parseArgs({ args, options: OPTIONS }).values;
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   if (!isPresetName(values.preset)) {
     return fail(`unknown preset ${values.preset} (${Object.keys(PRESETS).join(", ")})`);
   }
   if (!values.out) return fail("--out is required");
   if (values.dtype !== "f32" && values.dtype !== "f16") return fail(`--dtype must be f32 or f16`);
-  const num = (v: string | undefined, flag: string): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new RangeError(`--${flag}: not a number: ${v}`);
-    return n;
-  };
   const overrides: Partial<LlamaConfig> = {};
-  const set = (k: keyof LlamaConfig, flag: string, v: string | undefined) => {
-    const n = num(v, flag);
-    if (n !== undefined) overrides[k] = n;
-  };
+  let seed: number, alignment: number | undefined;
   try {
-    set("nLayers", "layers", values.layers);
-    set("dim", "dim", values.dim);
-    set("ffnDim", "ffn", values.ffn);
-    set("nHeads", "heads", values.heads);
-    set("nKvHeads", "kv-heads", values["kv-heads"]);
-    set("vocabSize", "vocab", values.vocab);
-    set("contextLength", "ctx", values.ctx);
-    set("ropeBase", "rope-base", values["rope-base"]);
-    set("normEps", "eps", values.eps);
+    for (const [key, flag] of CONFIG_FLAGS) {
+      const n = numberFlag(values[flag as keyof typeof values] as string | undefined, flag);
+      if (n !== undefined) overrides[key] = n;
+    }
+    seed = numberFlag(values.seed, "seed") ?? 0;
+    alignment = numberFlag(values.alignment, "alignment");
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -351,10 +363,10 @@ export async function main(args: string[]): Promise<number> {
   if (version !== 2 && version !== 3) return fail("--gguf-version must be 2 or 3");
   const t0 = performance.now();
   const res = await synthGguf(values.out, config, {
-    seed: num(values.seed, "seed") ?? 0,
+    seed,
     dtype: values.dtype,
     tiedOutput: values.tied,
-    alignment: num(values.alignment, "alignment"),
+    alignment,
     version,
     noData: values["no-data"],
     name: `synthetic ${values.preset}`,

@@ -59,132 +59,177 @@ export function timelineSlots(records: OpRecord[], marks: number[], max = 160): 
   return out;
 }
 
-export function buildTimeline(run: RunReport): string {
-  const recs = run.records;
+const LEFT = 170, SLOT_W = 12, BOX_W = 10, LANE_H = 34, TOP = 78, GAP_W = 36;
+
+/** Where everything goes: a slot's x, the stream lanes, the marked ops, the picture's size. */
+interface Layout {
+  slots: Slot[];
+  xs: number[];
+  lanes: Map<number, number>;
+  lanesH: number;
+  width: number;
+  height: number;
+  rootOp: number | undefined;
+  surfOp: number | undefined;
+  findingOps: Set<number>;
+}
+
+function layout(run: RunReport): Layout {
   const rootOp = run.attribution?.rootCause?.op;
   const surfOp = run.attribution?.surfaced?.op;
-  const marks = [rootOp, surfOp].filter((x): x is number => x !== undefined);
-  const slots = timelineSlots(recs, marks);
-  const lanes = streamLanes(recs);
-  const findingOps = new Set(run.findings.map((f) => f.op));
-
-  const left = 170, slotW = 12, boxW = 10, laneH = 34, top = 78;
-  const gapW = 36;
-  let x = left;
+  const slots = timelineSlots(run.records, [rootOp, surfOp].filter((x): x is number => x !== undefined));
+  const lanes = streamLanes(run.records);
+  let x = LEFT;
   const xs: number[] = [];
   for (const s of slots) {
     xs.push(x);
-    x += "gap" in s ? gapW : slotW;
+    x += "gap" in s ? GAP_W : SLOT_W;
   }
-  const width = Math.max(1000, x + 30);
-  const lanesH = lanes.size * laneH;
-  const height = top + lanesH + 110;
-  const o: string[] = [];
-  o.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-      `font-family="Helvetica, Arial, sans-serif" font-size="11">`,
-  );
-  o.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
-  o.push(
+  const lanesH = lanes.size * LANE_H;
+  return {
+    slots,
+    xs,
+    lanes,
+    lanesH,
+    width: Math.max(1000, x + 30),
+    height: TOP + lanesH + 110,
+    rootOp,
+    surfOp,
+    findingOps: new Set(run.findings.map((f) => f.op)),
+  };
+}
+
+export function buildTimeline(run: RunReport): string {
+  const l = layout(run);
+  const o: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${l.width}" height="${l.height}" viewBox="0 0 ${l.width} ${l.height}" ` +
+    `font-family="Helvetica, Arial, sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    ...titleLines(run, l),
+    ...laneBands(l),
+  ];
+  const labels: string[] = [];
+  l.slots.forEach((s, i) => {
+    if ("gap" in s) o.push(...gapMark(l, l.xs[i], s.gap));
+    else {
+      o.push(...opBox(l, l.xs[i], s.rec));
+      if (s.rec.id === l.rootOp || s.rec.id === l.surfOp) {
+        const [line, label] = markedOp(l, l.xs[i], s.rec);
+        o.push(line);
+        labels.push(label);
+      }
+    }
+  });
+  o.push(...labels, ...legend(l), ...caption(run, l), `</svg>`);
+  return o.join("\n") + "\n";
+}
+
+function titleLines(run: RunReport, l: Layout): string[] {
+  return [
     `<text x="12" y="20" font-size="14" font-weight="bold">${
       escapeXml(`${run.experiment} — ${run.status}`)
     }</text>`,
-  );
-  o.push(
     `<text x="12" y="38" fill="#555">${
       escapeXml(
-        `${recs.length} ops on ${lanes.size} stream lane(s), journal order (one slot an op)` +
-          (slots.some((s) => "gap" in s) ? "; long stretches elided" : ""),
+        `${run.records.length} ops on ${l.lanes.size} stream lane(s), journal order (one slot an op)` +
+          (l.slots.some((s) => "gap" in s) ? "; long stretches elided" : ""),
       )
     }</text>`,
-  );
-  for (const [stream, lane] of lanes) {
-    const y = top + lane * laneH;
-    o.push(
-      `<rect x="0" y="${y}" width="${width}" height="${laneH}" fill="${lane % 2 ? "#f7f7f7" : "#ffffff"}"/>`,
-    );
-    o.push(`<text x="12" y="${y + laneH / 2 + 4}">${escapeXml(laneName(stream, lane))}</text>`);
-  }
-  const labels: string[] = [];
-  slots.forEach((s, i) => {
-    const sx = xs[i];
-    if ("gap" in s) {
-      o.push(
-        `<text x="${sx + gapW / 2}" y="${top + lanesH / 2 + 4}" text-anchor="middle" fill="#888">⋯</text>`,
-        `<text x="${sx + gapW / 2}" y="${
-          top + lanesH + 14
-        }" text-anchor="middle" fill="#888" font-size="9">${s.gap}</text>`,
-      );
-      return;
-    }
-    const r = s.rec;
-    const lane = lanes.get(r.stream) ?? 0;
-    const y = top + lane * laneH + 7;
-    const isRoot = r.id === rootOp;
-    const isSurf = r.id === surfOp;
-    const fill = isRoot ? ROOT : isSurf ? SURFACED : COLORS[r.kind] ?? OTHER;
-    const bad = r.status !== null && r.status !== 0;
-    const stroke = bad
-      ? ` stroke="#b00" stroke-width="1.5"`
-      : r.status === null
-      ? ` stroke="#333" stroke-dasharray="2,1"`
-      : "";
-    const tip = `#${r.id} ${r.kind} ${r.name}${r.op ? ` (${r.op})` : ""}` +
-      `${r.step !== undefined ? ` step ${r.step}` : ""}${r.layer !== undefined ? ` layer ${r.layer}` : ""}` +
-      ` status ${r.status ?? "pending"}`;
-    o.push(
-      `<rect x="${sx}" y="${y}" width="${boxW}" height="${laneH - 14}" rx="2" fill="${fill}"${stroke}>` +
-        `<title>${escapeXml(tip)}</title></rect>`,
-    );
-    if (findingOps.has(r.id)) {
-      o.push(
-        `<path d="M${sx} ${y - 2} L${sx + boxW} ${y - 2} L${sx + boxW / 2} ${
-          y + 5
-        } Z" fill="#edc948" stroke="#8a6d00" stroke-width="0.6"/>`,
-      );
-    }
-    if (isRoot || isSurf) {
-      const color = isRoot ? ROOT : SURFACED;
-      const lx = sx + boxW / 2;
-      o.push(
-        `<line x1="${lx}" y1="${isRoot ? 46 : 60}" x2="${lx}" y2="${
-          top + lanesH
-        }" stroke="${color}" stroke-width="1.2" stroke-dasharray="4,2"/>`,
-      );
-      const where = [
-        r.step !== undefined ? `step ${r.step}` : "",
-        r.layer !== undefined ? `layer ${r.layer}` : "",
-      ]
-        .filter(Boolean).join(" ");
-      const text = isRoot
-        ? `root cause: #${r.id} ${r.op ?? r.name}${where ? ` (${where})` : ""}`
-        : `surfaced: #${r.id} ${r.op ? `${r.op} (${r.kind} ${r.name})` : `${r.kind} ${r.name}`}` +
-          `${r.status ? `, status ${r.status}` : ""}`;
-      const anchor = lx > width - 260 ? "end" : "start";
-      labels.push(
-        `<text x="${lx + (anchor === "end" ? -4 : 4)}" y="${
-          isRoot ? 56 : 70
-        }" fill="${color}" font-weight="bold" text-anchor="${anchor}">${escapeXml(text)}</text>`,
-      );
-    }
-  });
-  o.push(...labels);
-  // legend
-  const ly = top + lanesH + 34;
-  const legend: [string, string][] = [
-    ["launch", COLORS.launch],
-    ["h2d", COLORS.h2d],
-    ["d2h", COLORS.d2h],
-    ["d2d", COLORS.d2d],
-    ["memset", COLORS.memset],
-    ["sync", COLORS.sync],
-    ["event", COLORS.event_record],
-    ["alloc/free", COLORS.free],
-    ["root cause", ROOT],
-    ["fault surfaced", SURFACED],
   ];
+}
+
+function laneBands(l: Layout): string[] {
+  const o: string[] = [];
+  for (const [stream, lane] of l.lanes) {
+    const y = TOP + lane * LANE_H;
+    o.push(
+      `<rect x="0" y="${y}" width="${l.width}" height="${LANE_H}" fill="${
+        lane % 2 ? "#f7f7f7" : "#ffffff"
+      }"/>`,
+    );
+    o.push(`<text x="12" y="${y + LANE_H / 2 + 4}">${escapeXml(laneName(stream, lane))}</text>`);
+  }
+  return o;
+}
+
+/** An elided stretch: an ellipsis and how many ops it stands for. */
+function gapMark(l: Layout, sx: number, gap: number): string[] {
+  return [
+    `<text x="${sx + GAP_W / 2}" y="${TOP + l.lanesH / 2 + 4}" text-anchor="middle" fill="#888">⋯</text>`,
+    `<text x="${sx + GAP_W / 2}" y="${
+      TOP + l.lanesH + 14
+    }" text-anchor="middle" fill="#888" font-size="9">${gap}</text>`,
+  ];
+}
+
+/** One op's box on its stream's lane (its tooltip the op itself), flagged when a rail found something. */
+function opBox(l: Layout, sx: number, r: OpRecord): string[] {
+  const y = TOP + (l.lanes.get(r.stream) ?? 0) * LANE_H + 7;
+  const fill = r.id === l.rootOp ? ROOT : r.id === l.surfOp ? SURFACED : COLORS[r.kind] ?? OTHER;
+  const bad = r.status !== null && r.status !== 0;
+  const stroke = bad
+    ? ` stroke="#b00" stroke-width="1.5"`
+    : r.status === null
+    ? ` stroke="#333" stroke-dasharray="2,1"`
+    : "";
+  const tip = `#${r.id} ${r.kind} ${r.name}${r.op ? ` (${r.op})` : ""}` +
+    `${r.step !== undefined ? ` step ${r.step}` : ""}${r.layer !== undefined ? ` layer ${r.layer}` : ""}` +
+    ` status ${r.status ?? "pending"}`;
+  const o = [
+    `<rect x="${sx}" y="${y}" width="${BOX_W}" height="${LANE_H - 14}" rx="2" fill="${fill}"${stroke}>` +
+    `<title>${escapeXml(tip)}</title></rect>`,
+  ];
+  if (l.findingOps.has(r.id)) {
+    o.push(
+      `<path d="M${sx} ${y - 2} L${sx + BOX_W} ${y - 2} L${sx + BOX_W / 2} ${
+        y + 5
+      } Z" fill="#edc948" stroke="#8a6d00" stroke-width="0.6"/>`,
+    );
+  }
+  return o;
+}
+
+/** The root cause's or the surfacing op's guide line and label. */
+function markedOp(l: Layout, sx: number, r: OpRecord): [string, string] {
+  const isRoot = r.id === l.rootOp;
+  const color = isRoot ? ROOT : SURFACED;
+  const lx = sx + BOX_W / 2;
+  const line =
+    `<line x1="${lx}" y1="${isRoot ? 46 : 60}" x2="${lx}" y2="${TOP + l.lanesH}" stroke="${color}" ` +
+    `stroke-width="1.2" stroke-dasharray="4,2"/>`;
+  const where = [
+    r.step !== undefined ? `step ${r.step}` : "",
+    r.layer !== undefined ? `layer ${r.layer}` : "",
+  ]
+    .filter(Boolean).join(" ");
+  const text = isRoot
+    ? `root cause: #${r.id} ${r.op ?? r.name}${where ? ` (${where})` : ""}`
+    : `surfaced: #${r.id} ${r.op ? `${r.op} (${r.kind} ${r.name})` : `${r.kind} ${r.name}`}` +
+      `${r.status ? `, status ${r.status}` : ""}`;
+  const anchor = lx > l.width - 260 ? "end" : "start";
+  const label = `<text x="${lx + (anchor === "end" ? -4 : 4)}" y="${isRoot ? 56 : 70}" fill="${color}" ` +
+    `font-weight="bold" text-anchor="${anchor}">${escapeXml(text)}</text>`;
+  return [line, label];
+}
+
+const LEGEND: [string, string][] = [
+  ["launch", COLORS.launch],
+  ["h2d", COLORS.h2d],
+  ["d2h", COLORS.d2h],
+  ["d2d", COLORS.d2d],
+  ["memset", COLORS.memset],
+  ["sync", COLORS.sync],
+  ["event", COLORS.event_record],
+  ["alloc/free", COLORS.free],
+  ["root cause", ROOT],
+  ["fault surfaced", SURFACED],
+];
+
+function legend(l: Layout): string[] {
+  const ly = TOP + l.lanesH + 34;
+  const o: string[] = [];
   let lx = 12;
-  for (const [name, color] of legend) {
+  for (const [name, color] of LEGEND) {
     o.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${color}"/>`);
     o.push(`<text x="${lx + 14}" y="${ly + 9}">${escapeXml(name)}</text>`);
     lx += 24 + name.length * 6.2;
@@ -198,20 +243,23 @@ export function buildTimeline(run: RunReport): string {
   lx += 110;
   o.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="#fff" stroke="#b00" stroke-width="1.5"/>`);
   o.push(`<text x="${lx + 14}" y="${ly + 9}">error status</text>`);
+  return o;
+}
+
+/** One line under the legend: the root cause and how it was named. */
+function caption(run: RunReport, l: Layout): string[] {
   const a = run.attribution;
-  if (a?.rootCause) {
-    const rc = a.rootCause;
-    o.push(
-      `<text x="12" y="${ly + 34}" fill="#333">${
-        escapeXml(
-          `${rc.name}${rc.argument ? `: argument ${rc.argument}` : ""}${
-            rc.invariant ? ` breaks "${rc.invariant}"` : ""
-          }` +
-            ` — named by ${a.method} in ${a.replays} replay(s), ${(a.wallMs / 1000).toFixed(2)} s`,
-        )
-      }</text>`,
-    );
-  }
-  o.push(`</svg>`);
-  return o.join("\n") + "\n";
+  if (!a?.rootCause) return [];
+  const rc = a.rootCause;
+  const ly = TOP + l.lanesH + 34;
+  return [
+    `<text x="12" y="${ly + 34}" fill="#333">${
+      escapeXml(
+        `${rc.name}${rc.argument ? `: argument ${rc.argument}` : ""}${
+          rc.invariant ? ` breaks "${rc.invariant}"` : ""
+        }` +
+          ` — named by ${a.method} in ${a.replays} replay(s), ${(a.wallMs / 1000).toFixed(2)} s`,
+      )
+    }</text>`,
+  ];
 }

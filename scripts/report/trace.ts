@@ -39,13 +39,22 @@ export function laneName(stream: number, lane: number): string {
 
 const hex = (n: number | undefined) => (n === undefined ? undefined : `0x${n.toString(16)}`);
 
+const PID = 1;
+
 export function buildTrace(run: RunReport): ChromeTrace {
   const recs = run.records;
   const lanes = streamLanes(recs);
   const timed = recs.some((r) => r.time !== undefined);
-  const pid = 1;
   const ev: TraceEvent[] = [
-    { name: "process_name", cat: "__metadata", ph: "M", ts: 0, pid, tid: 0, args: { name: run.experiment } },
+    {
+      name: "process_name",
+      cat: "__metadata",
+      ph: "M",
+      ts: 0,
+      pid: PID,
+      tid: 0,
+      args: { name: run.experiment },
+    },
   ];
   for (const [stream, lane] of lanes) {
     ev.push({
@@ -53,67 +62,25 @@ export function buildTrace(run: RunReport): ChromeTrace {
       cat: "__metadata",
       ph: "M",
       ts: 0,
-      pid,
+      pid: PID,
       tid: lane,
       args: { name: laneName(stream, lane) },
     });
   }
-  const surfaced = run.attribution?.surfaced?.op;
-  const root = run.attribution?.rootCause?.op;
-  recs.forEach((r, i) => {
-    const ts = timed ? (r.time ?? 0) : i * 10;
-    const dur = Math.max(1, timed ? (r.dur ?? 1) : 8);
-    const args: Record<string, unknown> = {
-      op: r.id,
-      kind: r.kind,
-      status: r.status === 0 ? "ok" : describeStatus(r.status, r.extra?.result_name),
-    };
-    if (r.step !== undefined) args.step = r.step;
-    if (r.layer !== undefined) args.layer = r.layer;
-    if (r.op) args.scheduler_op = r.op;
-    for (const [k, v] of Object.entries(r.scalars)) args[k] = v;
-    for (const p of r.pointers) {
-      args[p.arg] =
-        `${hex(p.ptr)} = ${
-          p.alloc === null ? "no allocation" : `${p.name ?? "alloc " + p.alloc}+${p.offset ?? "?"}`
-        }` +
-        ` (${p.bytes ?? "?"} B, ${p.access ?? "?"}${p.state ? ", " + p.state : ""})`;
-    }
-    if (r.id === root) args.root_cause = true;
-    if (r.id === surfaced) args.surfaced = true;
-    ev.push({
-      name: r.op ? `${r.op} (${r.name})` : `${r.kind} ${r.name}`,
-      cat: r.kind,
-      ph: "X",
-      ts,
-      dur,
-      pid,
-      tid: lanes.get(r.stream) ?? 0,
-      args,
-    });
-    if (r.id === root || r.id === surfaced) {
-      ev.push({
-        name: r.id === root ? "ROOT CAUSE" : "fault surfaced",
-        cat: "forensics",
-        ph: "i",
-        ts,
-        pid,
-        tid: lanes.get(r.stream) ?? 0,
-        s: "t",
-        args: { op: r.id },
-      });
-    }
-  });
+  const marks = { surfaced: run.attribution?.surfaced?.op, root: run.attribution?.rootCause?.op };
+  recs.forEach((r, i) =>
+    ev.push(...opEvents(r, timed ? (r.time ?? 0) : i * 10, timed, lanes.get(r.stream) ?? 0, marks))
+  );
   for (const f of run.findings) {
-    const r = recs.find((x) => x.id === f.op);
-    if (!r) continue;
-    const i = recs.indexOf(r);
+    const i = recs.findIndex((x) => x.id === f.op);
+    if (i < 0) continue;
+    const r = recs[i];
     ev.push({
       name: `finding: ${f.invariant}`,
       cat: "finding",
       ph: "i",
       ts: timed ? (r.time ?? 0) : i * 10,
-      pid,
+      pid: PID,
       tid: lanes.get(r.stream) ?? 0,
       s: "t",
       args: { rail: f.rail, op: f.op, argument: f.argument ?? null, detail: f.detail ?? "" },
@@ -124,4 +91,45 @@ export function buildTrace(run: RunReport): ChromeTrace {
     displayTimeUnit: "ms",
     otherData: { experiment: run.experiment, run_id: run.runId, backend: run.backend, timed },
   };
+}
+
+/** An op as a complete event on its lane, plus an instant marking it when it is the root cause or surfaced the fault. */
+function opEvents(
+  r: OpRecord,
+  ts: number,
+  timed: boolean,
+  tid: number,
+  marks: { surfaced?: number; root?: number },
+): TraceEvent[] {
+  const args = opArgs(r);
+  if (r.id === marks.root) args.root_cause = true;
+  if (r.id === marks.surfaced) args.surfaced = true;
+  const name = r.op ? `${r.op} (${r.name})` : `${r.kind} ${r.name}`;
+  const dur = Math.max(1, timed ? (r.dur ?? 1) : 8);
+  const ev: TraceEvent[] = [{ name, cat: r.kind, ph: "X", ts, dur, pid: PID, tid, args }];
+  if (r.id === marks.root || r.id === marks.surfaced) {
+    const mark = r.id === marks.root ? "ROOT CAUSE" : "fault surfaced";
+    ev.push({ name: mark, cat: "forensics", ph: "i", ts, pid: PID, tid, s: "t", args: { op: r.id } });
+  }
+  return ev;
+}
+
+/** An op's status, place in the workload, scalars and pointers (each resolved to its allocation). */
+function opArgs(r: OpRecord): Record<string, unknown> {
+  const args: Record<string, unknown> = {
+    op: r.id,
+    kind: r.kind,
+    status: r.status === 0 ? "ok" : describeStatus(r.status, r.extra?.result_name),
+  };
+  if (r.step !== undefined) args.step = r.step;
+  if (r.layer !== undefined) args.layer = r.layer;
+  if (r.op) args.scheduler_op = r.op;
+  for (const [k, v] of Object.entries(r.scalars)) args[k] = v;
+  for (const p of r.pointers) {
+    const where = p.alloc === null ? "no allocation" : `${p.name ?? "alloc " + p.alloc}+${p.offset ?? "?"}`;
+    args[p.arg] = `${hex(p.ptr)} = ${where} (${p.bytes ?? "?"} B, ${p.access ?? "?"}${
+      p.state ? ", " + p.state : ""
+    })`;
+  }
+  return args;
 }

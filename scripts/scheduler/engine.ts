@@ -70,6 +70,15 @@ export interface EngineOptions {
 
 const MAX_I32 = 0x7fffffff;
 
+/** Which layer and pass an op is built for. */
+interface LayerAt {
+  l: number;
+  phase: Phase;
+  rows: number;
+  /** Position of the first row (prefill). */
+  start: number;
+}
+
 /** Where each pass's result lands on the host. */
 interface HostSide {
   tokens: PinnedBuffer;
@@ -80,6 +89,65 @@ interface HostSide {
   nextI32: Int32Array;
   logits: PinnedBuffer;
   logitsF32: Float32Array;
+}
+
+/** The activations, scratch and KV caches of an engine of `rows` prefill rows and `maxContext` positions. */
+function allocateActivations(
+  buffers: Map<string, DeviceBuffer>,
+  cfg: LlamaConfig,
+  rows: number,
+  maxContext: number,
+  allocate: (bytes: number, name: string) => DeviceBuffer,
+): void {
+  const qDim = cfg.nHeads * cfg.headDim;
+  const kvDim = cfg.nKvHeads * cfg.headDim;
+  const floats: [string, number][] = [
+    ["x", rows * cfg.dim],
+    ["x_norm", rows * cfg.dim],
+    ["q", rows * qDim],
+    ["k", rows * kvDim],
+    ["v", rows * kvDim],
+    ["attn", rows * qDim],
+    ["attn_out", rows * cfg.dim],
+    ["gate", rows * cfg.ffnDim],
+    ["up", rows * cfg.ffnDim],
+    ["ffn_hidden", rows * cfg.ffnDim],
+    ["ffn_out", rows * cfg.dim],
+    ["attn_scratch", attentionDecodeScratchFloats(cfg.nHeads, cfg.headDim, maxContext)],
+    ["logits", cfg.vocabSize],
+  ];
+  const alloc = (name: string, bytes: number) => buffers.set(name, allocate(bytes, name));
+  alloc("tokens", rows * 4);
+  alloc("d_pos", 4);
+  for (const [name, n] of floats) alloc(name, n * 4);
+  alloc("next_token", 4);
+  for (let l = 0; l < cfg.nLayers; l++) {
+    alloc(`k_cache.L${l}`, maxContext * kvDim * 4);
+    alloc(`v_cache.L${l}`, maxContext * kvDim * 4);
+  }
+}
+
+/** The pinned host buffers (tokens, position, next token, logits), each also pushed to `pinned`. */
+function allocateHostSide(device: Device, cfg: LlamaConfig, rows: number, pinned: PinnedBuffer[]): HostSide {
+  const host = (name: string, bytes: number) => {
+    const p = device.hostAlloc(bytes, { name });
+    pinned.push(p);
+    return p;
+  };
+  const tokens = host("tokens_host", rows * 4);
+  const pos = host("pos_host", 4);
+  const next = host("next_token_host", 4);
+  const logits = host("logits_host", cfg.vocabSize * 4);
+  return {
+    tokens,
+    tokensI32: new Int32Array(tokens.buffer, 0, rows),
+    pos,
+    posI32: new Int32Array(pos.buffer, 0, 1),
+    next,
+    nextI32: new Int32Array(next.buffer, 0, 1),
+    logits,
+    logitsF32: new Float32Array(logits.buffer, 0, cfg.vocabSize),
+  };
 }
 
 export class LlamaEngine {
@@ -151,51 +219,8 @@ export class LlamaEngine {
     let copy: Stream | null = null;
     let event: Event | null = null;
     try {
-      const rows = this.maxPrefill;
-      const qDim = cfg.nHeads * cfg.headDim;
-      const kvDim = cfg.nKvHeads * cfg.headDim;
-      const alloc = (name: string, bytes: number) => {
-        buffers.set(name, allocate(bytes, name));
-      };
-      alloc("tokens", rows * 4);
-      alloc("d_pos", 4);
-      alloc("x", rows * cfg.dim * 4);
-      alloc("x_norm", rows * cfg.dim * 4);
-      alloc("q", rows * qDim * 4);
-      alloc("k", rows * kvDim * 4);
-      alloc("v", rows * kvDim * 4);
-      alloc("attn", rows * qDim * 4);
-      alloc("attn_out", rows * cfg.dim * 4);
-      alloc("gate", rows * cfg.ffnDim * 4);
-      alloc("up", rows * cfg.ffnDim * 4);
-      alloc("ffn_hidden", rows * cfg.ffnDim * 4);
-      alloc("ffn_out", rows * cfg.dim * 4);
-      alloc("attn_scratch", attentionDecodeScratchFloats(cfg.nHeads, cfg.headDim, this.maxContext) * 4);
-      alloc("logits", cfg.vocabSize * 4);
-      alloc("next_token", 4);
-      for (let l = 0; l < cfg.nLayers; l++) {
-        alloc(`k_cache.L${l}`, this.maxContext * kvDim * 4);
-        alloc(`v_cache.L${l}`, this.maxContext * kvDim * 4);
-      }
-      const host = (name: string, bytes: number) => {
-        const p = device.hostAlloc(bytes, { name });
-        pinned.push(p);
-        return p;
-      };
-      const tokens = host("tokens_host", rows * 4);
-      const pos = host("pos_host", 4);
-      const next = host("next_token_host", 4);
-      const logits = host("logits_host", cfg.vocabSize * 4);
-      this.#host = {
-        tokens,
-        tokensI32: new Int32Array(tokens.buffer, 0, rows),
-        pos,
-        posI32: new Int32Array(pos.buffer, 0, 1),
-        next,
-        nextI32: new Int32Array(next.buffer, 0, 1),
-        logits,
-        logitsF32: new Float32Array(logits.buffer, 0, cfg.vocabSize),
-      };
+      allocateActivations(buffers, cfg, this.maxPrefill, this.maxContext, allocate);
+      this.#host = allocateHostSide(device, cfg, this.maxPrefill, pinned);
       compute = device.createStream();
       copy = device.createStream();
       event = device.createEvent();
@@ -453,149 +478,138 @@ export class LlamaEngine {
   /** The block ops of one layer, for `rows` tokens (decode: rows 1, device position). */
   #layerOps(l: number, phase: Phase, rows: number, start: number, ops: Op[]): void {
     const c = this.config;
-    const b = (n: string) => this.buffer(n);
+    const at: LayerAt = { l, phase, rows, start };
     const w = (n: string) => this.#weight(`blk.${l}.${n}.weight`);
-    const decode = phase === "decode";
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
-    const proj = (
-      name: OpName,
-      y: string,
-      weight: DeviceWeight,
-      x: string,
-      outDim: number,
-      inDim: number,
-    ) => {
-      const f16 = weight.dtype === "f16";
-      if (decode) {
-        ops.push(this.#launchOp(name, l, phase, f16 ? K.matvecF16 : K.matvecF32, {
-          y: b(y),
-          w: weight.buffer,
-          x: b(x),
-          out_dim: outDim,
-          in_dim: inDim,
-        }));
-      } else {
-        ops.push(this.#launchOp(name, l, phase, f16 ? K.matmulF16 : K.matmulF32, {
-          y: b(y),
-          w: weight.buffer,
-          x: b(x),
-          n_tokens: rows,
-          out_dim: outDim,
-          in_dim: inDim,
-        }));
-      }
-    };
-    const norm = (name: OpName, weight: DeviceWeight) =>
-      ops.push(this.#launchOp(name, l, phase, K.rmsnorm, {
-        out: b("x_norm"),
-        x: b("x"),
-        weight: weight.buffer,
-        rows,
-        dim: c.dim,
-        eps: c.normEps,
-      }));
-    const rope = (name: OpName, x: string, heads: number) =>
-      ops.push(
-        decode
-          ? this.#launchOp(name, l, phase, K.ropeDpos, {
-            x: b(x),
-            seq_len: 1,
-            heads,
-            head_dim: c.headDim,
-            pos: b("d_pos"),
-            freq_base: c.ropeBase,
-          })
-          : this.#launchOp(name, l, phase, K.rope, {
-            x: b(x),
-            seq_len: rows,
-            heads,
-            head_dim: c.headDim,
-            pos_offset: start,
-            freq_base: c.ropeBase,
-          }),
-      );
-    const kc = b(`k_cache.L${l}`);
-    const vc = b(`v_cache.L${l}`);
+    ops.push(
+      this.#normOp(at, "RMSNorm attn", w("attn_norm")),
+      this.#projOp(at, "Q proj", "q", w("attn_q"), "x_norm", qDim, c.dim),
+      this.#projOp(at, "K proj", "k", w("attn_k"), "x_norm", kvDim, c.dim),
+      this.#projOp(at, "V proj", "v", w("attn_v"), "x_norm", kvDim, c.dim),
+      this.#ropeOp(at, "RoPE Q", "q", c.nHeads),
+      this.#ropeOp(at, "RoPE K", "k", c.nKvHeads),
+      this.#kvAppendOp(at),
+      this.#attentionOp(at),
+      this.#projOp(at, "O proj", "attn_out", w("attn_output"), "attn", c.dim, qDim),
+      this.#addOp(at, "residual attn", "attn_out", rows * c.dim),
+      this.#normOp(at, "RMSNorm ffn", w("ffn_norm")),
+      this.#projOp(at, "gate proj", "gate", w("ffn_gate"), "x_norm", c.ffnDim, c.dim),
+      this.#projOp(at, "up proj", "up", w("ffn_up"), "x_norm", c.ffnDim, c.dim),
+      this.#launchOp("SiLU mul", l, phase, K.siluMul, {
+        out: this.buffer("ffn_hidden"),
+        gate: this.buffer("gate"),
+        up: this.buffer("up"),
+        n: rows * c.ffnDim,
+      }),
+      this.#projOp(at, "down proj", "ffn_out", w("ffn_down"), "ffn_hidden", c.dim, c.ffnDim),
+      this.#addOp(at, "residual ffn", "ffn_out", rows * c.dim),
+    );
+  }
 
-    norm("RMSNorm attn", w("attn_norm"));
-    proj("Q proj", "q", w("attn_q"), "x_norm", qDim, c.dim);
-    proj("K proj", "k", w("attn_k"), "x_norm", kvDim, c.dim);
-    proj("V proj", "v", w("attn_v"), "x_norm", kvDim, c.dim);
-    rope("RoPE Q", "q", c.nHeads);
-    rope("RoPE K", "k", c.nKvHeads);
+  /** y = W x: a mat-vec when decoding, a matmul over the rows otherwise (f16 or f32 weights). */
+  #projOp(
+    at: LayerAt,
+    name: OpName,
+    y: string,
+    weight: DeviceWeight,
+    x: string,
+    outDim: number,
+    inDim: number,
+  ): Op {
+    const f16 = weight.dtype === "f16";
+    const args = { y: this.buffer(y), w: weight.buffer, x: this.buffer(x), out_dim: outDim, in_dim: inDim };
+    if (at.phase === "decode") {
+      return this.#launchOp(name, at.l, at.phase, f16 ? K.matvecF16 : K.matvecF32, args);
+    }
+    const kernel = f16 ? K.matmulF16 : K.matmulF32;
+    return this.#launchOp(name, at.l, at.phase, kernel, { ...args, n_tokens: at.rows });
+  }
+
+  #normOp(at: LayerAt, name: OpName, weight: DeviceWeight): Op {
+    const c = this.config;
+    return this.#launchOp(name, at.l, at.phase, K.rmsnorm, {
+      out: this.buffer("x_norm"),
+      x: this.buffer("x"),
+      weight: weight.buffer,
+      rows: at.rows,
+      dim: c.dim,
+      eps: c.normEps,
+    });
+  }
+
+  /** RoPE of `x`: at the device-side position when decoding, from `start` otherwise. */
+  #ropeOp(at: LayerAt, name: OpName, x: string, heads: number): Op {
+    const c = this.config;
+    const common = { x: this.buffer(x), heads, head_dim: c.headDim, freq_base: c.ropeBase };
+    return at.phase === "decode"
+      ? this.#launchOp(name, at.l, at.phase, K.ropeDpos, { ...common, seq_len: 1, pos: this.buffer("d_pos") })
+      : this.#launchOp(name, at.l, at.phase, K.rope, { ...common, seq_len: at.rows, pos_offset: at.start });
+  }
+
+  #kvAppendOp(at: LayerAt): Op {
+    const c = this.config;
     const kv = {
-      k_cache: kc,
-      v_cache: vc,
-      k: b("k"),
-      v: b("v"),
-      seq_len: rows,
+      k_cache: this.buffer(`k_cache.L${at.l}`),
+      v_cache: this.buffer(`v_cache.L${at.l}`),
+      k: this.buffer("k"),
+      v: this.buffer("v"),
+      seq_len: at.rows,
       n_head_kv: c.nKvHeads,
       head_dim: c.headDim,
     };
-    ops.push(
-      decode
-        ? this.#launchOp("KV append", l, phase, K.kvAppendDpos, {
-          ...kv,
-          pos: b("d_pos"),
-          ctx_len: this.maxContext,
-        })
-        : this.#launchOp("KV append", l, phase, K.kvAppend, {
-          ...kv,
-          pos_offset: start,
-          ctx_len: this.maxContext,
-        }),
-    );
-    if (decode) {
+    return at.phase === "decode"
+      ? this.#launchOp("KV append", at.l, at.phase, K.kvAppendDpos, {
+        ...kv,
+        pos: this.buffer("d_pos"),
+        ctx_len: this.maxContext,
+      })
+      : this.#launchOp("KV append", at.l, at.phase, K.kvAppend, {
+        ...kv,
+        pos_offset: at.start,
+        ctx_len: this.maxContext,
+      });
+  }
+
+  /** Attention over the cache: decode keeps its args to update n_ctx every step. */
+  #attentionOp(at: LayerAt): Op {
+    const c = this.config;
+    const common = {
+      out: this.buffer("attn"),
+      q: this.buffer("q"),
+      k_cache: this.buffer(`k_cache.L${at.l}`),
+      v_cache: this.buffer(`v_cache.L${at.l}`),
+    };
+    if (at.phase === "decode") {
       const args = {
-        out: b("attn"),
-        q: b("q"),
-        k_cache: kc,
-        v_cache: vc,
-        scratch: b("attn_scratch"),
+        ...common,
+        scratch: this.buffer("attn_scratch"),
         n_head: c.nHeads,
         n_head_kv: c.nKvHeads,
         head_dim: c.headDim,
         n_ctx: 1,
       };
       this.#attnDecodeArgs.push(args);
-      ops.push(this.#launchOp("attention", l, phase, K.attentionDecode, args));
-    } else {
-      ops.push(this.#launchOp("attention", l, phase, K.attentionPrefill, {
-        out: b("attn"),
-        q: b("q"),
-        k_cache: kc,
-        v_cache: vc,
-        seq_len: rows,
-        n_head: c.nHeads,
-        n_head_kv: c.nKvHeads,
-        head_dim: c.headDim,
-        n_ctx: start + rows,
-      }));
+      return this.#launchOp("attention", at.l, at.phase, K.attentionDecode, args);
     }
-    proj("O proj", "attn_out", w("attn_output"), "attn", c.dim, qDim);
-    ops.push(this.#launchOp("residual attn", l, phase, K.add, {
-      out: b("x"),
-      a: b("x"),
-      b: b("attn_out"),
-      n: rows * c.dim,
-    }));
-    norm("RMSNorm ffn", w("ffn_norm"));
-    proj("gate proj", "gate", w("ffn_gate"), "x_norm", c.ffnDim, c.dim);
-    proj("up proj", "up", w("ffn_up"), "x_norm", c.ffnDim, c.dim);
-    ops.push(this.#launchOp("SiLU mul", l, phase, K.siluMul, {
-      out: b("ffn_hidden"),
-      gate: b("gate"),
-      up: b("up"),
-      n: rows * c.ffnDim,
-    }));
-    proj("down proj", "ffn_out", w("ffn_down"), "ffn_hidden", c.dim, c.ffnDim);
-    ops.push(this.#launchOp("residual ffn", l, phase, K.add, {
-      out: b("x"),
-      a: b("x"),
-      b: b("ffn_out"),
-      n: rows * c.dim,
-    }));
+    return this.#launchOp("attention", at.l, at.phase, K.attentionPrefill, {
+      ...common,
+      seq_len: at.rows,
+      n_head: c.nHeads,
+      n_head_kv: c.nKvHeads,
+      head_dim: c.headDim,
+      n_ctx: at.start + at.rows,
+    });
+  }
+
+  /** x += `other` over n floats. */
+  #addOp(at: LayerAt, name: OpName, other: string, n: number): Op {
+    return this.#launchOp(name, at.l, at.phase, K.add, {
+      out: this.buffer("x"),
+      a: this.buffer("x"),
+      b: this.buffer(other),
+      n,
+    });
   }
 
   /** Token upload and embedding for `rows` tokens. */
