@@ -26,7 +26,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { boundary, type Device, launch, type NativeCall, type PointerArg, runtime, tick } from "../../mod.ts";
-import { openAudit } from "../audit/session.ts";
+import { type AuditOptions, openAudit } from "../audit/session.ts";
 import { type LlamaConfig, presetConfig } from "../model/config.ts";
 import { gpuModel } from "../model/gpu_model.ts";
 import { LlamaEngine } from "../scheduler/mod.ts";
@@ -50,6 +50,7 @@ const ptr = (arg: string, p: number, bytes: number, access: "r" | "w" | "rw", el
   elem,
 });
 
+// long-function: one table, the 17 calls of a 7B decode layer over its 22 allocations, in issue order
 /**
  * One 7B decode layer's calls (the shapes the scheduler issues), over fake
  * addresses, with the allocations they point into: for profiling the
@@ -209,128 +210,122 @@ function syntheticLoop(calls: NativeCall[], n: number): [number, number, number]
   return [wall, ((cpu.user + cpu.system) * 1e3) / n, main];
 }
 
+type BenchSession = { close(): void; reportDir: string; readonly findings: unknown[] };
+
+/** The layer's allocations as alloc calls through the boundary, so the registry knows them. */
+function announceAllocations(allocs: { name: string; bytes: number; base: number }[]): void {
+  for (const a of allocs) {
+    const c: NativeCall = {
+      id: boundary.nextId(),
+      kind: "alloc",
+      name: a.name,
+      device: 0,
+      stream: 0,
+      scalars: { bytes: a.bytes, redzone: 0, allocBytes: a.bytes },
+      pointers: [],
+      context: {},
+    };
+    boundary.before(c);
+    boundary.after(c, 0, a.base);
+  }
+}
+
+/** Medians of wall, process CPU and launching-thread CPU per call over `reps` loops of `n` calls. */
+function observerTimes(
+  calls: NativeCall[],
+  n: number,
+  reps: number,
+  session: BenchSession | null,
+  offThread: boolean,
+) {
+  syntheticLoop(calls, Math.min(n, 100_000)); // warm up (JIT)
+  const wall: number[] = [], cpu: number[] = [], main: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const [w, c, m] = syntheticLoop(calls, n);
+    wall.push(w), cpu.push(c), main.push(m);
+    // the worker catches up between repetitions (reading the findings waits for it)
+    if (offThread) void session!.findings.length;
+  }
+  return { wall: median(wall), cpu: median(cpu), main: median(main) };
+}
+
+function observerRows(
+  label: string,
+  t: { wall: number; cpu: number; main: number },
+  note: string,
+  offThread: boolean,
+): BenchRow[] {
+  const row = (metric: string, value: number, rowNote: string): BenchRow => ({
+    section: "audit-calls",
+    metric: `observer, ${label}${metric}`,
+    value,
+    unit: "ns/call",
+    note: rowNote,
+  });
+  if (!offThread) {
+    return [
+      row("", t.wall, note),
+      row(
+        ", CPU time",
+        t.cpu,
+        "process CPU time (user + system) per call: steadier than wall time on a shared machine",
+      ),
+    ];
+  }
+  return [
+    row(
+      ", launching thread CPU time",
+      t.main,
+      note + "; the launching thread's own CPU time (schedstat): what the workload's thread pays",
+    ),
+    row(
+      ", worker CPU time",
+      t.cpu - t.main,
+      "process CPU time less the launching thread's: the audit worker's checks (on another core)",
+    ),
+    row(
+      "",
+      t.wall,
+      "wall time of the launching thread; it waits when the worker falls half a ring behind " +
+        "(this loop makes calls far faster than a decode does)",
+    ),
+  ];
+}
+
 function observerCost(ctx: BenchContext): BenchRow[] {
   const n = ctx.quick ? 100_000 : 1_000_000;
   const reps = ctx.quick ? 3 : 5;
   const { allocs, calls } = decodeLayerCalls();
-  const run = (
-    label: string,
-    open: (() => { close(): void; reportDir: string; readonly findings: unknown[] }) | null,
-    offThread = false,
-  ): BenchRow[] => {
+  const note = `${n} calls of a 7B decode layer (${calls.length} launches, 1-5 pointers each), ` +
+    `before+after, no native call, median of ${reps}`;
+  const run = (label: string, open: (() => BenchSession) | null, offThread = false): BenchRow[] => {
     const session = open?.() ?? null;
     try {
-      for (const a of allocs) {
-        const c: NativeCall = {
-          id: boundary.nextId(),
-          kind: "alloc",
-          name: a.name,
-          device: 0,
-          stream: 0,
-          scalars: { bytes: a.bytes, redzone: 0, allocBytes: a.bytes },
-          pointers: [],
-          context: {},
-        };
-        boundary.before(c);
-        boundary.after(c, 0, a.base);
-      }
-      syntheticLoop(calls, Math.min(n, 100_000)); // warm up (JIT)
-      const wall: number[] = [], cpu: number[] = [], main: number[] = [];
-      for (let r = 0; r < reps; r++) {
-        const [w, c, m] = syntheticLoop(calls, n);
-        wall.push(w);
-        cpu.push(c);
-        main.push(m);
-        // the worker catches up between repetitions (reading the findings waits for it)
-        if (offThread) void session!.findings.length;
-      }
-      const note = `${n} calls of a 7B decode layer (${calls.length} launches, 1-5 pointers each), ` +
-        `before+after, no native call, median of ${reps}`;
-      if (offThread) {
-        return [
-          {
-            section: "audit-calls",
-            metric: `observer, ${label}, launching thread CPU time`,
-            value: median(main),
-            unit: "ns/call",
-            note: note + "; the launching thread's own CPU time (schedstat): what the workload's thread pays",
-          },
-          {
-            section: "audit-calls",
-            metric: `observer, ${label}, worker CPU time`,
-            value: median(cpu) - median(main),
-            unit: "ns/call",
-            note: "process CPU time less the launching thread's: the audit worker's checks (on another core)",
-          },
-          {
-            section: "audit-calls",
-            metric: `observer, ${label}`,
-            value: median(wall),
-            unit: "ns/call",
-            note: "wall time of the launching thread; it waits when the worker falls half a ring behind " +
-              "(this loop makes calls far faster than a decode does)",
-          },
-        ];
-      }
-      return [
-        { section: "audit-calls", metric: `observer, ${label}`, value: median(wall), unit: "ns/call", note },
-        {
-          section: "audit-calls",
-          metric: `observer, ${label}, CPU time`,
-          value: median(cpu),
-          unit: "ns/call",
-          note: "process CPU time (user + system) per call: steadier than wall time on a shared machine",
-        },
-      ];
+      announceAllocations(allocs);
+      return observerRows(label, observerTimes(calls, n, reps, session, offThread), note, offThread);
     } finally {
       closeAndRemove(session);
     }
   };
-  const dir = () => Deno.makeTempDirSync({ prefix: "fl-bench-audit-" });
-  const rows = [
+  const audit = (o: Partial<AuditOptions>) => () =>
+    openAudit({
+      device: ctx.device,
+      reportDir: Deno.makeTempDirSync({ prefix: "fl-bench-audit-" }),
+      mode: "audit",
+      journalCapacity: 8192,
+      ...o,
+    });
+  return [
     ...run("off (nothing attached)", null),
-    ...run(
-      "journal only",
-      () =>
-        openAudit({
-          device: ctx.device,
-          reportDir: dir(),
-          mode: "audit",
-          guards: [],
-          races: false,
-          journalCapacity: 8192,
-        }),
-    ),
-    ...run(
-      "journal + registry + rails",
-      () =>
-        openAudit({
-          device: ctx.device,
-          reportDir: dir(),
-          mode: "audit",
-          races: false,
-          journalCapacity: 8192,
-          offThread: false,
-        }),
-    ),
-    ...run(
-      "audit (journal + registry + rails + races)",
-      () =>
-        openAudit({
-          device: ctx.device,
-          reportDir: dir(),
-          mode: "audit",
-          journalCapacity: 8192,
-          offThread: false,
-        }),
-    ),
+    ...run("journal only", audit({ guards: [], races: false })),
+    ...run("journal + registry + rails", audit({ races: false, offThread: false })),
+    ...run("audit (journal + registry + rails + races)", audit({ offThread: false })),
     ...run(
       "audit off-thread (journal; registry + rails + races in the audit worker)",
-      () => openAudit({ device: ctx.device, reportDir: dir(), mode: "audit", journalCapacity: 65536 }),
+      audit({ journalCapacity: 65536 }),
       true,
     ),
   ];
-  return rows;
 }
 
 function launchCost(ctx: BenchContext): BenchRow[] {

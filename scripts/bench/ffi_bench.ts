@@ -3,7 +3,7 @@
  * from TypeScript against the same launches from a C loop (fl_bench_tick_loop),
  * and copy bandwidth (D2H pinned and pageable against D2D, as ratios).
  */
-import { boundary, launch, tick } from "../../mod.ts";
+import { boundary, type Device, type DeviceBuffer, launch, type Stream, tick } from "../../mod.ts";
 // type-only: main.ts imports this file, so a value import would be a cycle
 import type { BenchContext, BenchRow, BenchSection } from "./main.ts";
 
@@ -34,6 +34,43 @@ function noop(ctx: BenchContext): BenchRow[] {
   }];
 }
 
+/** Four ways to launch `n` ticks and wait: launch() from TS, a loop in C, the raw symbol, launch() observed. */
+function launchPaths(dev: Device, stream: Stream, counter: DeviceBuffer, n: number) {
+  const s64 = stream.handle64;
+  const c64 = counter.ptr64;
+  const sym = dev.symbols;
+  const check = (st: number, what: string) => {
+    if (st !== 0) throw new Error(`${what} returned ${st}`);
+  };
+  const timed = (fn: () => void) => {
+    const t = performance.now();
+    fn();
+    stream.synchronize();
+    return performance.now() - t;
+  };
+  const fromTs = () =>
+    timed(() => {
+      for (let i = 0; i < n; i++) launch(dev, stream, tick, { counter });
+    });
+  return {
+    fromTs,
+    fromC: () => timed(() => check(sym.fl_bench_tick_loop(dev.ordinal, s64, c64, n), "fl_bench_tick_loop")),
+    raw: () =>
+      timed(() => {
+        const launchTick = sym.fl_launch_tick;
+        for (let i = 0; i < n; i++) check(launchTick(dev.ordinal, s64, c64), "fl_launch_tick");
+      }),
+    observed: () => {
+      const detach = boundary.attach({});
+      try {
+        return fromTs();
+      } finally {
+        detach();
+      }
+    },
+  };
+}
+
 function launches(ctx: BenchContext): BenchRow[] {
   const dev = ctx.device;
   const n = ctx.quick ? 20_000 : 100_000;
@@ -42,59 +79,13 @@ function launches(ctx: BenchContext): BenchRow[] {
   using stream = dev.createStream();
   using counter = dev.malloc(4, { name: "tick_counter" });
   counter.fill(0);
-  const s64 = stream.handle64;
-  const c64 = counter.ptr64;
-  const sym = dev.symbols;
-  const check = (st: number, what: string) => {
-    if (st !== 0) throw new Error(`${what} returned ${st}`);
-  };
-
-  const fromTs = () => {
-    const t = performance.now();
-    for (let i = 0; i < n; i++) launch(dev, stream, tick, { counter });
-    stream.synchronize();
-    return performance.now() - t;
-  };
-  const fromC = () => {
-    const t = performance.now();
-    check(sym.fl_bench_tick_loop(dev.ordinal, s64, c64, n), "fl_bench_tick_loop");
-    stream.synchronize();
-    return performance.now() - t;
-  };
-  const raw = () => {
-    const t = performance.now();
-    const launchTick = sym.fl_launch_tick;
-    for (let i = 0; i < n; i++) check(launchTick(dev.ordinal, s64, c64), "fl_launch_tick");
-    stream.synchronize();
-    return performance.now() - t;
-  };
-  const observed = () => {
-    const detach = boundary.attach({});
-    try {
-      return fromTs();
-    } finally {
-      detach();
-    }
-  };
-
-  // warm up both paths
-  for (let i = 0; i < 2; i++) {
-    fromTs();
-    fromC();
-    raw();
-  }
-  const ts: number[] = [];
-  const c: number[] = [];
-  const rw: number[] = [];
+  const p = launchPaths(dev, stream, counter, n);
+  for (let i = 0; i < 2; i++) p.fromTs(), p.fromC(), p.raw(); // warm up every path
+  const ts: number[] = [], c: number[] = [], rw: number[] = [], obs: number[] = [];
   // interleaved, so drift on a shared machine hits all alike
-  for (let r = 0; r < reps; r++) {
-    ts.push(fromTs());
-    c.push(fromC());
-    rw.push(raw());
-  }
-  observed();
-  const obs: number[] = [];
-  for (let r = 0; r < reps; r++) obs.push(observed());
+  for (let r = 0; r < reps; r++) ts.push(p.fromTs()), c.push(p.fromC()), rw.push(p.raw());
+  p.observed();
+  for (let r = 0; r < reps; r++) obs.push(p.observed());
   stream.synchronize();
   const out = new Uint32Array(1);
   counter.download(out);
@@ -102,48 +93,46 @@ function launches(ctx: BenchContext): BenchRow[] {
   if (out[0] !== expected % 2 ** 32) {
     throw new Error(`tick counter ${out[0]}, expected ${expected}: launches went missing`);
   }
+  const rate = (times: number[]) => n / (median(times) / 1e3);
+  return launchRows(
+    rate(ts),
+    rate(c),
+    rate(rw),
+    rate(obs),
+    `${n} tick launches + stream sync, median of ${reps}`,
+  );
+}
 
-  const tsRate = n / (median(ts) / 1e3);
-  const cRate = n / (median(c) / 1e3);
-  const obsRate = n / (median(obs) / 1e3);
-  const rawRate = n / (median(rw) / 1e3);
-  const note = `${n} tick launches + stream sync, median of ${reps}`;
+function launchRows(
+  tsRate: number,
+  cRate: number,
+  rawRate: number,
+  obsRate: number,
+  note: string,
+): BenchRow[] {
+  const row = (metric: string, value: number, unit: string, rowNote = note): BenchRow => ({
+    section: "ffi",
+    metric,
+    value,
+    unit,
+    note: rowNote,
+  });
   return [
-    {
-      section: "ffi",
-      metric: "launch tick from TS (launch(), boundary inactive)",
-      value: tsRate,
-      unit: "launches/s",
-      note,
-    },
-    {
-      section: "ffi",
-      metric: "launch tick from C (fl_bench_tick_loop)",
-      value: cRate,
-      unit: "launches/s",
-      note,
-    },
-    {
-      section: "ffi",
-      metric: "launch throughput TS/C",
-      value: tsRate / cRate,
-      unit: "ratio",
-      note: "goal >= 0.9",
-    },
-    {
-      section: "ffi",
-      metric: "launch tick from TS, raw symbol (no validation)",
-      value: rawRate,
-      unit: "launches/s",
-      note: "the FFI call alone, for comparison",
-    },
-    {
-      section: "ffi",
-      metric: "launch tick from TS, boundary active (one empty observer)",
-      value: obsRate,
-      unit: "launches/s",
-      note: "NativeCall built, tagged, before/after",
-    },
+    row("launch tick from TS (launch(), boundary inactive)", tsRate, "launches/s"),
+    row("launch tick from C (fl_bench_tick_loop)", cRate, "launches/s"),
+    row("launch throughput TS/C", tsRate / cRate, "ratio", "goal >= 0.9"),
+    row(
+      "launch tick from TS, raw symbol (no validation)",
+      rawRate,
+      "launches/s",
+      "the FFI call alone, for comparison",
+    ),
+    row(
+      "launch tick from TS, boundary active (one empty observer)",
+      obsRate,
+      "launches/s",
+      "NativeCall built, tagged, before/after",
+    ),
   ];
 }
 

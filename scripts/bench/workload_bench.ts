@@ -86,6 +86,7 @@ interface KernelCase {
   prepare(device: Device, stream: Stream): { run: () => void; free: () => void };
 }
 
+// long-function: one table, the four kernel cases with their shapes, byte counts and buffers
 function kernelCases(sim: boolean): KernelCase[] {
   // Llama-2-7B: dim 4096, 32 heads, 32 KV heads, head_dim 128, FFN 11008
   const dim = 4096, heads = 32, kvHeads = 32, hd = 128, ffn = 11008;
@@ -403,27 +404,18 @@ async function decodeSection(ctx: BenchContext): Promise<BenchRow[]> {
   ];
 }
 
-/**
- * "workload_ops" (profiling, GPUs only): each decode op's kernel alone on the 7B decode shapes, timed with
- * events over back-to-back launches (weights rotated over enough copies that L2 cannot hold them), summed
- * with the op counts of one decode step; then the decode itself. Runs only when FL_LLAMA_VARIANTS is set:
- * once per ";"-separated set of "NAME=V,NAME=V" environment settings (an empty set: as is), for comparing
- * launcher variants that read the environment while they are being tried.
- */
-async function opsSection(ctx: BenchContext): Promise<BenchRow[]> {
-  const device = ctx.device;
-  if (isSim(device) || Deno.env.get("FL_LLAMA_VARIANTS") === undefined) return [];
-  const section = "workload_ops";
-  const rows: BenchRow[] = [];
+type OpCase = { name: string; count: number; bytes: number; run: () => void };
+
+// long-function: the table of a 7B decode step's op shapes, one entry per kernel shape with its count per token
+/** The kernels of one decode step on the 7B shapes, over buffers it allocates (pushed to `bufs`). */
+function opCases(device: Device, stream: Stream, bufs: { free(): void }[]): OpCase[] {
   const dim = 4096, ffn = 11008, vocab = 32000, heads = 32, hd = 128, nLayers = 32;
-  const bufs: { free(): void }[] = [];
   const alloc = (bytes: number, name: string, byte = 0x3c) => {
     const b = device.malloc(bytes, { name });
     b.fill(byte);
     bufs.push(b);
     return b;
   };
-  using stream = device.createStream();
   const x = alloc(ffn * 4, "ops_x");
   const y = alloc(vocab * 4, "ops_y");
   const y2 = alloc(ffn * 4, "ops_y2");
@@ -456,7 +448,7 @@ async function opsSection(ctx: BenchContext): Promise<BenchRow[]> {
     return () =>
       launch(device, stream, K.matvecF16, { y, w: ws[i++ % ws.length], x, out_dim: outDim, in_dim: inDim });
   };
-  const cases: { name: string; count: number; bytes: number; run: () => void }[] = [
+  return [
     {
       name: "embed",
       count: 1,
@@ -555,67 +547,67 @@ async function opsSection(ctx: BenchContext): Promise<BenchRow[]> {
       run: () => launch(device, stream, K.argmax, { out: argOut, x: logits, rows: 1, n: vocab }),
     },
   ];
-  // GPU time per launch with the queue kept full: launched from TypeScript (~3 us each) a small kernel
-  // back to back would time the host. A ~1 ms blocker runs first, while the launches are enqueued.
-  const timeQueued = (fn: () => void, blocker: () => void, reps = 100, samples = 7) => {
-    const e0 = device.createEvent();
-    const e1 = device.createEvent();
-    try {
-      fn();
-      stream.synchronize();
-      const ms: number[] = [];
-      for (let s = 0; s < samples; s++) {
-        for (let b = 0; b < 10; b++) blocker();
-        e0.record(stream);
-        for (let r = 0; r < reps; r++) fn();
-        e1.record(stream);
-        e1.synchronize();
-        ms.push(e1.elapsedMs(e0) / reps);
-      }
-      return median(ms);
-    } finally {
-      e0.destroy();
-      e1.destroy();
+}
+
+// GPU time per launch with the queue kept full: launched from TypeScript (~3 us each) a small kernel
+// back to back would time the host. A ~1 ms blocker runs first, while the launches are enqueued.
+function timeQueued(
+  device: Device,
+  stream: Stream,
+  fn: () => void,
+  blocker: () => void,
+  reps = 100,
+  samples = 7,
+): number {
+  const e0 = device.createEvent();
+  const e1 = device.createEvent();
+  try {
+    fn();
+    stream.synchronize();
+    const ms: number[] = [];
+    for (let s = 0; s < samples; s++) {
+      for (let b = 0; b < 10; b++) blocker();
+      e0.record(stream);
+      for (let r = 0; r < reps; r++) fn();
+      e1.record(stream);
+      e1.synchronize();
+      ms.push(e1.elapsedMs(e0) / reps);
     }
-  };
+    return median(ms);
+  } finally {
+    e0.destroy();
+    e1.destroy();
+  }
+}
+
+/**
+ * "workload_ops" (profiling, GPUs only): each decode op's kernel alone on the 7B decode shapes, timed with
+ * events over back-to-back launches (weights rotated over enough copies that L2 cannot hold them), summed
+ * with the op counts of one decode step; then the decode itself. Runs only when FL_LLAMA_VARIANTS is set:
+ * once per ";"-separated set of "NAME=V,NAME=V" environment settings (an empty set: as is), for comparing
+ * launcher variants that read the environment while they are being tried.
+ */
+async function opsSection(ctx: BenchContext): Promise<BenchRow[]> {
+  const device = ctx.device;
+  if (isSim(device) || Deno.env.get("FL_LLAMA_VARIANTS") === undefined) return [];
+  const bufs: { free(): void }[] = [];
+  using stream = device.createStream();
+  const cases = opCases(device, stream, bufs);
   const bw = copyBandwidth(device, 1024 * MiB, 20, 7);
-  rows.push({ section, metric: "D2D copy", value: bw / GB, unit: "GB/s", note: "1024 MiB" });
-  const variants = (Deno.env.get("FL_LLAMA_VARIANTS") ?? "").split(";");
+  const rows: BenchRow[] = [{
+    section: OPS,
+    metric: "D2D copy",
+    value: bw / GB,
+    unit: "GB/s",
+    note: "1024 MiB",
+  }];
   const model = gpuModel(device, decodeBenchConfig(false), 1, { dtype: "f16" });
   try {
-    for (const v of variants) {
+    for (const v of (Deno.env.get("FL_LLAMA_VARIANTS") ?? "").split(";")) {
       const set = v.split(",").map((kv) => kv.trim()).filter((kv) => kv.includes("="));
       for (const kv of set) Deno.env.set(kv.split("=")[0], kv.split("=")[1]);
-      const tag = v.trim() || "default";
-      let sum = 0;
-      const blocker = cases.find((c) => c.name === "matvec 32000x4096")!.run;
-      for (const c of cases) {
-        const ms = timeQueued(c.run, blocker);
-        sum += c.count * ms;
-        rows.push({
-          section,
-          metric: `[${tag}] ${c.name}`,
-          value: ms * 1e3,
-          unit: "us",
-          note: `${((c.bytes / (ms / 1e3)) / bw).toFixed(3)} of copy; x${c.count} per token`,
-        });
-      }
-      rows.push({
-        section,
-        metric: `[${tag}] sum of ops`,
-        value: sum,
-        unit: "ms/token",
-        note: "kernels alone, back to back",
-      });
-      const r = await runDecodeBench(device, { model, steps: 64 });
-      const floorMs = (r.stepBytes / bw) * 1e3;
-      rows.push({
-        section,
-        metric: `[${tag}] decode`,
-        value: r.msPerToken,
-        unit: "ms/token",
-        note: `floor ${floorMs.toFixed(3)} ms; ratio ${(floorMs / r.msPerToken).toFixed(3)}`,
-      });
+      rows.push(...opRows(device, stream, cases, v.trim() || "default", bw));
+      rows.push(await decodeRow(device, model, v.trim() || "default", bw));
       for (const kv of set) Deno.env.delete(kv.split("=")[0]);
     }
   } finally {
@@ -624,6 +616,46 @@ async function opsSection(ctx: BenchContext): Promise<BenchRow[]> {
     for (const b of bufs) b.free();
   }
   return rows;
+}
+
+const OPS = "workload_ops";
+
+/** Each op's GPU time and its share of the copy bandwidth, and their sum over one decode step. */
+function opRows(device: Device, stream: Stream, cases: OpCase[], tag: string, bw: number): BenchRow[] {
+  const rows: BenchRow[] = [];
+  let sum = 0;
+  const blocker = cases.find((c) => c.name === "matvec 32000x4096")!.run;
+  for (const c of cases) {
+    const ms = timeQueued(device, stream, c.run, blocker);
+    sum += c.count * ms;
+    rows.push({
+      section: OPS,
+      metric: `[${tag}] ${c.name}`,
+      value: ms * 1e3,
+      unit: "us",
+      note: `${((c.bytes / (ms / 1e3)) / bw).toFixed(3)} of copy; x${c.count} per token`,
+    });
+  }
+  rows.push({
+    section: OPS,
+    metric: `[${tag}] sum of ops`,
+    value: sum,
+    unit: "ms/token",
+    note: "kernels alone, back to back",
+  });
+  return rows;
+}
+
+async function decodeRow(device: Device, model: GpuModel, tag: string, bw: number): Promise<BenchRow> {
+  const r = await runDecodeBench(device, { model, steps: 64 });
+  const floorMs = (r.stepBytes / bw) * 1e3;
+  return {
+    section: OPS,
+    metric: `[${tag}] decode`,
+    value: r.msPerToken,
+    unit: "ms/token",
+    note: `floor ${floorMs.toFixed(3)} ms; ratio ${(floorMs / r.msPerToken).toFixed(3)}`,
+  };
 }
 
 export const sections: BenchSection[] = [

@@ -9,6 +9,20 @@
 export const MAX_LINES = 80;
 const MARKER = /long-function:\s*\S.{8,}/;
 
+/**
+ * Functions in files being restructured on other branches (the build, the GGUF reader and writer, the
+ * status server), by path and name: they are split there. Remove an entry once its function is split.
+ */
+export const NOT_YET_SPLIT: ReadonlySet<string> = new Set([
+  "scripts/build.ts#plan",
+  "scripts/model/gguf.ts#open",
+  "scripts/model/gguf_write.ts#writeGguf",
+  "scripts/server/app.tsx#createApp",
+  "scripts/server/markdown.ts#renderBlocks",
+  "scripts/server/pages.tsx#RunPage",
+  "tests/scripts/server/e2e.test.ts#fn",
+]);
+
 type FunctionNode =
   | Deno.lint.FunctionDeclaration
   | Deno.lint.FunctionExpression
@@ -34,6 +48,23 @@ function holders(node: Deno.lint.Node): Deno.lint.Node[] {
   return out;
 }
 
+/** The function's name: its own, its method's or property's key, or the variable it is assigned to. */
+function nameOf(node: Deno.lint.Node): string {
+  const id = (node as { id?: { name?: string } | null }).id;
+  if (id?.name) return id.name;
+  const p = (node as { parent?: Deno.lint.Node }).parent as
+    | { type: string; key?: { name?: string }; id?: { name?: string } }
+    | undefined;
+  return p?.key?.name ?? p?.id?.name ?? "<anonymous>";
+}
+
+/** The file's path from the repository root (deno.json's folder), for NOT_YET_SPLIT. */
+function repoPath(filename: string): string {
+  const root = new URL("../../", import.meta.url).pathname;
+  const path = filename.startsWith("file://") ? new URL(filename).pathname : filename;
+  return path.startsWith(root) ? path.slice(root.length) : path;
+}
+
 function lineCount(source: string, range: readonly [number, number]): number {
   let n = 1;
   for (let i = range[0]; i < range[1]; i++) if (source.charCodeAt(i) === 10) n++;
@@ -48,6 +79,7 @@ const plugin: Deno.lint.Plugin = {
         const check = (node: FunctionNode) => {
           const lines = lineCount(ctx.sourceCode.text, node.range);
           if (lines <= MAX_LINES) return;
+          if (NOT_YET_SPLIT.has(`${repoPath(ctx.filename)}#${nameOf(node)}`)) return;
           const explained = holders(node).some((h) =>
             ctx.sourceCode.getCommentsBefore(h).some((c) => MARKER.test(c.value))
           );

@@ -27,6 +27,32 @@ function observe(fn: () => void): Seen[] {
   return seen;
 }
 
+/** One call of every kind the boundary describes, on a buffer with redzones; the buffer's address and base. */
+function callEveryKind(
+  dev: ReturnType<typeof testDevice>,
+  host: Float32Array,
+): { ptr: number; base: number } {
+  const n = host.length;
+  const s = dev.createStream();
+  const e = dev.createEvent();
+  const buf = dev.malloc(n * 4, { name: "x", redzone: 256 });
+  const where = { ptr: buf.ptr, base: buf.base };
+  buf.upload(host, { stream: s });
+  launch(dev, s, faultFill, { dst: buf.at(64), n: 16, value: 2 });
+  e.record(s);
+  s.waitEvent(e);
+  s.synchronize();
+  buf.download(new Float32Array(n));
+  buf.fill(0, { stream: s });
+  s.query();
+  e.synchronize();
+  dev.synchronize();
+  buf.free();
+  e.destroy();
+  s.destroy();
+  return where;
+}
+
 Deno.test({ name: "boundary: every device call is described before and after", ...ffiTest }, () => {
   const dev = testDevice();
   const n = 1024;
@@ -35,25 +61,7 @@ Deno.test({ name: "boundary: every device call is described before and after", .
   let bufBase = 0;
   boundary.context = { step: 3, layer: 7, op: "test op" };
   const seen = observe(() => {
-    const s = dev.createStream();
-    const e = dev.createEvent();
-    const buf = dev.malloc(n * 4, { name: "x", redzone: 256 });
-    bufPtr = buf.ptr;
-    bufBase = buf.base;
-    buf.upload(host, { stream: s });
-    launch(dev, s, faultFill, { dst: buf.at(64), n: 16, value: 2 });
-    e.record(s);
-    s.waitEvent(e);
-    s.synchronize();
-    const back = new Float32Array(n);
-    buf.download(back);
-    buf.fill(0, { stream: s });
-    s.query();
-    e.synchronize();
-    dev.synchronize();
-    buf.free();
-    e.destroy();
-    s.destroy();
+    ({ ptr: bufPtr, base: bufBase } = callEveryKind(dev, host));
   });
   boundary.context = {};
   const kinds = seen.map((s) => s.call.kind);

@@ -8,7 +8,8 @@ function tmp(): string {
   return `${Deno.makeTempDirSync({ prefix: "fl-journal-" })}/journal.bin`;
 }
 
-Deno.test("journal: intent and outcome round-trip, pointers resolved to allocations", () => {
+/** Journals an alloc, a launch, a failing D2H copy, the free and a launch that never returns; decodes it. */
+function fiveCallJournal() {
   resetIds();
   const path = tmp();
   const w = new JournalWriter({ path, capacity: 64, native: journalLib() });
@@ -39,7 +40,11 @@ Deno.test("journal: intent and outcome round-trip, pointers resolved to allocati
   w.before(late); // never returns
   w.close();
 
-  const j = decodeJournal(path);
+  return decodeJournal(path);
+}
+
+Deno.test("journal: intent and outcome round-trip, pointers resolved to allocations", () => {
+  const j = fiveCallJournal();
   assert.equal(j.records.length, 5);
   assert.equal(j.overwritten, null);
   const [ra, rk, rd, rf, rl] = j.records;
@@ -81,7 +86,11 @@ Deno.test("journal: intent and outcome round-trip, pointers resolved to allocati
   assert.equal(j.inFlight[0].id, rl.id);
   assert.ok(rk.wall > Date.now() - 60_000 && rk.wall <= Date.now());
   assert.ok(rk.time >= 0 && rk.dur! >= 0 && rd.time >= rk.time);
+});
 
+Deno.test("journal: D2H audit lines of the decoded records", () => {
+  const j = fiveCallJournal();
+  const rd = j.records[2];
   const lines = d2hAuditLines(j.records);
   assert.equal(lines.length, 2);
   assert.match(

@@ -6,6 +6,28 @@ import { openAudit } from "../../../scripts/audit/session.ts";
 import { GuardBlocked } from "../../../scripts/guards/index.ts";
 import { reportDir, testDevice } from "../../helpers/audit_device.ts";
 
+/** The GuardBlocked error `f` throws; fails when it runs unblocked. */
+function blocked(f: () => void): GuardBlocked {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof GuardBlocked) return e;
+    throw e;
+  }
+  assert.fail("not blocked");
+}
+
+/** A D2H copy past the end of `buf` and an empty copy are both blocked by the copies rail. */
+function copiesRailBlocks(device: ReturnType<typeof testDevice>, buf: { ptr: number }): void {
+  const host = new Uint8Array(4096);
+  const hostAddr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(host)));
+  const copy = blocked(() => memcpy(device, hostAddr, buf.ptr + 512, 4096, 2, 0, true, "scratch", hostAddr));
+  assert.equal(copy.findings[0].rail, "copies");
+  assert.match(copy.findings[0].detail, /512 bytes past its end/);
+  const empty = blocked(() => memcpy(device, hostAddr, buf.ptr, 0, 2, 0, true, "scratch", hostAddr));
+  assert.equal(empty.findings[0].invariant, "copy size > 0");
+}
+
 Deno.test("guards: each pointer rail blocks its planted bug in enforce mode, before the native call", () => {
   const device = testDevice();
   const dir = reportDir();
@@ -17,15 +39,6 @@ Deno.test("guards: each pointer rail blocks its planted bug in enforce mode, bef
   const buf = device.malloc(4096, { name: "scratch" });
   const deadPtr = dead.ptr;
   dead.free();
-  const blocked = (f: () => void) => {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof GuardBlocked) return e;
-      throw e;
-    }
-    assert.fail("not blocked");
-  };
   try {
     const nul = blocked(() => launch(device, null, tick, { counter: 0 }));
     assert.equal(nul.findings[0].rail, "null_pointer");
@@ -61,15 +74,7 @@ Deno.test("guards: each pointer rail blocks its planted bug in enforce mode, bef
     assert.equal(mis.findings[0].rail, "alignment");
     assert.equal(mis.findings[0].allocation?.offset, 2);
 
-    const host = new Uint8Array(4096);
-    const hostAddr = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(host)));
-    const copy = blocked(() =>
-      memcpy(device, hostAddr, buf.ptr + 512, 4096, 2, 0, true, "scratch", hostAddr)
-    );
-    assert.equal(copy.findings[0].rail, "copies");
-    assert.match(copy.findings[0].detail, /512 bytes past its end/);
-    const empty = blocked(() => memcpy(device, hostAddr, buf.ptr, 0, 2, 0, true, "scratch", hostAddr));
-    assert.equal(empty.findings[0].invariant, "copy size > 0");
+    copiesRailBlocks(device, buf);
 
     // every finding carries the op, its name and the argument; the context is copied in
     for (const x of audit.findings) {

@@ -1,0 +1,15 @@
+/** Every case of the fault catalogue, by name: the clean runs, then the planted faults by class. */
+import type { CatalogueCase } from "./case.ts";
+import { CLEAN_CASES } from "./clean.ts";
+import { COPY_CASES } from "./copies.ts";
+import { MEMORY_CASES } from "./memory.ts";
+import { PARAM_CASES } from "./params.ts";
+import { STREAM_CASES } from "./streams.ts";
+
+export const CASES: Readonly<Record<string, CatalogueCase>> = {
+  ...CLEAN_CASES,
+  ...MEMORY_CASES,
+  ...COPY_CASES,
+  ...PARAM_CASES,
+  ...STREAM_CASES,
+};
