@@ -16,11 +16,11 @@ import {
   loadKernels,
   runtime,
   tick,
-} from "../mod.ts";
-import { experiment, ropeUser } from "../scripts/experiments/own_kernel.ts";
-import { runExperiment } from "../scripts/trials/experiment.ts";
+} from "../../mod.ts";
+import { experiment, ropeUser } from "../../scripts/experiments/own_kernel.ts";
+import { runExperiment } from "../../scripts/trials/experiment.ts";
 
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const REDUCE = `${ROOT}tests/fixtures/kernels/reduce.hip`;
 const ROPE = `${ROOT}kernels/examples/rope_user.hip`;
 const ffiTest = { sanitizeResources: false, sanitizeOps: false };

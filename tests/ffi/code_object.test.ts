@@ -13,14 +13,14 @@ import {
   isOffloadBundle,
   kernelSymbol,
   offloadBundleEntries,
-} from "../ffi/code_object.ts";
-import { compileKernels } from "../ffi/kernel_compile.ts";
-import { findHiprtc } from "../ffi/rtc.ts";
-import { argLayout } from "../ffi/kernel_spec.ts";
-import { libraryPath } from "../ffi/library.ts";
-import { ropeUser } from "../scripts/experiments/own_kernel.ts";
+} from "../../ffi/code_object.ts";
+import { compileKernels } from "../../ffi/kernel_compile.ts";
+import { findHiprtc } from "../../ffi/rtc.ts";
+import { argLayout } from "../../ffi/kernel_spec.ts";
+import { libraryPath } from "../../ffi/library.ts";
+import { ropeUser } from "../../scripts/experiments/own_kernel.ts";
 
-const ROPE = decodeURIComponent(new URL("../kernels/examples/rope_user.hip", import.meta.url).pathname);
+const ROPE = decodeURIComponent(new URL("../../kernels/examples/rope_user.hip", import.meta.url).pathname);
 
 function has(cmd: string): boolean {
   try {

@@ -5,18 +5,18 @@
  * mirror agrees with the kernels' own geometry.
  */
 import assert from "node:assert/strict";
-import { builtinKernels, kernelConstants } from "../ffi/kernels_builtin.ts";
+import { builtinKernels, kernelConstants } from "../../ffi/kernels_builtin.ts";
 import {
   argLayout,
   defineKernel,
   type KernelDescriptor,
   kernelSymbols,
   kernelTableHash,
-} from "../ffi/kernel_spec.ts";
-import { runtime } from "../mod.ts";
-import { generateKernelSources, MAX_PHASES } from "../scripts/codegen/kernel_exports.ts";
-import { type LaunchDims, launchDims } from "../scripts/guards/launch_limits.ts";
-import { runChild } from "./helpers/child.ts";
+} from "../../ffi/kernel_spec.ts";
+import { runtime } from "../../mod.ts";
+import { generateKernelSources, MAX_PHASES } from "../../scripts/codegen/kernel_exports.ts";
+import { type LaunchDims, launchDims } from "../../scripts/guards/launch_limits.ts";
+import { runChild } from "../helpers/child.ts";
 
 const GEOMETRY = ["launch_config.h", "llama/launch_config_llama.h"];
 const C_TO_NATIVE: Record<string, string> = {
@@ -96,7 +96,7 @@ async function simLibraryFrom(kernels: readonly KernelDescriptor[]): Promise<str
   const dir = await Deno.makeTempDir({ prefix: "faultline-decl-" });
   const gen = generateKernelSources(kernels, kernelConstants, GEOMETRY);
   for (const [name, text] of Object.entries(gen)) await Deno.writeTextFile(`${dir}/${name}`, text);
-  const root = decodeURIComponent(new URL("../", import.meta.url).pathname);
+  const root = decodeURIComponent(new URL("../../", import.meta.url).pathname);
   const cFiles = (d: string) => [...Deno.readDirSync(`${root}${d}`)].filter((e) => e.name.endsWith(".c"));
   const sources = ["hip/sim", "hip/host"].flatMap((d) => cFiles(d).map((e) => `${d}/${e.name}`));
   const out = await new Deno.Command("cc", {
