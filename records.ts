@@ -397,6 +397,19 @@ export interface RootCause {
   findings: Finding[];
   /** The op's id in the replay that named it, when a replay did. */
   replayOp?: number;
+  /** For a refused call: the earlier op that made it wrong (the first free, the destroy). */
+  cause?: CauseOp | null;
+}
+
+/** An op of the journal named as the cause of a later one's problem. */
+export interface CauseOp {
+  op: number;
+  kind: string;
+  name: string;
+  step: number | null;
+  layer: number | null;
+  /** The scheduler's name for the op. */
+  label: string | null;
 }
 
 export type AttributionMethod =
@@ -405,6 +418,7 @@ export type AttributionMethod =
   | "bisect"
   | "fault-info"
   | "finding"
+  | "usage-error"
   | "none";
 
 export interface Attribution {
@@ -579,6 +593,8 @@ export interface Verdict {
     argument: string | null;
     invariant: string | null;
     detail: string;
+    /** For a refused call: the earlier op that made it wrong. */
+    cause: CauseOp | null;
   } | null;
   hypotheses: { id: string; title: string; status: string; evidence: string }[];
   matrix: { name: string; mode: string; iterations: number; errors: number; status: string }[];

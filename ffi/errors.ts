@@ -8,6 +8,7 @@
  *   (a freed buffer, a size past a buffer's end, an object of another device).
  * - FaultlineLoadError: the library could not be found, loaded or trusted.
  */
+import { boundary, type OpContext } from "./boundary.ts";
 
 /** Translates a status into the backend's name and message (set by ffi/library.ts at load). */
 export interface StatusTranslator {
@@ -96,6 +97,13 @@ export class FaultlineError extends Error {
 /** Bad input caught in TypeScript before any native call. */
 export class FaultlineUsageError extends TypeError {
   override name = "FaultlineUsageError";
+  /** Where in the workload the refused call was made (the scheduler's step, layer and op name then). */
+  readonly context: OpContext;
+
+  constructor(message: string) {
+    super(message);
+    this.context = { ...boundary.context };
+  }
 }
 
 /** The native library could not be found, loaded, or does not match this table. */

@@ -23,6 +23,7 @@
  */
 
 import { describeStatus, STATUS_BLOCKED, statusName, STICKY_FAULTS } from "./codes.ts";
+import { usageCause } from "./usage.ts";
 import { opLabel } from "./journal_read.ts";
 import type {
   Attribution,
@@ -369,7 +370,46 @@ function nameByFinding(
   if (!r) return;
   res.method = "finding";
   res.rootCause = rootCauseOf(r, original.findings);
+  if (f.rail === "usage") {
+    nameUsageCause(f, original, res);
+    return;
+  }
   res.evidence.push(`${prefix}guard rail ${f.rail} flagged ${opLabel(r)}${suffix}: ${f.invariant}`);
+}
+
+/** A refused call: the rule it broke and the earlier op that made it wrong, from the journal. */
+function nameUsageCause(f: Finding, original: TrialEvidence, res: Attribution): void {
+  const rc = res.rootCause!;
+  res.method = "usage-error";
+  res.evidence.push(
+    `the runtime refused ${opLabel(findingRecord(f))} before it reached the device: ${f.detail}`,
+  );
+  const c = usageCause(f, original.records);
+  rc.cause = c === null ? null : {
+    op: c.id,
+    kind: c.kind,
+    name: c.name,
+    step: c.step ?? null,
+    layer: c.layer ?? null,
+    label: c.op ?? null,
+  };
+  if (c === null) {
+    res.evidence.push("no earlier op in the journal released what it was refused for");
+    return;
+  }
+  const what = c.kind === "free" || c.kind === "host_free"
+    ? `freed by op ${c.id} (${c.kind} ${c.name}`
+    : `destroyed by op ${c.id} (${c.kind} of ${(f.object as { kind: string; name: string }).kind} ${
+      (f.object as { name: string }).name
+    }`;
+  const where = [
+    c.step !== undefined ? `step ${c.step}` : "",
+    c.layer !== undefined ? `layer ${c.layer}` : "",
+    c.op ?? "",
+  ]
+    .filter(Boolean).join(", ");
+  rc.detail = `${rc.detail}; ${what}${where ? `, ${where}` : ""})`;
+  res.evidence.push(`the journal: ${what}${where ? `, ${where}` : ""}): that op made the call wrong`);
 }
 
 /**

@@ -69,6 +69,11 @@ export function classifyFinding(f: Finding): StockClass | null {
       return "bad-launch-params";
     case "model_compat":
       return "config-mismatch";
+    case "usage":
+      // a buffer, stream or event used after its release is a use after free; any other refused call, bad input
+      return (f.object as { kind?: string } | undefined)?.kind === "value"
+        ? "bad-launch-params"
+        : "use-after-free";
   }
   const t = text(f);
   if (f.allocation?.state === "freed" || /free|dangling/.test(t)) return "use-after-free";

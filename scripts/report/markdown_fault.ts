@@ -31,6 +31,8 @@ export function summaryParagraph(run: RunReport): string[] {
         (rc.argument ? `, argument ${code(rc.argument)}` : "") +
         (rc.invariant ? `, which breaks "${rc.invariant}"` : "") + ".",
     );
+  } else if (rc && a!.method === "usage-error") {
+    L.push(usageSentence(rc));
   } else if (rc) {
     L.push(
       `No fault surfaced, but a guard rail flagged **${rc.name}**${
@@ -59,6 +61,20 @@ export function summaryParagraph(run: RunReport): string[] {
   }
   L.push("");
   return L;
+}
+
+/** A refused call: which, the rule it broke and the earlier op that made it wrong. */
+function usageSentence(rc: RootCause): string {
+  const w = where(rc.step, rc.layer);
+  const c = rc.cause;
+  const cause = c
+    ? ` It was made wrong by op #${c.op} (${c.kind} ${code(c.name)}${
+      where(c.step, c.layer) ? `, ${where(c.step, c.layer)}` : ""
+    }).`
+    : " No earlier op in the journal released what it needed.";
+  return `The runtime refused **${rc.name}**${w ? ` (${w})` : ""} — ${rc.kind} ${code(rc.kernel)}` +
+    (rc.argument ? `, argument ${code(rc.argument)}` : "") +
+    ` — before it reached the device: it breaks "${rc.invariant}".` + cause;
 }
 
 /** The error as the failing call reported it. */

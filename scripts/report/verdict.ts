@@ -26,6 +26,7 @@ export function buildVerdict(run: RunReport): Verdict {
         argument: rc.argument,
         invariant: rc.invariant,
         detail: rc.detail,
+        cause: rc.cause ?? null,
       }
       : null,
     hypotheses: run.hypotheses.map((h) => ({

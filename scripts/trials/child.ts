@@ -6,16 +6,30 @@
 import type { Device } from "../../mod.ts";
 import type { FaultInfo, Finding, TrialResult, TrialSpec } from "../../records.ts";
 import type { Experiment, FaultlineApi, TrialContext } from "./definition.ts";
+import { usageFinding } from "../forensics/usage.ts";
 
 function errorResult(e: unknown): Pick<TrialResult, "status" | "error"> {
   const err = e as { name?: string; message?: string; code?: number; codeName?: string; findings?: unknown };
-  if (err?.name === "GuardBlocked" || err?.name === "ModelIncompatible") {
+  // a usage error is a call the runtime refused before it reached the device: blocked, like a rail's block
+  if (
+    err?.name === "GuardBlocked" || err?.name === "ModelIncompatible" || err?.name === "FaultlineUsageError"
+  ) {
     return { status: "BLOCKED", error: { name: err.name, message: String(err.message) } };
   }
   if (err?.name === "FaultlineError" && typeof err.code === "number") {
     return { status: "FAULT", error: { code: err.code, name: err.codeName, message: String(err.message) } };
   }
   return { status: "ERROR", error: { name: err?.name ?? "Error", message: String(err?.message ?? e) } };
+}
+
+/** The findings of the call that ended the trial: a rail's block, or the refused call of a usage error. */
+function blockedFindingsOf(e: unknown, ffi: FaultlineApi): Finding[] {
+  // the refused call never reached the boundary: it gets the id it would have had
+  if (e instanceof ffi.FaultlineUsageError) {
+    return [usageFinding(e.message, e.context, ffi.boundary.nextId())];
+  }
+  const f = (e as { findings?: Finding[] }).findings;
+  return Array.isArray(f) ? f : [];
 }
 
 /** The child role: one trial, its result on the last stdout line. */
@@ -66,8 +80,7 @@ export async function runChild(exp: Experiment, spec: TrialSpec): Promise<TrialR
     device.synchronize(); // the end of a trial is a sync point: a latent fault surfaces here
   } catch (e) {
     result = { ...result, ...errorResult(e) };
-    const f = (e as { findings?: Finding[] }).findings;
-    if (Array.isArray(f)) blockedFindings = f;
+    blockedFindings = blockedFindingsOf(e, ffi);
   }
   try {
     result.fault = device ? device.faultInfo() as FaultInfo | null : null;

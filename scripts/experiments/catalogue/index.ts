@@ -5,6 +5,7 @@ import { COPY_CASES } from "./copies.ts";
 import { MEMORY_CASES } from "./memory.ts";
 import { PARAM_CASES } from "./params.ts";
 import { STREAM_CASES } from "./streams.ts";
+import { USAGE_CASES } from "./usage.ts";
 
 export const CASES: Readonly<Record<string, CatalogueCase>> = {
   ...CLEAN_CASES,
@@ -12,4 +13,5 @@ export const CASES: Readonly<Record<string, CatalogueCase>> = {
   ...COPY_CASES,
   ...PARAM_CASES,
   ...STREAM_CASES,
+  ...USAGE_CASES,
 };

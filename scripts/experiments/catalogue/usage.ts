@@ -46,7 +46,7 @@ export const USAGE_CASES: Record<string, CatalogueCase> = {
       "fault_fill",
       "stream",
       "a stream is used only until it is destroyed",
-      /destroyed by op \d+ \(stream_destroy/,
+      /destroyed by op \d+ \(stream_destroy of stream \d+, step 1, layer 0/,
     ),
     plant: ({ ffi, d, x }) => {
       const side = d.createStream();
@@ -60,7 +60,7 @@ export const USAGE_CASES: Record<string, CatalogueCase> = {
       "stream_wait_event",
       "event",
       "an event is used only until it is destroyed",
-      /destroyed by op \d+ \(event_destroy/,
+      /destroyed by op \d+ \(event_destroy of event \d+/,
     ),
     plant: ({ d, s }) => {
       const e = d.createEvent();

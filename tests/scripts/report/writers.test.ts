@@ -171,7 +171,9 @@ Deno.test("report: verdict.json has DESIGN.md's fields", async () => {
     "argument",
     "invariant",
     "detail",
+    "cause",
   ]);
+  assert.equal(v.root_cause!.cause, null);
   assert.equal(v.root_cause!.name, "RoPE Q");
   assert.equal(v.root_cause!.step, 3);
   assert.equal(v.root_cause!.layer, 0);
