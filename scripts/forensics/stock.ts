@@ -49,8 +49,10 @@ export function classifyFinding(f: Finding): StockClass | null {
   switch (f.rail) {
     case "use_after_free":
       return "use-after-free";
-    case "null_pointer":
     case "unknown_pointer":
+      // 2^32 bytes away from inside an allocation: an offset that wrapped
+      return f.wrap ? "offset-overflow" : "misaligned-pointer";
+    case "null_pointer":
     case "alignment":
       return "misaligned-pointer";
     case "races": {

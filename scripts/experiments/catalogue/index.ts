@@ -2,7 +2,7 @@
 import type { CatalogueCase } from "./case.ts";
 import { CLEAN_CASES } from "./clean.ts";
 import { COPY_CASES } from "./copies.ts";
-import { MEMORY_CASES } from "./memory.ts";
+import { MEMORY_CASES, WRAP_CASES } from "./memory.ts";
 import { PARAM_CASES } from "./params.ts";
 import { STREAM_CASES } from "./streams.ts";
 import { USAGE_CASES } from "./usage.ts";
@@ -10,6 +10,7 @@ import { USAGE_CASES } from "./usage.ts";
 export const CASES: Readonly<Record<string, CatalogueCase>> = {
   ...CLEAN_CASES,
   ...MEMORY_CASES,
+  ...WRAP_CASES,
   ...COPY_CASES,
   ...PARAM_CASES,
   ...STREAM_CASES,
