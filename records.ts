@@ -295,6 +295,8 @@ export interface TrialSpec {
   syncAfter?: number[];
   /** Name of the debug environment preset the trial runs under, recorded in the report. */
   debugEnv?: string;
+  /** Check redzones after every write (a replay that pins a damaged redzone on the write that made it). */
+  redzoneEachWrite?: boolean;
 }
 
 /** What the child prints as the last line of its stdout. */
@@ -419,6 +421,7 @@ export type AttributionMethod =
   | "fault-info"
   | "finding"
   | "usage-error"
+  | "redzone-replay"
   | "none";
 
 export interface Attribution {

@@ -30,6 +30,9 @@ export interface RedzoneWriter {
   kind: string;
   name: string;
   arg: string;
+  /** The declared extent of the write: offset of the pointer from the allocation's start, and bytes from there. */
+  offset: number;
+  bytes: number;
   stream: number;
   step: number | null;
   layer: number | null;
@@ -201,11 +204,25 @@ export class Redzones {
         kind: call.kind,
         name: call.name,
         arg: p.arg,
+        offset: p.ptr - a.ptr,
+        bytes: p.bytes,
         stream: call.stream,
         step: call.context.step ?? null,
         layer: call.context.layer ?? null,
       });
     }
+  }
+
+  /**
+   * After a call that wrote a tracked allocation: waits for the call's stream (raw, not journaled) and
+   * checks the trailing redzones written since their last clean check, so that a violation's window holds
+   * that call alone. Null when the call wrote no tracked allocation.
+   */
+  checkAfterWrite(call: NativeCall): RedzoneCheckResult | null {
+    if (!isWrite(call.kind) || this.#dirty.length === 0) return null;
+    const st = this.#sym.fl_stream_synchronize(this.#dev, call.stream);
+    if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
+    return this.check({ dirtyOnly: true, op: call.id });
   }
 
   /** Keeps the tracking in step with allocs, frees and writes (attach after the registry's observer). */

@@ -36,6 +36,7 @@ import {
   type DecodedJournal,
   decodeJournal,
   type Device,
+  FaultlineUsageError,
   journalJsonl,
   type JournalMapSymbols,
   JournalWriter,
@@ -99,6 +100,37 @@ export interface AuditOptions {
    * reading `findings`, flush() and close() wait for the worker first.
    */
   offThread?: boolean;
+}
+
+/** The audit options an experiment gives (the trial's device, folder and mode come from its spec). */
+export type ExperimentAuditOptions = Omit<AuditOptions, "device" | "reportDir" | "mode">;
+
+/** Every option openAudit takes, for the error that names an unknown one. */
+export const AUDIT_OPTIONS: readonly (keyof AuditOptions)[] = [
+  "device",
+  "reportDir",
+  "mode",
+  "redzones",
+  "redzonePolicy",
+  "guards",
+  "sync",
+  "races",
+  "contextLength",
+  "journalCapacity",
+  "keepRing",
+  "verbose",
+  "offThread",
+];
+
+/** Throws FaultlineUsageError for an option openAudit does not know (a typo would be silently ignored). */
+export function checkAuditOptions(opts: Record<string, unknown>): void {
+  const unknown = Object.keys(opts).filter((k) => !(AUDIT_OPTIONS as readonly string[]).includes(k));
+  if (unknown.length === 0) return;
+  throw new FaultlineUsageError(
+    `openAudit: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (valid: ${
+      AUDIT_OPTIONS.join(", ")
+    })`,
+  );
 }
 
 export interface CloseOptions {
@@ -178,6 +210,7 @@ function deviceLimits(device: Device): LaunchLimits {
 
 /** Opens an audit session on `device` (one at a time per process). */
 export function openAudit(opts: AuditOptions): AuditSession {
+  checkAuditOptions(opts as unknown as Record<string, unknown>);
   return new Session(opts);
 }
 

@@ -49,9 +49,7 @@ export const experiment = defineExperiment({
       engine:
         `${engineName} build (dim ${engineCfg.dim}, ffn ${engineCfg.ffnDim}, vocab ${engineCfg.vocabSize})`,
     });
-    const audit = ctx.audit as {
-      checkModel(m: unknown, e: unknown, o?: { override?: string; modelName?: string }): unknown;
-    } | null;
+    const audit = ctx.audit;
     const check = (m: typeof modelCfg, e: Partial<typeof modelCfg>) =>
       audit?.checkModel(m, e, {
         modelName,

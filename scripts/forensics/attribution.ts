@@ -270,10 +270,8 @@ export function launchOrdinals(records: OpRecord[], before: number): { ordinal: 
 }
 
 export type ReplayFn = (
-  how: { mode: "blocking" | "audit"; syncAfter?: number[]; purpose: string },
-) => Promise<
-  TrialEvidence
->;
+  how: { mode: "blocking" | "audit"; syncAfter?: number[]; purpose: string; redzoneEachWrite?: boolean },
+) => Promise<TrialEvidence>;
 
 export interface AttributeOptions {
   /** Most replays for the bisection over sync points (default 6). */
@@ -306,6 +304,10 @@ export async function attribute(
   };
   if (!surfacedRec) {
     // No fault: a guard finding can still name a root cause (a silent overrun, a blocked call).
+    const first = rankedFindings(original.findings)[0];
+    if (first?.suspects !== undefined && await nameByRedzoneReplay(original, first, replay, res)) {
+      return done();
+    }
     nameByFinding(original, res, Infinity, "no fault surfaced; ");
     return done();
   }
@@ -375,6 +377,47 @@ function nameByFinding(
     return;
   }
   res.evidence.push(`${prefix}guard rail ${f.rail} flagged ${opLabel(r)}${suffix}: ${f.invariant}`);
+}
+
+/**
+ * A damaged redzone whose window holds several writes, each declared inside the buffer: a replay with a
+ * redzone check after every write pins it on the one write after which the redzone is damaged.
+ */
+async function nameByRedzoneReplay(
+  original: TrialEvidence,
+  f: Finding,
+  replay: ReplayFn,
+  res: Attribution,
+): Promise<boolean> {
+  res.evidence.push(
+    `no fault surfaced; a redzone of ${f.allocation?.name} was damaged between op ${
+      (f.window as { fromOp: number }).fromOp
+    } ` +
+      `and op ${(f.window as { toOp: number }).toOp} by one of ops ${(f.suspects as number[]).join(", ")}, ` +
+      `each declared inside the buffer`,
+  );
+  const e = await replay({ mode: "audit", purpose: "redzone-replay", redzoneEachWrite: true });
+  res.replays++;
+  const g = e.findings.find((x) =>
+    x.rail === "redzone" && x.suspects === undefined && x.allocation?.name === f.allocation?.name
+  );
+  const rec = g ? e.records.find((r) => r.id === g.op) : undefined;
+  const orig = rec ? mapOp(e.records, rec.id, original.records) : null;
+  if (!g || !rec || !orig) {
+    res.evidence.push("replayed with a redzone check after every write: no single write damaged it");
+    return false;
+  }
+  res.method = "redzone-replay";
+  res.rootCause = rootCauseOf(rec, e.findings, null, rec.id);
+  res.rootCause.op = orig.id;
+  res.evidence.push(
+    `replayed with a redzone check after every write: the redzone was intact before and damaged right after ` +
+      `${
+        opLabel(rec)
+      } (op #${orig.id} in the original run), whose declared extent stays inside the buffer: ` +
+      `it writes more than it declares`,
+  );
+  return true;
 }
 
 /** A refused call: the rule it broke and the earlier op that made it wrong, from the journal. */

@@ -71,6 +71,9 @@ export function classifyFinding(f: Finding): StockClass | null {
       return "bad-launch-params";
     case "model_compat":
       return "config-mismatch";
+    case "redzone":
+      // a write past its buffer's end (or before its start) that no fault showed: a size mismatch
+      return "byte-size-mismatch";
     case "usage":
       // a buffer, stream or event used after its release is a use after free; any other refused call, bad input
       return (f.object as { kind?: string } | undefined)?.kind === "value"

@@ -23,6 +23,7 @@ import {
   type RedzoneCheckResult,
   type Redzones,
   type RedzoneViolation,
+  type RedzoneWriter,
 } from "../../mod.ts";
 import type { RailMode } from "./types.ts";
 import type { Finding } from "../../records.ts";
@@ -38,8 +39,12 @@ export class RedzoneDamaged extends Error {
 
 export interface RedzonePolicyOptions {
   mode?: RailMode;
-  /** "sync" (default): check at host syncs; "manual": only when asked. */
-  when?: "sync" | "manual";
+  /**
+   * "sync" (default): check at host syncs; "write": after every call that writes a redzoned allocation
+   * (its stream waited for first: slow, for a replay that pins a damaged redzone on one write); "manual":
+   * only when asked.
+   */
+  when?: "sync" | "write" | "manual";
   /** Every n-th check is a full one (both redzones of every allocation). Default 0: never at syncs. */
   fullEvery?: number;
   /** Enqueue the check at a sync and read it at the next one (default: true unless mode is enforce). */
@@ -68,21 +73,50 @@ export function isSyncPoint(call: NativeCall): boolean {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** The finding for one damaged redzone, filed under the last write to that allocation in the window. */
-export function redzoneFinding(v: RedzoneViolation, detectedAt: number): Finding {
-  const culprit = v.writers.length ? v.writers[v.writers.length - 1] : null;
-  const past = v.side === "after"
-    ? `${v.firstBad - v.alloc.bytes} bytes past its end`
-    : `${-v.firstBad} bytes before its start`;
-  const who = v.writers.length
-    ? `; writes to it in that window: ${
-      v.writers.map((w) =>
-        `op ${w.op} ${w.kind} ${w.name} (${w.arg}${w.step !== null ? `, step ${w.step}` : ""}${
-          w.layer !== null ? `, layer ${w.layer}` : ""
-        })`
-      ).join(", ")
-    }`
-    : "; no journaled write to it in that window (a write through another allocation's pointer?)";
+/** Whether a writer's declared extent reaches the overwritten bytes (offsets from the allocation's start). */
+function reaches(w: RedzoneWriter, v: RedzoneViolation): boolean {
+  return w.offset <= v.lastBad && w.offset + w.bytes > v.firstBad;
+}
+
+/**
+ * The write that damaged the redzone, when the window proves it: a write whose declared extent reaches
+ * the overwritten bytes, or the one write of a window that a check right after it closed (`afterEachWrite`).
+ * A write whose declared extent stays inside the buffer is never blamed otherwise.
+ */
+export function redzoneCulprit(v: RedzoneViolation, afterEachWrite = false): RedzoneWriter | null {
+  const reaching = v.writers.filter((w) => reaches(w, v));
+  if (reaching.length > 0) return reaching[0];
+  return afterEachWrite && v.writers.length === 1 ? v.writers[0] : null;
+}
+
+function writerText(w: RedzoneWriter): string {
+  return `op ${w.op} ${w.kind} ${w.name} (${w.arg}, ${w.bytes} bytes from offset ${w.offset}` +
+    `${w.step !== null ? `, step ${w.step}` : ""}${w.layer !== null ? `, layer ${w.layer}` : ""})`;
+}
+
+/** Which bytes were touched: "bytes 4000..4039 (0..39 past its end)". */
+function touched(v: RedzoneViolation): string {
+  const range = `bytes ${v.firstBad}..${v.lastBad}`;
+  return v.side === "after"
+    ? `${range} (${v.firstBad - v.alloc.bytes}..${v.lastBad - v.alloc.bytes} past its end)`
+    : `${range} (${-v.lastBad}..${-v.firstBad} before its start)`;
+}
+
+function whoText(v: RedzoneViolation, culprit: RedzoneWriter | null): string {
+  if (v.writers.length === 0) {
+    return "; no journaled write to it in that window (a write through another allocation's pointer?)";
+  }
+  const all = `; writes to it in that window: ${v.writers.map(writerText).join(", ")}`;
+  if (culprit !== null) return `${all}; made by op ${culprit.op}`;
+  return `${all}; every declared extent stays inside it, so a replay with a check after each write decides which`;
+}
+
+/**
+ * The finding for one damaged redzone: filed under the write that made it (redzoneCulprit), or, when the
+ * window does not prove one, under the op that found it, with the window's writers as suspects.
+ */
+export function redzoneFinding(v: RedzoneViolation, detectedAt: number, afterEachWrite = false): Finding {
+  const culprit = redzoneCulprit(v, afterEachWrite);
   const f: Finding = {
     rail: "redzone",
     op: culprit?.op ?? detectedAt,
@@ -103,14 +137,13 @@ export function redzoneFinding(v: RedzoneViolation, detectedAt: number): Finding
       `${v.badBytes} bytes of the ${
         v.side === "after" ? "trailing" : "leading"
       } redzone of ${v.alloc.name} ` +
-      `(alloc ${v.alloc.id}, ${v.alloc.bytes} bytes at ${
-        hex(v.alloc.ptr)
-      }) overwritten, the first at offset ` +
-      `${v.firstBad} (${past}), between op ${v.window.fromOp} and op ${v.window.toOp}${who}`,
+      `(alloc ${v.alloc.id}, ${v.alloc.bytes} bytes at ${hex(v.alloc.ptr)}) overwritten: ${touched(v)}, ` +
+      `between op ${v.window.fromOp} and op ${v.window.toOp}${whoText(v, culprit)}`,
     window: v.window,
     writers: v.writers,
     detected_at: detectedAt,
   };
+  if (culprit === null && v.writers.length > 0) f.suspects = v.writers.map((w) => w.op);
   if (culprit?.step !== null && culprit?.step !== undefined) f.step = culprit.step;
   if (culprit?.layer !== null && culprit?.layer !== undefined) f.layer = culprit.layer;
   return f;
@@ -123,7 +156,7 @@ export function redzonePolicy(opts: RedzonePolicyOptions = {}): RedzonePolicy {
   const toFindings = (r: RedzoneCheckResult | null, op: number, mode: RailMode): Finding[] => {
     if (r === null || r.violations.length === 0) return [];
     const fs = r.violations.map((v) => {
-      const f = redzoneFinding(v, v.window.toOp > 0 ? v.window.toOp : op);
+      const f = redzoneFinding(v, v.window.toOp > 0 ? v.window.toOp : op, when === "write");
       f.severity = mode === "enforce" ? "error" : "warn";
       return f;
     });
@@ -134,7 +167,9 @@ export function redzonePolicy(opts: RedzonePolicyOptions = {}): RedzonePolicy {
     name: "redzone",
     mode: opts.mode ?? "warn",
     afterCall(call, status, rz) {
-      if (policy.mode === "off" || when !== "sync" || status !== 0 || !isSyncPoint(call)) return [];
+      if (policy.mode === "off" || status !== 0) return [];
+      if (when === "write") return toFindings(rz.checkAfterWrite(call), call.id, policy.mode);
+      if (when !== "sync" || !isSyncPoint(call)) return [];
       checks++;
       const full = fullEvery > 0 && checks % fullEvery === 0;
       if (opts.pipelined ?? policy.mode !== "enforce") {

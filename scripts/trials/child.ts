@@ -40,7 +40,7 @@ export async function runChild(exp: Experiment, spec: TrialSpec): Promise<TrialR
   const config: Record<string, unknown> = {};
   let result: TrialResult = { status: "OK" };
   let device: Device | null = null;
-  let inst: Awaited<ReturnType<typeof instrument>> | null = null;
+  let inst: ReturnType<typeof instrument> | null = null;
   let blockedFindings: Finding[] = [];
   try {
     const rt = ffi.runtime();
@@ -52,7 +52,7 @@ export async function runChild(exp: Experiment, spec: TrialSpec): Promise<TrialR
     } catch {
       result.device = "";
     }
-    inst = await instrument(device, spec, typeof exp.audit === "function" ? exp.audit(spec) : exp.audit);
+    inst = instrument(device, spec, typeof exp.audit === "function" ? exp.audit(spec) : exp.audit);
     const params = { ...(exp.params ?? {}), ...(spec.params ?? {}) };
     const ctx: TrialContext = {
       spec,
@@ -66,7 +66,7 @@ export async function runChild(exp: Experiment, spec: TrialSpec): Promise<TrialR
       ffi,
       values,
       config,
-      audit: inst.session ?? null,
+      audit: inst.session,
       at(where) {
         ffi.boundary.context = { ...where };
       },
@@ -89,7 +89,7 @@ export async function runChild(exp: Experiment, spec: TrialSpec): Promise<TrialR
   }
   if (result.status === "OK" && result.fault) result.status = "FAULT";
   try {
-    await inst?.close();
+    inst?.close();
   } catch (e) {
     console.error(`faultline: closing the journal failed: ${e}`);
   }

@@ -4,6 +4,7 @@
  * runs it.
  */
 import type { Device, OpContext, Runtime } from "../../mod.ts";
+import type { AuditSession, ExperimentAuditOptions } from "../audit/session.ts";
 import type { Hypothesis, MatrixRow, Mode, RunReport, TrialSpec } from "../../records.ts";
 
 /** The FFI API as mod.ts exports it (loaded in the child only). */
@@ -27,11 +28,8 @@ export interface TrialContext {
   values: Record<string, unknown>;
   /** Configuration to record in the report (model shapes...), merged over the experiment's. */
   config: Record<string, unknown>;
-  /**
-   * The audit session of the trial (scripts/audit/session.ts: findings, registry, rails, sync policy,
-   * checkModel), null in mode off or without the forensics core.
-   */
-  audit: Record<string, unknown> | null;
+  /** The audit session of the trial (findings, registry, rails, sync policy, checkModel); null in mode off. */
+  audit: AuditSession | null;
   /** Where in the workload the next ops run (step, layer, the scheduler's op name). */
   at(where: OpContext): void;
   /** Logs to stderr (stdout carries the result line). */
@@ -50,8 +48,8 @@ export interface ExperimentDef {
   mode?: Mode;
   /** Default params of every trial. */
   params?: Record<string, unknown>;
-  /** Extra options for the trial's audit session (redzones, contextLength, guards...). */
-  audit?: Record<string, unknown> | ((spec: TrialSpec) => Record<string, unknown>);
+  /** Options of the trial's audit session (redzones, contextLength, guards...); an unknown one is an error. */
+  audit?: ExperimentAuditOptions | ((spec: TrialSpec) => ExperimentAuditOptions);
   /** Run a matrix instead of one trial (true: the seeds' B3.63 matrix). */
   matrix?: MatrixRow[] | boolean;
   /** Debug environment preset (or variables) every trial runs under. */

@@ -34,7 +34,8 @@ import { parseArgs } from "node:util";
 import { type Mode, MODES, type TrialSpec } from "../../records.ts";
 import { runChild } from "./child.ts";
 import type { Experiment } from "./definition.ts";
-import { experimentFile, runExperiment } from "./parent.ts";
+import { experimentFile, runExperiment, type RunOptions } from "./parent.ts";
+import { FaultlineUsageError } from "../../mod.ts";
 import { resultLine } from "./spec.ts";
 
 export { runChild } from "./child.ts";
@@ -120,7 +121,33 @@ export async function main(exp: Experiment, args: string[] = Deno.args): Promise
     console.error(`unknown mode ${v.mode}\n${USAGE}`);
     Deno.exit(2);
   }
-  const res = await runExperiment(exp, {
+  let res;
+  try {
+    res = await runExperiment(exp, runOptions(exp, v, args));
+  } catch (e) {
+    // an experiment that cannot run as declared (an unknown audit option...): one line, no stack trace
+    if (!(e instanceof FaultlineUsageError)) throw e;
+    console.error(`${exp.name}: ${e.message}`);
+    Deno.exit(2);
+  }
+  Deno.exit(res.report.status === "OK" ? 0 : 1);
+}
+
+/** The command line's values (node:util parseArgs over main's options). */
+interface CliValues {
+  mode?: string;
+  matrix?: boolean;
+  scale?: string;
+  param?: string[];
+  "debug-env"?: string;
+  sanitizer?: boolean;
+  "no-attribute"?: boolean;
+  timeout?: string;
+  reports?: string;
+}
+
+function runOptions(exp: Experiment, v: CliValues, args: string[]): RunOptions {
+  return {
     mode: v.mode as Mode | undefined,
     matrix: v.matrix ? (exp.matrix && exp.matrix !== true ? exp.matrix : true) : undefined,
     scale: v.scale ? Number(v.scale) : undefined,
@@ -133,6 +160,5 @@ export async function main(exp: Experiment, args: string[] = Deno.args): Promise
     command: `deno run -A ${relative(Deno.cwd(), experimentFile(exp, {}))}${
       args.length ? " " + args.join(" ") : ""
     }`,
-  });
-  Deno.exit(res.report.status === "OK" ? 0 : 1);
+  };
 }

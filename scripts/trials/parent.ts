@@ -31,6 +31,7 @@ import type {
   TrialSummary,
 } from "../../records.ts";
 import type { Experiment } from "./definition.ts";
+import { checkAuditOptions } from "../audit/session.ts";
 import { runMatrix, SEED_MATRIX } from "./matrix.ts";
 import { describeOutcome, runTrial, type RunTrialOptions } from "./runner.ts";
 
@@ -181,6 +182,10 @@ class RunTrials {
 
 /** The parent role: runs the experiment's trials, attributes, decides, writes the report. */
 export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Promise<RunResult> {
+  // options given as an object are checked here, before any trial (a function's, in each trial)
+  if (exp.audit !== undefined && typeof exp.audit !== "function") {
+    checkAuditOptions(exp.audit as Record<string, unknown>);
+  }
   const started = new Date().toISOString();
   const runId = opts.runId ?? newRunId();
   const dir = join(opts.reportsDir ?? defaultReports(), exp.name, runId);
@@ -332,7 +337,10 @@ async function attributeFault(
     return null;
   }
   return await attribute(original, async (how) => {
-    const spec = trials.again(main, how.mode, how.purpose, { syncAfter: how.syncAfter });
+    const spec = trials.again(main, how.mode, how.purpose, {
+      syncAfter: how.syncAfter,
+      redzoneEachWrite: how.redzoneEachWrite,
+    });
     return loadTrialEvidence(spec.runDir, await trials.run(spec));
   }, { maxReplays: exp.maxReplays ?? 6, startedAt: faultEnd });
 }

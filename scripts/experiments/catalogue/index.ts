@@ -4,6 +4,7 @@ import { CLEAN_CASES } from "./clean.ts";
 import { COPY_CASES } from "./copies.ts";
 import { MEMORY_CASES, WRAP_CASES } from "./memory.ts";
 import { PARAM_CASES } from "./params.ts";
+import { REDZONE_CASES } from "./redzones.ts";
 import { STREAM_CASES } from "./streams.ts";
 import { USAGE_CASES } from "./usage.ts";
 
@@ -15,4 +16,5 @@ export const CASES: Readonly<Record<string, CatalogueCase>> = {
   ...PARAM_CASES,
   ...STREAM_CASES,
   ...USAGE_CASES,
+  ...REDZONE_CASES,
 };

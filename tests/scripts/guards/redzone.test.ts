@@ -33,7 +33,7 @@ Deno.test("redzones: a kernel writing 4 bytes past a buffer (no fault) is caught
     assert.ok(w.fromOp < f.op && f.op < w.toOp, JSON.stringify(w));
     assert.match(
       f.detail,
-      /4 bytes of the trailing redzone of attn_out .* overwritten, the first at offset 4000 \(0 bytes past its end\)/,
+      /4 bytes of the trailing redzone of attn_out .* overwritten: bytes 4000\.\.4003 \(0\.\.3 past its end\)/,
     );
     // the redzone was restored: the next sync is clean
     launch(device, null, faultFill, { dst: buf, n: 1000, value: 1 });
@@ -64,7 +64,7 @@ Deno.test("redzones: on-demand full checks find an underflow into the leading re
     const fs = audit.checkRedzones();
     assert.equal(fs.length, 1);
     assert.equal(fs[0].allocation?.offset, -8);
-    assert.match(fs[0].detail, /leading redzone of k_cache .*\(8 bytes before its start\)/);
+    assert.match(fs[0].detail, /leading redzone of k_cache .*: bytes -8\.\.-5 \(5\.\.8 before its start\)/);
   } finally {
     buf.free();
     audit.close();
