@@ -609,9 +609,52 @@ export interface Verdict {
     reproduced_under_blocking: boolean | null;
     witness_agrees: boolean | null;
   } | null;
+  /** Every guard-rail finding of the main trial, in op order. */
+  findings: VerdictFinding[];
+  /** compute-sanitizer memcheck's first error beside faultline's root cause, when a sanitizer trial ran. */
+  sanitizer: VerdictSanitizer | null;
   mode: string;
   debug_env: Record<string, string> | null;
   started: string;
   finished: string;
   command: string;
+}
+
+/** A finding as verdict.json lists it (every field present, null when unknown). */
+export interface VerdictFinding {
+  op: number;
+  rail: string;
+  kind: string | null;
+  name: string | null;
+  step: number | null;
+  layer: number | null;
+  label: string | null;
+  argument: string | null;
+  invariant: string;
+  detail: string;
+  severity: "error" | "warn" | null;
+  allocation: {
+    id: number;
+    name: string;
+    offset: number;
+    bytes: number;
+    size: number;
+    state: AllocationState;
+  } | null;
+}
+
+/** memcheck's first error in verdict.json, and whether it agrees with faultline's root cause. */
+export interface VerdictSanitizer {
+  headline: string;
+  kernel: string | null;
+  access: "read" | "write" | null;
+  size: number | null;
+  address: number | null;
+  problem: string | null;
+  /** The journal's allocation the address (or the nearest allocation) belongs to, and the offset in it. */
+  allocation: { name: string | null; offset: number | null } | null;
+  nearest: { address: number; size: number; distance: number; side: "before" | "after" } | null;
+  errors: number | null;
+  /** Same kernel, same allocation as faultline's root cause (null: not comparable). */
+  agreement: { kernel: boolean | null; allocation: boolean | null; agrees: boolean | null };
 }

@@ -3,7 +3,7 @@
  * error (kernel, access, address, nearest allocation) into the report.
  */
 
-import type { OpRecord, SanitizerError } from "../../records.ts";
+import type { OpRecord, RootCause, SanitizerError } from "../../records.ts";
 
 const num = (s: string) => Number(s.replaceAll(",", ""));
 
@@ -110,17 +110,50 @@ export function describeSanitizer(err: SanitizerError): string {
   return parts.join(", ");
 }
 
-/** The command prefix that runs a trial under memcheck, or null when compute-sanitizer is not installed. */
-export async function sanitizerWrap(tool = "memcheck"): Promise<string[] | null> {
+/**
+ * The command prefix that runs a trial under memcheck, writing its report to `logFile`; null when
+ * compute-sanitizer is not installed. $FAULTLINE_SANITIZER names the tool (or a memcheck-compatible
+ * wrapper) to use instead of the one on PATH.
+ */
+export async function sanitizerWrap(logFile: string, tool = "memcheck"): Promise<string[] | null> {
+  const args = ["--tool", tool, "--print-limit", "1", "--show-backtrace", "no", "--log-file", logFile];
+  const own = Deno.env.get("FAULTLINE_SANITIZER");
+  if (own) return [own, ...args];
   for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/local/cuda/bin"])) {
     if (!dir) continue;
     const p = `${dir}/compute-sanitizer`;
     try {
-      const st = await Deno.stat(p);
-      if (st.isFile) return [p, "--tool", tool, "--print-limit", "1", "--show-backtrace", "no"];
+      if ((await Deno.stat(p)).isFile) return [p, ...args];
     } catch {
       // not here
     }
   }
   return null;
+}
+
+/** Whether compute-sanitizer and faultline name the same kernel and allocation (null: not comparable). */
+export interface SanitizerAgreement {
+  kernel: boolean | null;
+  allocation: boolean | null;
+  /** Every comparable part agrees (null: nothing to compare). */
+  agrees: boolean | null;
+}
+
+/** A device function's base name: no return type, parameters, template arguments or _kernel suffix. */
+function kernelBase(name: string): string {
+  return name.replace(/^void\s+/, "").replace(/\(.*$/, "").replace(/<.*$/, "").replace(/_kernel$/, "");
+}
+
+/** Compares memcheck's first error with faultline's root cause: the kernel, and the allocation it hit. */
+export function compareSanitizer(err: SanitizerError, rc: RootCause | null): SanitizerAgreement {
+  let kernel: boolean | null = null;
+  if (err.kernel && rc && rc.kind === "launch") {
+    const s = kernelBase(err.kernel), f = rc.kernel;
+    kernel = s === f || f.startsWith(s) || s.startsWith(f);
+  }
+  const ours = rc?.args.find((a) => a.arg === rc.argument)?.name ?? null;
+  const theirs = err.allocation?.name ?? null;
+  const allocation = ours !== null && theirs !== null ? ours === theirs : null;
+  const parts = [kernel, allocation].filter((x): x is boolean => x !== null);
+  return { kernel, allocation, agrees: parts.length ? parts.every(Boolean) : null };
 }

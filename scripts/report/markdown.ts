@@ -14,6 +14,7 @@ import {
   exactStage,
   otherFindings,
   rootCauseSection,
+  sanitizerSection,
   summaryParagraph,
 } from "./markdown_fault.ts";
 import { cell, code, where } from "./markdown_text.ts";
@@ -87,6 +88,7 @@ export function buildMarkdown(run: RunReport): string {
     hypothesisTable(run),
     exactStage(run),
     rootCauseSection(run),
+    sanitizerSection(run),
     otherFindings(run),
     d2hLog(run),
     timelineSection(run),

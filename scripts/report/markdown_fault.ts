@@ -4,7 +4,7 @@
  * arguments), the root cause with its evidence, and the other findings.
  */
 import type { RunReport } from "../../records.ts";
-import { describeSanitizer } from "../forensics/sanitizer.ts";
+import { compareSanitizer, describeSanitizer } from "../forensics/sanitizer.ts";
 import { cell, code, surfacedName, where } from "./markdown_text.ts";
 
 type RootCause = NonNullable<NonNullable<RunReport["attribution"]>["rootCause"]>;
@@ -214,4 +214,56 @@ export function otherFindings(run: RunReport): string[] {
   }
 
   return L;
+}
+
+const yesNo = (b: boolean | null) => (b === null ? "not comparable" : b ? "yes" : "**no**");
+
+/** memcheck's first error beside faultline's root cause, and whether they agree. */
+export function sanitizerSection(run: RunReport): string[] {
+  const e = run.sanitizer;
+  if (!e) return [];
+  const rc = run.attribution?.rootCause ?? null;
+  const arg = rc?.args.find((a) => a.arg === rc.argument);
+  const ag = compareSanitizer(e, rc);
+  const hex = (n: number | null | undefined) => (n === null || n === undefined ? "?" : `0x${n.toString(16)}`);
+  const theirAlloc = e.allocation?.name
+    ? `${e.allocation.name}${e.allocation.offset !== undefined ? `, offset ${e.allocation.offset}` : ""}`
+    : e.nearest
+    ? `none: ${e.nearest.distance} bytes ${e.nearest.side} the allocation at ${hex(e.nearest.address)}`
+    : "not reported";
+  const rows: [string, string, string][] = [
+    [
+      "Kernel",
+      rc ? `${code(rc.kernel)} (op #${rc.op}, ${rc.name})` : "not named",
+      e.kernel ? code(e.kernel) : "none (API error)",
+    ],
+    [
+      "Access",
+      rc?.argument ? `${arg?.access ?? "?"} through ${code(rc.argument)}` : "?",
+      e.access ? `${e.access} of ${e.size} bytes` : "?",
+    ],
+    [
+      "Address",
+      arg?.ptr !== undefined ? hex(arg.ptr) : "?",
+      `${hex(e.address)}${e.problem ? ` (${e.problem})` : ""}`,
+    ],
+    [
+      "Allocation",
+      arg ? `${arg.name ?? "none"}${arg.offset !== undefined ? `, offset ${arg.offset}` : ""}` : "?",
+      theirAlloc,
+    ],
+  ];
+  return [
+    "## compute-sanitizer (memcheck)",
+    "",
+    `${e.headline}${e.errors !== null ? ` — ${e.errors} error(s) in all` : ""}.`,
+    "",
+    "| | faultline | compute-sanitizer |",
+    "|---|-----------|-------------------|",
+    ...rows.map(([k, a, b]) => `| ${k} | ${cell(a)} | ${cell(b)} |`),
+    "",
+    `**Agree:** kernel ${yesNo(ag.kernel)}, allocation ${yesNo(ag.allocation)}` +
+    (ag.agrees === null ? "" : ag.agrees ? " — they name the same fault." : " — they DISAGREE."),
+    "",
+  ];
 }

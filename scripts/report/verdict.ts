@@ -1,6 +1,17 @@
 /** verdict.json: the machine-readable outcome of a run, as DESIGN.md specifies it. */
 
-import type { MatrixResult, Mode, RunReport, Verdict } from "../../records.ts";
+import type {
+  Finding,
+  MatrixResult,
+  Mode,
+  RootCause,
+  RunReport,
+  SanitizerError,
+  Verdict,
+  VerdictFinding,
+  VerdictSanitizer,
+} from "../../records.ts";
+import { compareSanitizer } from "../forensics/sanitizer.ts";
 
 export function buildVerdict(run: RunReport): Verdict {
   const a = run.attribution;
@@ -36,6 +47,8 @@ export function buildVerdict(run: RunReport): Verdict {
       evidence: h.evidence,
     })),
     matrix: run.matrix ? matrixVerdict(run.matrix) : [],
+    findings: run.findings.map(verdictFinding),
+    sanitizer: run.sanitizer ? verdictSanitizer(run.sanitizer, rc) : null,
     attribution: a
       ? {
         method: a.method,
@@ -69,4 +82,44 @@ export function matrixVerdict(rows: MatrixResult[]): {
     errors: r.errors,
     status: r.status,
   }));
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+const num = (v: unknown): number | null => (typeof v === "number" ? v : null);
+
+function verdictFinding(f: Finding): VerdictFinding {
+  const a = f.allocation;
+  return {
+    op: f.op,
+    rail: f.rail,
+    kind: str(f.kind),
+    name: str(f.name),
+    step: num(f.step),
+    layer: num(f.layer),
+    label: str(f.label),
+    argument: str(f.argument),
+    invariant: f.invariant,
+    detail: f.detail ?? "",
+    severity: f.severity ?? null,
+    allocation: a
+      ? { id: a.id, name: a.name, offset: a.offset, bytes: a.bytes, size: a.size, state: a.state }
+      : null,
+  };
+}
+
+function verdictSanitizer(e: SanitizerError, rc: RootCause | null): VerdictSanitizer {
+  return {
+    headline: e.headline,
+    kernel: e.kernel,
+    access: e.access,
+    size: e.size,
+    address: e.address,
+    problem: e.problem,
+    allocation: e.allocation
+      ? { name: e.allocation.name ?? null, offset: e.allocation.offset ?? null }
+      : null,
+    nearest: e.nearest,
+    errors: e.errors,
+    agreement: compareSanitizer(e, rc),
+  };
 }

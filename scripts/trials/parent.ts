@@ -356,7 +356,11 @@ async function sanitizerTrial(
 ): Promise<SanitizerError | null> {
   if (!(opts.sanitizer ?? exp.sanitizer)) return null;
   const backend = main.result?.backend ?? "";
-  const wrap = backend === "cuda" ? await sanitizerWrap() : null;
+  // audited, so that the sanitizer's addresses resolve against this trial's own journal
+  const spec = trials.again(main, "audit", "sanitizer");
+  const log = join(spec.runDir, "sanitizer.log");
+  const own = Deno.env.get("FAULTLINE_SANITIZER") !== undefined;
+  const wrap = backend === "cuda" || own ? await sanitizerWrap(log) : null;
   if (!wrap) {
     notes.push(
       `compute-sanitizer was requested but ${
@@ -365,16 +369,17 @@ async function sanitizerTrial(
     );
     return null;
   }
-  // audited, so that the sanitizer's addresses resolve against this trial's own journal
-  const spec = trials.again(main, "audit", "sanitizer");
+  await Deno.mkdir(spec.runDir, { recursive: true });
   const o = await trials.run(spec, { wrap, timeoutMs: trials.options.timeoutMs! * 4 });
-  const err = parseSanitizer(`${o.stdoutTail}\n${o.stderrTail}`);
+  // the log file holds the whole report (the first error is printed first, the output's tail may lose it)
+  const text = await Deno.readTextFile(log).catch(() => `${o.stdoutTail}\n${o.stderrTail}`);
+  const err = parseSanitizer(text);
   if (!err) {
     notes.push("compute-sanitizer (memcheck) reported no error in its trial.");
     return null;
   }
-  const own = await loadTrialEvidence(spec.runDir, o);
-  return foldSanitizer(err, own.records.length ? own.records : original.records);
+  const ev = await loadTrialEvidence(spec.runDir, o);
+  return foldSanitizer(err, ev.records.length ? ev.records : original.records);
 }
 
 function childConfig(main: TrialOutcome): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DEBUG_ENVS, envLine, presetFor, resolveDebugEnv } from "../../../scripts/forensics/debugenv.ts";
 import { describeSanitizer, foldSanitizer, parseSanitizer } from "../../../scripts/forensics/sanitizer.ts";
-import type { OpRecord } from "../../../records.ts";
+import type { OpRecord, RootCause } from "../../../records.ts";
 
 const MEMCHECK = `========= COMPUTE-SANITIZER
 ========= Invalid __global__ write of size 4 bytes
@@ -102,4 +102,41 @@ Deno.test("debug environment presets: the seeds' HIP variables and CUDA's, recor
   assert.throws(() => resolveDebugEnv("nope"), /unknown debug environment preset/);
   assert.equal(envLine(DEBUG_ENVS.cuda), "CUDA_LAUNCH_BLOCKING=1");
   assert.equal(envLine(DEBUG_ENVS.none), "(none)");
+});
+
+Deno.test("sanitizer: compared with faultline's root cause by kernel and by allocation", async () => {
+  const { compareSanitizer } = await import("../../../scripts/forensics/sanitizer.ts");
+  const err = parseSanitizer(MEMCHECK)!;
+  const rc = (kernel: string, alloc: string): RootCause => ({
+    op: 9,
+    kind: "launch",
+    kernel,
+    name: "plant",
+    step: 1,
+    layer: 0,
+    stream: 0,
+    argument: "addr",
+    invariant: null,
+    detail: "",
+    scalars: {},
+    args: [{ arg: "addr", ptr: 0x7f5e39801000, name: alloc, offset: 4096, text: "" }],
+    findings: [],
+  });
+  const folded = { ...err, allocation: { name: "scratch", offset: 4096 } };
+  assert.deepEqual(compareSanitizer(folded, rc("fault_write_at", "scratch")), {
+    kernel: true,
+    allocation: true,
+    agrees: true,
+  });
+  assert.deepEqual(compareSanitizer(folded, rc("fault_write_at", "logits")), {
+    kernel: true,
+    allocation: false,
+    agrees: false,
+  });
+  assert.deepEqual(compareSanitizer(err, rc("rope", "scratch")), {
+    kernel: false,
+    allocation: null,
+    agrees: false,
+  });
+  assert.deepEqual(compareSanitizer(err, null), { kernel: null, allocation: null, agrees: null });
 });
