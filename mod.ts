@@ -57,6 +57,7 @@ export {
   Boundary,
   boundary,
   type CallObserver,
+  type FreeHold,
   type NativeCall,
   type OpContext,
   type PointerArg,

@@ -67,12 +67,23 @@ export interface CallObserver {
   after?(call: NativeCall, status: number, result?: number): void;
 }
 
+/**
+ * Holds the native release of freed device memory (a quarantine): given a free call and the native
+ * free, it either keeps the memory allocated and releases it later itself (true: the free is reported
+ * done now, status 0) or lets it run now (false).
+ */
+export interface FreeHold {
+  hold(call: NativeCall, release: () => number): boolean;
+}
+
 /** The process-wide boundary state: observers and the scheduler's current context. */
 export class Boundary {
   #observers: CallObserver[] = [];
   #nextId = 1;
   #reuse = false;
   context: OpContext = {};
+  /** Where device frees go while a quarantine is on (null: freed at once). */
+  freeHold: FreeHold | null = null;
 
   get active(): boolean {
     return this.#observers.length > 0;

@@ -45,7 +45,8 @@ export function through(
 ): number {
   sym.fl_set_tag(BigInt(call.id));
   boundary.before(call);
-  const status = invoke();
+  const hold = boundary.freeHold;
+  const status = hold !== null && call.kind === "free" && hold.hold(call, invoke) ? 0 : invoke();
   boundary.after(call, status, status === 0 && result ? result() : undefined);
   return status;
 }

@@ -44,6 +44,7 @@ import {
   type OnlineRaces,
   Redzones,
   Registry,
+  runtime,
 } from "../../mod.ts";
 import {
   checkModelCompat,
@@ -62,6 +63,7 @@ import type { Finding, Mode } from "../../records.ts";
 import { CallChecks } from "./call_checks.ts";
 import { FindingLog } from "./finding_log.ts";
 import { PolicySync } from "./policy_sync.ts";
+import { Quarantine, type QuarantineOptions } from "./quarantine.ts";
 
 export interface AuditOptions {
   device: Device;
@@ -100,6 +102,14 @@ export interface AuditOptions {
    * reading `findings`, flush() and close() wait for the worker first.
    */
   offThread?: boolean;
+  /**
+   * Freed device memory held back from the allocator while the session is open, so that a freed range
+   * is not handed to the next allocation and a stale pointer into it is named as a use after free
+   * (scripts/audit/quarantine.ts): default on outside mode off, 256 MiB / 1024 frees, released oldest
+   * first past either budget and all at close; the sim's allocator already keeps freed ranges unmapped.
+   * false: off.
+   */
+  quarantine?: QuarantineOptions | false;
 }
 
 /** The audit options an experiment gives (the trial's device, folder and mode come from its spec). */
@@ -120,6 +130,7 @@ export const AUDIT_OPTIONS: readonly (keyof AuditOptions)[] = [
   "keepRing",
   "verbose",
   "offThread",
+  "quarantine",
 ];
 
 /** Throws FaultlineUsageError for an option openAudit does not know (a typo would be silently ignored). */
@@ -148,6 +159,8 @@ export interface AuditSession {
   readonly races: OnlineRaces | null;
   readonly redzones: Redzones | null;
   readonly journal: JournalWriter | null;
+  /** The quarantine holding freed device memory, null when off (AuditOptions.quarantine). */
+  readonly quarantine: Quarantine | null;
   /** Whether the per-call checks run in the audit worker now (AuditOptions.offThread). */
   readonly offThread: boolean;
   /** Every finding so far (warn and enforce), in the order found. */
@@ -232,6 +245,7 @@ class Session implements AuditSession {
   #regObserver: CallObserver;
   #previousRedzone: number;
   #lastOp = 0;
+  #quarantine: Quarantine | null = null;
   #detach: () => void = () => {};
   #closed = false;
 
@@ -272,6 +286,14 @@ class Session implements AuditSession {
     if (on) this.#attach();
   }
 
+  /** Holds frees in quarantine (not on sim unless asked: its allocator does not reuse freed ranges). */
+  #startQuarantine(): void {
+    const q = this.#opts.quarantine;
+    if (q === false || (runtime().backend === "sim" && !q?.onSim)) return;
+    this.#quarantine = new Quarantine(q ?? {});
+    boundary.freeHold = this.#quarantine;
+  }
+
   #openJournal(): JournalWriter {
     const sym = this.#device.symbols;
     return new JournalWriter({
@@ -283,6 +305,7 @@ class Session implements AuditSession {
   }
 
   #attach(): void {
+    this.#startQuarantine();
     // transient: the journal, registry, rails, race check and redzones copy what they keep of a call
     this.#detach = boundary.attach({
       transient: true,
@@ -349,6 +372,10 @@ class Session implements AuditSession {
 
   get offThread(): boolean {
     return this.#checks.offThread;
+  }
+
+  get quarantine(): Quarantine | null {
+    return this.#quarantine;
   }
 
   get findings(): Finding[] {
@@ -421,6 +448,10 @@ class Session implements AuditSession {
         workerError = e;
       }
       this.#detach();
+      if (this.#quarantine !== null) {
+        if (boundary.freeHold === this.#quarantine) boundary.freeHold = null;
+        this.#quarantine.releaseAll();
+      }
       if (this.redzones !== null) this.#device.defaultRedzone = this.#previousRedzone;
       this.redzones?.close();
       this.#writeRecords(co);

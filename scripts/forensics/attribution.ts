@@ -299,6 +299,7 @@ export async function attribute(
   const surfacedRec = findSurfaced(original.records, died);
   const res = emptyAttribution(original, surfacedRec);
   const done = () => {
+    if (res.rootCause) nameTheFree(res.rootCause, original.records);
     res.wallMs = performance.now() - t0;
     return res;
   };
@@ -418,6 +419,30 @@ async function nameByRedzoneReplay(
       `it writes more than it declares`,
   );
   return true;
+}
+
+/** A use after free: the free that released the memory (op, step, layer), from the journal, in the cause and detail. */
+function nameTheFree(rc: RootCause, records: readonly OpRecord[]): void {
+  const f = rc.findings.find((x) => x.rail === "use_after_free" && typeof x.freed_at === "number");
+  const free = f
+    ? records.find((r) => r.id === f.freed_at && (r.kind === "free" || r.kind === "host_free"))
+    : undefined;
+  if (!free || rc.cause) return;
+  rc.cause = {
+    op: free.id,
+    kind: free.kind,
+    name: free.name,
+    step: free.step ?? null,
+    layer: free.layer ?? null,
+    label: free.op ?? null,
+  };
+  const where = [
+    free.step !== undefined ? `step ${free.step}` : "",
+    free.layer !== undefined ? `layer ${free.layer}` : "",
+    free.op ?? "",
+  ]
+    .filter(Boolean).join(", ");
+  rc.detail = `${rc.detail} (${free.kind} ${free.name}${where ? `, ${where}` : ""})`;
 }
 
 /** A refused call: the rule it broke and the earlier op that made it wrong, from the journal. */

@@ -24,17 +24,18 @@ export function useAfterFreeRail(mode: RailMode = "warn"): Rail {
         if (p.ptr === 0 || allocOf(ctx, call, k) !== null) continue;
         const a = ctx.registry.lookupFreed(p.ptr);
         if (a === null) continue;
-        (out ??= []).push(
-          pointerFinding(
-            "use_after_free",
-            call,
-            p,
-            a,
-            "pointer arguments point into live allocations",
-            `${p.arg}=${hex(p.ptr)} is at offset ${p.ptr - a.ptr} of ${a.name} (alloc ${a.id}), ` +
-              `freed by op ${a.freedAt}`,
-          ),
+        const f = pointerFinding(
+          "use_after_free",
+          call,
+          p,
+          a,
+          "pointer arguments point into live allocations",
+          `${p.arg}=${hex(p.ptr)} is at offset ${
+            p.ptr - a.ptr
+          } of ${a.name} (alloc ${a.id}), freed by op ${a.freedAt}`,
         );
+        f.freed_at = a.freedAt;
+        (out ??= []).push(f);
       }
       return out ?? NO_FINDINGS;
     },

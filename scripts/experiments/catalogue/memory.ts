@@ -33,6 +33,7 @@ export const MEMORY_CASES: Record<string, CatalogueCase> = {
       surfaces: "later",
       step: 2,
       layer: 3,
+      detail: /freed by op \d+ \(free scratch, step 2, layer 3, plant\)/,
     },
     plant: ({ ffi, d, s }) => {
       const tmp = d.malloc(4096, { name: "scratch" });
@@ -58,6 +59,29 @@ export const MEMORY_CASES: Record<string, CatalogueCase> = {
       const addr = old.ptr;
       old.free();
       ffi.launch(d, s, ffi.tick, { counter: addr });
+    },
+  },
+  "uaf-reused-address": {
+    expect: {
+      op: "plant",
+      kind: "launch",
+      name: "fault_fill",
+      argument: "dst",
+      rail: "use_after_free",
+      invariant: LIVE,
+      hypothesis: "use-after-free",
+      surfaces: "later",
+      detail: /offset 0 of kv_old .*\(free kv_old, step 1, layer 0, plant\)/,
+    },
+    // kv_old freed, a buffer of the same size made at once (a GPU allocator would hand it kv_old's
+    // address; the audit session's quarantine keeps it from doing so), then a write through the stale pointer
+    plant: ({ ffi, d, s }) => {
+      const old = d.malloc(1 << 16, { name: "kv_old" });
+      const stale = old.ptr;
+      old.free();
+      const fresh = d.malloc(1 << 16, { name: "kv_new" });
+      ffi.launch(d, s, ffi.faultFill, { dst: fresh, n: 16, value: 1 });
+      ffi.launch(d, s, ffi.faultFill, { dst: stale, n: 16, value: 2 });
     },
   },
   "null-pointer": {
