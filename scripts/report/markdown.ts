@@ -4,7 +4,7 @@
  * root cause with its evidence, timeline, matrix, next steps, configuration.
  */
 
-import { describeBuild } from "../../ffi/build_info.ts";
+import { describeBuild } from "../../mod.ts";
 import { envLine } from "../forensics/debugenv.ts";
 import { tally } from "../forensics/hypotheses.ts";
 import { matrixTable } from "./matrix_table.ts";

@@ -24,7 +24,9 @@ function surfacing(expect: Expectation, v: Verdict, sim: boolean): string[] {
     if (v.attribution?.method !== "blocking-replay") {
       p.push(`named by ${v.attribution?.method}, expected blocking-replay`);
     }
-    if (surf && !/illegal memory access|700/.test(surf.error)) p.push(`surfaced with ${surf.error}`);
+    if (surf && !/illegal memory access|misaligned address|\b(700|716|717)\b/.test(surf.error)) {
+      p.push(`surfaced with ${surf.error}`);
+    }
   }
   return p;
 }

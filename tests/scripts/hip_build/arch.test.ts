@@ -11,8 +11,8 @@ import {
   detectAmdGpus,
   parseHipArch,
   parseRocminfo,
-} from "../scripts/hip_build/arch.ts";
-import { findClang, findHipcc, isFile, type ToolSearch } from "../scripts/hip_build/tools.ts";
+} from "../../../scripts/hip_build/arch.ts";
+import { findClang, findHipcc, isFile, type ToolSearch } from "../../../scripts/hip_build/tools.ts";
 
 /** rocminfo's shape on an MI300X host (trimmed): a CPU agent, then a GPU agent with its ISA. */
 const ROCMINFO_MI300X = `ROCk module is loaded
@@ -74,7 +74,7 @@ Deno.test("hip arch: rocminfo's GPU agent when amdgpu-arch finds no GPU", async 
 
 Deno.test("hip arch: with the process's own PATH, a fake amdgpu-arch put first is the one asked", async () => {
   const search = await fakeTools({ "amdgpu-arch": "echo gfx942" });
-  const arch = new URL("../scripts/hip_build/arch.ts", import.meta.url).href;
+  const arch = new URL("../../../scripts/hip_build/arch.ts", import.meta.url).href;
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
@@ -160,8 +160,8 @@ Deno.test({
   name: "hip arch: build.ts refuses a bad or unknown target with one clear line and keeps the built library",
   ignore: !hipcc,
   fn: async () => {
-    const build = new URL("../scripts/build.ts", import.meta.url).pathname;
-    const lib = new URL("../build/hip/libfaultline.so", import.meta.url).pathname;
+    const build = new URL("../../../scripts/build.ts", import.meta.url).pathname;
+    const lib = new URL("../../../build/hip/libfaultline.so", import.meta.url).pathname;
     const mtime = () => Deno.statSync(lib).mtime?.getTime();
     const before = isFile(lib) ? mtime() : null;
     for (

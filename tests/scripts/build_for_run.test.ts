@@ -4,7 +4,7 @@
  * with nvcc but no GPU does not build cuda.
  */
 import assert from "node:assert/strict";
-import { backendsForRun } from "../scripts/build.ts";
+import { backendsForRun } from "../../scripts/build.ts";
 
 function withEnv<T>(value: string | undefined, f: () => T): T {
   const before = Deno.env.get("FAULTLINE_BACKEND");

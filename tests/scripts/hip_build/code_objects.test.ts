@@ -6,18 +6,18 @@
  * message, where hipcc or LLVM 19's tools are not installed (.ci/run installs them).
  */
 import assert from "node:assert/strict";
-import { readBuildInfo } from "../ffi/build_info.ts";
-import { libraryPath } from "../ffi/library.ts";
-import { DEFAULT_HIP_TARGETS } from "../scripts/hip_build/arch.ts";
-import { entryTarget, readBundle, readBundles, writeBundle } from "../scripts/hip_build/bundle.ts";
+import { readBuildInfo } from "../../../ffi/build_info.ts";
+import { libraryPath } from "../../../ffi/library.ts";
+import { DEFAULT_HIP_TARGETS } from "../../../scripts/hip_build/arch.ts";
+import { entryTarget, readBundle, readBundles, writeBundle } from "../../../scripts/hip_build/bundle.ts";
 import {
   findLlvmTool,
   listCodeObjects,
   type Listing,
   missingKernels,
   stubKernels,
-} from "../scripts/hip_build/code_objects.ts";
-import { findHipcc, isFile } from "../scripts/hip_build/tools.ts";
+} from "../../../scripts/hip_build/code_objects.ts";
+import { findHipcc, isFile } from "../../../scripts/hip_build/tools.ts";
 
 function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));

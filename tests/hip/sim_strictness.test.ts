@@ -6,7 +6,7 @@
  * written. Pinned host memory stays reachable, as on a GPU.
  */
 import assert from "node:assert/strict";
-import { runChild } from "./helpers/child.ts";
+import { runChild } from "../helpers/child.ts";
 
 async function run(which: string, env: Record<string, string> = {}) {
   const r = await runChild(

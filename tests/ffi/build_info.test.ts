@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildInfoPath } from "../ffi/build_info.ts";
-import { readBuildInfo } from "../mod.ts";
-import { ffiTest, testRuntime } from "./helpers/env.ts";
+import { buildInfoPath } from "../../ffi/build_info.ts";
+import { readBuildInfo } from "../../mod.ts";
+import { ffiTest, testRuntime } from "../helpers/env.ts";
 
 Deno.test({
   name: "build info: the loaded library's targets, as its build wrote them",
