@@ -200,157 +200,212 @@ function ringWindow(
   return { slots, newest };
 }
 
-function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
-  const i32 = new Int32Array(buf, 0, buf.byteLength >> 2);
-  const f64 = new Float64Array(buf, 0, buf.byteLength >> 3);
-  const { capacity, slotsInFile } = ringShape(i32, buf.byteLength);
-  const recBytes = RECORD_BYTES;
-  const origin = f64[H_TIME_ORIGIN];
-  const start = f64[H_START_NOW];
-  const str = (id: number) => side.strings[id] ?? `#${id}`;
+/** The ring as 32- and 64-bit words, its shape and its clocks. */
+interface RingView {
+  i32: Int32Array;
+  f64: Float64Array;
+  capacity: number;
+  slotsInFile: number;
+  /** Wall-clock ms of the writer's time origin, and its clock when the journal was opened. */
+  origin: number;
+  start: number;
+}
+
+const slotWord = (slot: number) => (HEADER_BYTES + slot * RECORD_BYTES) >> 2;
+
+/** The slots holding a record with sound counts, in sequence order; the others set aside in `corrupt`. */
+function soundSlots(v: RingView, corrupt: DecodedJournal["corrupt"]): { seq: number; slot: number }[] {
   const candidates: { seq: number; slot: number }[] = [];
-  const corrupt: DecodedJournal["corrupt"] = [];
-  for (let slot = 0; slot < slotsInFile; slot++) {
-    const bi = (HEADER_BYTES + slot * recBytes) >> 2;
-    const seq = i32[bi + R_INTENT];
-    if (seq > 0 && (seq - 1) % capacity === slot) {
-      const why = corruptCounts(i32, bi);
+  for (let slot = 0; slot < v.slotsInFile; slot++) {
+    const bi = slotWord(slot);
+    const seq = v.i32[bi + R_INTENT];
+    if (seq > 0 && (seq - 1) % v.capacity === slot) {
+      const why = corruptCounts(v.i32, bi);
       if (why === null) candidates.push({ seq, slot });
       else corrupt.push({ seq, slot, why });
     }
   }
-  candidates.sort((a, b) => a.seq - b.seq);
-  const { slots, newest: maxSeq } = ringWindow(candidates, capacity, corrupt);
-  // the slot after the last whole record: a cleared intent marker there is a torn write
-  let torn: DecodedJournal["torn"] = null;
-  {
-    const slot = maxSeq % capacity;
-    const bi = (HEADER_BYTES + slot * recBytes) >> 2;
-    const bf = bi >> 1;
-    if (bi + (recBytes >> 2) <= i32.length && i32[bi + R_INTENT] === 0) {
-      const last = slots.length ? slots[slots.length - 1].slot : -1;
-      const lastId = last < 0 ? 0 : f64[((HEADER_BYTES + last * recBytes) >> 3) + F_ID];
-      const id = f64[bf + F_ID];
-      // wrapped: the slot held a whole record before, so a cleared marker means a write was cut short;
-      // not wrapped: the slot was zero, so any id there was being written
-      if (maxSeq >= capacity) torn = { seq: maxSeq + 1, id: id > lastId ? id : null };
-      else if (id !== 0) torn = { seq: maxSeq + 1, id };
-    }
-  }
-  // a torn slot held the oldest record before: that one is lost too
-  const firstSeq = Math.max(1, maxSeq - capacity + (torn !== null && maxSeq >= capacity ? 2 : 1));
-  const overwritten = firstSeq > 1 ? { count: firstSeq - 1, firstSeq: 1, lastSeq: firstSeq - 1 } : null;
+  return candidates.sort((a, b) => a.seq - b.seq);
+}
 
-  // allocation timeline, applied in op-id order while walking the records
-  const allocs = [...side.allocs].sort((a, b) => a.id - b.id);
-  const frees = [...side.frees.entries()].map(([alloc, op]) => ({ alloc, op })).sort((a, b) => a.op - b.op);
-  const reg = new Registry();
-  let ai = 0, fi = 0;
-  const applyUpTo = (id: number, inclusive: boolean) => {
+/** The slot after the last whole record: a cleared intent marker there is a torn write. */
+function tornSlot(
+  v: RingView,
+  slots: { seq: number; slot: number }[],
+  maxSeq: number,
+): DecodedJournal["torn"] {
+  const bi = slotWord(maxSeq % v.capacity);
+  if (bi + (RECORD_BYTES >> 2) > v.i32.length || v.i32[bi + R_INTENT] !== 0) return null;
+  const last = slots.length ? slots[slots.length - 1].slot : -1;
+  const lastId = last < 0 ? 0 : v.f64[(slotWord(last) >> 1) + F_ID];
+  const id = v.f64[(bi >> 1) + F_ID];
+  // wrapped: the slot held a whole record before, so a cleared marker means a write was cut short;
+  // not wrapped: the slot was zero, so any id there was being written
+  if (maxSeq >= v.capacity) return { seq: maxSeq + 1, id: id > lastId ? id : null };
+  return id !== 0 ? { seq: maxSeq + 1, id } : null;
+}
+
+/** The side file's allocations and frees replayed in op-id order, so that each record's pointers resolve as they did. */
+class AllocationTimeline {
+  readonly registry = new Registry();
+  #allocs: AllocationInfo[];
+  #frees: { alloc: number; op: number }[];
+  #ai = 0;
+  #fi = 0;
+
+  constructor(side: SideData) {
+    this.#allocs = [...side.allocs].sort((a, b) => a.id - b.id);
+    this.#frees = [...side.frees.entries()].map(([alloc, op]) => ({ alloc, op })).sort((a, b) => a.op - b.op);
+  }
+
+  /** Applies the allocations and frees made before op `id`. */
+  before(id: number): void {
     for (;;) {
-      const na = ai < allocs.length && (inclusive ? allocs[ai].id <= id : allocs[ai].id < id)
-        ? allocs[ai]
+      const na = this.#ai < this.#allocs.length && this.#allocs[this.#ai].id < id
+        ? this.#allocs[this.#ai]
         : null;
-      const nf = fi < frees.length && (inclusive ? frees[fi].op <= id : frees[fi].op < id) ? frees[fi] : null;
+      const nf = this.#fi < this.#frees.length && this.#frees[this.#fi].op < id
+        ? this.#frees[this.#fi]
+        : null;
       if (na === null && nf === null) return;
       if (na !== null && (nf === null || na.id < nf.op)) {
-        reg.add(na);
-        ai++;
+        this.registry.add(na);
+        this.#ai++;
       } else if (nf !== null) {
-        const a = reg.byId(nf.alloc);
-        if (a !== undefined && a.state === "live") reg.free(a.base, nf.op);
-        fi++;
+        const a = this.registry.byId(nf.alloc);
+        if (a !== undefined && a.state === "live") this.registry.free(a.base, nf.op);
+        this.#fi++;
       }
     }
-  };
+  }
+}
 
+function decodePointers(
+  v: RingView,
+  bi: number,
+  str: (id: number) => string,
+  reg: Registry,
+): JournalPointer[] {
+  const { i32, f64 } = v;
+  const bf = bi >> 1;
+  const pointers: JournalPointer[] = [];
+  for (let k = 0; k < i32[bi + R_NPTR]; k++) {
+    const ptr = f64[bf + F_PTR + 2 * k];
+    const meta = i32[bi + R_PTR_META + 2 * k + 1];
+    const r = reg.resolve(ptr);
+    const p: JournalPointer = {
+      arg: str(i32[bi + R_PTR_META + 2 * k]),
+      ptr,
+      bytes: f64[bf + F_PTR + 2 * k + 1],
+      access: ACCESS_CODES[meta & 3] ?? "rw",
+      elem: meta >> 2,
+      alloc: r === null ? null : r.id,
+    };
+    if (r !== null) {
+      p.name = r.name;
+      p.offset = r.offset;
+      p.size = r.size;
+      p.state = r.state;
+      p.placement = r.placement;
+    }
+    pointers.push(p);
+  }
+  return pointers;
+}
+
+/** The record in the slot at word `bi` (op `id`, sequence number `seq`), its pointers resolved against `reg`. */
+function decodeRecord(
+  v: RingView,
+  bi: number,
+  at: { seq: number; id: number },
+  str: (id: number) => string,
+  reg: Registry,
+): JournalRecord {
+  const { i32, f64 } = v;
+  const bf = bi >> 1;
+  const flags = i32[bi + R_FLAGS];
+  const done = i32[bi + R_DONE] === at.seq;
+  const step = i32[bi + R_STEP], layer = i32[bi + R_LAYER], op = i32[bi + R_OP];
+  const scalars: Record<string, number> = {};
+  for (let k = 0; k < i32[bi + R_NSCALAR]; k++) {
+    scalars[str(i32[bi + R_SCALAR_NAME + k])] = f64[bf + F_SCALAR + k];
+  }
+  const blocked = (flags & FLAG_BLOCKED) !== 0;
+  const status = done ? i32[bi + R_STATUS] : null;
+  const rec: JournalRecord = {
+    id: at.id,
+    seq: at.seq,
+    time: round3((f64[bf + F_T_BEFORE] - v.start) * 1000),
+    dur: done ? round3((f64[bf + F_T_AFTER] - f64[bf + F_T_BEFORE]) * 1000) : null,
+    wall: v.origin + f64[bf + F_T_BEFORE],
+    kind: KINDS[i32[bi + R_KIND]] ?? "unknown",
+    device: i32[bi + R_DEVICE],
+    stream: f64[bf + F_STREAM],
+    name: str(i32[bi + R_NAME]),
+    scalars,
+    pointers: decodePointers(v, bi, str, reg),
+    step: step === NONE ? null : step,
+    layer: layer === NONE ? null : layer,
+    op: op === 0 ? null : str(op),
+    status,
+    result_name: status === null
+      ? "in flight"
+      : blocked || status === STATUS_BLOCKED
+      ? "blocked"
+      : statusName(status),
+  };
+  if (flags & FLAG_HOST) rec.host = f64[bf + F_HOST];
+  if (flags & FLAG_EVENT) rec.event = f64[bf + F_EVENT];
+  if (flags & FLAG_GEOMETRY) rec.geometry = readGeometry(i32, bi + R_GEOMETRY);
+  if (done && (flags & FLAG_RESULT)) rec.result = f64[bf + F_RESULT];
+  if (flags & (FLAG_PTR_TRUNCATED | FLAG_SCALAR_TRUNCATED)) {
+    rec.truncated = [];
+    if (flags & FLAG_PTR_TRUNCATED) rec.truncated.push("pointers");
+    if (flags & FLAG_SCALAR_TRUNCATED) rec.truncated.push("scalars");
+  }
+  return rec;
+}
+
+function decodeJournalBuffer(buf: ArrayBuffer, side: SideData): DecodedJournal {
+  const i32 = new Int32Array(buf, 0, buf.byteLength >> 2);
+  const f64 = new Float64Array(buf, 0, buf.byteLength >> 3);
+  const v: RingView = {
+    i32,
+    f64,
+    ...ringShape(i32, buf.byteLength),
+    origin: f64[H_TIME_ORIGIN],
+    start: f64[H_START_NOW],
+  };
+  const corrupt: DecodedJournal["corrupt"] = [];
+  const { slots, newest: maxSeq } = ringWindow(soundSlots(v, corrupt), v.capacity, corrupt);
+  const torn = tornSlot(v, slots, maxSeq);
+  // a torn slot held the oldest record before: that one is lost too
+  const firstSeq = Math.max(1, maxSeq - v.capacity + (torn !== null && maxSeq >= v.capacity ? 2 : 1));
+  const overwritten = firstSeq > 1 ? { count: firstSeq - 1, firstSeq: 1, lastSeq: firstSeq - 1 } : null;
   // Pointers are resolved in op-id order (the allocation timeline's order), whatever order the records
   // were written in: a record's resolution depends on its own id only, not on its neighbours'.
-  const idOf = (slot: number) => f64[((HEADER_BYTES + slot * recBytes) >> 3) + F_ID];
-  const byId = slots.filter((s) => s.seq >= firstSeq).map((s) => ({ ...s, id: idOf(s.slot) }))
+  const byId = slots.filter((s) => s.seq >= firstSeq).map((s) => ({
+    ...s,
+    id: f64[(slotWord(s.slot) >> 1) + F_ID],
+  }))
     .sort((a, b) => (Number.isNaN(a.id) ? Infinity : a.id) - (Number.isNaN(b.id) ? Infinity : b.id));
+  const str = (id: number) => side.strings[id] ?? `#${id}`;
+  const timeline = new AllocationTimeline(side);
   const records: JournalRecord[] = [];
-  for (const { seq, slot, id } of byId) {
-    const bi = (HEADER_BYTES + slot * recBytes) >> 2;
-    const bf = bi >> 1;
-    applyUpTo(id, false);
-    const flags = i32[bi + R_FLAGS];
-    const done = i32[bi + R_DONE] === seq;
-    const kindCode = i32[bi + R_KIND];
-    const step = i32[bi + R_STEP], layer = i32[bi + R_LAYER], op = i32[bi + R_OP];
-    const np = i32[bi + R_NPTR], ns = i32[bi + R_NSCALAR];
-    const pointers: JournalPointer[] = [];
-    for (let k = 0; k < np; k++) {
-      const ptr = f64[bf + F_PTR + 2 * k];
-      const bytes = f64[bf + F_PTR + 2 * k + 1];
-      const meta = i32[bi + R_PTR_META + 2 * k + 1];
-      const r = reg.resolve(ptr);
-      const p: JournalPointer = {
-        arg: str(i32[bi + R_PTR_META + 2 * k]),
-        ptr,
-        bytes,
-        access: ACCESS_CODES[meta & 3] ?? "rw",
-        elem: meta >> 2,
-        alloc: r === null ? null : r.id,
-      };
-      if (r !== null) {
-        p.name = r.name;
-        p.offset = r.offset;
-        p.size = r.size;
-        p.state = r.state;
-        p.placement = r.placement;
-      }
-      pointers.push(p);
-    }
-    const scalars: Record<string, number> = {};
-    for (let k = 0; k < ns; k++) scalars[str(i32[bi + R_SCALAR_NAME + k])] = f64[bf + F_SCALAR + k];
-    const blocked = (flags & FLAG_BLOCKED) !== 0;
-    const status = done ? i32[bi + R_STATUS] : null;
-    const rec: JournalRecord = {
-      id,
-      seq,
-      time: round3((f64[bf + F_T_BEFORE] - start) * 1000),
-      dur: done ? round3((f64[bf + F_T_AFTER] - f64[bf + F_T_BEFORE]) * 1000) : null,
-      wall: origin + f64[bf + F_T_BEFORE],
-      kind: KINDS[kindCode] ?? "unknown",
-      device: i32[bi + R_DEVICE],
-      stream: f64[bf + F_STREAM],
-      name: str(i32[bi + R_NAME]),
-      scalars,
-      pointers,
-      step: step === NONE ? null : step,
-      layer: layer === NONE ? null : layer,
-      op: op === 0 ? null : str(op),
-      status,
-      result_name: status === null
-        ? "in flight"
-        : blocked || status === STATUS_BLOCKED
-        ? "blocked"
-        : statusName(status),
-    };
-    if (flags & FLAG_HOST) rec.host = f64[bf + F_HOST];
-    if (flags & FLAG_EVENT) rec.event = f64[bf + F_EVENT];
-    if (flags & FLAG_GEOMETRY) rec.geometry = readGeometry(i32, bi + R_GEOMETRY);
-    if (done && (flags & FLAG_RESULT)) rec.result = f64[bf + F_RESULT];
-    if (flags & (FLAG_PTR_TRUNCATED | FLAG_SCALAR_TRUNCATED)) {
-      rec.truncated = [];
-      if (flags & FLAG_PTR_TRUNCATED) rec.truncated.push("pointers");
-      if (flags & FLAG_SCALAR_TRUNCATED) rec.truncated.push("scalars");
-    }
-    records.push(rec);
+  for (const at of byId) {
+    timeline.before(at.id);
+    records.push(decodeRecord(v, slotWord(at.slot), at, str, timeline.registry));
   }
   records.sort((a, b) => a.seq - b.seq);
-  const inFlight = records.filter((r) => r.status === null).reverse();
-  const allocations = side.allocs.map((a) => ({ ...a, freedAt: side.frees.get(a.id) ?? null }));
   return {
     pid: i32[H_PID],
-    capacity,
+    capacity: v.capacity,
     written: maxSeq,
     records,
     overwritten,
     torn,
-    inFlight,
-    allocations,
+    inFlight: records.filter((r) => r.status === null).reverse(),
+    allocations: side.allocs.map((a) => ({ ...a, freedAt: side.frees.get(a.id) ?? null })),
     corrupt,
   };
 }

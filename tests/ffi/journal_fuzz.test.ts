@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { decodeJournalBytes, JournalFormatError, journalJsonl } from "../ffi/journal.ts";
+import { decodeJournalBytes, JournalFormatError, journalJsonl } from "../../ffi/journal.ts";
 import {
   F_T_AFTER,
   F_T_BEFORE,
@@ -20,15 +20,15 @@ import {
   MAX_POINTERS,
   MAX_SCALARS,
   RECORD_BYTES,
-} from "../ffi/journal_native.ts";
-import { ReportsFiles } from "../scripts/server/files.ts";
-import { mergeById, parseJournal, summarize } from "../scripts/server/journal.ts";
-import { findOp, readPage, summarizeFile } from "../scripts/server/journal_file.ts";
-import { journalLib } from "./forensics_helpers/journal_lib.ts";
-import { alloc, call, free, ptr, resetIds } from "./forensics_helpers/calls.ts";
-import { jsonl, record, VERDICT } from "./fixtures/reports/fixtures.ts";
-import { createApp } from "../scripts/server/app.tsx";
-import { type Field, fuzz, fuzzCases } from "./helpers/fuzz.ts";
+} from "../../ffi/journal_native.ts";
+import { ReportsFiles } from "../../scripts/server/files.ts";
+import { mergeById, parseJournal, summarize } from "../../scripts/server/journal.ts";
+import { findOp, readPage, summarizeFile } from "../../scripts/server/journal_file.ts";
+import { journalLib } from "../helpers/journal_lib.ts";
+import { alloc, call, free, ptr, resetIds } from "../helpers/calls.ts";
+import { jsonl, record, VERDICT } from "../fixtures/report_folders.ts";
+import { createApp } from "../../scripts/server/app.tsx";
+import { type Field, fuzz, fuzzCases } from "../helpers/fuzz.ts";
 
 const CAPACITY = 16;
 

@@ -7,12 +7,18 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createApp } from "../scripts/server/app.tsx";
-import { LiveStreams } from "../scripts/server/live.ts";
-import { SUMMARY_BYTES } from "../scripts/server/journal_file.ts";
-import { H_CAPACITY, HEADER_BYTES, JournalWriter, R_NPTR, RECORD_BYTES } from "../ffi/journal_native.ts";
-import { journalLib } from "./forensics_helpers/journal_lib.ts";
-import { call, ptr } from "./forensics_helpers/calls.ts";
+import { createApp } from "../../../scripts/server/app.tsx";
+import { LiveStreams } from "../../../scripts/server/live.ts";
+import { SUMMARY_BYTES } from "../../../scripts/server/journal_file.ts";
+import {
+  H_CAPACITY,
+  HEADER_BYTES,
+  JournalWriter,
+  R_NPTR,
+  RECORD_BYTES,
+} from "../../../ffi/journal_native.ts";
+import { journalLib } from "../../helpers/journal_lib.ts";
+import { call, ptr } from "../../helpers/calls.ts";
 import {
   FAULT_EXP,
   FAULT_ID,
@@ -22,8 +28,8 @@ import {
   makeReports,
   record,
   VERDICT,
-} from "./fixtures/reports/fixtures.ts";
-import { SseReader } from "./fixtures/reports/sse.ts";
+} from "../../fixtures/report_folders.ts";
+import { SseReader } from "../../fixtures/sse.ts";
 
 const FAULT = `/runs/${FAULT_EXP}/${FAULT_ID}`;
 const LIVE = `/runs/${LIVE_EXP}/${LIVE_ID}`;

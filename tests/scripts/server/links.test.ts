@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createApp } from "../scripts/server/app.tsx";
-import { LiveStreams } from "../scripts/server/live.ts";
+import { createApp } from "../../../scripts/server/app.tsx";
+import { LiveStreams } from "../../../scripts/server/live.ts";
 import {
   FAULT_EXP,
   FAULT_ID,
@@ -17,11 +17,11 @@ import {
   makeReports,
   record,
   VERDICT,
-} from "./fixtures/reports/fixtures.ts";
-import { SseReader } from "./fixtures/reports/sse.ts";
-import { JournalWriter } from "../ffi/journal_native.ts";
-import { journalLib } from "./forensics_helpers/journal_lib.ts";
-import { call, ptr } from "./forensics_helpers/calls.ts";
+} from "../../fixtures/report_folders.ts";
+import { SseReader } from "../../fixtures/sse.ts";
+import { JournalWriter } from "../../../ffi/journal_native.ts";
+import { journalLib } from "../../helpers/journal_lib.ts";
+import { call, ptr } from "../../helpers/calls.ts";
 
 const FAULT = `/runs/${FAULT_EXP}/${FAULT_ID}`;
 const LIVE = `/runs/${LIVE_EXP}/${LIVE_ID}`;

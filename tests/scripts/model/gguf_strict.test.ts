@@ -4,11 +4,17 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { GgmlType, GgufError, type GgufErrorCode, GgufFile, openLlamaGguf } from "../scripts/model/gguf.ts";
-import { meta, type MetaEntry, type TensorSpec, writeGguf } from "../scripts/model/gguf_write.ts";
-import { GgufValueType } from "../scripts/model/gguf_types.ts";
-import { PRESETS } from "../scripts/model/config.ts";
-import { llamaMetadata, llamaTensorSpecs } from "../scripts/model/synth.ts";
+import {
+  GgmlType,
+  GgufError,
+  type GgufErrorCode,
+  GgufFile,
+  openLlamaGguf,
+} from "../../../scripts/model/gguf.ts";
+import { meta, type MetaEntry, type TensorSpec, writeGguf } from "../../../scripts/model/gguf_write.ts";
+import { GgufValueType } from "../../../scripts/model/gguf_types.ts";
+import { PRESETS } from "../../../scripts/model/config.ts";
+import { llamaMetadata, llamaTensorSpecs } from "../../../scripts/model/synth.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "faultline-gguf-strict-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));

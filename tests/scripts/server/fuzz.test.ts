@@ -4,10 +4,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createApp } from "../scripts/server/app.tsx";
-import { RUN_FILES } from "../scripts/server/paths.ts";
-import { FAULT_EXP, FAULT_ID, LIVE_EXP, LIVE_ID, makeReports } from "./fixtures/reports/fixtures.ts";
-import { fuzz, fuzzCases, mutate, type Prng } from "./helpers/fuzz.ts";
+import { createApp } from "../../../scripts/server/app.tsx";
+import { RUN_FILES } from "../../../scripts/server/paths.ts";
+import { FAULT_EXP, FAULT_ID, LIVE_EXP, LIVE_ID, makeReports } from "../../fixtures/report_folders.ts";
+import { fuzz, fuzzCases, mutate, type Prng } from "../../helpers/fuzz.ts";
 
 const SECRET = "OUTSIDE_SECRET_7c1f";
 

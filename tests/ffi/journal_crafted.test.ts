@@ -14,10 +14,10 @@ import {
   R_NPTR,
   R_NSCALAR,
   RECORD_BYTES,
-} from "../ffi/journal_native.ts";
-import { decodeJournalBytes, JournalFormatError } from "../ffi/journal.ts";
-import { journalLib } from "./forensics_helpers/journal_lib.ts";
-import { call, ptr, resetIds } from "./forensics_helpers/calls.ts";
+} from "../../ffi/journal_native.ts";
+import { decodeJournalBytes, JournalFormatError } from "../../ffi/journal.ts";
+import { journalLib } from "../helpers/journal_lib.ts";
+import { call, ptr, resetIds } from "../helpers/calls.ts";
 
 /** A real ring of three records (and its side file), as bytes. */
 function ring(): { bytes: Uint8Array; side: string } {

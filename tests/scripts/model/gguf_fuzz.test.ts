@@ -4,13 +4,13 @@
 // return the file's bytes, and the reader gives the same answer whatever its read window.
 
 import assert from "node:assert/strict";
-import { checkLlama, GgmlType, GgufError, GgufFile } from "../scripts/model/gguf.ts";
-import { meta, writeGguf } from "../scripts/model/gguf_write.ts";
-import { ggmlBlock, GgufValueType, isSupportedType } from "../scripts/model/gguf_types.ts";
-import type { MetadataValue } from "../scripts/model/gguf_read.ts";
-import { type LlamaConfig, presetConfig } from "../scripts/model/config.ts";
-import { llamaMetadata, llamaTensorSpecs } from "../scripts/model/synth.ts";
-import { type Field, fuzz, fuzzCases, type Prng } from "./helpers/fuzz.ts";
+import { checkLlama, GgmlType, GgufError, GgufFile } from "../../../scripts/model/gguf.ts";
+import { meta, writeGguf } from "../../../scripts/model/gguf_write.ts";
+import { ggmlBlock, GgufValueType, isSupportedType } from "../../../scripts/model/gguf_types.ts";
+import type { MetadataValue } from "../../../scripts/model/gguf_read.ts";
+import { type LlamaConfig, presetConfig } from "../../../scripts/model/config.ts";
+import { llamaMetadata, llamaTensorSpecs } from "../../../scripts/model/synth.ts";
+import { type Field, fuzz, fuzzCases, type Prng } from "../../helpers/fuzz.ts";
 
 const NAME = "fuzz.gguf";
 const MICRO: LlamaConfig = presetConfig("tiny", {
