@@ -43,7 +43,10 @@ function amdImage(image: Uint8Array): Uint8Array {
 for (const compiler of ["hiprtc", "hipcc"] as const) {
   Deno.test({
     name: `code objects: ${compiler} builds the example for gfx90a; its metadata gives the declared layout`,
-    ignore: compiler === "hipcc" ? !has("hipcc") : findHiprtc() === null,
+    // an NVIDIA machine may carry a hipRTC library without HIP's headers: the hip path is for AMD machines and CI
+    ignore: compiler === "hipcc"
+      ? !has("hipcc")
+      : findHiprtc() === null || Deno.env.get("FAULTLINE_BACKEND") === "cuda",
     fn: async () => {
       const cacheDir = await Deno.makeTempDir({ prefix: "faultline-hsaco-" });
       const before = Deno.env.get("FAULTLINE_KERNEL_COMPILER");
