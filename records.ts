@@ -34,7 +34,9 @@ export type OpKind =
   | "stream_create"
   | "stream_destroy"
   | "event_create"
-  | "event_destroy";
+  | "event_destroy"
+  | "vmm"
+  | "capture";
 
 /** How a call touches memory through a pointer argument. */
 export type Access = "r" | "w" | "rw";
@@ -132,6 +134,8 @@ export interface JournalRecord {
   result?: number;
   /** A loaded kernel's launch geometry (grid, block, dynamic shared bytes). */
   geometry?: LaunchGeometry;
+  /** A traced program's launch: its position among the process's launches, from 0. */
+  ordinal?: number;
   step: number | null;
   layer: number | null;
   op: string | null;

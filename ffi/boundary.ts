@@ -50,6 +50,8 @@ export interface NativeCall {
   event?: number;
   /** The launch geometry of a loaded kernel (built-in kernels' geometry is the library's). */
   geometry?: LaunchGeometry;
+  /** A traced program's launch: its position among the process's launches, from 0. */
+  ordinal?: number;
   context: OpContext;
 }
 

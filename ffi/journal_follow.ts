@@ -17,6 +17,7 @@ import {
   F_EVENT,
   F_HOST,
   F_ID,
+  F_ORDINAL,
   F_PTR,
   F_RESULT,
   F_SCALAR,
@@ -25,6 +26,7 @@ import {
   FLAG_EVENT,
   FLAG_GEOMETRY,
   FLAG_HOST,
+  FLAG_ORDINAL,
   FLAG_RESULT,
   HEADER_BYTES,
   KINDS,
@@ -59,7 +61,7 @@ export interface FollowHandlers {
 }
 
 /** Reads the side file's strings as they are appended. */
-class SideStrings {
+export class SideStrings {
   #path: string;
   #file: Deno.FsFile | null = null;
   #strings: string[] = [""];
@@ -192,43 +194,7 @@ export class JournalFollower {
   }
 
   #call(bi: number): NativeCall {
-    const i = this.#i32, f = this.#f64;
-    const bf = bi >> 1;
-    const str = (id: number) => this.#side.get(id);
-    const np = i[bi + R_NPTR], ns = i[bi + R_NSCALAR];
-    const pointers: PointerArg[] = [];
-    for (let k = 0; k < np; k++) {
-      const meta = i[bi + R_PTR_META + 2 * k + 1];
-      pointers.push({
-        arg: str(i[bi + R_PTR_META + 2 * k]),
-        ptr: f[bf + F_PTR + 2 * k],
-        bytes: f[bf + F_PTR + 2 * k + 1],
-        access: ACCESS_CODES[meta & 3] ?? "rw",
-        elem: meta >> 2,
-      });
-    }
-    const scalars: Record<string, number> = {};
-    for (let k = 0; k < ns; k++) scalars[str(i[bi + R_SCALAR_NAME + k])] = f[bf + F_SCALAR + k];
-    const context: OpContext = {};
-    const step = i[bi + R_STEP], layer = i[bi + R_LAYER], op = i[bi + R_OP];
-    if (step !== NONE) context.step = step;
-    if (layer !== NONE) context.layer = layer;
-    if (op !== 0) context.op = str(op);
-    const flags = i[bi + R_FLAGS];
-    const call: NativeCall = {
-      id: f[bf + F_ID],
-      kind: (KINDS[i[bi + R_KIND]] ?? "launch") as OpKind,
-      name: str(i[bi + R_NAME]),
-      device: i[bi + R_DEVICE],
-      stream: f[bf + F_STREAM],
-      scalars,
-      pointers,
-      context,
-    };
-    if (flags & FLAG_HOST) call.host = f[bf + F_HOST];
-    if (flags & FLAG_EVENT) call.event = f[bf + F_EVENT];
-    if (flags & FLAG_GEOMETRY) call.geometry = readGeometry(i, bi + R_GEOMETRY);
-    return call;
+    return callOfRecord(this.#i32, this.#f64, bi, (id) => this.#side.get(id));
   }
 
   close(): void {
@@ -236,4 +202,52 @@ export class JournalFollower {
     this.#i32 = new Int32Array(0);
     this.#f64 = new Float64Array(0);
   }
+}
+
+/**
+ * The NativeCall of the record at Int32 index `bi` of a ring view (`str` reads the side
+ * file's strings): what the writer was shown.
+ */
+export function callOfRecord(
+  i: Int32Array,
+  f: Float64Array,
+  bi: number,
+  str: (id: number) => string,
+): NativeCall {
+  const bf = bi >> 1;
+  const np = i[bi + R_NPTR], ns = i[bi + R_NSCALAR];
+  const pointers: PointerArg[] = [];
+  for (let k = 0; k < np; k++) {
+    const meta = i[bi + R_PTR_META + 2 * k + 1];
+    pointers.push({
+      arg: str(i[bi + R_PTR_META + 2 * k]),
+      ptr: f[bf + F_PTR + 2 * k],
+      bytes: f[bf + F_PTR + 2 * k + 1],
+      access: ACCESS_CODES[meta & 3] ?? "rw",
+      elem: meta >> 2,
+    });
+  }
+  const scalars: Record<string, number> = {};
+  for (let k = 0; k < ns; k++) scalars[str(i[bi + R_SCALAR_NAME + k])] = f[bf + F_SCALAR + k];
+  const context: OpContext = {};
+  const step = i[bi + R_STEP], layer = i[bi + R_LAYER], op = i[bi + R_OP];
+  if (step !== NONE) context.step = step;
+  if (layer !== NONE) context.layer = layer;
+  if (op !== 0) context.op = str(op);
+  const flags = i[bi + R_FLAGS];
+  const call: NativeCall = {
+    id: f[bf + F_ID],
+    kind: (KINDS[i[bi + R_KIND]] ?? "launch") as OpKind,
+    name: str(i[bi + R_NAME]),
+    device: i[bi + R_DEVICE],
+    stream: f[bf + F_STREAM],
+    scalars,
+    pointers,
+    context,
+  };
+  if (flags & FLAG_HOST) call.host = f[bf + F_HOST];
+  if (flags & FLAG_EVENT) call.event = f[bf + F_EVENT];
+  if (flags & FLAG_GEOMETRY) call.geometry = readGeometry(i, bi + R_GEOMETRY);
+  if (flags & FLAG_ORDINAL) call.ordinal = f[bf + F_ORDINAL];
+  return call;
 }

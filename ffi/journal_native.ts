@@ -62,6 +62,7 @@ export const F_ID = 8,
   F_HOST = 12,
   F_EVENT = 13,
   F_RESULT = 14,
+  F_ORDINAL = 15, // when FLAG_ORDINAL: the launch's position among the process's launches, from 0 (traced programs)
   F_PTR = 16, // 2 per pointer: address, bytes
   F_SCALAR = 46; // 1 per scalar: value
 
@@ -71,7 +72,8 @@ export const FLAG_HOST = 1,
   FLAG_PTR_TRUNCATED = 8,
   FLAG_SCALAR_TRUNCATED = 16,
   FLAG_BLOCKED = 32,
-  FLAG_GEOMETRY = 64;
+  FLAG_GEOMETRY = 64,
+  FLAG_ORDINAL = 128;
 
 /** Step / layer value meaning "not set". */
 export const NONE = -2147483648;
@@ -114,6 +116,8 @@ export const KINDS: readonly OpKind[] = [
   "stream_destroy",
   "event_create",
   "event_destroy",
+  "vmm", // traced programs: virtual memory management (reserve, create, release); name is the call
+  "capture", // traced programs: stream capture begins or ends on `stream`; name is the call
 ];
 const KIND_CODE: Record<string, number> = Object.fromEntries(KINDS.map((k, i) => [k, i]));
 const K_LAUNCH = KIND_CODE.launch,

@@ -10,6 +10,13 @@
  *         clang (scripts/hip_build/).
  *
  * hip/host/*.c (host-side helpers) go into every backend, compiled by the C compiler.
+ *
+ * Beside each library, the trace interposer (hip/trace/, `deno task trace`):
+ * build/<backend>/libfaultline_trace.so (the CUDA driver API hooks on sim and
+ * cuda, the HIP runtime hooks on hip), and on sim the stand-in driver
+ * build/sim/driver/libcuda.so.1 over libfaultline.so. Built with the C
+ * compiler against the CUDA header (or the HIP headers); skipped with a note
+ * where those are missing.
  * The kernels' launch exports are generated first, from their declarations
  * (ffi/kernels_builtin.ts), into build/gen/ (scripts/codegen/kernel_exports.ts).
  *
@@ -26,6 +33,7 @@ import { parseArgs } from "node:util";
 import { type BuildInfo, buildInfoPath, readBuildInfo } from "../ffi/build_info.ts";
 import { isFile, onPath } from "../ffi/files.ts";
 import { builtinKernels, kernelConstants } from "../ffi/kernels_builtin.ts";
+import { journalHeader } from "./codegen/journal_header.ts";
 import { generateKernelSources } from "./codegen/kernel_exports.ts";
 import { chooseHipTargets, DEFAULT_HIP_TARGETS, type HipTargets } from "./hip_build/arch.ts";
 import { type Compile, type Step, withClangTargets } from "./hip_build/fatbin.ts";
@@ -219,7 +227,10 @@ export function writeGeneratedSources(root = DEFAULT_ROOT): void {
   const geometry = listFiles(root, "kernels", [".h"], true)
     .filter((p) => /\/launch_config[^/]*\.h$/.test(p))
     .map((p) => p.slice("kernels/".length));
-  const files = generateKernelSources(builtinKernels, kernelConstants, geometry);
+  const files: Record<string, string> = {
+    ...generateKernelSources(builtinKernels, kernelConstants, geometry),
+    "fl_journal_format.h": journalHeader(),
+  };
   Deno.mkdirSync(join(root, GEN_DIR), { recursive: true });
   for (const [name, text] of Object.entries(files)) {
     const path = join(root, GEN_DIR, name);
@@ -576,6 +587,190 @@ async function compileAndLink(
   if (warnings && !opts.quiet) console.log(warnings);
 }
 
+// ---------------------------------------------------------------- the trace interposer
+
+/** A shared library built beside a backend's own: the trace interposer, the sim's stand-in driver. */
+interface ExtraLibrary {
+  backend: BackendName;
+  /** Path relative to the root. */
+  path: string;
+  sources: string[];
+  cflags: string[];
+  linkArgs: string[];
+  /** Files whose change rebuilds it besides the sources. */
+  deps: string[];
+  /** Extra names (symlinks) for the library, in its folder. */
+  aliases?: string[];
+}
+
+/** The interposer a backend's programs are traced with. */
+export function traceLibraryPath(backend: BackendName, root = DEFAULT_ROOT): string {
+  return join(root, "build", backend, "libfaultline_trace.so");
+}
+
+/** The folder of the sim's stand-in libcuda.so.1 (for LD_LIBRARY_PATH and -L). */
+export function simDriverDir(root = DEFAULT_ROOT): string {
+  return join(root, "build", "sim", "driver");
+}
+
+/** The CUDA driver header's folder, or null. */
+export function cudaIncludeDir(): string | null {
+  const home = Deno.env.get("CUDA_HOME") ?? Deno.env.get("CUDA_PATH") ?? "/usr/local/cuda";
+  for (const d of [join(home, "include"), "/usr/local/cuda/include", "/usr/include"]) {
+    if (isFile(join(d, "cuda.h"))) return d;
+  }
+  return null;
+}
+
+/** The folder holding hip/hip_runtime_api.h, or null. */
+function hipIncludeDir(): string | null {
+  for (const d of ["/opt/rocm/include", "/usr/include"]) {
+    if (isFile(join(d, "hip/hip_runtime_api.h"))) return d;
+  }
+  return null;
+}
+
+function traceLibraries(
+  backend: BackendName,
+  root: string,
+): { libs: ExtraLibrary[]; skipped: string | null } {
+  const common = listFiles(root, "hip/trace", [".c"], false).filter((p) => /\/trace_[^/]*\.c$/.test(p));
+  const headers = [...listFiles(root, "hip/trace", [".h"], true), `${GEN_DIR}/fl_journal_format.h`, SCRIPT];
+  const base = [
+    "-std=gnu11",
+    "-D_GNU_SOURCE",
+    "-O2",
+    "-g",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-fPIC",
+    "-pthread",
+  ];
+  const flags = [...base, "-fvisibility=hidden", "-Ihip/trace", `-I${GEN_DIR}`];
+  const lib = (b: BackendName) => `build/${b}/libfaultline_trace.so`;
+  if (backend === "hip") {
+    const inc = hipIncludeDir();
+    if (!inc) return { libs: [], skipped: "trace interposer skipped (no hip/hip_runtime_api.h)" };
+    const sources = [
+      ...common,
+      ...listFiles(root, "hip/trace", [".c"], false).filter((p) => /\/hip_/.test(p)),
+    ];
+    return {
+      libs: [{
+        backend,
+        path: lib(backend),
+        sources,
+        cflags: [...flags, "-D__HIP_PLATFORM_AMD__", `-I${inc}`],
+        linkArgs: ["-ldl"],
+        deps: headers,
+      }],
+      skipped: null,
+    };
+  }
+  const inc = cudaIncludeDir();
+  if (!inc) return { libs: [], skipped: "trace interposer skipped (no cuda.h: set CUDA_HOME)" };
+  const cuda = listFiles(root, "hip/trace", [".c"], false).filter((p) => /\/cuda_/.test(p));
+  const libs: ExtraLibrary[] = [{
+    backend,
+    path: lib(backend),
+    sources: [...common, ...cuda],
+    cflags: [...flags, `-I${inc}`],
+    linkArgs: ["-ldl"],
+    deps: headers,
+  }];
+  if (backend === "sim") libs.push(simDriverLibrary(root, inc, base, headers));
+  return { libs, skipped: null };
+}
+
+/** The sim's stand-in libcuda.so.1: the CUDA driver API subset over build/sim/libfaultline.so. */
+function simDriverLibrary(
+  root: string,
+  cudaInclude: string,
+  base: string[],
+  headers: string[],
+): ExtraLibrary {
+  return {
+    backend: "sim",
+    path: "build/sim/driver/libcuda.so.1",
+    sources: listFiles(root, "hip/trace/sim", [".c"], false),
+    cflags: [...base, "-fvisibility=hidden", "-Ihip", "-Ihip/trace", `-I${cudaInclude}`],
+    linkArgs: ["-Wl,-soname,libcuda.so.1", "-Lbuild/sim", "-lfaultline", "-Wl,-rpath,$ORIGIN/..", "-ldl"],
+    deps: [...headers, ...listFiles(root, "hip", [".h"], false), "hip/sim/sim_module.h"],
+    aliases: ["libcuda.so"],
+  };
+}
+
+/**
+ * Builds the trace libraries of a backend (after its own library, which the stand-in driver
+ * links). Returns one line per library ("<path> (up to date)"), or the reason none was built.
+ */
+export async function buildTraceLibraries(backend: BackendName, opts: BuildOptions = {}): Promise<string[]> {
+  const root = opts.root ?? DEFAULT_ROOT;
+  writeGeneratedSources(root);
+  const { libs, skipped } = traceLibraries(backend, root);
+  if (skipped) return [skipped];
+  const out: string[] = [];
+  for (const lib of libs) out.push(await buildExtraLibrary(lib, root, opts));
+  return out;
+}
+
+async function buildExtraLibrary(x: ExtraLibrary, root: string, opts: BuildOptions): Promise<string> {
+  const t0 = performance.now();
+  const cc = compilerFor("sim");
+  if (!cc) throw new BuildError(x.backend, `no C compiler (cc) found for ${x.path}`);
+  const name = x.path.slice(x.path.lastIndexOf("/") + 1);
+  const objDir = join("build", x.backend, "obj", name.replace(/\W/g, "_"));
+  const compiles = x.sources.map((src) => {
+    const obj = join(objDir, src.replace(/\//g, "__") + ".o");
+    return { src, obj, step: { cmd: cc, args: [...x.cflags, "-c", src, "-o", obj] } };
+  });
+  const lib = join(root, x.path);
+  const link: Step = {
+    cmd: cc,
+    args: ["-shared", "-pthread", ...compiles.map((c) => c.obj), "-o", lib, ...x.linkArgs],
+  };
+  const stamp = JSON.stringify({
+    compiles: compiles.map((c) => showCommand(c.step)),
+    link: showCommand(link),
+  });
+  const stampPath = `${lib}.build.json`;
+  const newest = Math.max(
+    ...[...x.deps, ...x.sources].map((d) => mtime(d.startsWith("/") ? d : join(root, d))),
+  );
+  const fresh = () => readText(stampPath) === stamp && mtime(lib) > newest;
+  if (opts.ifNeeded && fresh()) return `${lib} (up to date)`;
+  Deno.mkdirSync(join(root, objDir), { recursive: true });
+  Deno.mkdirSync(dirname(lib), { recursive: true });
+  const lock = await Deno.open(join(root, objDir, ".lock"), { create: true, write: true });
+  try {
+    await lock.lock(true);
+    if (opts.ifNeeded && fresh()) return `${lib} (up to date)`;
+    const jobs = opts.jobs ?? navigator.hardwareConcurrency;
+    await pool(jobs, compiles.map((c) => () => run(x.backend, root, c.step, opts)));
+    const tmp = `${lib}.tmp${Deno.pid}`;
+    try {
+      await run(x.backend, root, { ...link, args: link.args.map((a) => (a === lib ? tmp : a)) }, opts);
+      Deno.renameSync(tmp, lib);
+    } finally {
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* renamed */ }
+    }
+    for (const alias of x.aliases ?? []) {
+      const path = join(dirname(lib), alias);
+      try {
+        Deno.removeSync(path);
+      } catch { /* none yet */ }
+      Deno.symlinkSync(name, path);
+    }
+    Deno.writeTextFileSync(stampPath, stamp);
+  } finally {
+    lock.close();
+  }
+  return `${lib} (${compiles.length} sources, ${((performance.now() - t0) / 1000).toFixed(1)} s)`;
+}
+
 function usage(): string {
   return `usage: deno run -A scripts/build.ts [options]
   --backend B     sim, cuda, hip or all; repeat or comma-separate (default: sim and
@@ -673,6 +868,9 @@ async function main(argv: string[]): Promise<number> {
         console.log(`build ${b}: ${r.library} (${what})`);
         if (b !== "sim") console.log(`  ${describeTargets(r.info)}`);
         for (const n of r.notes) console.log(`  note: ${n}`);
+      }
+      for (const x of await buildTraceLibraries(b, opts)) {
+        if (!opts.quiet) console.log(`build ${b}: ${x}`);
       }
     } catch (e) {
       failed.push(b);

@@ -38,6 +38,6 @@ export function statusMessage(code: number | null | undefined): string {
 export function describeStatus(code: number | null | undefined, name?: unknown): string {
   if (code === null || code === undefined) return "did not return (the process died inside the call)";
   if (code === STATUS_BLOCKED) return "blocked by a guard rail";
-  const vendorName = typeof name === "string" && /^(hip|cuda)/.test(name) ? name : statusName(code);
+  const vendorName = typeof name === "string" && /^(hip|cuda|CUDA_)/.test(name) ? name : statusName(code);
   return `${statusMessage(code)} (${vendorName}, ${code})`;
 }
