@@ -18,9 +18,10 @@ import {
   type TrialEvidence,
 } from "../forensics/attribution.ts";
 import { STICKY_FAULTS } from "../forensics/codes.ts";
-import type { OpRecord } from "../forensics/records.ts";
+import { opLabel, type OpRecord } from "../forensics/records.ts";
+import type { Finding } from "../trials/spec.ts";
 import type { TrialOutcome } from "../trials/spec.ts";
-import type { ProcessJournal } from "./journals.ts";
+import { capturedBy, type ProcessJournal } from "./journals.ts";
 import { SYNC_EVERY_LAUNCH, type TracePolicy } from "./policy.ts";
 import type { TracedRun } from "./run.ts";
 
@@ -96,6 +97,27 @@ export function evidenceOf(run: TracedRun, p: ProcessJournal | null): TrialEvide
   };
 }
 
+/**
+ * A replay names a graph launch when the fault is inside a graph (syncs cannot split one). The
+ * launches captured into it were journaled when they were captured: one the rails flagged is
+ * the launch to blame, and becomes the root cause.
+ */
+export function intoGraph(a: Attribution, main: ProcessJournal, records: OpRecord[], findings: Finding[]): void {
+  const rc = a.rootCause;
+  if (!rc || rc.kind !== "launch") return;
+  const launch = records.find((r) => r.id === rc.op);
+  if (!launch) return;
+  const captured = new Set(capturedBy(main, launch));
+  const f = rankedFindings(findings).find((x) => captured.has(x.op));
+  const r = f ? records.find((x) => x.id === f.op) : undefined;
+  if (!f || !r) return;
+  a.rootCause = { ...rootCauseOf(r, findings), replayOp: rc.replayOp };
+  a.evidence.push(
+    `the graph launched by ${opLabel(launch)} holds ${captured.size} captured launch(es); ` +
+      `the rails flagged ${opLabel(r)} among them (${f.rail}: ${f.invariant})`,
+  );
+}
+
 export interface TraceAttribution {
   attribution: Attribution;
   /** The replay process whose record named the root cause (its backtrace is there). */
@@ -112,7 +134,8 @@ export async function attributeTrace(
   // the bisection names launches by their place among the journal's launch records; the
   // interposer counts every launch of the process (the ring may have lost the first ones)
   const ordinals = main.records.filter((r) => r.kind === "launch").map((r) => Number(r.extra?.ordinal));
-  const attribution = await attribute(evidenceOf(run, main), async (how) => {
+  const original = evidenceOf(run, main);
+  const attribution = await attribute(original, async (how) => {
     const real = (how.syncAfter ?? []).map((k) => ordinals[k]).filter((o) => Number.isFinite(o));
     const window = real.length > 0 ? { from: Math.min(...real), to: Math.max(...real) } : {};
     const policy = how.mode === "blocking" ? SYNC_EVERY_LAUNCH : { ...SYNC_EVERY_LAUNCH, ...window };
@@ -121,6 +144,7 @@ export async function attributeTrace(
     if (how.mode === "blocking") named = p;
     return evidenceOf(r, p);
   });
+  intoGraph(attribution, main, original.records, original.findings);
   return { attribution, replayProcess: named };
 }
 

@@ -43,6 +43,8 @@ export interface TraceOptions {
   replayTimeoutMs?: number;
   /** Print nothing but errors. */
   quiet?: boolean;
+  /** Write the program's stdout and stderr into the run's folder instead of passing them through. */
+  capture?: boolean;
 }
 
 export interface TraceResult {
@@ -116,6 +118,7 @@ export async function runTrace(o: TraceOptions): Promise<TraceResult> {
     dir: trialDir("run"),
     policy,
     capacity: o.capacity,
+    capture: o.capture,
     onCall,
   });
   const replays: TracedRun[] = [];

@@ -9,9 +9,8 @@
  * Modules are sim modules (hip/sim/sim_module.h): a HIP-dialect kernel
  * source compiled by faultline's loader for sim. One device, one primary
  * context. Stream capture records kernel launches (only) into a graph that
- * cuGraphLaunch replays. Virtual memory management maps host memory
- * (memfd): kernels and copies may use it, but an access outside a mapping
- * there is a real segfault, not a sticky error. What the subset lacks is
+ * cuGraphLaunch replays. A virtual address reservation is sim device memory
+ * (fake_memory.c says what that leaves out). What the subset lacks is
  * CUDA_ERROR_NOT_FOUND from cuGetProcAddress, as from a driver that lacks it. */
 #ifndef FL_FAKE_CUDA_H
 #define FL_FAKE_CUDA_H
@@ -57,9 +56,7 @@ FK_HIDDEN CUresult fk_graph_add_launch(fk_graph *g, const fk_function *f, const 
 FK_HIDDEN CUresult fk_launch_packed(const fk_function *f, const uint32_t dims[6], uint32_t shared, uint64_t fl,
                                     const void *args);
 
-/* Device memory this driver handed out from host mappings (VMM): copies go around the sim. */
-FK_HIDDEN int fk_vmm_holds(uint64_t ptr, uint64_t bytes);
-/* A device address of the sim (from cuMemAlloc*), for cuMemcpy's direction. */
+/* A device address of the sim (from cuMemAlloc* or a reservation), for cuMemcpy's direction. */
 FK_HIDDEN int fk_is_sim_device(uint64_t ptr);
 FK_HIDDEN void fk_note_alloc(uint64_t ptr, uint64_t bytes);
 FK_HIDDEN void fk_forget_alloc(uint64_t ptr);

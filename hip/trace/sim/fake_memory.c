@@ -2,7 +2,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "faultline.h"
@@ -12,14 +11,13 @@
 
 typedef struct span {
   uint64_t base, bytes;
-  int vmm; /* a host mapping (cuMemMap), not sim device memory */
 } span;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static span *g_spans;
 static size_t g_nspans, g_cap;
 
-static void spans_add(uint64_t base, uint64_t bytes, int vmm) {
+static void spans_add(uint64_t base, uint64_t bytes) {
   pthread_mutex_lock(&g_mu);
   if (g_nspans == g_cap) {
     size_t cap = g_cap ? 2 * g_cap : 64;
@@ -29,7 +27,7 @@ static void spans_add(uint64_t base, uint64_t bytes, int vmm) {
       g_cap = cap;
     }
   }
-  if (g_nspans < g_cap) g_spans[g_nspans++] = (span){base, bytes, vmm};
+  if (g_nspans < g_cap) g_spans[g_nspans++] = (span){base, bytes};
   pthread_mutex_unlock(&g_mu);
 }
 
@@ -44,22 +42,16 @@ static void spans_remove(uint64_t base) {
   pthread_mutex_unlock(&g_mu);
 }
 
-/* The kind of span holding [ptr, ptr + bytes): 1 sim, 2 vmm, 0 none. */
-static int span_kind(uint64_t ptr, uint64_t bytes) {
-  int kind = 0;
-  pthread_mutex_lock(&g_mu);
-  for (size_t i = 0; i < g_nspans && !kind; i++) {
-    const span *s = &g_spans[i];
-    if (ptr >= s->base && ptr - s->base < s->bytes && bytes <= s->bytes - (ptr - s->base)) kind = s->vmm ? 2 : 1;
-  }
-  pthread_mutex_unlock(&g_mu);
-  return kind;
-}
-
-void fk_note_alloc(uint64_t ptr, uint64_t bytes) { spans_add(ptr, bytes, 0); }
+void fk_note_alloc(uint64_t ptr, uint64_t bytes) { spans_add(ptr, bytes); }
 void fk_forget_alloc(uint64_t ptr) { spans_remove(ptr); }
-int fk_is_sim_device(uint64_t ptr) { return span_kind(ptr, 1) == 1; }
-int fk_vmm_holds(uint64_t ptr, uint64_t bytes) { return span_kind(ptr, bytes) == 2; }
+
+int fk_is_sim_device(uint64_t ptr) {
+  int found = 0;
+  pthread_mutex_lock(&g_mu);
+  for (size_t i = 0; i < g_nspans && !found; i++) found = ptr >= g_spans[i].base && ptr - g_spans[i].base < g_spans[i].bytes;
+  pthread_mutex_unlock(&g_mu);
+  return found;
+}
 
 /* ---- allocations ------------------------------------------------------------------ */
 
@@ -112,21 +104,12 @@ FK_EXPORT CUresult cuMemFreeHost(void *p) { return fk_status(fl_host_free(0, (ui
 
 /* ---- copies ----------------------------------------------------------------------- */
 
-/* A copy touching VMM memory: the host does it, after the device is done. */
-static CUresult host_copy(uint64_t dst, uint64_t src, size_t n) {
-  CUresult st = fk_status(fl_device_synchronize(0));
-  if (st != CUDA_SUCCESS) return st;
-  memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
-  return CUDA_SUCCESS;
-}
-
 static CUresult copy(uint64_t dst, uint64_t src, size_t n, int32_t kind, CUstream s, int async) {
   fk_stream *fs = NULL;
   uint64_t fl = 0;
   if (fk_stream_of(s, &fs, &fl)) return CUDA_ERROR_INVALID_HANDLE;
   if (fs && fs->capturing) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   if (n == 0) return CUDA_SUCCESS;
-  if (fk_vmm_holds(dst, n) || fk_vmm_holds(src, n)) return host_copy(dst, src, n);
   return fk_status(async ? fl_memcpy_async(0, dst, src, n, kind, fl) : fl_memcpy(0, dst, src, n, kind));
 }
 
@@ -175,11 +158,6 @@ static CUresult memset_elems(CUdeviceptr d, uint32_t value, size_t n, size_t wid
   if (bytes == 0) return CUDA_SUCCESS;
   int bytewise = width == 1 || value == 0 || (width == 2 && (value & 0xff) == (value >> 8 & 0xff)) ||
                  (width == 4 && value == (value & 0xff) * 0x01010101u);
-  if (fk_vmm_holds(d, bytes)) {
-    CUresult st = fk_status(fl_device_synchronize(0));
-    for (size_t i = 0; st == CUDA_SUCCESS && i < n; i++) memcpy((char *)(uintptr_t)d + i * width, &value, width);
-    return st;
-  }
   if (bytewise) {
     int v = (int)(value & 0xff);
     return fk_status(async ? fl_memset_async(0, d, v, bytes, fl) : fl_memset(0, d, v, bytes));
@@ -209,10 +187,13 @@ FK_EXPORT CUresult cuMemsetD32Async(CUdeviceptr d, unsigned int v, size_t n, CUs
   return memset_elems(d, v, n, 4, s, 1);
 }
 
-/* ---- virtual memory management (host mappings) -------------------------------------- */
+/* ---- virtual memory management -------------------------------------------------------
+ * A reservation is sim device memory of its own (fl_malloc), so kernels and copies reach it like
+ * any device memory; mapping records nothing the sim enforces: a mapped range does not alias its
+ * physical allocation, and a touch of an unmapped part of a reservation does not fault. What a
+ * trace journals of these calls is what matters here. */
 
 typedef struct fk_physical {
-  int fd;
   size_t bytes;
 } fk_physical;
 
@@ -222,14 +203,12 @@ FK_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t ali
   (void)addr;
   (void)flags;
   if (!ptr || size == 0) return CUDA_ERROR_INVALID_VALUE;
-  void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
-  *ptr = HP(p);
-  return CUDA_SUCCESS;
+  return cuMemAlloc_v2(ptr, size);
 }
 
 FK_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
-  return munmap((void *)(uintptr_t)ptr, size) == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+  (void)size;
+  return cuMemFree_v2(ptr);
 }
 
 FK_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CUmemAllocationProp *prop,
@@ -238,13 +217,7 @@ FK_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size
   (void)flags;
   if (!handle || size == 0) return CUDA_ERROR_INVALID_VALUE;
   fk_physical *m = malloc(sizeof *m);
-  int fd = m ? memfd_create("faultline-vmm", MFD_CLOEXEC) : -1;
-  if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
-    if (fd >= 0) close(fd);
-    free(m);
-    return CUDA_ERROR_OUT_OF_MEMORY;
-  }
-  m->fd = fd;
+  if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
   m->bytes = size;
   *handle = (CUmemGenericAllocationHandle)(uintptr_t)m;
   return CUDA_SUCCESS;
@@ -253,7 +226,6 @@ FK_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size
 FK_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   fk_physical *m = (fk_physical *)(uintptr_t)handle;
   if (!m) return CUDA_ERROR_INVALID_VALUE;
-  close(m->fd);
   free(m);
   return CUDA_SUCCESS;
 }
@@ -263,18 +235,11 @@ FK_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGe
   (void)flags;
   fk_physical *m = (fk_physical *)(uintptr_t)handle;
   if (!m || ptr == 0 || size == 0 || offset + size > m->bytes) return CUDA_ERROR_INVALID_VALUE;
-  void *p = mmap((void *)(uintptr_t)ptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m->fd, (off_t)offset);
-  if (p == MAP_FAILED) return CUDA_ERROR_INVALID_VALUE;
-  spans_add(ptr, size, 1);
-  return CUDA_SUCCESS;
+  return fk_is_sim_device(ptr) && fk_is_sim_device(ptr + size - 1) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 FK_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
-  void *p = mmap((void *)(uintptr_t)ptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-                 -1, 0);
-  if (p == MAP_FAILED) return CUDA_ERROR_INVALID_VALUE;
-  spans_remove(ptr);
-  return CUDA_SUCCESS;
+  return size && fk_is_sim_device(ptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 FK_EXPORT CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc, size_t count) {
