@@ -102,7 +102,12 @@ export function evidenceOf(run: TracedRun, p: ProcessJournal | null): TrialEvide
  * launches captured into it were journaled when they were captured: one the rails flagged is
  * the launch to blame, and becomes the root cause.
  */
-export function intoGraph(a: Attribution, main: ProcessJournal, records: OpRecord[], findings: Finding[]): void {
+export function intoGraph(
+  a: Attribution,
+  main: ProcessJournal,
+  records: OpRecord[],
+  findings: Finding[],
+): void {
   const rc = a.rootCause;
   if (!rc || rc.kind !== "launch") return;
   const launch = records.find((r) => r.id === rc.op);

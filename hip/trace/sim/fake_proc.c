@@ -17,6 +17,14 @@ CUresult cuLaunchKernel_ptsz(CUfunction, unsigned, unsigned, unsigned, unsigned,
 CUresult cuGraphLaunch_ptsz(CUgraphExec, CUstream);
 CUresult cuGetProcAddress(const char *, void **, int, cuuint64_t);
 CUresult cuCtxCreate_v2(CUcontext *, unsigned int, CUdevice);
+CUresult cuMemcpyHtoD_v2_ptds(CUdeviceptr, const void *, size_t);
+CUresult cuMemcpyDtoH_v2_ptds(void *, CUdeviceptr, size_t);
+CUresult cuMemcpyDtoD_v2_ptds(CUdeviceptr, CUdeviceptr, size_t);
+CUresult cuMemsetD8_v2_ptds(CUdeviceptr, unsigned char, size_t);
+CUresult cuMemsetD16_v2_ptds(CUdeviceptr, unsigned short, size_t);
+CUresult cuMemsetD32_v2_ptds(CUdeviceptr, unsigned int, size_t);
+CUresult cuStreamQuery_ptsz(CUstream);
+CUresult cuStreamWaitEvent_ptsz(CUstream, CUevent, unsigned int);
 CUresult cuEventElapsedTime(float *, CUevent, CUevent);
 
 typedef struct entry {
@@ -58,6 +66,14 @@ static const entry table[] = {
     {"cuMemcpyHtoD", (void *)cuMemcpyHtoD_v2, 3020, 0},
     {"cuMemcpyDtoH", (void *)cuMemcpyDtoH_v2, 3020, 0},
     {"cuMemcpyDtoD", (void *)cuMemcpyDtoD_v2, 3020, 0},
+    {"cuMemcpyHtoD", (void *)cuMemcpyHtoD_v2_ptds, 7000, 1},
+    {"cuMemcpyDtoH", (void *)cuMemcpyDtoH_v2_ptds, 7000, 1},
+    {"cuMemcpyDtoD", (void *)cuMemcpyDtoD_v2_ptds, 7000, 1},
+    {"cuMemsetD8", (void *)cuMemsetD8_v2_ptds, 7000, 1},
+    {"cuMemsetD16", (void *)cuMemsetD16_v2_ptds, 7000, 1},
+    {"cuMemsetD32", (void *)cuMemsetD32_v2_ptds, 7000, 1},
+    {"cuStreamQuery", (void *)cuStreamQuery_ptsz, 7000, 1},
+    {"cuStreamWaitEvent", (void *)cuStreamWaitEvent_ptsz, 7000, 1},
     {"cuMemcpyHtoDAsync", (void *)cuMemcpyHtoDAsync_v2, 3020, 0},
     {"cuMemcpyDtoHAsync", (void *)cuMemcpyDtoHAsync_v2, 3020, 0},
     {"cuMemcpyDtoDAsync", (void *)cuMemcpyDtoDAsync_v2, 3020, 0},

@@ -197,3 +197,8 @@ FK_EXPORT CUresult cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus *status
   *status = fs && fs->capturing ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE;
   return CUDA_SUCCESS;
 }
+
+FK_EXPORT CUresult cuStreamQuery_ptsz(CUstream s) { return cuStreamQuery(s); }
+FK_EXPORT CUresult cuStreamWaitEvent_ptsz(CUstream s, CUevent e, unsigned int flags) {
+  return cuStreamWaitEvent(s, e, flags);
+}

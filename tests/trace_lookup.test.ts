@@ -1,0 +1,127 @@
+/**
+ * `deno task trace` on C programs written against the real cuda.h, one per way a program
+ * reaches the driver (linked -lcuda; dlopen + cuGetProcAddress_v2 alone, as static cudart does;
+ * a null symbolStatus with the per-thread stream variants; arguments through `extra`; stream
+ * capture + graph launch), each with an out-of-bounds launch planted as launch 4 that surfaces
+ * at a later device-to-host copy: the trace names that launch (kernel, ordinal, argument,
+ * allocation). The clean runs of the same programs give no finding.
+ */
+import assert from "node:assert/strict";
+import { kernelModule, program, type ProgramName, reportsDir, trace, traceReady } from "./helpers/trace.ts";
+
+const skip = traceReady();
+const reports = reportsDir();
+
+async function planted(name: ProgramName, mode: "oob" | "overrun", flags: string[] = []) {
+  const r = await trace(reports, [await program(name), await kernelModule(), mode, ...flags]);
+  assert.equal(r.code, 3, `the program's own status (stderr: ${r.stderr})`);
+  assert.match(r.stderr, /failed: an illegal memory access was encountered \(700\)/);
+  const v = r.verdict;
+  assert.equal(v.status, "FAULT");
+  assert.equal(v.surfaced_at.kind, "d2h");
+  assert.match(v.surfaced_at.name, /^cuMemcpyDtoH_v2/);
+  assert.match(v.surfaced_at.error, /CUDA_ERROR_ILLEGAL_ADDRESS, 700/);
+  assert.equal(v.root_cause.kernel, "scale");
+  assert.equal(v.root_cause.name, "scale launch 4");
+  assert.equal(v.trace.launch.ordinal, 4);
+  assert.deepEqual(v.trace.launch.block, [256, 1, 1]);
+  return r;
+}
+
+/** The planted wild pointer: named as the argument, outside every allocation. */
+function assertWildPointer(r: Awaited<ReturnType<typeof trace>>) {
+  const v = r.verdict;
+  assert.equal(v.root_cause.argument, "arg0");
+  assert.equal(v.root_cause.invariant, "pointer arguments point into an allocation");
+  assert.match(v.root_cause.detail, /outside every allocation: \d+ bytes past the end of cuMemAlloc#3/);
+  assert.match(v.trace.launch.arguments[0], /^arg0 = 0x[0-9a-f]+ \(in no allocation\)/);
+  assert.match(v.trace.launch.arguments[1], /^arg1 = cuMemAlloc#2\+0 /);
+}
+
+async function clean(name: ProgramName, flags: string[] = []) {
+  const r = await trace(reports, [await program(name), await kernelModule(), "clean", ...flags]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split("\n").at(-1), "ok");
+  const v = r.verdict;
+  assert.equal(v.status, "OK");
+  assert.equal(v.root_cause, null);
+  assert.equal(v.surfaced_at, null);
+  assert.equal(v.trace.processes.length, 1);
+  assert.equal(v.trace.processes[0].findings, 0, "a clean program gives no finding");
+  assert.equal(v.trace.replays.length, 0);
+  return r;
+}
+
+Deno.test({
+  name: "trace: linked -lcuda: the planted wild pointer is named, with the launch's backtrace",
+  ignore: !!skip,
+}, async () => {
+  const r = await planted("linked", "oob");
+  assertWildPointer(r);
+  assert.equal(r.verdict.attribution.method, "blocking-replay");
+  const bt = r.verdict.trace.launch.backtrace.join("\n");
+  assert.match(bt, /run_scenario at .*tests\/fixtures\/trace\/(scenario\.h|linked\.c):\d+/);
+  assert.match(bt, /main at .*linked\.c:\d+/);
+});
+
+Deno.test({
+  name: "trace: linked -lcuda: a kernel overrun with valid pointers is named by the replay",
+  ignore: !!skip,
+}, async () => {
+  const r = await planted("linked", "overrun");
+  assert.equal(r.verdict.attribution.method, "blocking-replay");
+  assert.equal(r.verdict.attribution.reproduced_under_blocking, true);
+  assert.match(
+    r.verdict.trace.launch.arguments.join("\n"),
+    /arg0 = cuMemAlloc#1\+0 .*\narg1 = cuMemAlloc#2\+0 .*arg4 = 16777216/s,
+  );
+});
+
+Deno.test({
+  name: "trace: dlopen + cuGetProcAddress_v2 only: wrapped, and the planted launch named",
+  ignore: !!skip,
+}, async () => {
+  const r = await planted("getproc", "oob");
+  assertWildPointer(r);
+  assert.match(r.stdout, /device: faultline sim \(CPU\) \(stand-in libcuda\)/);
+});
+
+Deno.test({
+  name: "trace: null symbolStatus, per-thread stream variants, arguments through `extra`: named",
+  ignore: !!skip,
+}, async () => {
+  const r = await planted("getproc_ptsz", "oob", ["extra"]);
+  assertWildPointer(r);
+  assert.match(r.verdict.surfaced_at.name, /^cuMemcpyDtoH_v2_ptds$/);
+  assert.equal(r.verdict.trace.launch.stream, "0x2", "the per-thread default stream");
+});
+
+Deno.test({
+  name: "trace: stream capture + graph launch: the flagged captured launch behind the graph is named",
+  ignore: !!skip,
+}, async () => {
+  const r = await planted("linked", "oob", ["graph"]);
+  assertWildPointer(r);
+  const md = Deno.readTextFileSync(`${r.dir}/report.md`);
+  assert.match(md, /the graph launched by #\d+ launch cuGraphLaunch holds 4 captured launch\(es\)/);
+});
+
+Deno.test({
+  name: "trace: an unknown versioned name passes through; unwrapped entry points run",
+  ignore: !!skip,
+}, async () => {
+  const r = await clean("getproc");
+  assert.match(r.stdout, /cuFaultlineFuture_v9: not found/);
+  assert.match(r.stdout, /device: faultline sim/);
+  const unhooked = r.verdict.trace.processes[0].unhooked as string[];
+  assert.ok(unhooked.includes("cuDeviceGetName"), unhooked.join(", "));
+  assert.ok(!unhooked.includes("cuLaunchKernel"), "cuLaunchKernel is wrapped");
+  const side = Deno.readTextFileSync(`${r.dir}/trials/001-run/journal.bin.side`);
+  assert.match(side, /\{"unhooked":"cuFaultlineFuture_v9","version":12080,"flags":0,"found":false\}/);
+});
+
+Deno.test({ name: "trace: clean runs of every lookup path give no finding", ignore: !!skip }, async () => {
+  await clean("linked");
+  await clean("linked", ["graph", "extra"]);
+  await clean("getproc_ptsz", ["streams", "extra"]);
+});
