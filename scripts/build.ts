@@ -696,7 +696,14 @@ function simDriverLibrary(
     sources: listFiles(root, "hip/trace/sim", [".c"], false),
     cflags: [...base, "-fvisibility=hidden", "-Ihip", "-Ihip/trace", `-I${cudaInclude}`],
     // its functions call each other directly, never through an interposer in front of them
-    linkArgs: ["-Wl,-soname,libcuda.so.1", "-Wl,-Bsymbolic-functions", "-Lbuild/sim", "-lfaultline", "-Wl,-rpath,$ORIGIN/..", "-ldl"],
+    linkArgs: [
+      "-Wl,-soname,libcuda.so.1",
+      "-Wl,-Bsymbolic-functions",
+      "-Lbuild/sim",
+      "-lfaultline",
+      "-Wl,-rpath,$ORIGIN/..",
+      "-ldl",
+    ],
     deps: [...headers, ...listFiles(root, "hip", [".h"], false), "hip/sim/sim_module.h"],
     aliases: ["libcuda.so"],
   };

@@ -97,10 +97,15 @@ export interface TraceRun {
 
 let runs = 0;
 
-/** `deno task trace [options] -- argv...` with the reports under `reports` (backend sim). */
-export async function trace(reports: string, argv: string[], options: string[] = []): Promise<TraceRun> {
+/** A trace started, not waited for: its process and its run folder. */
+export function spawnTrace(
+  reports: string,
+  argv: string[],
+  options: string[] = [],
+  stdin: "null" | "piped" = "null",
+): { child: Deno.ChildProcess; dir: string } {
   const runId = `t${Deno.pid}-${++runs}`;
-  const r = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
@@ -112,20 +117,29 @@ export async function trace(reports: string, argv: string[], options: string[] =
       "--run-id",
       runId,
       ...options,
-      "--",
-      ...argv,
+      ...(argv.length ? ["--", ...argv] : []),
     ],
-    stdin: "null",
+    stdin,
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  const dir = `${reports}/trace/${runId}`;
+  }).spawn();
+  return { child, dir: `${reports}/trace/${runId}` };
+}
+
+/** Waits for a spawned trace and reads what it wrote. */
+export async function finished(t: { child: Deno.ChildProcess; dir: string }): Promise<TraceRun> {
+  const r = await t.child.output();
   let verdict = null;
   try {
-    verdict = JSON.parse(Deno.readTextFileSync(`${dir}/verdict.json`));
+    verdict = JSON.parse(Deno.readTextFileSync(`${t.dir}/verdict.json`));
   } catch { /* none written: the test says so */ }
   const dec = new TextDecoder();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr), dir, verdict };
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr), dir: t.dir, verdict };
+}
+
+/** `deno task trace [options] -- argv...` with the reports under `reports` (backend sim). */
+export function trace(reports: string, argv: string[], options: string[] = []): Promise<TraceRun> {
+  return finished(spawnTrace(reports, argv, options));
 }
 
 /** A fresh reports folder. */
