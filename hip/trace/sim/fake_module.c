@@ -174,6 +174,17 @@ static CUresult pack(const fk_function *f, void **params, void **extra, unsigned
   return CUDA_SUCCESS;
 }
 
+/* FAULTLINE_SIM_LAUNCH=none: launches are checked and packed but not run (the trace benchmark
+ * measures what the interposer adds to a launch without the sim's queue in the way). */
+static int launches_run(void) {
+  static int cached = -1;
+  if (cached < 0) {
+    const char *v = getenv("FAULTLINE_SIM_LAUNCH");
+    cached = !(v && strcmp(v, "none") == 0);
+  }
+  return cached;
+}
+
 static CUresult launch(CUfunction fn, const uint32_t dims[6], uint32_t shared, CUstream s, void **params,
                        void **extra) {
   fk_function *f = function_of(fn);
@@ -186,6 +197,7 @@ static CUresult launch(CUfunction fn, const uint32_t dims[6], uint32_t shared, C
   CUresult st = pack(f, params, extra, args);
   if (st != CUDA_SUCCESS) return st;
   if (fs && fs->capturing) return fk_graph_add_launch(fs->graph, f, dims, shared, args);
+  if (!launches_run()) return fk_status(fl_stream_query(0, fl) == FL_ERROR_ILLEGAL_ADDRESS ? FL_ERROR_ILLEGAL_ADDRESS : 0);
   return fk_launch_packed(f, dims, shared, fl, args);
 }
 
