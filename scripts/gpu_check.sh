@@ -2,7 +2,7 @@
 # The GPU check: run from the repository root on an NVIDIA machine that has
 # CUDA and nvcc but no Deno and no network.
 #
-#   scripts/gpu_check.sh [build] [info] [test] [bench]     (default: all four)
+#   scripts/gpu_check.sh [build] [info] [test] [bench] [trace]     (default: the first four)
 #
 # Deno comes from the git-ignored .carry/deno.xz (xz-compressed binary),
 # unpacked to /tmp/deno; node_modules/ (the npm packages, hono) may be carried
@@ -11,6 +11,11 @@
 #   info   the GPU (nvidia-smi) and the toolchain
 #   test   deno test -A --cached-only, one process per file, FAULTLINE_BACKEND=cuda
 #   bench  deno task bench with FAULTLINE_BACKEND=cuda; reports/bench/* is copied out
+#   trace  deno task trace on the real driver: tests/trace_gpu.test.ts (an nvcc-built runtime-API
+#          program with static cudart, and the driver-API test programs with a cubin, each with a
+#          planted out-of-bounds launch the trace must name; clean runs with no finding), then the
+#          bench's trace section (empty launches bare vs traced); the trace reports, the log and
+#          the bench rows go to $OUT/trace/ (the test stage runs trace_gpu.test.ts too)
 # Each stage runs even when an earlier one failed; logs go to $OUT (default
 # build/gpu_check/), a summary is printed last, and the exit status is 0 only
 # when every stage that ran passed.
@@ -34,12 +39,12 @@ export DENO_DIR=${DENO_DIR:-/tmp/deno-dir}
 # closed local port rather than waiting on name resolution.
 export NPM_CONFIG_REGISTRY=${NPM_CONFIG_REGISTRY:-http://127.0.0.1:9/}
 
-usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench]"; }
+usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench] [trace]"; }
 
 stages=()
 for a in "$@"; do
   case "$a" in
-    build | info | test | bench) stages+=("$a") ;;
+    build | info | test | bench | trace) stages+=("$a") ;;
     all) stages+=(build info test bench) ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown stage: $a"; usage; exit 2 ;;
@@ -181,10 +186,28 @@ do_bench() {
   return $rc
 }
 
+do_trace() {
+  need_deno || return 1
+  local rc=0
+  mkdir -p "$OUT/trace/reports"
+  FAULTLINE_TRACE_TEST_REPORTS="$OUT/trace/reports" timeout -k 10 "${TRACE_TIMEOUT:-300}" \
+    "$DENO" test -A --cached-only tests/trace_gpu.test.ts 2>&1 | tee "$OUT/trace/test.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+  timeout -k 10 "${TRACE_TIMEOUT:-300}" "$DENO" run -A --cached-only scripts/bench/main.ts --only trace 2>&1 |
+    tee "$OUT/trace/bench.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+  [ -f reports/bench/bench.md ] && cp reports/bench/bench.md reports/bench/bench.json "$OUT/trace/"
+  for v in "$OUT"/trace/reports/trace/*/verdict.json; do
+    [ -f "$v" ] && echo "$v: $(grep -m1 '"status"' "$v" | tr -d ' ,')"
+  done
+  return $rc
+}
+
 wants build && stage build do_build
 wants info && stage info do_info
 wants test && stage test do_test
 wants bench && stage bench do_bench
+wants trace && stage trace do_trace
 
 # ---- Summary ----
 {

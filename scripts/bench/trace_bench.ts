@@ -83,14 +83,15 @@ function rows(
       unit: "ns/launch",
       note,
     },
-    {
-      section: "trace",
-      metric: `${what}: launch + device wait, bare / traced`,
-      value: traced[1] / bare[1],
-      unit: "ratio",
-      note: `${bare[1].toFixed(0)} / ${traced[1].toFixed(0)} ns per launch`,
-    },
   ];
+  if (!wait) return launch;
+  return [...launch, {
+    section: "trace",
+    metric: `${what}: launch + device wait, bare / traced`,
+    value: traced[1] / bare[1],
+    unit: "ratio",
+    note: `${bare[1].toFixed(0)} / ${traced[1].toFixed(0)} ns per launch`,
+  }];
 }
 
 async function driverApi(backend: "sim" | "cuda", n: number, reps: number): Promise<BenchRow[]> {

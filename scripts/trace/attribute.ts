@@ -98,6 +98,22 @@ export function evidenceOf(run: TracedRun, p: ProcessJournal | null): TrialEvide
 }
 
 /**
+ * The launch a replay named, found in the original journal by its ordinal (the interposer's
+ * count of the process's launches), which holds also where the journals' windows differ (a
+ * ring that wrapped, the replay's extra sync records).
+ */
+function byOrdinal(a: Attribution, replay: ProcessJournal | null, original: TrialEvidence): void {
+  const rc = a.rootCause;
+  if (!rc || rc.replayOp === undefined || !replay) return;
+  const ordinal = replay.records.find((r) => r.id === rc.replayOp)?.extra?.ordinal;
+  if (typeof ordinal !== "number") return;
+  const r = original.records.find((x) => x.kind === "launch" && x.extra?.ordinal === ordinal);
+  if (!r || r.id === rc.op) return;
+  a.rootCause = { ...rootCauseOf(r, original.findings), replayOp: rc.replayOp };
+  a.evidence.push(`the replay's launch ${ordinal} is ${opLabel(r)} in the original run`);
+}
+
+/**
  * A replay names a graph launch when the fault is inside a graph (syncs cannot split one). The
  * launches captured into it were journaled when they were captured: one the rails flagged is
  * the launch to blame, and becomes the root cause.
@@ -149,6 +165,7 @@ export async function attributeTrace(
     if (how.mode === "blocking") named = p;
     return evidenceOf(r, p);
   });
+  byOrdinal(attribution, named, original);
   intoGraph(attribution, main, original.records, original.findings);
   return { attribution, replayProcess: named };
 }

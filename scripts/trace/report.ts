@@ -18,7 +18,7 @@ import { capturedBy, type ProcessJournal } from "./journals.ts";
 import { describePolicy } from "./policy.ts";
 import { describeExit } from "./program.ts";
 import type { TracedRun } from "./run.ts";
-import { symbolize } from "./symbolize.ts";
+import { demangle, symbolize } from "./symbolize.ts";
 
 export interface TraceOutcome {
   runId: string;
@@ -68,12 +68,12 @@ export function launchDetail(o: TraceOutcome): LaunchDetail | null {
   const g = geometryOf(r);
   const captured = capturedBy(main, r).map((op) => main.records.find((x) => x.id === op)).filter((x) =>
     x !== undefined
-  ).map((x) => ({ op: x!.id, kernel: x!.name, ordinal: ordinalOf(x!) }));
+  ).map((x) => ({ op: x!.id, kernel: demangle(x!.name), ordinal: ordinalOf(x!) }));
   const frames = rc.replayOp !== undefined ? o.replayProcess?.notes.backtraces.get(rc.replayOp) : undefined;
   return {
     op: r.id,
     ordinal: ordinalOf(r),
-    kernel: r.name,
+    kernel: demangle(r.name),
     grid: g?.grid ?? null,
     block: g?.block ?? null,
     shared_bytes: g?.sharedBytes ?? null,
@@ -241,7 +241,9 @@ export function buildTraceReport(o: TraceOutcome, finished: string): RunReport {
   const main = o.main;
   const detail = launchDetail(o);
   const rc = o.attribution?.rootCause;
-  if (rc && detail?.ordinal !== null && detail !== null) rc.name = `${rc.kernel} launch ${detail.ordinal}`;
+  if (rc && detail?.ordinal !== null && detail !== null) {
+    rc.name = `${demangle(rc.kernel)} launch ${detail.ordinal}`;
+  }
   const notes = processNotes(o);
   const rn = replayNote(o);
   if (rn) notes.push(rn);

@@ -64,3 +64,20 @@ export function symbolize(frames: readonly Frame[]): string[] {
   }
   return lines;
 }
+
+const demangled = new Map<string, string>();
+
+/** A C++ kernel name as the source spells it (c++filt), else as it was. */
+export function demangle(name: string): string {
+  if (!name.startsWith("_Z")) return name;
+  let d = demangled.get(name);
+  if (d === undefined) {
+    d = name;
+    try {
+      const r = new Deno.Command("c++filt", { args: [name], stdout: "piped", stderr: "null" }).outputSync();
+      if (r.success) d = new TextDecoder().decode(r.stdout).trim() || name;
+    } catch { /* no c++filt: the mangled name */ }
+    demangled.set(name, d);
+  }
+  return d;
+}
