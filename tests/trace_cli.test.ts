@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { decodeJournal } from "../ffi/journal.ts";
+import { RunsIndex } from "../scripts/server/runs.ts";
 import {
   finished,
   kernelModule,
@@ -173,3 +174,16 @@ Deno.test({
   assert.equal(mod.experiment.name, "linked");
   assert.equal(mod.k_scale.args.length, 5);
 });
+
+Deno.test(
+  { name: "trace cli: the status server lists trace runs with their verdict", ignore: !!skip },
+  async () => {
+    const r = await trace(reports, [await program("linked"), await kernelModule(), "oob"]);
+    const id = r.dir.slice(r.dir.lastIndexOf("/") + 1);
+    const runs = await new RunsIndex(reports).list();
+    const run = runs.find((x) => x.experiment === "trace" && x.id === id);
+    assert.ok(run, runs.map((x) => `${x.experiment}/${x.id}`).join(", "));
+    assert.equal(run.status, "FAULT");
+    assert.match(run.rootCause ?? "", /^scale, op \d+, argument arg0/);
+  },
+);

@@ -125,3 +125,33 @@ Deno.test({ name: "trace: clean runs of every lookup path give no finding", igno
   await clean("linked", ["graph", "extra"]);
   await clean("getproc_ptsz", ["streams", "extra"]);
 });
+
+Deno.test({
+  name: "trace: a cuGetProcAddress answer no export has is wrapped by version and flags, or passed through",
+  ignore: !!skip,
+}, async () => {
+  const argv = [await program("getproc"), await kernelModule(), "oob"];
+  const thunks = { FAULTLINE_SIM_PROC_THUNKS: "1" };
+  const r = await trace(reports, argv, [], thunks);
+  assertWildPointer(r);
+  const side = Deno.readTextFileSync(`${r.dir}/trials/001-run/journal.bin.side`);
+  assert.match(
+    side,
+    /\{"gpa":"cuLaunchKernel","version":12080,"flags":0,"found":true,"variant":"cuLaunchKernel"\}/,
+  );
+  assert.match(
+    side,
+    /\{"gpa":"cuMemAlloc","version":12080,"flags":0,"found":true,"variant":"cuMemAlloc_v2"\}/,
+  );
+  // strict: only pointer matches are wrapped; the rest runs untraced, and the program still works
+  const strict = await trace(reports, argv, [], { ...thunks, FAULTLINE_TRACE_GPA_STRICT: "1" });
+  assert.equal(strict.code, 3);
+  assert.match(strict.stderr, /failed: an illegal memory access was encountered \(700\)/);
+  assert.equal(strict.verdict.trace.processes[0].launches, 0);
+  assert.ok(strict.verdict.trace.processes[0].unhooked.includes("cuLaunchKernel"));
+  assert.equal(strict.verdict.root_cause.kind, "d2h", "no launch journaled: the copy is all the journal has");
+  assert.match(
+    Deno.readTextFileSync(`${strict.dir}/report.md`),
+    /among them cuMemAlloc, cuLaunchKernel: the calls/,
+  );
+});

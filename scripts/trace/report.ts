@@ -188,6 +188,15 @@ function processNotes(o: TraceOutcome): string[] {
           }.`,
       );
     }
+    const untraced = passed.filter((u) => /Launch|Memcpy|Memset|Alloc|Free/.test(u.name)).map((u) => u.name);
+    if (untraced.length) {
+      notes.push(
+        `pid ${p.pid}: among them ${untraced.join(", ")}: the calls made through them are not in the journal, ` +
+          `so a fault they caused is blamed on the journaled call nearest to it. The driver answered with an ` +
+          `entry point the interposer could not identify (FAULTLINE_TRACE_GPA_STRICT=1 makes it wrap only exact ` +
+          `matches).`,
+      );
+    }
   }
   return notes;
 }

@@ -103,6 +103,7 @@ export function spawnTrace(
   argv: string[],
   options: string[] = [],
   stdin: "null" | "piped" = "null",
+  env: Record<string, string> = {},
 ): { child: Deno.ChildProcess; dir: string } {
   const runId = `t${Deno.pid}-${++runs}`;
   const child = new Deno.Command(Deno.execPath(), {
@@ -122,6 +123,7 @@ export function spawnTrace(
     stdin,
     stdout: "piped",
     stderr: "piped",
+    env,
   }).spawn();
   return { child, dir: `${reports}/trace/${runId}` };
 }
@@ -138,8 +140,13 @@ export async function finished(t: { child: Deno.ChildProcess; dir: string }): Pr
 }
 
 /** `deno task trace [options] -- argv...` with the reports under `reports` (backend sim). */
-export function trace(reports: string, argv: string[], options: string[] = []): Promise<TraceRun> {
-  return finished(spawnTrace(reports, argv, options));
+export function trace(
+  reports: string,
+  argv: string[],
+  options: string[] = [],
+  env: Record<string, string> = {},
+): Promise<TraceRun> {
+  return finished(spawnTrace(reports, argv, options, "null", env));
 }
 
 /** A fresh reports folder. */

@@ -4,6 +4,7 @@
  * CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM), and a name it lacks with CUDA_ERROR_NOT_FOUND.
  * The table holds this library's own functions (never looked up by name: a dlsym here would
  * meet an interposer's). symbolStatus may be null. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fake_cuda.h"
@@ -133,6 +134,28 @@ static const entry table[] = {
     {"cuGetProcAddress", (void *)cuGetProcAddress_v2, 12000, 0},
 };
 
+/* FAULTLINE_SIM_PROC_THUNKS=1: cuGetProcAddress answers cuLaunchKernel and cuMemAlloc with functions
+ * no export has (as a driver may hand out internal entry points): an interposer must then tell the
+ * variant from the version and flags it asked with. */
+static CUresult thunk_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                             unsigned bz, unsigned shared, CUstream s, void **params, void **extra) {
+  return cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, s, params, extra);
+}
+
+static CUresult thunk_alloc(CUdeviceptr *p, size_t bytes) { return cuMemAlloc_v2(p, bytes); }
+
+static void *thunk_for(void *fn) {
+  static int on = -1;
+  if (on < 0) {
+    const char *v = getenv("FAULTLINE_SIM_PROC_THUNKS");
+    on = v && *v == '1';
+  }
+  if (!on) return fn;
+  if (fn == (void *)cuLaunchKernel) return (void *)thunk_launch;
+  if (fn == (void *)cuMemAlloc_v2) return (void *)thunk_alloc;
+  return fn;
+}
+
 void *fk_proc_lookup(const char *symbol, int version, cuuint64_t flags, int *too_old) {
   int want_ptds = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0;
   const entry *best[2] = {NULL, NULL};
@@ -146,7 +169,7 @@ void *fk_proc_lookup(const char *symbol, int version, cuuint64_t flags, int *too
   }
   const entry *e = want_ptds && best[1] ? best[1] : best[0];
   *too_old = known && !e;
-  return e ? e->fn : NULL;
+  return e ? thunk_for(e->fn) : NULL;
 }
 
 FK_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, cuuint64_t flags,
