@@ -359,6 +359,7 @@ function decodeRecord(
   if (flags & FLAG_HOST) rec.host = f64[bf + F_HOST];
   if (flags & FLAG_EVENT) rec.event = f64[bf + F_EVENT];
   if (flags & FLAG_GEOMETRY) rec.geometry = readGeometry(i32, bi + R_GEOMETRY);
+  if (flags & FLAG_ORDINAL) rec.ordinal = f64[bf + F_ORDINAL];
   if (done && (flags & FLAG_RESULT)) rec.result = f64[bf + F_RESULT];
   if (flags & (FLAG_PTR_TRUNCATED | FLAG_SCALAR_TRUNCATED)) {
     rec.truncated = [];

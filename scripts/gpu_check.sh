@@ -11,11 +11,11 @@
 #   info   the GPU (nvidia-smi) and the toolchain
 #   test   deno test -A --cached-only, one process per file, FAULTLINE_BACKEND=cuda
 #   bench  deno task bench with FAULTLINE_BACKEND=cuda; reports/bench/* is copied out
-#   trace  deno task trace on the real driver: tests/trace_gpu.test.ts (an nvcc-built runtime-API
+#   trace  deno task trace on the real driver: tests/scripts/trace/gpu.test.ts (an nvcc-built runtime-API
 #          program with static cudart, and the driver-API test programs with a cubin, each with a
 #          planted out-of-bounds launch the trace must name; clean runs with no finding), then the
 #          bench's trace section (empty launches bare vs traced); the trace reports, the log and
-#          the bench rows go to $OUT/trace/ (the test stage runs trace_gpu.test.ts too)
+#          the bench rows go to $OUT/trace/ (the test stage runs it too)
 # Each stage runs even when an earlier one failed; logs go to $OUT (default
 # build/gpu_check/), a summary is printed last, and the exit status is 0 only
 # when every stage that ran passed.
@@ -191,7 +191,7 @@ do_trace() {
   local rc=0
   mkdir -p "$OUT/trace/reports"
   FAULTLINE_TRACE_TEST_REPORTS="$OUT/trace/reports" timeout -k 10 "${TRACE_TIMEOUT:-300}" \
-    "$DENO" test -A --cached-only tests/trace_gpu.test.ts 2>&1 | tee "$OUT/trace/test.log"
+    "$DENO" test -A --cached-only tests/scripts/trace/gpu.test.ts 2>&1 | tee "$OUT/trace/test.log"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
   timeout -k 10 "${TRACE_TIMEOUT:-300}" "$DENO" run -A --cached-only scripts/bench/main.ts --only trace 2>&1 |
     tee "$OUT/trace/bench.log"

@@ -8,19 +8,10 @@
  * fails is the one that faulted. A bisection over sync points follows when
  * the fault does not come back that way.
  */
-import {
-  attribute,
-  type Attribution,
-  findSurfaced,
-  rankedFindings,
-  rootCauseOf,
-  surfacedAt,
-  type TrialEvidence,
-} from "../forensics/attribution.ts";
+import { attribute, findSurfaced, rankedFindings, rootCauseOf, surfacedAt } from "../forensics/attribution.ts";
 import { STICKY_FAULTS } from "../forensics/codes.ts";
-import { opLabel, type OpRecord } from "../forensics/records.ts";
-import type { Finding } from "../trials/spec.ts";
-import type { TrialOutcome } from "../trials/spec.ts";
+import { opLabel } from "../forensics/journal_read.ts";
+import type { Attribution, Finding, OpRecord, TrialEvidence, TrialOutcome } from "../../records.ts";
 import { capturedBy, type ProcessJournal } from "./journals.ts";
 import { SYNC_EVERY_LAUNCH, type TracePolicy } from "./policy.ts";
 import type { TracedRun } from "./run.ts";

@@ -8,7 +8,7 @@
  */
 import type { NativeCall } from "../../ffi/boundary.ts";
 import type { FollowHandlers } from "../../ffi/journal_follow.ts";
-import { checkState, runRails } from "../audit_checks.ts";
+import { checkState, runRails } from "../audit/checks.ts";
 import { DEFAULT_LIMITS, defaultRails, type Finding, type Rail } from "../guards/index.ts";
 
 /**

@@ -10,7 +10,7 @@
  *   deno task trace --export reports/trace/<run-id> [--out my_experiment.ts]
  */
 import { dirname, relative, resolve } from "node:path";
-import type { OpRecord } from "../forensics/records.ts";
+import type { OpRecord } from "../../records.ts";
 import { type KernelLayout, type ProcessJournal, readProcessJournal } from "./journals.ts";
 
 const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);

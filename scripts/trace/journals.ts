@@ -13,8 +13,8 @@
  *   {"bt": op, "frames": [{obj, off, pc, sym}]} the host backtrace of a launch whose sync failed
  */
 import { type DecodedJournal, decodeJournal, journalJsonl } from "../../ffi/journal.ts";
-import { type OpRecord, parseJournalText } from "../forensics/records.ts";
-import type { Finding } from "../guards/index.ts";
+import { parseJournalText } from "../forensics/journal_read.ts";
+import type { Finding, OpRecord } from "../../records.ts";
 
 export interface Frame {
   obj: string;

@@ -8,10 +8,15 @@
  */
 import { join } from "node:path";
 import { journalJsonl } from "../../ffi/journal.ts";
-import type { Attribution } from "../forensics/attribution.ts";
-import type { HypothesisResult } from "../forensics/hypotheses.ts";
-import { opLabel, type OpRecord } from "../forensics/records.ts";
-import type { RunReport, RunStatus, TrialSummary } from "../report/model.ts";
+import type {
+  Attribution,
+  HypothesisResult,
+  OpRecord,
+  RunReport,
+  RunStatus,
+  TrialSummary,
+} from "../../records.ts";
+import { opLabel } from "../forensics/journal_read.ts";
 import { writeReport } from "../report/write.ts";
 import { forensicView, programFailed } from "./attribute.ts";
 import { capturedBy, type ProcessJournal } from "./journals.ts";
@@ -191,7 +196,9 @@ function processNotes(o: TraceOutcome): string[] {
     const untraced = passed.filter((u) => /Launch|Memcpy|Memset|Alloc|Free/.test(u.name)).map((u) => u.name);
     if (untraced.length) {
       notes.push(
-        `pid ${p.pid}: among them ${untraced.join(", ")}: the calls made through them are not in the journal, ` +
+        `pid ${p.pid}: among them ${
+          untraced.join(", ")
+        }: the calls made through them are not in the journal, ` +
           `so a fault they caused is blamed on the journaled call nearest to it. The driver answered with an ` +
           `entry point the interposer could not identify (FAULTLINE_TRACE_GPA_STRICT=1 makes it wrap only exact ` +
           `matches).`,

@@ -4,7 +4,7 @@
  * into a program that has no GPU runtime at all without breaking it.
  */
 import assert from "node:assert/strict";
-import { traceLibraryPath } from "../scripts/build.ts";
+import { traceLibraryPath } from "../../scripts/build.ts";
 
 function exported(lib: string): string[] | null {
   try {

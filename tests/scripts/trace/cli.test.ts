@@ -7,8 +7,8 @@
  * A trace exports to an experiment skeleton.
  */
 import assert from "node:assert/strict";
-import { decodeJournal } from "../ffi/journal.ts";
-import { RunsIndex } from "../scripts/server/runs.ts";
+import { decodeJournal } from "../../../ffi/journal.ts";
+import { RunsIndex } from "../../../scripts/server/runs.ts";
 import {
   finished,
   kernelModule,
@@ -17,7 +17,7 @@ import {
   spawnTrace,
   trace,
   traceReady,
-} from "./helpers/trace.ts";
+} from "../../helpers/trace.ts";
 
 const skip = traceReady();
 const reports = reportsDir();

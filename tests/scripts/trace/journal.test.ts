@@ -1,19 +1,16 @@
 /**
  * The interposer's journal is the experiments' journal: what the C writer writes, ffi/journal.ts
  * decodes (kinds, allocations and frees, pointers resolved to allocation + offset, geometry,
- * launch ordinals, interned strings) and the file follower hands over in order, also when the
- * writer laps it or an outcome never comes. The sync policy table selects launches by window
- * and by kernel name, and a policy script changes it while the program runs.
+ * launch ordinals, interned strings) and the file follower hands over in order. The sync policy
+ * table selects launches by window and by kernel name, and a policy script changes it while the
+ * program runs. Virtual memory mappings are allocations.
  */
 import assert from "node:assert/strict";
-import type { NativeCall } from "../ffi/boundary.ts";
-import { JournalFileFollower } from "../ffi/journal_file_follow.ts";
-import { decodeJournal, type JournalRecord } from "../ffi/journal.ts";
-import { JournalWriter } from "../ffi/journal_native.ts";
-import { simDriverDir, traceLibraryPath } from "../scripts/build.ts";
-import { journalLib } from "./forensics_helpers/journal_lib.ts";
-import { alloc, call, ptr, resetIds } from "./forensics_helpers/calls.ts";
-import { kernelModule, program, reportsDir, trace, traceReady } from "./helpers/trace.ts";
+import { JournalFileFollower } from "../../../ffi/journal_file_follow.ts";
+import { decodeJournal } from "../../../ffi/journal.ts";
+import type { JournalRecord } from "../../../records.ts";
+import { simDriverDir, traceLibraryPath } from "../../../scripts/build.ts";
+import { kernelModule, program, reportsDir, trace, traceReady } from "../../helpers/trace.ts";
 
 const skip = traceReady();
 const reports = reportsDir();
@@ -112,35 +109,6 @@ Deno.test({
   assert.equal(seen.length, 2 * d.records.length);
   for (const r of d.records) assert.ok(seen.indexOf(`+${r.id}`) < seen.indexOf(`-${r.id}:0`), `#${r.id}`);
   assert.equal(f.lost, 0);
-});
-
-Deno.test("trace journal: a lapped follower resumes at the oldest record, and skips an outcome that never came", () => {
-  const path = `${Deno.makeTempDirSync()}/journal.bin`;
-  const w = new JournalWriter({ path, capacity: 8, native: journalLib() });
-  const f = new JournalFileFollower(path);
-  const ids: number[] = [];
-  const h = { intent: (c: NativeCall) => ids.push(c.id), done: () => {} };
-  resetIds();
-  const write = (n: number) => {
-    for (let k = 0; k < n; k++) {
-      const c = call("launch", "k", { pointers: [ptr("x", 4096, 4)] });
-      w.done(w.intent(c), 0);
-    }
-  };
-  write(5);
-  assert.equal(f.poll(h), 10);
-  write(30); // laps the reader: records 6..27 are gone
-  f.poll(h);
-  assert.equal(f.lost, 22);
-  assert.deepEqual(ids.slice(5), [28, 29, 30, 31, 32, 33, 34, 35]);
-  const dying = alloc("x", 64);
-  w.intent(dying); // its outcome never comes
-  write(2);
-  f.poll(h);
-  assert.deepEqual(ids.slice(-3), [dying.id, dying.id + 1, dying.id + 2]);
-  assert.equal(f.openCalls, 1, "the call in flight stays open");
-  w.close();
-  f.close();
 });
 
 Deno.test({

@@ -6,9 +6,9 @@
  * planted out of bounds: the trace names that launch; clean runs give no finding.
  */
 import assert from "node:assert/strict";
-import { compileKernels } from "../ffi/kernel_compile.ts";
-import { cudaIncludeDir, traceLibraryPath } from "../scripts/build.ts";
-import { reportsDir, ROOT } from "./helpers/trace.ts";
+import { compileKernels } from "../../../ffi/kernel_compile.ts";
+import { cudaIncludeDir, traceLibraryPath } from "../../../scripts/build.ts";
+import { reportsDir, ROOT } from "../../helpers/trace.ts";
 
 const OUT = `${ROOT}/build/trace-gpu`;
 

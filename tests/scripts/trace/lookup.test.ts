@@ -7,7 +7,14 @@
  * allocation). The clean runs of the same programs give no finding.
  */
 import assert from "node:assert/strict";
-import { kernelModule, program, type ProgramName, reportsDir, trace, traceReady } from "./helpers/trace.ts";
+import {
+  kernelModule,
+  program,
+  type ProgramName,
+  reportsDir,
+  trace,
+  traceReady,
+} from "../../helpers/trace.ts";
 
 const skip = traceReady();
 const reports = reportsDir();
