@@ -622,6 +622,66 @@ export interface Verdict {
   started: string;
   finished: string;
   command: string;
+  /** A trace's verdict only (deno task trace): the program, its processes, the launch named. */
+  trace?: VerdictTrace;
+}
+
+/** What a trace adds to verdict.json (scripts/trace/report.ts). */
+export interface VerdictTrace {
+  /** The program and its arguments, as a shell line. */
+  argv: string;
+  /** What the trace exited with: the program's status (a signal: 128 + N; 127 / 126: not found / not runnable). */
+  exit_status: number;
+  /** The signal that ended the program ("SIGSEGV"), null when it exited. */
+  signal: string | null;
+  /** The sync policy of the first run, in words. */
+  policy: string;
+  /** The process the verdict is about (the one that faulted), null when none journaled. */
+  main_pid: number | null;
+  processes: VerdictTraceProcess[];
+  /** The launch named as the root cause, null when none is. */
+  launch: VerdictTraceLaunch | null;
+  replays: { dir: string; exit: string; policy: string }[];
+}
+
+/** One journaled process of a trace, tied to its parent by pid. */
+export interface VerdictTraceProcess {
+  pid: number;
+  ppid: number | null;
+  exe: string | null;
+  argv: string[];
+  device: string | null;
+  /** Its journal ring, relative to the run folder. */
+  journal: string;
+  /** Records written, launches among those still in the ring, rail findings. */
+  records: number;
+  launches: number;
+  findings: number;
+  /** Records the live follower never saw, and records the ring overwrote. */
+  lost_while_following: number;
+  overwritten: number;
+  /** Calls that never returned ("#12 d2h cuMemcpyDtoH_v2"). */
+  in_flight: string[];
+  first_failure: string | null;
+  /** Entry points cuGetProcAddress handed out that ran untraced. */
+  unhooked: string[];
+}
+
+/** The launch a trace names: where it is, its geometry, its arguments and host backtrace. */
+export interface VerdictTraceLaunch {
+  op: number;
+  /** Its place among the process's launches, from 0. */
+  ordinal: number | null;
+  kernel: string;
+  grid: number[] | null;
+  block: number[] | null;
+  shared_bytes: number | null;
+  stream: string;
+  /** "arg0 = cuMemAlloc#1+0 (...)", then the scalars. */
+  arguments: string[];
+  /** A graph launch's captured launches. */
+  captured: { op: number; kernel: string; ordinal: number | null }[];
+  backtrace: string[];
 }
 
 /** A finding as verdict.json lists it (every field present, null when unknown). */

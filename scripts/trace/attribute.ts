@@ -8,7 +8,13 @@
  * fails is the one that faulted. A bisection over sync points follows when
  * the fault does not come back that way.
  */
-import { attribute, findSurfaced, rankedFindings, rootCauseOf, surfacedAt } from "../forensics/attribution.ts";
+import {
+  attribute,
+  findSurfaced,
+  rankedFindings,
+  rootCauseOf,
+  surfacedAt,
+} from "../forensics/attribution.ts";
 import { STICKY_FAULTS } from "../forensics/codes.ts";
 import { opLabel } from "../forensics/journal_read.ts";
 import type { Attribution, Finding, OpRecord, TrialEvidence, TrialOutcome } from "../../records.ts";

@@ -15,6 +15,9 @@ import type {
   RunReport,
   RunStatus,
   TrialSummary,
+  VerdictTrace,
+  VerdictTraceLaunch,
+  VerdictTraceProcess,
 } from "../../records.ts";
 import { opLabel } from "../forensics/journal_read.ts";
 import { writeReport } from "../report/write.ts";
@@ -43,19 +46,7 @@ export interface TraceOutcome {
 const hex = (n: number) => `0x${n.toString(16)}`;
 
 /** The named launch, as the verdict's trace.launch and the report say it. */
-export interface LaunchDetail {
-  op: number;
-  ordinal: number | null;
-  kernel: string;
-  grid: number[] | null;
-  block: number[] | null;
-  shared_bytes: number | null;
-  stream: string;
-  arguments: string[];
-  /** For a graph launch: the launch records captured into the graph. */
-  captured: { op: number; kernel: string; ordinal: number | null }[];
-  backtrace: string[];
-}
+export type LaunchDetail = VerdictTraceLaunch;
 
 function geometryOf(r: OpRecord): { grid: number[]; block: number[]; sharedBytes: number } | null {
   const g = r.extra?.geometry as { grid: number[]; block: number[]; sharedBytes: number } | undefined;
@@ -92,7 +83,7 @@ export function launchDetail(o: TraceOutcome): LaunchDetail | null {
   };
 }
 
-function processSummary(p: ProcessJournal, dir: string) {
+function processSummary(p: ProcessJournal, dir: string): VerdictTraceProcess {
   const d = p.decoded;
   const failure = p.records.find((r) => r.status !== null && r.status !== 0);
   return {
@@ -310,7 +301,7 @@ export async function writeTraceReport(dir: string, o: TraceOutcome, report: Run
   }
   const verdictPath = join(dir, "verdict.json");
   const verdict = JSON.parse(await Deno.readTextFile(verdictPath));
-  verdict.trace = {
+  const trace: VerdictTrace = {
     argv: o.command,
     exit_status: o.run.exit.status,
     signal: o.run.exit.signal,
@@ -324,6 +315,6 @@ export async function writeTraceReport(dir: string, o: TraceOutcome, report: Run
       policy: describePolicy(r.policy),
     })),
   };
-  await Deno.writeTextFile(verdictPath, JSON.stringify(verdict, null, 2) + "\n");
+  await Deno.writeTextFile(verdictPath, JSON.stringify({ ...verdict, trace }, null, 2) + "\n");
   return dir;
 }

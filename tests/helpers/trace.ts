@@ -4,8 +4,10 @@
  * libcuda.so.1 where they link -lcuda), their kernels compiled into a sim
  * module, and `deno task trace` run on them as a user runs it.
  */
+import assert from "node:assert/strict";
 import { compileKernels } from "../../ffi/kernel_compile.ts";
 import { cudaIncludeDir, simDriverDir, traceLibraryPath } from "../../scripts/build.ts";
+import { verdictProblems } from "./verdict_schema.ts";
 
 export const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname).replace(/\/$/, "");
 const FIXTURES = `${ROOT}/tests/fixtures/trace`;
@@ -135,6 +137,7 @@ export async function finished(t: { child: Deno.ChildProcess; dir: string }): Pr
   try {
     verdict = JSON.parse(Deno.readTextFileSync(`${t.dir}/verdict.json`));
   } catch { /* none written: the test says so */ }
+  if (verdict) assert.deepEqual(verdictProblems(verdict), [], "verdict.json conforms to its schema");
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr), dir: t.dir, verdict };
 }
