@@ -22,6 +22,10 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static tr_fn **g_table;
 static size_t g_n, g_cap;
 
+/* A forked child starts with this lock free, whichever thread of the parent held it. */
+static void unlock_in_child(void) { pthread_mutex_init(&g_mu, NULL); }
+__attribute__((constructor)) static void install_child_unlock(void) { pthread_atfork(NULL, NULL, unlock_in_child); }
+
 static size_t slot_of(uint64_t h, size_t cap) { return (size_t)((h * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1); }
 
 static tr_fn *find_locked(uint64_t h) {

@@ -126,6 +126,9 @@ static pthread_mutex_t g_noted_mu = PTHREAD_MUTEX_INITIALIZER;
 static char **g_noted;
 static size_t g_nnoted, g_cap_noted;
 
+static void unlock_in_child(void) { pthread_mutex_init(&g_noted_mu, NULL); }
+__attribute__((constructor)) static void install_child_unlock(void) { pthread_atfork(NULL, NULL, unlock_in_child); }
+
 static int first_note(const char *symbol) {
   pthread_mutex_lock(&g_noted_mu);
   for (size_t i = 0; i < g_nnoted; i++) {

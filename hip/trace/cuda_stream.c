@@ -37,6 +37,12 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static capture g_captures[64];
 static int g_ncaptures;
 
+/* A forked child starts with this lock free and no capture (its parent's streams are not its own). */
+static void unlock_in_child(void) { pthread_mutex_init(&g_mu, NULL);
+  g_ncaptures = 0;
+}
+__attribute__((constructor)) static void install_child_unlock(void) { pthread_atfork(NULL, NULL, unlock_in_child); }
+
 int tr_capture_active(void) { return __atomic_load_n(&g_ncaptures, __ATOMIC_RELAXED) > 0; }
 
 static capture *capture_of_locked(uint64_t stream) {

@@ -24,6 +24,10 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static named *g_names;
 static size_t g_nnames, g_cap;
 
+/* A forked child starts with this lock free, whichever thread of the parent held it. */
+static void unlock_in_child(void) { pthread_mutex_init(&g_mu, NULL); }
+__attribute__((constructor)) static void install_child_unlock(void) { pthread_atfork(NULL, NULL, unlock_in_child); }
+
 static void remember(const void *handle, const char *name) {
   if (!handle || !name) return;
   char *copy = strdup(name);

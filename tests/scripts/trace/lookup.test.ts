@@ -40,7 +40,7 @@ function assertWildPointer(r: Awaited<ReturnType<typeof trace>>) {
   const v = r.verdict;
   assert.equal(v.root_cause.argument, "arg0");
   assert.equal(v.root_cause.invariant, "pointer arguments point into an allocation");
-  assert.match(v.root_cause.detail, /outside every allocation: \d+ bytes past the end of cuMemAlloc#3/);
+  assert.match(v.root_cause.detail, /outside every allocation: \d+ bytes past the end of cuMemAlloc(Async)?#3/);
   assert.match(v.trace.launch.arguments[0], /^arg0 = 0x[0-9a-f]+ \(in no allocation\)/);
   assert.match(v.trace.launch.arguments[1], /^arg1 = cuMemAlloc#2\+0 /);
 }
@@ -127,8 +127,19 @@ Deno.test({
   assert.match(side, /\{"unhooked":"cuFaultlineFuture_v9","version":12080,"flags":0,"found":false\}/);
 });
 
+Deno.test({
+  name: "trace: cuLaunchKernelEx and stream-ordered allocations: the planted launch named",
+  ignore: !!skip,
+}, async () => {
+  const r = await planted("linked", "oob", ["ex", "async"]);
+  assertWildPointer(r);
+  const recs = Deno.readTextFileSync(`${r.dir}/journal.jsonl`).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(recs.find((x) => x.name === "cuMemAllocAsync#3")?.op, "cuMemAllocAsync");
+});
+
 Deno.test({ name: "trace: clean runs of every lookup path give no finding", ignore: !!skip }, async () => {
   await clean("linked");
+  await clean("linked", ["ex", "async"]);
   await clean("linked", ["graph", "extra"]);
   await clean("getproc_ptsz", ["streams", "extra"]);
 });
