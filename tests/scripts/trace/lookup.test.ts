@@ -40,7 +40,10 @@ function assertWildPointer(r: Awaited<ReturnType<typeof trace>>) {
   const v = r.verdict;
   assert.equal(v.root_cause.argument, "arg0");
   assert.equal(v.root_cause.invariant, "pointer arguments point into an allocation");
-  assert.match(v.root_cause.detail, /outside every allocation: \d+ bytes past the end of cuMemAlloc(Async)?#3/);
+  assert.match(
+    v.root_cause.detail,
+    /outside every allocation: \d+ bytes past the end of cuMemAlloc(Async)?#3/,
+  );
   assert.match(v.trace.launch.arguments[0], /^arg0 = 0x[0-9a-f]+ \(in no allocation\)/);
   assert.match(v.trace.launch.arguments[1], /^arg1 = cuMemAlloc#2\+0 /);
 }
