@@ -113,6 +113,15 @@ static CUresult (*real_cuStreamCreate)(CUstream *, unsigned int);
 static CUresult (*real_cuStreamCreateWithPriority)(CUstream *, unsigned int, int);
 static CUresult (*real_cuStreamDestroy_v2)(CUstream);
 
+/* A stream's creation, with its flags (CU_STREAM_NON_BLOCKING or not: the legacy default stream orders
+ * the others). */
+static uint32_t create_intent(uint32_t name, unsigned int flags) {
+  tr_call c;
+  tr_call_init(&c, FLJ_K_STREAM_CREATE, name, 0);
+  tr_call_scalar(&c, TR_STR("flags"), flags);
+  return tr_intent(&c);
+}
+
 static void created(uint32_t seq, CUresult st, CUstream *s) {
   if (st == CUDA_SUCCESS && s)
     tr_done_result(seq, st, H(*s));
@@ -123,7 +132,7 @@ static void created(uint32_t seq, CUresult st, CUstream *s) {
 TR_EXPORT CUresult cuStreamCreate(CUstream *s, unsigned int flags) {
   TR_REAL(cuStreamCreate);
   if (!tr_on()) return real_cuStreamCreate(s, flags);
-  uint32_t seq = record(FLJ_K_STREAM_CREATE, TR_STR("cuStreamCreate"), 0, 0, 0, 0);
+  uint32_t seq = create_intent(TR_STR("cuStreamCreate"), flags);
   CUresult st = real_cuStreamCreate(s, flags);
   created(seq, st, s);
   return st;
@@ -132,7 +141,7 @@ TR_EXPORT CUresult cuStreamCreate(CUstream *s, unsigned int flags) {
 TR_EXPORT CUresult cuStreamCreateWithPriority(CUstream *s, unsigned int flags, int priority) {
   TR_REAL(cuStreamCreateWithPriority);
   if (!tr_on()) return real_cuStreamCreateWithPriority(s, flags, priority);
-  uint32_t seq = record(FLJ_K_STREAM_CREATE, TR_STR("cuStreamCreateWithPriority"), 0, 0, 0, 0);
+  uint32_t seq = create_intent(TR_STR("cuStreamCreateWithPriority"), flags);
   CUresult st = real_cuStreamCreateWithPriority(s, flags, priority);
   created(seq, st, s);
   return st;

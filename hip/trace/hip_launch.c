@@ -225,15 +225,38 @@ static uint32_t record(int32_t kind, uint32_t name, uint32_t op, uint64_t stream
 
 static const hipStream_t *const NO_STREAM = NULL;
 
+/* A stream's creation, with its flags (hipStreamNonBlocking or not: the null stream orders the others). */
+static hipError_t created(uint32_t name, unsigned int flags, hipStream_t *s, hipError_t (*make)(hipStream_t *, unsigned),
+                          unsigned make_flags) {
+  tr_call c;
+  tr_call_init(&c, FLJ_K_STREAM_CREATE, name, 0);
+  tr_call_scalar(&c, HIP_STR("flags"), flags);
+  uint32_t seq = tr_intent(&c);
+  hipError_t st = make(s, make_flags);
+  if (st == hipSuccess && s)
+    tr_done_result(seq, st, (uint64_t)(uintptr_t)*s);
+  else
+    tr_done(seq, st);
+  return st;
+}
+
+static __typeof__(&hipStreamCreate) g_create;
+static hipError_t create_plain(hipStream_t *s, unsigned flags) {
+  (void)flags;
+  return g_create(s);
+}
+
 TR_EXPORT hipError_t hipStreamCreate(hipStream_t *s) {
   HIP_REAL(hipStreamCreate);
-  SIMPLE(FLJ_K_STREAM_CREATE, HIP_STR("hipStreamCreate"), 0, 0, 0, 0, real_hipStreamCreate(s), s);
+  g_create = real_hipStreamCreate;
+  if (!tr_on()) return real_hipStreamCreate(s);
+  return created(HIP_STR("hipStreamCreate"), 0, s, create_plain, 0);
 }
 
 TR_EXPORT hipError_t hipStreamCreateWithFlags(hipStream_t *s, unsigned int flags) {
   HIP_REAL(hipStreamCreateWithFlags);
-  SIMPLE(FLJ_K_STREAM_CREATE, HIP_STR("hipStreamCreateWithFlags"), 0, 0, 0, 0, real_hipStreamCreateWithFlags(s, flags),
-         s);
+  if (!tr_on()) return real_hipStreamCreateWithFlags(s, flags);
+  return created(HIP_STR("hipStreamCreateWithFlags"), flags, s, real_hipStreamCreateWithFlags, flags);
 }
 
 TR_EXPORT hipError_t hipStreamDestroy(hipStream_t s) {

@@ -140,6 +140,18 @@ Deno.test({
   assert.equal(recs.find((x) => x.name === "cuMemAllocAsync#3")?.op, "cuMemAllocAsync");
 });
 
+Deno.test({
+  name: "trace: the legacy stream orders blocking streams; an unordered non-blocking one races the copy",
+  ignore: !!skip,
+}, async () => {
+  await clean("linked", ["blocking"]);
+  const r = await trace(reports, [await program("linked"), await kernelModule(), "clean", "racy"]);
+  assert.equal(r.code, 0, r.stderr);
+  const races = r.verdict.findings.filter((f: { rail: string }) => f.rail === "races");
+  assert.ok(races.length > 0, "the copy on the legacy stream races the work on the non-blocking stream");
+  assert.ok(races.every((f: { kind: string }) => f.kind === "d2h"), JSON.stringify(races));
+});
+
 Deno.test({ name: "trace: clean runs of every lookup path give no finding", ignore: !!skip }, async () => {
   await clean("linked");
   await clean("linked", ["ex", "async"]);
