@@ -186,11 +186,13 @@ static const tr_hook *predict(const char *base, int version, cuuint64_t flags) {
 void *tr_cuda_wrap_proc(const char *symbol, void *fn, int version, cuuint64_t flags, int found) {
   pthread_once(&g_resolve_once, resolve_all);
   if (found && fn) {
+    /* a pointer a driver export has names its ABI exactly, whatever name it was asked by
+     * (CUDA 12 answers cuGraphInstantiate with cuGraphInstantiateWithFlags) */
     for (const tr_hook_list *const *l = lists(); *l; l++) {
       for (int i = 0; i < (*l)->count; i++) {
         const tr_hook *h = &(*l)->hooks[i];
         if (fn == h->wrapper) return fn;
-        if (strcmp(h->base, symbol) == 0 && __atomic_load_n(h->real, __ATOMIC_ACQUIRE) == fn) return h->wrapper;
+        if (__atomic_load_n(h->real, __ATOMIC_ACQUIRE) == fn) return h->wrapper;
       }
     }
     const char *strict = getenv("FAULTLINE_TRACE_GPA_STRICT");

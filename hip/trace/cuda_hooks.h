@@ -9,9 +9,9 @@
  *     wrapper for a wrapped name (the real dlsym found by
  *     dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5"));
  *   - cuGetProcAddress / _v2 (what cudart does for every entry point): the
- *     real call runs first; its pointer is matched against the real variants
- *     of that name (_v2, _ptsz, _ptds, ...) and only an exact match gets its
- *     wrapper. A pointer no wrapped variant has is identified by the
+ *     real call runs first; its pointer is matched against the real entry
+ *     points of every wrapped variant (_v2, _ptsz, _ptds, ...) and only an
+ *     exact match gets its wrapper. A pointer no wrapped variant has is identified by the
  *     requested CUDA version and stream flags where the table is sure, and is
  *     passed through untouched otherwise, noted in the side file as
  *     {"unhooked": name}. symbolStatus is never dereferenced.
