@@ -145,7 +145,15 @@ function runtimeApi(n: number, reps: number): BenchRow[] {
   }
   Deno.mkdirSync(OUT, { recursive: true });
   const exe = `${OUT}/empty_launches_rt`;
-  run(nvcc, ["-O2", "-arch=native", "-cudart", "static", `${ROOT}/scripts/bench/trace/empty_launches_rt.cu`, "-o", exe]);
+  run(nvcc, [
+    "-O2",
+    "-arch=native",
+    "-cudart",
+    "static",
+    `${ROOT}/scripts/bench/trace/empty_launches_rt.cu`,
+    "-o",
+    exe,
+  ]);
   const env = environments("cuda");
   const bare = measure([exe, String(n)], env.bare, reps);
   const traced = measure([exe, String(n)], env.traced(), reps);
