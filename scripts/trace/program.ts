@@ -77,8 +77,8 @@ export interface StartOptions {
 }
 
 /**
- * Runs the program to its end. While it runs, SIGINT and SIGTERM reach it (a
- * Ctrl-C ends the program, not the trace, which then still writes its report).
+ * Runs the program to its end. A Ctrl-C reaches the program from the terminal and ends it, not the
+ * trace, which then still writes its report; SIGTERM sent to the trace is passed on to it.
  */
 export async function runProgram(o: StartOptions): Promise<ProgramRun> {
   const t0 = performance.now();
@@ -101,7 +101,8 @@ export async function runProgram(o: StartOptions): Promise<ProgramRun> {
       child.kill(sig);
     } catch { /* gone */ }
   };
-  const onInt = forward("SIGINT"), onTerm = forward("SIGTERM");
+  // the terminal sends SIGINT to the program too: passing it on would deliver it twice
+  const onInt = () => {}, onTerm = forward("SIGTERM");
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
   const timer = o.tick ? setInterval(o.tick, o.intervalMs ?? 50) : undefined;

@@ -22,7 +22,7 @@ import { checkPolicy, NO_SYNC, type PolicyTable, type TracePolicy } from "./poli
 import { ProgramNotRunnable, type ResolvedProgram, resolveProgram } from "./program.ts";
 import { buildTraceReport, type TraceOutcome, writeTraceReport } from "./report.ts";
 import { type TracedRun, tracedRun } from "./run.ts";
-import { chooseBackend, programApi, REPLAY_ENV, type TraceBackend } from "./setup.ts";
+import { chooseBackend, programApi, REPLAY_ENV, SetupError, type TraceBackend } from "./setup.ts";
 import { useProgramStatusNames } from "./status_names.ts";
 
 export interface TraceOptions {
@@ -95,6 +95,11 @@ export async function runTrace(o: TraceOptions): Promise<TraceResult> {
   const command = [o.program, ...o.args].map(shellWord).join(" ");
   const backend: TraceBackend = chooseBackend(o.backend);
   useProgramStatusNames(programApi(backend));
+  try {
+    Deno.mkdirSync(join(dir, "trials"), { recursive: true });
+  } catch (e) {
+    throw new SetupError(`cannot make the report folder ${dir}: ${(e as Error).message}`);
+  }
   let program: ResolvedProgram;
   try {
     program = resolveProgram(o.program);
@@ -144,8 +149,14 @@ export async function runTrace(o: TraceOptions): Promise<TraceResult> {
     started,
   });
   const report = buildTraceReport(outcome, new Date().toISOString());
-  await writeTraceReport(dir, outcome, report);
-  if (!o.quiet) console.error(summaryLines(report, dir).map((l) => `faultline trace: ${l}`).join("\n"));
+  try {
+    await writeTraceReport(dir, outcome, report);
+  } catch (e) {
+    // the program ran: its status stands, whatever became of the report
+    console.error(`faultline trace: cannot write the report to ${dir}: ${(e as Error).message}`);
+    return { status: run.exit.status, dir, outcome };
+  }
+  if (!o.quiet) console.error(`faultline ${summaryLines(report, dir).join("\n")}`);
   return { status: run.exit.status, dir, outcome };
 }
 

@@ -90,6 +90,12 @@ Deno.test({ name: "trace cli: bad trace options are exit 2 with the usage", igno
     assert.equal(r.code, 2, opts.join(" "));
     assert.match(r.stderr, /^faultline trace: .*\nusage: deno task trace/, opts.join(" "));
   }
+  const nowhere = await finished(spawnTrace("/proc/faultline-no-such-folder", ["true"]));
+  assert.equal(nowhere.code, 2);
+  assert.match(
+    nowhere.stderr,
+    /^faultline trace: cannot make the report folder \/proc\/faultline-no-such-folder\/trace\/.*\n$/,
+  );
   const none = await finished(spawnTrace(reports, []));
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no program given/);
