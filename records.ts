@@ -549,6 +549,8 @@ export interface RunReport {
   runId: string;
   /** A one-line description of the experiment (its purpose). */
   title?: string;
+  /** The headline of a run with no fault and no root cause, where "not reproduced" is not the word (a trace). */
+  cleanHeadline?: string;
   status: RunStatus;
   backend: string;
   device: string;

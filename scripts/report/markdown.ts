@@ -24,6 +24,7 @@ export function headline(run: RunReport): string {
   const a = run.attribution;
   const rc = a?.rootCause;
   if (run.status === "OK" && !rc) {
+    if (run.cleanHeadline) return run.cleanHeadline;
     const n = run.matrix ? run.matrix.reduce((s, r) => s + r.iterations, 0) : run.trials.length;
     return `no fault in ${n} trial(s): NOT REPRODUCED`;
   }

@@ -104,6 +104,9 @@ function processSummary(p: ProcessJournal, dir: string): VerdictTraceProcess {
   };
 }
 
+const launchCount = (o: TraceOutcome) =>
+  o.run.processes.reduce((n, p) => n + p.records.filter((r) => r.kind === "launch").length, 0);
+
 function statusOf(o: TraceOutcome): RunStatus {
   const a = o.attribution;
   if (a?.surfaced || o.run.exit.signal !== null) return "FAULT";
@@ -267,6 +270,9 @@ export function buildTraceReport(o: TraceOutcome, finished: string): RunReport {
     experiment: "trace",
     runId: o.runId,
     title: `trace of ${o.command}`,
+    cleanHeadline: `OK: no GPU fault and no finding in ${launchCount(o)} launch(es); the program ${
+      describeExit(o.run.exit)
+    }`,
     status: statusOf(o),
     backend: o.backend,
     device: main?.notes.device?.name ?? "unknown (no journaled call)",
