@@ -38,7 +38,7 @@ static void *g_libcuda;
 static pthread_once_t g_resolve_once = PTHREAD_ONCE_INIT;
 
 static int driver_device(int32_t *out);
-static void describe_device(void);
+static int describe_device(void);
 
 static void resolve_all(void) {
   const char *path = getenv("FAULTLINE_TRACE_LIBCUDA");
@@ -77,14 +77,15 @@ static int driver_device(int32_t *out) {
 }
 
 /* {"device": {"ordinal": n, "name": "..."}}: the device the process's first journaled call ran on. */
-static void describe_device(void) {
+static int describe_device(void) {
   CUresult (*get_name)(char *, int, CUdevice) = (CUresult(*)(char *, int, CUdevice))tr_cuda_symbol("cuDeviceGetName");
   int32_t dev = tr_device();
   char name[256] = "", q[600], line[700];
-  if (!get_name || get_name(name, sizeof name, dev) != CUDA_SUCCESS) return;
+  if (!get_name || get_name(name, sizeof name, dev) != CUDA_SUCCESS) return 0;
   tr_json_string(q, sizeof q, name);
   snprintf(line, sizeof line, "{\"device\":{\"ordinal\":%d,\"name\":%s}}", dev, q);
   tr_side(line);
+  return 1;
 }
 
 /* ---- the dlsym interposer ------------------------------------------------- */

@@ -27,12 +27,15 @@
     real_##fn = (__typeof__(&fn))dlsym(RTLD_NEXT, #fn);                               \
     if (!real_##fn) return hipErrorNotSupported;                                      \
   }                                                                                   \
-  tr_current_device = hip_current_device
+  tr_current_device = hip_current_device;                                             \
+  tr_describe_device = hip_describe_device
 
 /* The journal's stream id of a HIP stream (the null stream is 0). */
 static inline uint64_t hip_stream_id(hipStream_t s) { return (uint64_t)(uintptr_t)s; }
 
 TR_HIDDEN int hip_current_device(int32_t *out);
+/* {"device": {"ordinal": n, "name": "..."}} (hipDeviceGetName); 1 when written. */
+TR_HIDDEN int hip_describe_device(void);
 
 /* An interned constant string, one id cache per call site. */
 #define HIP_STR(s)                          \

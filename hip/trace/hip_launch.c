@@ -177,6 +177,7 @@ TR_EXPORT hipError_t hipExtModuleLaunchKernel(hipFunction_t f, uint32_t wx, uint
   if (!real) real = (__typeof__(real))dlsym(RTLD_NEXT, "hipExtModuleLaunchKernel");
   if (!real) return hipErrorNotSupported;
   tr_current_device = hip_current_device;
+  tr_describe_device = hip_describe_device;
   if (!tr_on()) return real(f, wx, wy, wz, lx, ly, lz, shared, s, params, extra, start, stop, flags);
   uint32_t gx = lx ? (wx + lx - 1) / lx : 0, gy = ly ? (wy + ly - 1) / ly : 0, gz = lz ? (wz + lz - 1) / lz : 0;
   hip_launch l = {f, {gx, gy, gz, lx, ly, lz, (uint32_t)shared}, s, extra, 0, 0, NULL};

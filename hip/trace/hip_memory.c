@@ -14,6 +14,18 @@ int hip_current_device(int32_t *out) {
   return 0;
 }
 
+int hip_describe_device(void) {
+  static __typeof__(&hipDeviceGetName) get;
+  if (!get) get = (__typeof__(&hipDeviceGetName))dlsym(RTLD_NEXT, "hipDeviceGetName");
+  int32_t dev = tr_device();
+  char name[256] = "", q[600], line[700];
+  if (!get || get(name, sizeof name, dev) != hipSuccess) return 0;
+  tr_json_string(q, sizeof q, name);
+  snprintf(line, sizeof line, "{\"device\":{\"ordinal\":%d,\"name\":%s}}", dev, q);
+  tr_side(line);
+  return 1;
+}
+
 typedef struct alloc_note {
   uint32_t seq, name;
   char text[96];

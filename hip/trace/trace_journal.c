@@ -38,13 +38,14 @@ static struct {
   uint32_t seq;
   int32_t events;
   int side_fd;
+  int described; /* the device note is written */
   /* interned strings: open addressing, ids from 1 in order */
   str_entry *strings;
   uint32_t nstrings, cap_strings;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .side_fd = -1};
 
 int (*tr_current_device)(int32_t *out);
-void (*tr_describe_device)(void);
+int (*tr_describe_device)(void);
 
 static double mono_ms(void) {
   struct timespec ts;
@@ -273,6 +274,7 @@ static void after_fork_child(void) {
   if (g.side_fd >= 0) close(g.side_fd);
   g.base = NULL;
   g.side_fd = -1;
+  g.described = 0;
   if (g.state == STATE_OPEN) g.state = STATE_UNTRIED;
   tr_allocs_reset();
 }
@@ -288,14 +290,9 @@ int tr_on(void) {
   if (__builtin_expect(s != STATE_UNTRIED, 1)) return s == STATE_OPEN;
   pthread_once(&g_atfork_once, install_atfork);
   pthread_mutex_lock(&g.mu);
-  int opened = 0;
-  if (g.state == STATE_UNTRIED) {
-    opened = open_locked() == 0;
-    g.state = opened ? STATE_OPEN : STATE_OFF;
-  }
+  if (g.state == STATE_UNTRIED) g.state = open_locked() == 0 ? STATE_OPEN : STATE_OFF;
   s = g.state;
   pthread_mutex_unlock(&g.mu);
-  if (opened && tr_describe_device) tr_describe_device();
   return s == STATE_OPEN;
 }
 
@@ -399,6 +396,10 @@ uint32_t tr_intent(const tr_call *c) {
   ri[FLJ_R_EV_DONE] = 0;
   __atomic_store_n(&ri[FLJ_R_INTENT], (int32_t)seq, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&g.mu);
+  /* a journaled call means the driver is initialized: the device can be named now */
+  if (__builtin_expect(!__atomic_load_n(&g.described, __ATOMIC_RELAXED), 0) && tr_describe_device &&
+      !__atomic_exchange_n(&g.described, 1, __ATOMIC_ACQ_REL) && !tr_describe_device())
+    __atomic_store_n(&g.described, 0, __ATOMIC_RELEASE);
   return seq;
 }
 

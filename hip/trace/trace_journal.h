@@ -74,8 +74,8 @@ TR_HIDDEN int32_t tr_device(void);
 /* Forgets it (after the thread's context changed). */
 TR_HIDDEN void tr_device_changed(void);
 /* Set by the backend's hooks: how to ask the driver for the current device, and a note
- * describing it ({"device": {...}}) written when a journal opens. */
+ * describing it ({"device": {...}}) written at the journal's first record (1 when written). */
 TR_HIDDEN extern int (*tr_current_device)(int32_t *out);
-TR_HIDDEN extern void (*tr_describe_device)(void);
+TR_HIDDEN extern int (*tr_describe_device)(void);
 
 #endif

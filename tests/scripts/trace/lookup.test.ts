@@ -94,6 +94,7 @@ Deno.test({
   const r = await planted("getproc", "oob");
   assertWildPointer(r);
   assert.match(r.stdout, /device: faultline sim \(CPU\) \(stand-in libcuda\)/);
+  assert.equal(r.verdict.device, "faultline sim (CPU) (stand-in libcuda)", "named once the driver is up");
 });
 
 Deno.test({
