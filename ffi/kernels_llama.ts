@@ -1,23 +1,23 @@
 /**
- * Declarations of the llama decode kernels (kernels/llama/): each kernel's
+ * Declarations of the llama kernels (kernels/llama/): each kernel's
  * one description, from which its launch export is generated (see
  * ffi/kernels_builtin.ts). Each pointer argument says how the kernel touches it and
  * how many bytes from the pointer on, as a function of the other arguments:
  * the extents the guard rails check. f32 tensors are 4-byte elements, f16 2,
- * token ids and positions int32.
+ * token ids and positions int32. The quantized-weight kernels (ffi/kernels_quant.ts), the prefill
+ * GEMM path (ffi/kernels_gemm.ts) and the f16 KV-cache kernels (ffi/kernels_kv16.ts) are declared in
+ * their own files and listed in llamaKernels too.
  *
  *   launch(device, stream, llamaKernels.rope, { x, seq_len: 1, heads: 32, head_dim: 128,
  *     pos_offset: 7, freq_base: 10000 });
  */
 import { defineKernel, type KernelArgSpec } from "./kernel_spec.ts";
+import { gemmKernels } from "./kernels_gemm.ts";
+import { kv16Kernels } from "./kernels_kv16.ts";
+import { quantKernels } from "./kernels_quant.ts";
+import { attentionDecodeScratchFloats } from "./kernels_shapes.ts";
 
-/** Keys per chunk of the split-context attention decode (FL_ATTN_DECODE_CHUNK). */
-export const ATTN_DECODE_CHUNK = 64;
-
-/** f32 elements of the attention decode scratch: partial results per (query head, chunk). */
-export function attentionDecodeScratchFloats(n_head: number, head_dim: number, n_ctx: number): number {
-  return Math.ceil(n_ctx / ATTN_DECODE_CHUNK) * n_head * (head_dim + 2);
-}
+export { attentionDecodeScratchFloats, ATTN_DECODE_CHUNK } from "./kernels_shapes.ts";
 
 const embedArgs = (tableElem: number) =>
   [
@@ -305,4 +305,7 @@ export const llamaKernels = {
   siluMul,
   add,
   argmax,
+  ...quantKernels,
+  ...gemmKernels,
+  ...kv16Kernels,
 } as const;

@@ -1,6 +1,6 @@
 /**
  * The native symbol table: one entry per export of libfaultline.so
- * (hip/faultline.h, hip/host.h, hip/modules.h, hip/launch.h), with the C prototype beside
+ * (hip/faultline.h, hip/host.h, hip/modules.h, hip/launch.h, hip/blas.h), with the C prototype beside
  * every parameter; the kernel launch exports come from the kernels' own
  * declarations (ffi/kernels_builtin.ts, through `kernelSymbols`).
  *
@@ -264,6 +264,8 @@ export const symbols = {
   },
   /** int32_t fl_kernel_table_hash(uint64_t *out): the digest of the declarations the library was built from */
   fl_kernel_table_hash: { parameters: ["buffer" /* uint64_t *out */], result: "i32" },
+  /** int32_t fl_blas_info(char *buf, int32_t cap): what gemm_f16 runs on ("cublas <path>", "own kernel (...)"; hip/blas.h) */
+  fl_blas_info: { parameters: ["buffer", /* char *buf */ "i32" /* int32_t cap */], result: "i32" },
   /** int32_t fl_bench_tick_loop(int32_t dev, uint64_t stream, uint64_t counter, int32_t n): fl_launch_tick n times from C (hip/launch.h) */
   fl_bench_tick_loop: {
     parameters: [

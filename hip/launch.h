@@ -15,6 +15,7 @@
 #define FAULTLINE_LAUNCH_H
 
 #include "faultline.h"
+#include "blas.h"
 #include "fl_kernels.h"
 
 #ifdef __cplusplus

@@ -324,6 +324,7 @@ function plan(
           "--cudart",
           "static",
           ...all.map((c) => c.obj),
+          "-ldl", // hip/gpu_blas.cpp loads cuBLAS at run time
           "-o",
           lib,
           "-Xlinker",

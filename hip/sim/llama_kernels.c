@@ -12,6 +12,7 @@
 
 #include "fl_kernels.h"
 #include "sim.h"
+#include "sim_half.h"
 
 #define DEV_F32(a) ((float *)(uintptr_t)(a))
 #define DEV_CF32(a) ((const float *)(uintptr_t)(a))
@@ -19,28 +20,7 @@
 #define DEV_CI32(a) ((const int32_t *)(uintptr_t)(a))
 #define DEV_I32(a) ((int32_t *)(uintptr_t)(a))
 
-/* IEEE binary16 -> binary32, exact (normals, subnormals, inf, NaN). */
-static float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t man = h & 0x3ffu;
-  uint32_t bits;
-  float f;
-  if (exp == 0) {
-    if (man == 0) {
-      bits = sign;
-    } else { /* subnormal: man * 2^-24 */
-      f = (float)man * 5.9604644775390625e-8f;
-      return sign ? -f : f;
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (man << 13);
-  } else {
-    bits = sign | ((exp + 112u) << 23) | (man << 13);
-  }
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
+static float half_to_float(uint16_t h) { return sim_half_to_float(h); }
 
 static float nan_f32(void) {
   uint32_t bits = 0x7fc00000u;
@@ -170,7 +150,12 @@ void sim_rope_dpos(const void *p) {
 
 /* Prefill and decode share one reference: seq_len queries that are the last
  * seq_len of n_ctx cache positions (decode: seq_len 1). */
-static void attention(float *out, const float *qv, const float *kv, const float *vv, uint32_t seq_len,
+/* Element i of a cache of f32 or (f16 set) f16 elements. */
+static double cache_at(const void *c, uint64_t i, int f16) {
+  return f16 ? (double)half_to_float(((const uint16_t *)c)[i]) : (double)((const float *)c)[i];
+}
+
+static void attention(float *out, const float *qv, const void *kv, const void *vv, int f16, uint32_t seq_len,
                       uint32_t n_head, uint32_t n_head_kv, uint32_t D, uint32_t n_ctx) {
   uint32_t group = n_head / n_head_kv;
   uint64_t kv_row = (uint64_t)n_head_kv * D;
@@ -186,18 +171,18 @@ static void attention(float *out, const float *qv, const float *kv, const float 
       const uint64_t hk = h / group;
       double m = -INFINITY, l = 0.0;
       for (uint32_t j = 0; j <= last; j++) {
-        const float *k = kv + j * kv_row + hk * D;
+        const uint64_t k = j * kv_row + hk * D;
         double dot = 0.0;
-        for (uint32_t i = 0; i < D; i++) dot += (double)q[i] * k[i];
+        for (uint32_t i = 0; i < D; i++) dot += (double)q[i] * cache_at(kv, k + i, f16);
         w[j] = dot * scale;
         if (w[j] > m) m = w[j];
       }
       for (uint32_t i = 0; i < D; i++) acc[i] = 0.0;
       for (uint32_t j = 0; j <= last; j++) {
-        const float *v = vv + j * kv_row + hk * D;
+        const uint64_t v = j * kv_row + hk * D;
         double e = exp(w[j] - m);
         l += e;
-        for (uint32_t i = 0; i < D; i++) acc[i] += e * v[i];
+        for (uint32_t i = 0; i < D; i++) acc[i] += e * cache_at(vv, v + i, f16);
       }
       for (uint32_t i = 0; i < D; i++) o[i] = (float)(acc[i] / l);
     }
@@ -208,48 +193,88 @@ static void attention(float *out, const float *qv, const float *kv, const float 
 
 void sim_attention_prefill(const void *p) {
   const fl_args_attention_prefill *a = p;
-  attention(DEV_F32(a->out), DEV_CF32(a->q), DEV_CF32(a->k_cache), DEV_CF32(a->v_cache), a->seq_len, a->n_head,
+  attention(DEV_F32(a->out), DEV_CF32(a->q), DEV_CF32(a->k_cache), DEV_CF32(a->v_cache), 0, a->seq_len, a->n_head,
+            a->n_head_kv, a->head_dim, a->n_ctx);
+}
+
+void sim_attention_prefill_f16(const void *p) {
+  const fl_args_attention_prefill_f16 *a = p;
+  attention(DEV_F32(a->out), DEV_CF32(a->q), DEV_CU16(a->k_cache), DEV_CU16(a->v_cache), 1, a->seq_len, a->n_head,
             a->n_head_kv, a->head_dim, a->n_ctx);
 }
 
 /* The GPU backends keep partial results in `scratch` when the context spans
  * several chunks; the reference needs none, but writes the same extent, so an
  * undersized scratch faults here as it would there. */
+static void touch_scratch(uint64_t scratch, uint32_t n_head, uint32_t head_dim, uint32_t n_ctx) {
+  const uint64_t chunks = ((uint64_t)n_ctx + FL_ATTN_DECODE_CHUNK - 1) / FL_ATTN_DECODE_CHUNK;
+  if (chunks > 1) {
+    volatile float *s = DEV_F32(scratch);
+    const uint64_t n = chunks * n_head * ((uint64_t)head_dim + 2);
+    for (uint64_t i = 0; i < n; i++) s[i] = 0.0f;
+  }
+}
+
 void sim_attention_decode(const void *p) {
   const fl_args_attention_decode *a = p;
-  const uint64_t chunks = ((uint64_t)a->n_ctx + FL_ATTN_DECODE_CHUNK - 1) / FL_ATTN_DECODE_CHUNK;
-  if (chunks > 1) {
-    volatile float *scratch = DEV_F32(a->scratch);
-    const uint64_t n = chunks * a->n_head * ((uint64_t)a->head_dim + 2);
-    for (uint64_t i = 0; i < n; i++) scratch[i] = 0.0f;
-  }
-  attention(DEV_F32(a->out), DEV_CF32(a->q), DEV_CF32(a->k_cache), DEV_CF32(a->v_cache), 1, a->n_head,
+  touch_scratch(a->scratch, a->n_head, a->head_dim, a->n_ctx);
+  attention(DEV_F32(a->out), DEV_CF32(a->q), DEV_CF32(a->k_cache), DEV_CF32(a->v_cache), 0, 1, a->n_head,
+            a->n_head_kv, a->head_dim, a->n_ctx);
+}
+
+void sim_attention_decode_f16(const void *p) {
+  const fl_args_attention_decode_f16 *a = p;
+  touch_scratch(a->scratch, a->n_head, a->head_dim, a->n_ctx);
+  attention(DEV_F32(a->out), DEV_CF32(a->q), DEV_CU16(a->k_cache), DEV_CU16(a->v_cache), 1, 1, a->n_head,
             a->n_head_kv, a->head_dim, a->n_ctx);
 }
 
 /* ---- KV-cache append ---- */
 
-static void kv_append(float *k_cache, float *v_cache, const float *k, const float *v, uint32_t seq_len,
-                      uint32_t n_head_kv, uint32_t head_dim, int64_t pos0, uint32_t ctx_len) {
+/* f16 set: the caches hold f16 elements, each value rounded to nearest even. */
+static void kv_append(void *k_cache, void *v_cache, const float *k, const float *v, uint32_t seq_len,
+                      uint32_t n_head_kv, uint32_t head_dim, int64_t pos0, uint32_t ctx_len, int f16) {
   uint64_t row = (uint64_t)n_head_kv * head_dim;
   for (uint32_t s = 0; s < seq_len; s++) {
     int64_t pos = pos0 + s;
     if (pos < 0 || pos >= (int64_t)ctx_len) continue;
-    memcpy(k_cache + (uint64_t)pos * row, k + (uint64_t)s * row, row * 4);
-    memcpy(v_cache + (uint64_t)pos * row, v + (uint64_t)s * row, row * 4);
+    const uint64_t dst = (uint64_t)pos * row, src = (uint64_t)s * row;
+    if (!f16) {
+      memcpy((float *)k_cache + dst, k + src, row * 4);
+      memcpy((float *)v_cache + dst, v + src, row * 4);
+      continue;
+    }
+    for (uint64_t i = 0; i < row; i++) {
+      ((uint16_t *)k_cache)[dst + i] = sim_float_to_half(k[src + i]);
+      ((uint16_t *)v_cache)[dst + i] = sim_float_to_half(v[src + i]);
+    }
   }
 }
 
+#define DEV_PTR(a) ((void *)(uintptr_t)(a))
+
 void sim_kv_append(const void *p) {
   const fl_args_kv_append *a = p;
-  kv_append(DEV_F32(a->k_cache), DEV_F32(a->v_cache), DEV_CF32(a->k), DEV_CF32(a->v), a->seq_len, a->n_head_kv,
-            a->head_dim, a->pos_offset, a->ctx_len);
+  kv_append(DEV_PTR(a->k_cache), DEV_PTR(a->v_cache), DEV_CF32(a->k), DEV_CF32(a->v), a->seq_len, a->n_head_kv,
+            a->head_dim, a->pos_offset, a->ctx_len, 0);
 }
 
 void sim_kv_append_dpos(const void *p) {
   const fl_args_kv_append_dpos *a = p;
-  kv_append(DEV_F32(a->k_cache), DEV_F32(a->v_cache), DEV_CF32(a->k), DEV_CF32(a->v), a->seq_len, a->n_head_kv,
-            a->head_dim, *DEV_CI32(a->pos), a->ctx_len);
+  kv_append(DEV_PTR(a->k_cache), DEV_PTR(a->v_cache), DEV_CF32(a->k), DEV_CF32(a->v), a->seq_len, a->n_head_kv,
+            a->head_dim, *DEV_CI32(a->pos), a->ctx_len, 0);
+}
+
+void sim_kv_append_f16(const void *p) {
+  const fl_args_kv_append_f16 *a = p;
+  kv_append(DEV_PTR(a->k_cache), DEV_PTR(a->v_cache), DEV_CF32(a->k), DEV_CF32(a->v), a->seq_len, a->n_head_kv,
+            a->head_dim, a->pos_offset, a->ctx_len, 1);
+}
+
+void sim_kv_append_dpos_f16(const void *p) {
+  const fl_args_kv_append_dpos_f16 *a = p;
+  kv_append(DEV_PTR(a->k_cache), DEV_PTR(a->v_cache), DEV_CF32(a->k), DEV_CF32(a->v), a->seq_len, a->n_head_kv,
+            a->head_dim, *DEV_CI32(a->pos), a->ctx_len, 1);
 }
 
 /* ---- elementwise ---- */

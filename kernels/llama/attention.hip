@@ -1,4 +1,5 @@
-/* Attention over a KV cache laid out [ctx, n_head_kv, head_dim] (f32), scale
+/* Attention over a KV cache laid out [ctx, n_head_kv, head_dim] (f32, or f16 for
+ * the _f16 kernels: the same code over KV = __half, four elements a load), scale
  * 1/sqrt(head_dim), grouped-query heads: query head h reads KV head
  * h / (n_head / n_head_kv).
  *
@@ -36,8 +37,8 @@ static_assert(FL_ATTN_CHUNK == 2 * FL_LLAMA_GROUP, "the decode softmax gives eac
 /* NT: elements of a head per lane (head_dim <= 32 * NT). Keys go four at a
  * time: their K and V loads in flight together, one reduction for the four
  * dots (fl_group_sum4), one online-softmax rescale. */
-template <int NT>
-__global__ void attention_prefill_kernel(float *out, const float *q, const float *k_cache, const float *v_cache,
+template <int NT, typename KV>
+__global__ void attention_prefill_kernel(float *out, const float *q, const KV *k_cache, const KV *v_cache,
                                          uint32_t seq_len, uint32_t n_head, uint32_t n_head_kv,
                                          uint32_t head_dim, uint32_t n_ctx, float scale) {
   FL_LLAMA_KERNEL_PROLOGUE();
@@ -49,8 +50,8 @@ __global__ void attention_prefill_kernel(float *out, const float *q, const float
   const uint32_t last = n_ctx - seq_len + s;
   const uint64_t kv_stride = static_cast<uint64_t>(n_head_kv) * head_dim;
   const float *qh = q + p * head_dim;
-  const float *kb = k_cache + static_cast<uint64_t>(hk) * head_dim;
-  const float *vb = v_cache + static_cast<uint64_t>(hk) * head_dim;
+  const KV *kb = k_cache + static_cast<uint64_t>(hk) * head_dim;
+  const KV *vb = v_cache + static_cast<uint64_t>(hk) * head_dim;
 
   float qr[NT], acc[NT];
 #pragma unroll
@@ -65,13 +66,13 @@ __global__ void attention_prefill_kernel(float *out, const float *q, const float
 #pragma unroll
     for (int k = 0; k < 4; k++) {
       const uint32_t j = j0 + k;
-      const float *krow = kb + j * kv_stride, *vrow = vb + j * kv_stride;
+      const KV *krow = kb + j * kv_stride, *vrow = vb + j * kv_stride;
 #pragma unroll
       for (int t = 0; t < NT; t++) {
         const uint32_t d = lane + t * FL_LLAMA_GROUP;
         const bool ok = j <= last && d < head_dim;
-        kr[k][t] = ok ? krow[d] : 0.0f;
-        vr[k][t] = ok ? vrow[d] : 0.0f;
+        kr[k][t] = ok ? fl_to_float(krow[d]) : 0.0f;
+        vr[k][t] = ok ? fl_to_float(vrow[d]) : 0.0f;
       }
     }
 #pragma unroll
@@ -111,9 +112,9 @@ __global__ void attention_prefill_kernel(float *out, const float *q, const float
  * row then is). Shared memory (fl_attn_decode_smem): red[blockDim.x] float4
  * for the key-slice sums, then qs[G][D] scaled queries, ps[G][CHUNK] scores
  * (then weights), ml[G][2]. */
-template <bool VEC, int PL>
-__global__ void attention_decode_partial_kernel(float *scratch, const float *q, const float *k_cache,
-                                                const float *v_cache, uint32_t n_head, uint32_t n_head_kv,
+template <bool VEC, int PL, typename KV>
+__global__ void attention_decode_partial_kernel(float *scratch, const float *q, const KV *k_cache,
+                                                const KV *v_cache, uint32_t n_head, uint32_t n_head_kv,
                                                 uint32_t head_dim, uint32_t n_ctx, float scale) {
   FL_LLAMA_KERNEL_PROLOGUE();
   FL_DYNAMIC_SHARED(float4, smem4);
@@ -131,8 +132,8 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
   const uint32_t j0 = c * FL_ATTN_CHUNK;
   const uint32_t nj = min(static_cast<uint32_t>(FL_ATTN_CHUNK), n_ctx - j0);
   const uint64_t kv_stride = static_cast<uint64_t>(n_head_kv) * D;
-  const float *kb = k_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
-  const float *vb = v_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
+  const KV *kb = k_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
+  const KV *vb = v_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
 
   /* The KV head's queries are contiguous: heads hk*G .. hk*G + G - 1. */
   const float *qg = q + static_cast<uint64_t>(hk) * G * D;
@@ -144,7 +145,7 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
    * the weighted sum below waits on L2 rather than on DRAM. Every address
    * lies inside a V row this block reads anyway. */
   {
-    const uint32_t lines = (D * 4 + 127) / 128;
+    const uint32_t lines = (D * static_cast<uint32_t>(sizeof(KV)) + 127) / 128;
     for (uint32_t e = tid; e < nj * lines; e += blockDim.x) {
       const char *p = reinterpret_cast<const char *>(vb + static_cast<uint64_t>(e / lines) * kv_stride) +
                       (e % lines) * 128;
@@ -159,15 +160,15 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
 #pragma unroll
     for (uint32_t k = 0; k < KEYS; k++) {
       const uint32_t jj = jb + k * n_groups;
-      const float *row = kb + static_cast<uint64_t>(jj) * kv_stride;
+      const KV *row = kb + static_cast<uint64_t>(jj) * kv_stride;
 #pragma unroll
       for (int t = 0; t < PL; t++) {
         const uint32_t u = lane + t * FL_LLAMA_GROUP;
         const bool ok = jj < nj && u < U;
         if (VEC) {
-          kr[k][t] = ok ? reinterpret_cast<const float4 *>(row)[u] : make_float4(0.f, 0.f, 0.f, 0.f);
+          kr[k][t] = ok ? fl_load4(row, u) : make_float4(0.f, 0.f, 0.f, 0.f);
         } else {
-          kr[k][t].x = ok ? row[u] : 0.0f;
+          kr[k][t].x = ok ? fl_to_float(row[u]) : 0.0f;
         }
       }
     }
@@ -238,12 +239,12 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
 #pragma unroll 4
       for (uint32_t jj = sl; jj < nj; jj += S) {
         const float w = pg[jj];
-        const float *row = vb + static_cast<uint64_t>(jj) * kv_stride;
+        const KV *row = vb + static_cast<uint64_t>(jj) * kv_stride;
         if (VEC) {
-          const float4 v = reinterpret_cast<const float4 *>(row)[u];
+          const float4 v = fl_load4(row, u);
           a.x += w * v.x, a.y += w * v.y, a.z += w * v.z, a.w += w * v.w;
         } else {
-          a.x += w * row[u];
+          a.x += w * fl_to_float(row[u]);
         }
       }
     }
@@ -279,10 +280,10 @@ __global__ void attention_decode_partial_kernel(float *scratch, const float *q, 
  * reductions), the chunk softmax in shared memory, each group's weighted sum
  * of its V rows, summed over the groups. FINAL (a single chunk): the block
  * writes out = acc / l itself and no combine kernel runs. */
-template <bool FINAL>
+template <bool FINAL, typename KV>
 __global__ void FL_LAUNCH_BOUNDS(FL_ATTN_BLOCK, 2)
-    attention_decode_reg_kernel(float *scratch, float *out, const float *q, const float *k_cache,
-                                const float *v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+    attention_decode_reg_kernel(float *scratch, float *out, const float *q, const KV *k_cache,
+                                const KV *v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
                                 uint32_t n_ctx, float scale) {
   FL_LLAMA_KERNEL_PROLOGUE();
   constexpr uint32_t NG = FL_ATTN_BLOCK / FL_LLAMA_GROUP, KPG = FL_ATTN_CHUNK / NG; /* 8 groups, 8 keys each */
@@ -301,8 +302,8 @@ __global__ void FL_LAUNCH_BOUNDS(FL_ATTN_BLOCK, 2)
   const uint32_t j0 = c * FL_ATTN_CHUNK;
   const uint32_t nj = min(static_cast<uint32_t>(FL_ATTN_CHUNK), n_ctx - j0);
   const uint64_t kv_stride = static_cast<uint64_t>(n_head_kv) * D;
-  const float *kb = k_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
-  const float *vb = v_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
+  const KV *kb = k_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
+  const KV *vb = v_cache + static_cast<uint64_t>(j0) * kv_stride + static_cast<uint64_t>(hk) * D;
   const bool lane_ok = lane < U;
   const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
 
@@ -311,8 +312,8 @@ __global__ void FL_LAUNCH_BOUNDS(FL_ATTN_BLOCK, 2)
   for (uint32_t k = 0; k < KPG; k++) {
     const uint32_t jj = group + k * NG;
     const bool ok = lane_ok && jj < nj;
-    kr[k] = ok ? reinterpret_cast<const float4 *>(kb + static_cast<uint64_t>(jj) * kv_stride)[lane] : zero;
-    vr[k] = ok ? reinterpret_cast<const float4 *>(vb + static_cast<uint64_t>(jj) * kv_stride)[lane] : zero;
+    kr[k] = ok ? fl_load4(kb + static_cast<uint64_t>(jj) * kv_stride, lane) : zero;
+    vr[k] = ok ? fl_load4(vb + static_cast<uint64_t>(jj) * kv_stride, lane) : zero;
   }
 
   for (uint32_t g = 0; g < G; g++) {
@@ -449,49 +450,51 @@ __global__ void attention_decode_combine_kernel(float *out, const float *scratch
   }
 }
 
+template <typename KV>
 static void launch_attention_prefill(hipStream_t stream, const fl_launch_dims &d, float *out, const float *q,
-                              const float *k_cache, const float *v_cache, uint32_t seq_len, uint32_t n_head,
-                              uint32_t n_head_kv, uint32_t head_dim, uint32_t n_ctx) {
+                                     const KV *k_cache, const KV *v_cache, uint32_t seq_len, uint32_t n_head,
+                                     uint32_t n_head_kv, uint32_t head_dim, uint32_t n_ctx) {
   const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
   if (head_dim <= 2 * FL_LLAMA_GROUP) {
-    FL_LLAMA_LAUNCH(attention_prefill_kernel<2>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
-                       v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
+    FL_LLAMA_LAUNCH((attention_prefill_kernel<2, KV>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
+                    v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
   } else if (head_dim <= 4 * FL_LLAMA_GROUP) {
-    FL_LLAMA_LAUNCH(attention_prefill_kernel<4>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
-                       v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
+    FL_LLAMA_LAUNCH((attention_prefill_kernel<4, KV>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream, out, q, k_cache,
+                    v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
   } else {
     /* head_dim <= 256 (FL_LLAMA_MAX_HEAD_DIM, refused above that) */
-    FL_LLAMA_LAUNCH(attention_prefill_kernel<FL_ATTN_MAX_PER_LANE>, FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0, stream,
-                       out, q, k_cache, v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
+    FL_LLAMA_LAUNCH((attention_prefill_kernel<FL_ATTN_MAX_PER_LANE, KV>), FL_GRID_DIM3(d), FL_BLOCK_DIM3(d), 0,
+                    stream, out, q, k_cache, v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx, scale);
   }
 }
 
+template <typename KV>
 static void launch_attention_decode(hipStream_t stream, const fl_launch_dims &partial, const fl_launch_dims &combine,
-                             float *out, const float *q, const float *k_cache, const float *v_cache,
-                             float *scratch, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
-                             uint32_t n_ctx) {
+                                    float *out, const float *q, const KV *k_cache, const KV *v_cache, float *scratch,
+                                    uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uint32_t n_ctx) {
   const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
   const uint32_t smem = fl_attn_decode_smem(n_head, n_head_kv, head_dim);
+  const uintptr_t row_align = 4 * sizeof(KV) - 1; /* four elements in one load */
   const bool vec = head_dim % 4 == 0 &&
-                   ((reinterpret_cast<uintptr_t>(k_cache) | reinterpret_cast<uintptr_t>(v_cache)) & 15u) == 0;
+                   ((reinterpret_cast<uintptr_t>(k_cache) | reinterpret_cast<uintptr_t>(v_cache)) & row_align) == 0;
   const bool ok_dims = partial.block[0] * partial.block[1] * partial.block[2] <= 1024u; /* else: the refusal */
   if (vec && head_dim <= 4 * FL_LLAMA_GROUP && ok_dims) {
     if (partial.grid[0] == 1) {
-      FL_LLAMA_LAUNCH(attention_decode_reg_kernel<true>, FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), 0, stream,
-                      scratch, out, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+      FL_LLAMA_LAUNCH((attention_decode_reg_kernel<true, KV>), FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), 0,
+                      stream, scratch, out, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
       return; /* one chunk: the output is written, nothing to combine */
     }
-    FL_LLAMA_LAUNCH(attention_decode_reg_kernel<false>, FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), 0, stream,
+    FL_LLAMA_LAUNCH((attention_decode_reg_kernel<false, KV>), FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), 0, stream,
                     scratch, out, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
   } else if (vec && head_dim <= 4 * FL_LLAMA_GROUP) {
-    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<true, 1>), FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial), smem,
-                    stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
+    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<true, 1, KV>), FL_GRID_DIM3(partial), FL_BLOCK_DIM3(partial),
+                    smem, stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim, n_ctx, scale);
   } else if (vec) {
-    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<true, FL_ATTN_MAX_PER_LANE / 4>), FL_GRID_DIM3(partial),
+    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<true, FL_ATTN_MAX_PER_LANE / 4, KV>), FL_GRID_DIM3(partial),
                     FL_BLOCK_DIM3(partial), smem, stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim,
                     n_ctx, scale);
   } else {
-    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<false, FL_ATTN_MAX_PER_LANE>), FL_GRID_DIM3(partial),
+    FL_LLAMA_LAUNCH((attention_decode_partial_kernel<false, FL_ATTN_MAX_PER_LANE, KV>), FL_GRID_DIM3(partial),
                     FL_BLOCK_DIM3(partial), smem, stream, scratch, q, k_cache, v_cache, n_head, n_head_kv, head_dim,
                     n_ctx, scale);
   }
@@ -508,6 +511,13 @@ static void launch_attention_decode(hipStream_t stream, const fl_launch_dims &pa
   }
 }
 
+/* The per-query prefill for heads the flash kernel does not take (attention_flash.hip). */
+void fl_attention_prefill_per_query_f16(hipStream_t stream, const fl_launch_dims &d, float *out, const float *q,
+                                        const __half *k_cache, const __half *v_cache, uint32_t seq_len, uint32_t n_head,
+                                        uint32_t n_head_kv, uint32_t head_dim, uint32_t n_ctx) {
+  launch_attention_prefill(stream, d, out, q, k_cache, v_cache, seq_len, n_head, n_head_kv, head_dim, n_ctx);
+}
+
 /* Launch exports call these (build/gen/fl_kernel_exports_gpu.cpp). */
 using flgpu::ptr;
 
@@ -519,5 +529,11 @@ void fl_gpu_attention_prefill(flgpu::Launch &l, const fl_launch_dims *d, const f
 void fl_gpu_attention_decode(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_attention_decode &a) {
   launch_attention_decode(l.hstream, d[0], d[1], ptr<float>(a.out), ptr<const float>(a.q),
                           ptr<const float>(a.k_cache), ptr<const float>(a.v_cache), ptr<float>(a.scratch), a.n_head,
+                          a.n_head_kv, a.head_dim, a.n_ctx);
+}
+
+void fl_gpu_attention_decode_f16(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_attention_decode_f16 &a) {
+  launch_attention_decode(l.hstream, d[0], d[1], ptr<float>(a.out), ptr<const float>(a.q),
+                          ptr<const __half>(a.k_cache), ptr<const __half>(a.v_cache), ptr<float>(a.scratch), a.n_head,
                           a.n_head_kv, a.head_dim, a.n_ctx);
 }

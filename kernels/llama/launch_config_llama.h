@@ -54,6 +54,13 @@ extern "C" {
 #define FL_ATTN_BLOCK 256u
 #define FL_ATTN_PREFILL_QUERIES 4u /* (query, head) pairs per prefill block: one group each */
 #define FL_ATTN_CHUNK FL_ATTN_DECODE_CHUNK /* ATTN_DECODE_CHUNK of ffi/kernels_llama.ts */
+#define FL_MATVEC_Q_ROWS 8u        /* quantized mat-vec: output rows per block, in pairs ... */
+#define FL_MATVEC_Q_SPLIT 2u       /* ... each pair shared by 2 groups of 32 lanes: 256 threads */
+#define FL_DEQUANT_GROUP 32u       /* dequantization: one thread per 32 weights */
+#define FL_FLASH_QUERIES 64u       /* flash prefill: queries of one head per block */
+#define FL_FLASH_KEYS 32u          /* ... cache rows per tile */
+#define FL_FLASH_THREADS 128u
+#define FL_FLASH_MAX_HEAD_DIM 128u /* larger heads (and head_dim % 32 != 0) take the per-query kernel */
 
 /* A geometry every backend refuses with 9: 2048 threads in a block. */
 #define FL_LLAMA_REFUSED_DIMS fl_launch_dims_make(1, 1, 1, 1024, 1, 2)
@@ -104,6 +111,15 @@ static inline int32_t fl_config_llama_matmul(uint32_t n_tokens, uint32_t out_dim
   if (n_tokens == 0 || out_dim == 0 || in_dim == 0) return 9;
   *d = fl_launch_dims_make(fl_llama_blocks(out_dim, FL_MATMUL_TILE), fl_llama_blocks(n_tokens, FL_MATMUL_TILE),
                            1, FL_LLAMA_BLOCK, 1, 1);
+  return fl_llama_fit(d);
+}
+
+/* quantized matvec: FL_MATVEC_Q_ROWS rows per block; in_dim must be whole blocks of `block` weights. */
+static inline int32_t fl_config_llama_matvec_q(uint32_t out_dim, uint32_t in_dim, uint32_t block,
+                                               fl_launch_dims *d) {
+  if (out_dim == 0 || in_dim == 0 || in_dim % block != 0) return 9;
+  *d = fl_launch_dims_make(fl_llama_blocks(out_dim, FL_MATVEC_Q_ROWS), 1, 1,
+                           FL_MATVEC_Q_ROWS / 2 * FL_MATVEC_Q_SPLIT * FL_LLAMA_LANES, 1, 1);
   return fl_llama_fit(d);
 }
 
@@ -180,6 +196,40 @@ static inline int32_t fl_config_llama_kv_append(uint32_t seq_len, uint32_t n_hea
   return fl_config_llama_elementwise((uint64_t)seq_len * n_head_kv * head_dim, d);
 }
 
+/* dequantization to f16: a grid-stride loop over the 32-weight groups; cols must be whole blocks. */
+static inline int32_t fl_config_llama_dequant(uint32_t rows, uint32_t cols, uint32_t block, fl_launch_dims *d) {
+  if (rows == 0 || cols == 0 || cols % block != 0) return 9;
+  return fl_config_llama_elementwise((uint64_t)rows * (cols / FL_DEQUANT_GROUP), d);
+}
+
+/* Whether the flash prefill kernel takes a head of head_dim (else the per-query kernel does). */
+static inline int fl_flash_head(uint32_t head_dim) {
+  return head_dim <= FL_FLASH_MAX_HEAD_DIM && head_dim % 32u == 0;
+}
+
+/* Dynamic shared memory of the flash prefill kernel: the block's queries (f32, rows padded by 4),
+ * a tile of K and of V rows (f16, padded by 8) and the tile's weights (f32, rows padded by 1):
+ * 59648 bytes at head_dim 128, past the 48 KiB a kernel gets without opting in (it does) and within
+ * the 64 KiB of an AMD workgroup. */
+static inline uint32_t fl_flash_smem(uint32_t head_dim) {
+  return FL_FLASH_QUERIES * (head_dim + 4u) * 4u + 2u * FL_FLASH_KEYS * (head_dim + 8u) * 2u +
+         FL_FLASH_QUERIES * (FL_FLASH_KEYS + 1u) * 4u;
+}
+
+/* attention prefill over f16 caches: flash tiles (x: query tiles, y: heads) for the heads it takes,
+ * else the per-query geometry of attention_prefill. */
+static inline int32_t fl_config_llama_attention_prefill_f16(uint32_t seq_len, uint32_t n_head,
+                                                            uint32_t n_head_kv, uint32_t head_dim,
+                                                            uint32_t n_ctx, fl_launch_dims *d) {
+  if (!fl_flash_head(head_dim)) {
+    return fl_config_llama_attention_prefill(seq_len, n_head, n_head_kv, head_dim, n_ctx, d);
+  }
+  if (seq_len == 0 || n_ctx < seq_len) return 9;
+  if (fl_config_llama_attention_shape(n_head, n_head_kv, head_dim, n_ctx)) return 9;
+  *d = fl_launch_dims_make(fl_llama_blocks(seq_len, FL_FLASH_QUERIES), n_head, 1, FL_FLASH_THREADS, 1, 1);
+  return fl_llama_fit(d);
+}
+
 /* argmax: one block per row; n must fit the int32 index (n <= 2^31 - 1). */
 static inline int32_t fl_config_llama_argmax(uint32_t rows, uint32_t n, fl_launch_dims *d) {
   if (rows == 0 || n == 0 || n > 0x7fffffffu) return 9;
@@ -211,6 +261,21 @@ FL_GEOMETRY(kv_append_dpos, fl_config_llama_kv_append(a->seq_len, a->n_head_kv, 
 FL_GEOMETRY(silu_mul, fl_config_llama_elementwise(a->n, d))
 FL_GEOMETRY(add, fl_config_llama_elementwise(a->n, d))
 FL_GEOMETRY(argmax, fl_config_llama_argmax(a->rows, a->n, d))
+FL_GEOMETRY(matvec_q8_0, fl_config_llama_matvec_q(a->out_dim, a->in_dim, 32u, d))
+FL_GEOMETRY(matvec_q4_0, fl_config_llama_matvec_q(a->out_dim, a->in_dim, 32u, d))
+FL_GEOMETRY(matvec_q4_k, fl_config_llama_matvec_q(a->out_dim, a->in_dim, 256u, d))
+FL_GEOMETRY(dequant_q8_0, fl_config_llama_dequant(a->rows, a->cols, 32u, d))
+FL_GEOMETRY(dequant_q4_0, fl_config_llama_dequant(a->rows, a->cols, 32u, d))
+FL_GEOMETRY(dequant_q4_k, fl_config_llama_dequant(a->rows, a->cols, 256u, d))
+FL_GEOMETRY(convert_f16, fl_config_llama_elementwise(a->n, d))
+FL_GEOMETRY(gemm_f16, fl_config_llama_matmul(a->n_tokens, a->out_dim, a->in_dim, d))
+FL_GEOMETRY(kv_append_f16, fl_config_llama_kv_append(a->seq_len, a->n_head_kv, a->head_dim, a->ctx_len, d))
+FL_GEOMETRY(kv_append_dpos_f16,
+            fl_config_llama_kv_append(a->seq_len, a->n_head_kv, a->head_dim, a->ctx_len, d))
+FL_GEOMETRY(attention_prefill_f16, fl_config_llama_attention_prefill_f16(a->seq_len, a->n_head, a->n_head_kv,
+                                                                         a->head_dim, a->n_ctx, d))
+FL_GEOMETRY(attention_decode_f16,
+            fl_config_llama_attention_decode(a->n_head, a->n_head_kv, a->head_dim, a->n_ctx, &d[0], &d[1]))
 #undef FL_GEOMETRY
 
 #ifdef __cplusplus

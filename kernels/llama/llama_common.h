@@ -166,7 +166,7 @@ static __device__ __forceinline__ float fl_block_max(float v, float *scratch) {
   return fl_group_max(v);
 }
 
-static __device__ __forceinline__ bool fl_aligned16(const void *p) {
+static __host__ __device__ __forceinline__ bool fl_aligned16(const void *p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
 
@@ -186,6 +186,18 @@ static __device__ __forceinline__ void fl_half8_to_float(const uint4 &u, float *
 static __device__ __forceinline__ void fl_store_float2(float *p, float a, float b) {
   *reinterpret_cast<unsigned long long *>(p) =
       (static_cast<unsigned long long>(__float_as_uint(b)) << 32) | __float_as_uint(a);
+}
+
+/* Elements 4u .. 4u+3 of `row` as floats: one 16-byte load of f32, one 8-byte load of f16 (row
+ * aligned for it). */
+static __device__ __forceinline__ float4 fl_load4(const float *row, uint32_t u) {
+  return reinterpret_cast<const float4 *>(row)[u];
+}
+static __device__ __forceinline__ float4 fl_load4(const __half *row, uint32_t u) {
+  const uint2 w = reinterpret_cast<const uint2 *>(row)[u];
+  const float2 a = __half22float2(*reinterpret_cast<const __half2 *>(&w.x));
+  const float2 b = __half22float2(*reinterpret_cast<const __half2 *>(&w.y));
+  return make_float4(a.x, a.y, b.x, b.y);
 }
 
 static __device__ __forceinline__ float fl_nanf() { return __int_as_float(0x7fc00000); }

@@ -7,10 +7,9 @@
  * the lanes' sums with shuffles and the groups' through shared memory. It needs every row and x 16-byte aligned: in_dim a multiple of
  * 8 (f16) or 4 (f32) and W, x 16-byte aligned; otherwise the scalar path runs.
  *
- * matmul (prefill): 64 tokens x 64 outputs per block through shared-memory
- * tiles of 16 along in_dim; each of the 256 threads owns 4 x 4 outputs.
+ * matmul (prefill): the tiled kernel of matmul_tiles.h.
  */
-#include "llama_common.h"
+#include "matmul_tiles.h"
 #include "fl_kernel_launchers.h"
 
 /* Dot product of 8 weights (one 16-byte load) with x[8*u .. 8*u+7]. */
@@ -137,61 +136,6 @@ __global__ void matvec_kernel(float *y, const W *w, const float *x, uint32_t out
   }
 }
 
-/* Prefill: block (bx, by) computes y[by*64 .. +64, bx*64 .. +64] through
- * shared-memory tiles of 16 along in_dim. Thread (tx, ty) of 16 x 16 owns
- * outputs bx*64 + tx + 16j and tokens by*64 + ty + 16i (i, j < 4): 16
- * accumulators, 8 shared loads per 16 FMAs. Tiles are stored k-major with
- * one float of padding, so neither the transposing stores nor the loads
- * conflict on banks. */
-template <typename W>
-__global__ void matmul_kernel(float *y, const W *w, const float *x, uint32_t n_tokens, uint32_t out_dim,
-                              uint32_t in_dim) {
-  FL_LLAMA_KERNEL_PROLOGUE();
-  constexpr uint32_t T = FL_MATMUL_TILE, K = FL_MATMUL_TILE_K, R = T / 16;
-  __shared__ float ws[K][T + 1]; /* [k][output] */
-  __shared__ float xs[K][T + 1]; /* [k][token] */
-  const uint32_t tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const uint32_t o0 = blockIdx.x * T, t0 = blockIdx.y * T;
-  float acc[R][R];
-#pragma unroll
-  for (uint32_t i = 0; i < R; i++)
-#pragma unroll
-    for (uint32_t j = 0; j < R; j++) acc[i][j] = 0.0f;
-  for (uint32_t k0 = 0; k0 < in_dim; k0 += K) {
-#pragma unroll
-    for (uint32_t r = 0; r < T * K / FL_LLAMA_BLOCK; r++) {
-      const uint32_t e = tid + r * FL_LLAMA_BLOCK, rr = e / K, kk = e % K;
-      const uint32_t o = o0 + rr, t = t0 + rr, k = k0 + kk;
-      ws[kk][rr] = (o < out_dim && k < in_dim) ? fl_to_float(w[static_cast<uint64_t>(o) * in_dim + k]) : 0.0f;
-      xs[kk][rr] = (t < n_tokens && k < in_dim) ? x[static_cast<uint64_t>(t) * in_dim + k] : 0.0f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (uint32_t kk = 0; kk < K; kk++) {
-      float a[R], b[R];
-#pragma unroll
-      for (uint32_t i = 0; i < R; i++) a[i] = xs[kk][ty + 16 * i];
-#pragma unroll
-      for (uint32_t j = 0; j < R; j++) b[j] = ws[kk][tx + 16 * j];
-#pragma unroll
-      for (uint32_t i = 0; i < R; i++)
-#pragma unroll
-        for (uint32_t j = 0; j < R; j++) acc[i][j] += a[i] * b[j];
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (uint32_t i = 0; i < R; i++) {
-    const uint32_t t = t0 + ty + 16 * i;
-    if (t >= n_tokens) continue;
-#pragma unroll
-    for (uint32_t j = 0; j < R; j++) {
-      const uint32_t o = o0 + tx + 16 * j;
-      if (o < out_dim) y[static_cast<uint64_t>(t) * out_dim + o] = acc[i][j];
-    }
-  }
-}
-
 static void launch_matvec_f16(hipStream_t stream, const fl_launch_dims &d, float *y, const __half *w, const float *x,
                        uint32_t out_dim, uint32_t in_dim) {
   const bool vec = in_dim % 8 == 0 &&
@@ -252,3 +196,4 @@ void fl_gpu_matmul_f16(flgpu::Launch &l, const fl_launch_dims *d, const fl_args_
   launch_matmul_f16(l.hstream, d[0], ptr<float>(a.y), ptr<const __half>(a.w), ptr<const float>(a.x), a.n_tokens,
                     a.out_dim, a.in_dim);
 }
+

@@ -45,8 +45,28 @@ const LANES = 32,
   ROPE_HEADS = 4,
   ATTN_BLOCK = 256;
 const PREFILL_Q = 4, ATTN_CHUNK = 64, ELEMWISE_MAX_GRID = 65535, FILL_MAX_GRID = 65535;
+const MATVEC_Q_ROWS = 8, MATVEC_Q_SPLIT = 2, DEQUANT_GROUP = 32;
+const FLASH_Q = 64, FLASH_THREADS = 128, FLASH_MAX_HEAD_DIM = 128;
 
 const elementwise = (n: number) => [dims(Math.min(blocks(n, BLOCK), ELEMWISE_MAX_GRID), 1, 1, BLOCK, 1, 1)];
+const matvecQ = (s: Readonly<Record<string, number>>) => [
+  dims(blocks(s.out_dim, MATVEC_Q_ROWS), 1, 1, (MATVEC_Q_ROWS / 2) * MATVEC_Q_SPLIT * LANES, 1, 1),
+];
+const matmul = (s: Readonly<Record<string, number>>) => [
+  dims(blocks(s.out_dim, MATMUL_TILE), blocks(s.n_tokens, MATMUL_TILE), 1, BLOCK, 1, 1),
+];
+const attentionPrefill = (s: Readonly<Record<string, number>>) => [
+  dims(blocks(s.seq_len * s.n_head, PREFILL_Q), 1, 1, PREFILL_Q * LANES, 1, 1),
+];
+const attentionDecode = (s: Readonly<Record<string, number>>) => [
+  dims(Math.ceil(s.n_ctx / ATTN_CHUNK), s.n_head_kv, 1, ATTN_BLOCK, 1, 1),
+  dims(s.n_head, 1, 1, ATTN_BLOCK, 1, 1),
+];
+/** fl_config_llama_attention_prefill_f16: flash tiles for heads of 32..128 in steps of 32, else per query. */
+const attentionPrefillF16 = (s: Readonly<Record<string, number>>) =>
+  s.head_dim <= FLASH_MAX_HEAD_DIM && s.head_dim % 32 === 0
+    ? [dims(blocks(s.seq_len, FLASH_Q), s.n_head, 1, FLASH_THREADS, 1, 1)]
+    : attentionPrefill(s);
 
 const geometry = new Map<string, Geometry>([
   ["fault_write_at", () => [dims(1, 1, 1, 1, 1, 1)]],
@@ -63,14 +83,17 @@ const geometry = new Map<string, Geometry>([
     "matvec_f16",
     (s) => [dims(blocks(s.out_dim, MATVEC_ROWS), 1, 1, MATVEC_ROWS * MATVEC_SPLIT * LANES, 1, 1)],
   ],
-  [
-    "matmul_f32",
-    (s) => [dims(blocks(s.out_dim, MATMUL_TILE), blocks(s.n_tokens, MATMUL_TILE), 1, BLOCK, 1, 1)],
-  ],
-  [
-    "matmul_f16",
-    (s) => [dims(blocks(s.out_dim, MATMUL_TILE), blocks(s.n_tokens, MATMUL_TILE), 1, BLOCK, 1, 1)],
-  ],
+  ["matmul_f32", matmul],
+  ["matmul_f16", matmul],
+  ["gemm_f16", matmul],
+  ["matvec_q8_0", matvecQ],
+  ["matvec_q4_0", matvecQ],
+  ["matvec_q4_k", matvecQ],
+  ...["dequant_q8_0", "dequant_q4_0", "dequant_q4_k"].map((k): [string, Geometry] => [
+    k,
+    (s) => elementwise(s.rows * Math.floor(s.cols / DEQUANT_GROUP)),
+  ]),
+  ["convert_f16", (s) => elementwise(s.n)],
   ...["rope", "rope_dpos"].map((k): [string, Geometry] => [
     k,
     (
@@ -79,19 +102,14 @@ const geometry = new Map<string, Geometry>([
       dims(blocks(s.seq_len * (s.head_dim / 2) * Math.ceil(s.heads / ROPE_HEADS), BLOCK), 1, 1, BLOCK, 1, 1),
     ],
   ]),
-  [
-    "attention_prefill",
-    (s) => [dims(blocks(s.seq_len * s.n_head, PREFILL_Q), 1, 1, PREFILL_Q * LANES, 1, 1)],
-  ],
-  [
-    "attention_decode",
-    (s) => [
-      dims(Math.ceil(s.n_ctx / ATTN_CHUNK), s.n_head_kv, 1, ATTN_BLOCK, 1, 1),
-      dims(s.n_head, 1, 1, ATTN_BLOCK, 1, 1),
-    ],
-  ],
-  ["kv_append", (s) => elementwise(s.seq_len * s.n_head_kv * s.head_dim)],
-  ["kv_append_dpos", (s) => elementwise(s.seq_len * s.n_head_kv * s.head_dim)],
+  ["attention_prefill", attentionPrefill],
+  ["attention_prefill_f16", attentionPrefillF16],
+  ["attention_decode", attentionDecode],
+  ["attention_decode_f16", attentionDecode],
+  ...["kv_append", "kv_append_dpos", "kv_append_f16", "kv_append_dpos_f16"].map((k): [string, Geometry] => [
+    k,
+    (s) => elementwise(s.seq_len * s.n_head_kv * s.head_dim),
+  ]),
   ["silu_mul", (s) => elementwise(s.n)],
   ["add", (s) => elementwise(s.n)],
   ["argmax", (s) => [dims(s.rows, 1, 1, BLOCK, 1, 1)]],

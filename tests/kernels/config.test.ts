@@ -27,6 +27,8 @@ function cases(): Case[] {
   const att = { seq_len: 2, n_head: 4, n_head_kv: 2, head_dim: 8, n_ctx: 4 };
   const dec = { n_head: 4, n_head_kv: 2, head_dim: 8, n_ctx: 4 };
   const kv = { seq_len: 2, n_head_kv: 2, head_dim: 8, pos_offset: 0, ctx_len: 4 };
+  const mvq = { out_dim: 8, in_dim: 256 };
+  const dq = { rows: 2, cols: 256 };
   const out: Case[] = [];
   for (
     const [name, k, base] of [
@@ -46,6 +48,18 @@ function cases(): Case[] {
       ["silu_mul", K.siluMul, { n: 8 }],
       ["add", K.add, { n: 8 }],
       ["argmax", K.argmax, { rows: 2, n: 8 }],
+      ["matvec_q8_0", K.matvecQ8_0, mvq],
+      ["matvec_q4_0", K.matvecQ4_0, mvq],
+      ["matvec_q4_k", K.matvecQ4K, mvq],
+      ["dequant_q8_0", K.dequantQ8_0, dq],
+      ["dequant_q4_0", K.dequantQ4_0, dq],
+      ["dequant_q4_k", K.dequantQ4K, dq],
+      ["convert_f16", K.convertF16, { n: 8 }],
+      ["gemm_f16", K.gemmF16, mm],
+      ["kv_append_f16", K.kvAppendF16, kv],
+      ["kv_append_dpos_f16", K.kvAppendDposF16, kv],
+      ["attention_prefill_f16", K.attentionPrefillF16, att],
+      ["attention_decode_f16", K.attentionDecodeF16, dec],
     ] as const
   ) {
     for (const spec of k.args) {
@@ -57,6 +71,9 @@ function cases(): Case[] {
     const [name, k, base] of [
       ["attention_prefill", K.attentionPrefill, att],
       ["attention_decode", K.attentionDecode, dec],
+      ["attention_prefill_f16", K.attentionPrefillF16, att],
+      ["attention_prefill_f16 (flash head)", K.attentionPrefillF16, { ...att, head_dim: 64 }],
+      ["attention_decode_f16", K.attentionDecodeF16, dec],
     ] as const
   ) {
     out.push([`${name}: head_dim 258 > 256`, k, { ...base, head_dim: 258 }]);
@@ -64,6 +81,23 @@ function cases(): Case[] {
     out.push([`${name}: GQA group 33 > 32`, k, { ...base, n_head: 33, n_head_kv: 1 }]);
   }
   out.push(["attention_prefill: n_ctx 3 < seq_len 4", K.attentionPrefill, { ...att, seq_len: 4, n_ctx: 3 }]);
+  out.push(["attention_prefill_f16: n_ctx 3 < seq_len 4", K.attentionPrefillF16, {
+    ...att,
+    seq_len: 4,
+    n_ctx: 3,
+  }]);
+  out.push(["attention_prefill_f16 (flash): n_ctx 3 < seq_len 4", K.attentionPrefillF16, {
+    ...att,
+    head_dim: 64,
+    seq_len: 4,
+    n_ctx: 3,
+  }]);
+  // quantized rows must be whole blocks
+  out.push(["matvec_q8_0: in_dim 48 is a partial block", K.matvecQ8_0, { out_dim: 8, in_dim: 48 }]);
+  out.push(["matvec_q4_0: in_dim 40 is a partial block", K.matvecQ4_0, { out_dim: 8, in_dim: 40 }]);
+  out.push(["matvec_q4_k: in_dim 288 is a partial super-block", K.matvecQ4K, { out_dim: 8, in_dim: 288 }]);
+  out.push(["dequant_q8_0: cols 40", K.dequantQ8_0, { rows: 2, cols: 40 }]);
+  out.push(["dequant_q4_k: cols 32", K.dequantQ4K, { rows: 2, cols: 32 }]);
   out.push(["rope: odd head_dim 7", K.rope, { ...rope, head_dim: 7 }]);
   out.push(["argmax: n 2^31 does not fit an int32 index", K.argmax, { rows: 1, n: 2 ** 31 }]);
   // grids some backend cannot launch: 2^32 threads along x (HIP), 65536 blocks along y (CUDA)

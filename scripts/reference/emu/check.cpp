@@ -61,6 +61,29 @@ static void cmp(const char *what, const float *got, const float *want, size_t n,
 }
 static std::vector<float> nanv(size_t n) { return std::vector<float>(n, __int_as_float(-1)); }
 
+/* Random ggml blocks: random bytes, with each f16 scale (Q8_0/Q4_0 d; Q4_K d and dmin) set to a
+ * random value in [lo, hi]. */
+static std::vector<uint8_t> quant_rows(uint32_t rows, uint32_t cols, uint32_t block, uint32_t bytes, float lo, float hi) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<uint8_t> w((size_t)rows * (cols / block) * bytes);
+  for (auto &b : w) b = (uint8_t)byte(rng);
+  auto scale = rnd(w.size() / bytes * 2, lo, hi);
+  for (size_t b = 0; b < w.size() / bytes; b++) {
+    const uint16_t d = f2h(scale[2 * b]), m = f2h(scale[2 * b + 1]);
+    memcpy(&w[b * bytes], &d, 2);
+    if (block == 256) memcpy(&w[b * bytes + 2], &m, 2);
+  }
+  return w;
+}
+static bool same_bits(const std::vector<uint16_t> &a, const std::vector<uint16_t> &b) {
+  return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * 2) == 0;
+}
+static void check_bits(const char *what, const std::vector<uint16_t> &got, const std::vector<uint16_t> &want) {
+  const bool ok = same_bits(got, want);
+  if (!ok) fails++;
+  printf("%s %-60s %s\n", ok ? "ok  " : "FAIL", what, ok ? "same bits" : "bits differ");
+}
+
 static const char *filter = nullptr; /* argv[1]: run only the sections whose name contains it */
 static bool want(const char *section) { return !filter || strstr(section, filter); }
 
@@ -118,6 +141,46 @@ int main(int argc, char **argv) {
     snprintf(name, sizeof name, "matmul_f16 %u %ux%u", t, o, in); cmp(name, g.data(), r.data(), r.size());
   }
   }
+  // quantized matvec, dequantization, the prefill GEMM path
+  if (want("quant matvec_q dequant")) {
+  for (auto [o, in] : {std::pair{13u, 256u}, {37u, 512u}, {9u, 1024u}, {1u, 256u}}) {
+    const struct { const char *name; uint32_t block, bytes; } types[] = {{"q8_0", 32, 34}, {"q4_0", 32, 18}, {"q4_k", 256, 144}};
+    for (auto t : types) {
+      auto w = quant_rows(o, in, t.block, t.bytes, 0.001f, 0.05f);
+      for (int mis : {0, 2}) {  // 2: weights and x off their 16-byte alignment (the narrow-load paths)
+        std::vector<uint8_t> wm(w.size() + mis); std::copy(w.begin(), w.end(), wm.begin() + mis);
+        auto x = rnd(in + 1, -2, 2); float *xp = x.data() + (mis ? 1 : 0);
+        auto r = nanv(o), g = nanv(o);
+        const uint64_t W = A(wm.data() + mis), X = A(xp);
+        if (t.block == 32 && t.bytes == 34) { SIM(matvec_q8_0, A(r.data()), W, X, o, in); GPU(matvec_q8_0, A(g.data()), W, X, o, in); }
+        if (t.bytes == 18) { SIM(matvec_q4_0, A(r.data()), W, X, o, in); GPU(matvec_q4_0, A(g.data()), W, X, o, in); }
+        if (t.block == 256) { SIM(matvec_q4_k, A(r.data()), W, X, o, in); GPU(matvec_q4_k, A(g.data()), W, X, o, in); }
+        snprintf(name, sizeof name, "matvec_%s %ux%u%s", t.name, o, in, mis ? " misaligned" : ""); cmp(name, g.data(), r.data(), o);
+      }
+      std::vector<uint16_t> rd((size_t)o * in, 0xffff), gd((size_t)o * in, 0xffff);
+      if (t.bytes == 34) { SIM(dequant_q8_0, A(rd.data()), A(w.data()), o, in); GPU(dequant_q8_0, A(gd.data()), A(w.data()), o, in); }
+      if (t.bytes == 18) { SIM(dequant_q4_0, A(rd.data()), A(w.data()), o, in); GPU(dequant_q4_0, A(gd.data()), A(w.data()), o, in); }
+      if (t.block == 256) { SIM(dequant_q4_k, A(rd.data()), A(w.data()), o, in); GPU(dequant_q4_k, A(gd.data()), A(w.data()), o, in); }
+      snprintf(name, sizeof name, "dequant_%s %ux%u", t.name, o, in); check_bits(name, gd, rd);
+    }
+  }
+  }
+  if (want("gemm convert_f16")) {
+  for (uint32_t n : {4099u, 64u, 3u}) {
+    auto x = rnd(n, -70000, 70000); x[0] = 1e-6f; x[n - 1] = -3e-8f;
+    std::vector<uint16_t> r(n, 1), g(n, 2), g2(n + 1, 2);
+    SIM(convert_f16, A(r.data()), A(x.data()), n);
+    GPU(convert_f16, A(g.data()), A(x.data()), n);
+    snprintf(name, sizeof name, "convert_f16 %u", n); check_bits(name, g, r);
+  }
+  for (auto [t, o, in] : {std::tuple{37u, 70u, 133u}, {64u, 64u, 64u}, {1u, 33u, 31u}, {130u, 150u, 77u}}) {
+    auto w = toh(rnd(o * in)), x = toh(rnd(t * in, -2, 2));
+    auto r = nanv(t * o), g = nanv(t * o);
+    SIM(gemm_f16, A(r.data()), A(w.data()), A(x.data()), t, o, in);
+    GPU(gemm_f16, A(g.data()), A(w.data()), A(x.data()), t, o, in);
+    snprintf(name, sizeof name, "gemm_f16 %u %ux%u", t, o, in); cmp(name, g.data(), r.data(), r.size());
+  }
+  }
   // rope
   if (want("rope")) {
   for (auto [s, h, hd, pos] : {std::tuple{1u, 32u, 128u, 2047}, {7u, 8u, 128u, 0}, {5u, 5u, 6u, 100}, {2u, 1u, 2u, -3}}) {
@@ -136,7 +199,8 @@ int main(int argc, char **argv) {
   // attention
   if (want("attention")) {
   for (auto [s, hq, hkv, hd, ctx] : {std::tuple{9u, 8u, 2u, 64u, 21u}, {4u, 4u, 4u, 128u, 200u}, {3u, 6u, 3u, 38u, 130u},
-                                     {2u, 2u, 1u, 256u, 65u}, {1u, 32u, 1u, 16u, 1u}, {1u, 32u, 8u, 128u, 2048u}, {2u, 4u, 2u, 100u, 70u}, {4u, 4u, 2u, 160u, 37u}}) {
+                                     {2u, 2u, 1u, 256u, 65u}, {1u, 32u, 1u, 16u, 1u}, {1u, 32u, 8u, 128u, 2048u}, {2u, 4u, 2u, 100u, 70u}, {4u, 4u, 2u, 160u, 37u},
+                                     {70u, 2u, 1u, 128u, 150u}, {129u, 2u, 2u, 32u, 129u}, {65u, 3u, 1u, 96u, 66u}}) {
     auto k = rnd(ctx * hkv * hd, -2, 2), v = rnd(ctx * hkv * hd, -2, 2), q = rnd(s * hq * hd, -2, 2);
     auto r = nanv(q.size()), g = nanv(q.size());
     SIM(attention_prefill, A(r.data()), A(q.data()), A(k.data()), A(v.data()), s, hq, hkv, hd, ctx);
@@ -146,9 +210,22 @@ int main(int argc, char **argv) {
     }
     std::vector<float> q1(q.end() - hq * hd, q.end()); auto r1 = nanv(q1.size()), g1 = nanv(q1.size());
     std::vector<float> scratch(fl_attn_decode_chunks(ctx) * hq * (hd + 2), __int_as_float(-1));
-    SIM(attention_decode, A(r1.data()), A(q1.data()), A(k.data()), A(v.data()), 0, hq, hkv, hd, ctx);
+    auto sim_scratch = scratch; /* the reference writes the scratch extent too (an undersized one faults) */
+    SIM(attention_decode, A(r1.data()), A(q1.data()), A(k.data()), A(v.data()), A(sim_scratch.data()), hq, hkv, hd, ctx);
     GPU(attention_decode, A(g1.data()), A(q1.data()), A(k.data()), A(v.data()), A(scratch.data()), hq, hkv, hd, ctx);
     snprintf(name, sizeof name, "attention_decode hq%u hkv%u d%u ctx%u", hq, hkv, hd, ctx); cmp(name, g1.data(), r1.data(), r1.size());
+    // f16 caches: decode, and the prefill (flash tiles for head_dim 32..128 in steps of 32, else per query)
+    auto kh = toh(k), vh = toh(v);
+    r1 = nanv(q1.size()); g1 = nanv(q1.size());
+    SIM(attention_decode_f16, A(r1.data()), A(q1.data()), A(kh.data()), A(vh.data()), A(sim_scratch.data()), hq, hkv, hd, ctx);
+    GPU(attention_decode_f16, A(g1.data()), A(q1.data()), A(kh.data()), A(vh.data()), A(scratch.data()), hq, hkv, hd, ctx);
+    snprintf(name, sizeof name, "attention_decode_f16 hq%u hkv%u d%u ctx%u", hq, hkv, hd, ctx); cmp(name, g1.data(), r1.data(), r1.size());
+    if (ctx < 1000) {
+      r = nanv(q.size()); g = nanv(q.size());
+      SIM(attention_prefill_f16, A(r.data()), A(q.data()), A(kh.data()), A(vh.data()), s, hq, hkv, hd, ctx);
+      GPU(attention_prefill_f16, A(g.data()), A(q.data()), A(kh.data()), A(vh.data()), s, hq, hkv, hd, ctx);
+      snprintf(name, sizeof name, "attention_prefill_f16 s%u hq%u hkv%u d%u ctx%u", s, hq, hkv, hd, ctx); cmp(name, g.data(), r.data(), r.size());
+    }
   }
   }
   // kv append
@@ -163,6 +240,14 @@ int main(int argc, char **argv) {
     cmp("  v", gv.data(), rv.data(), rv.size(), 1e-30);
     cmp("  dpos k", gk2.data(), rk.data(), rk.size(), 1e-30);
     cmp("  dpos v", gv2.data(), rv.data(), rv.size(), 1e-30);
+    std::vector<uint16_t> kc16(kc.size(), 0x3c00), vc16(vc.size(), 0x3c00);
+    auto rk16 = kc16, rv16 = vc16, gk16 = kc16, gv16 = vc16, gk16d = kc16, gv16d = vc16;
+    SIM(kv_append_f16, A(rk16.data()), A(rv16.data()), A(k.data()), A(v.data()), s, hkv, hd, pos, ctx);
+    GPU(kv_append_f16, A(gk16.data()), A(gv16.data()), A(k.data()), A(v.data()), s, hkv, hd, pos, ctx);
+    GPU(kv_append_dpos_f16, A(gk16d.data()), A(gv16d.data()), A(k.data()), A(v.data()), s, hkv, hd, A(&p), ctx);
+    snprintf(name, sizeof name, "kv_append_f16 %u %u %u at %d of %u", s, hkv, hd, pos, ctx);
+    check_bits(name, gk16, rk16); check_bits("  v", gv16, rv16);
+    check_bits("  dpos k", gk16d, rk16); check_bits("  dpos v", gv16d, rv16);
   }
   }
   // elementwise

@@ -17,6 +17,9 @@ for src in "$root"/kernels/llama/*.hip "$here"/emu.cpp "$here"/check.cpp; do
   g++ -std=c++20 -O1 -pthread -x c++ "${inc[@]}" -c "$src" -o "$obj"
   objs+=("$obj")
 done
-gcc -std=c11 -O2 -D_GNU_SOURCE -I"$root/hip" -I"$root/kernels" -I"$root/build/gen" -c "$root/hip/sim/llama_kernels.c" -o "$out/llama_sim.o"
-g++ -pthread "${objs[@]}" "$out/llama_sim.o" -o "$out/check"
+for src in llama_kernels llama_quant; do
+  gcc -std=c11 -O2 -D_GNU_SOURCE -I"$root/hip" -I"$root/kernels" -I"$root/build/gen" -c "$root/hip/sim/$src.c" -o "$out/$src.sim.o"
+  objs+=("$out/$src.sim.o")
+done
+g++ -pthread "${objs[@]}" -o "$out/check"
 "$out/check" "$@"

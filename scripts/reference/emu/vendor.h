@@ -32,8 +32,18 @@ struct dim3 {
 struct float4 { float x, y, z, w; };
 struct float2 { float x, y; };
 struct uint4 { unsigned x, y, z, w; };
+struct uint2 { unsigned x, y; };
 inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
 inline float2 make_float2(float a, float b) { return {a, b}; }
+inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
+inline uint2 make_uint2(unsigned a, unsigned b) { return {a, b}; }
+/* CUDA's __byte_perm: result byte i is byte s_i (nibble i of s, low 3 bits) of the 8 bytes y:x. */
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
+  const uint64_t v = ((uint64_t)y << 32) | x;
+  unsigned r = 0;
+  for (int i = 0; i < 4; i++) r |= (unsigned)((v >> (8 * ((s >> (4 * i)) & 7))) & 0xff) << (8 * i);
+  return r;
+}
 
 struct __half { uint16_t bits; };
 struct __half2 { __half x, y; };
@@ -47,6 +57,28 @@ inline float __half2float(__half h) {
   return f;
 }
 inline float2 __half22float2(__half2 h) { return {__half2float(h.x), __half2float(h.y)}; }
+/* f32 -> f16, round to nearest even (subnormals kept, overflow to infinity). */
+inline __half __float2half_rn(float f) {
+  uint32_t b; memcpy(&b, &f, 4);
+  const uint32_t sign = (b >> 16) & 0x8000u, exp = (b >> 23) & 0xffu; uint32_t man = b & 0x7fffffu;
+  if (exp == 0xff) return {(uint16_t)(sign | 0x7c00u | (man ? 0x200u : 0u))};
+  const int e = (int)exp - 127 + 15;
+  if (e >= 31) return {(uint16_t)(sign | 0x7c00u)};
+  if (e <= 0) {
+    if (e < -10) return {(uint16_t)sign};
+    man |= 0x800000u;
+    const uint32_t shift = 14 - e, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+    uint32_t h = man >> shift;
+    if (rem > half || (rem == half && (h & 1))) h++;
+    return {(uint16_t)(sign | h)};
+  }
+  uint32_t h = ((uint32_t)e << 10) | (man >> 13); const uint32_t rem = man & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+  return {(uint16_t)(sign | h)};
+}
+inline __half2 __floats2half2_rn(float a, float b) { return {__float2half_rn(a), __float2half_rn(b)}; }
+inline unsigned short __half_as_ushort(__half h) { return h.bits; }
+inline __half __ushort_as_half(unsigned short u) { return {u}; }
 inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
 inline void sincospif(float x, float *s, float *c) {
   *s = (float)sin(3.14159265358979323846 * x);
