@@ -17,7 +17,8 @@ import {
   type MetadataValue,
   readGgufHeader,
 } from "./gguf_read.ts";
-import { GgmlType, isSupportedType } from "./gguf_types.ts";
+import { ggmlBlock, GgmlType, isSupportedType, supportedTypeNames } from "./gguf_types.ts";
+import { dequantize } from "./quant.ts";
 
 /** A parsed GGUF file: header in memory, tensor data read lazily. */
 export class GgufFile {
@@ -97,7 +98,7 @@ export class GgufFile {
     return t.nBytes;
   }
 
-  /** A tensor's raw bytes (little-endian F32, F16 or BF16 elements), read now. */
+  /** A tensor's raw bytes (little-endian elements, or ggml blocks of a quantized type), read now. */
   async readTensorBytes(name: string): Promise<Uint8Array> {
     const t = this.tensor(name);
     const out = new Uint8Array(this.#supported(t));
@@ -105,23 +106,27 @@ export class GgufFile {
     return out;
   }
 
-  /** A tensor's values as f32 (F16 and BF16 converted). */
+  /** A tensor's values as f32 (F16 and BF16 converted, quantized blocks dequantized). */
   async readTensorF32(name: string): Promise<Float32Array> {
     const t = this.tensor(name);
     const bytes = await this.readTensorBytes(name);
     if (t.type === GgmlType.F32) return new Float32Array(bytes.buffer, 0, t.nElements);
+    if (t.type !== GgmlType.F16 && t.type !== GgmlType.BF16) {
+      return Float32Array.from(dequantize(t.type, bytes, t.nElements));
+    }
     const h = new Uint16Array(bytes.buffer, 0, t.nElements);
     return t.type === GgmlType.F16 ? f16ArrayToF32(h) : bf16ArrayToF32(h);
   }
 
   /**
    * A tensor's raw bytes in consecutive chunks of at most `chunkBytes` (rounded down to whole
-   * elements), for streaming into device memory without holding the tensor on the host.
+   * elements, or whole blocks of a quantized type), for streaming into device memory without holding
+   * the tensor on the host.
    */
   async *readTensorChunks(name: string, chunkBytes = 64 << 20): AsyncGenerator<Uint8Array> {
     const t = this.tensor(name);
     const total = this.#supported(t);
-    const elt = t.type === GgmlType.F32 ? 4 : 2;
+    const elt = ggmlBlock(t.type)!.bytes;
     const step = Math.max(elt, chunkBytes - (chunkBytes % elt));
     for (let done = 0; done < total;) {
       const buf = new Uint8Array(Math.min(step, total - done));
@@ -170,6 +175,6 @@ export function unsupportedType(path: string, t: GgufTensorInfo): GgufError {
   return new GgufError(
     path,
     "bad-type",
-    `tensor ${t.name} has type ${t.typeName} (${t.type}); faultline reads F32, F16, BF16`,
+    `tensor ${t.name} has type ${t.typeName} (${t.type}); faultline reads ${supportedTypeNames()}`,
   );
 }

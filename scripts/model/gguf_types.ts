@@ -21,8 +21,8 @@ export const GgufValueType = {
 } as const;
 export type GgufValueType = typeof GgufValueType[keyof typeof GgufValueType];
 
-/** ggml tensor types faultline reads. */
-export const GgmlType = { F32: 0, F16: 1, BF16: 30 } as const;
+/** ggml tensor types faultline reads: floats, and the block-quantized types of scripts/model/quant.ts. */
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14, BF16: 30 } as const;
 export type SupportedGgmlType = typeof GgmlType[keyof typeof GgmlType];
 
 /** ggml tensor types: name, elements per block, bytes per block. */
@@ -65,7 +65,12 @@ export function ggmlTypeName(type: number): string {
 }
 
 export function isSupportedType(type: number): type is SupportedGgmlType {
-  return type === GgmlType.F32 || type === GgmlType.F16 || type === GgmlType.BF16;
+  return (Object.values(GgmlType) as number[]).includes(type);
+}
+
+/** The names of the types faultline reads, for messages ("F32, F16, Q4_0, ..."). */
+export function supportedTypeNames(): string {
+  return Object.keys(GgmlType).join(", ");
 }
 
 /** Elements and bytes per block of a ggml type; undefined for a type faultline does not know. */

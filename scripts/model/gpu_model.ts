@@ -21,15 +21,28 @@
  * "auto" (the default) picks exact up to 64 MiB of weights, rotated above.
  *
  * Norm weights are always f32 on the device (the RMSNorm kernel reads f32); BF16 tensors of a GGUF
- * file are converted to f32 (no kernel reads BF16), or to `dtype` when given.
+ * file are converted to f32 (no kernel reads BF16), or to `dtype` when given. Q8_0, Q4_0 and Q4_K
+ * weights stay in their ggml blocks (the quantized mat-vec kernels read them); Q6_K tensors (the
+ * Q4_K_M mix holds some) and a quantized embedding table (the embedding kernels read floats) are
+ * dequantized on the host to f16.
  */
 import type { Device, DeviceBuffer, PinnedBuffer, Stream } from "../../mod.ts";
 import { configProblems, type LlamaConfig, llamaTensorLayout, type TensorLayout } from "./config.ts";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToF16 } from "./f16.ts";
 import { GgmlType, type LlamaGguf } from "./gguf.ts";
-import { Rng, synthWeights } from "./synth.ts";
+import { ggmlBlock } from "./gguf_types.ts";
+import {
+  dequantize,
+  isQuantType,
+  QUANT_FORMATS,
+  quantizeRows,
+  type QuantType,
+  quantTypeOfGgml,
+} from "./quant.ts";
+import { dtypeBytes, Rng, type SynthData, synthWeights } from "./synth.ts";
 
-export type WeightDtype = "f32" | "f16";
+/** How a weight is stored on the device: floats, or ggml blocks (scripts/model/quant.ts). */
+export type WeightDtype = "f32" | "f16" | QuantType;
 
 export interface DeviceWeight {
   name: string;
@@ -57,8 +70,8 @@ export interface GpuModelOptions {
 }
 
 export interface UploadOptions {
-  /** Convert the 2-D weights to this type (default: keep F32/F16 as stored, BF16 → f32). */
-  dtype?: WeightDtype;
+  /** Convert the 2-D weights to f32 or f16 (default: keep F32, F16 and Q8_0/Q4_0/Q4_K as stored, BF16 → f32). */
+  dtype?: "f32" | "f16";
   /** Bytes of the pinned staging buffer (default 64 MiB, at most the largest tensor). */
   stagingBytes?: number;
   allocate?: Allocator;
@@ -112,13 +125,19 @@ export class GpuModel {
     return this.weight(this.tiedOutput ? "token_embd.weight" : "output.weight");
   }
 
-  /** A tensor's values read back from the device as f32 (synchronous copy). */
+  /** A tensor's values read back from the device as f32, quantized blocks dequantized (synchronous copy). */
   readF32(name: string): Float32Array {
     const w = this.weight(name);
     if (w.dtype === "f32") {
       const out = new Float32Array(w.buffer.bytes / 4);
       w.buffer.download(out);
       return out;
+    }
+    if (isQuantType(w.dtype)) {
+      const raw = new Uint8Array(w.buffer.bytes);
+      w.buffer.download(raw);
+      const n = w.shape.reduce((a, b) => a * b, 1);
+      return Float32Array.from(dequantize(QUANT_FORMATS[w.dtype].ggml, raw, n));
     }
     const bits = new Uint16Array(w.buffer.bytes / 2);
     w.buffer.download(bits);
@@ -190,10 +209,10 @@ export function gpuModel(
   if (problems.length) throw new RangeError(`bad llama config: ${problems.join("; ")}`);
   const dtype = opts.dtype ?? "f32";
   const tiedOutput = opts.tiedOutput ?? false;
-  const layout = llamaTensorLayout(config, { tiedOutput });
   let total = 0;
-  for (const t of layout) {
-    total += t.shape.reduce((a, b) => a * b, 1) * (t.kind === "norm" ? 4 : elemBytes(dtype));
+  for (const t of llamaTensorLayout(config, { tiedOutput })) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    total += t.kind === "norm" ? n * 4 : n * (isQuantType(dtype) ? 1 : elemBytes(dtype));
   }
   const fill = opts.fill === undefined || opts.fill === "auto"
     ? (total <= 64 * MiB ? "exact" : "rotated")
@@ -201,44 +220,27 @@ export function gpuModel(
   const allocate = opts.allocate ?? defaultAllocator(device);
   const weights = new Map<string, DeviceWeight>();
   const stream = device.createStream();
-  const stagingBytes = 16 * MiB;
-  const staging = device.hostAlloc(stagingBytes, { name: "weights_staging" });
-  const blocks = new Map<string, DeviceBuffer>();
+  const staging = device.hostAlloc(16 * MiB, { name: "weights_staging" });
+  const rotated = new RotatedBlocks(device, seed, opts.blockElements ?? (4 << 20), staging, stream);
   try {
-    const blockElements = opts.blockElements ?? (4 << 20);
-    let base: Float32Array | null = null;
     for (const t of synthWeights(config, seed, { dtype, tiedOutput })) {
-      const buffer = allocate(t.nBytes, t.name);
-      weights.set(t.name, { name: t.name, shape: t.shape, dtype: t.dtype, buffer, layout: t.layout });
+      // the embedding kernels read floats: a quantized table is dequantized to f16, as uploadGguf does
+      const onDevice = t.layout.kind === "embedding" && isQuantType(t.dtype) ? "f16" : t.dtype;
+      const rowLen = t.shape[t.shape.length - 1];
+      const nBytes = dtypeBytes(onDevice, t.nElements, rowLen);
+      const buffer = allocate(nBytes, t.name);
+      weights.set(t.name, { name: t.name, shape: t.shape, dtype: onDevice, buffer, layout: t.layout });
       if (fill === "exact" || t.layout.kind === "norm") {
         let off = 0;
-        for (const part of t.chunks(stagingBytes / 4)) {
-          const b = bytesOf(part);
+        for (const part of t.chunks(staging.bytes / 4)) {
+          const b = onDevice === t.dtype
+            ? bytesOf(part)
+            : convert(bytesOf(part), QUANT_FORMATS[t.dtype as QuantType].ggml, "f16");
           stagedUpload(buffer, off, b, staging, stream);
           off += b.length;
         }
-        continue;
-      }
-      // rotated: device-to-device copies of a per-(dtype, std) block, from a per-tensor offset
-      const key = `${t.dtype}:${t.std}:${t.mean}`;
-      let block = blocks.get(key);
-      if (!block) {
-        base ??= new Rng(seed, "gpu_model.block").fillNormal(new Float32Array(blockElements));
-        const scaled = new Float32Array(base.length);
-        for (let i = 0; i < base.length; i++) scaled[i] = base[i] * t.std + t.mean;
-        const data = t.dtype === "f32" ? scaled : toF16(scaled);
-        block = device.malloc(data.byteLength, { name: `synth_block.${blocks.size}` });
-        stagedUpload(block, 0, bytesOf(data), staging, stream);
-        blocks.set(key, block);
-      }
-      const eb = elemBytes(t.dtype);
-      const blockBytes = block.bytes;
-      let start = (hashName(t.name, seed) % blockElements) * eb;
-      for (let done = 0; done < t.nBytes;) {
-        const n = Math.min(blockBytes - start, t.nBytes - done);
-        buffer.copyFrom(block, { srcOffset: start, dstOffset: done, bytes: n, stream });
-        done += n;
-        start = 0;
+      } else {
+        rotated.fill(buffer, { ...t, dtype: onDevice, nBytes });
       }
     }
     stream.synchronize();
@@ -249,11 +251,66 @@ export function gpuModel(
     freeAll(weights);
     throw e;
   } finally {
-    for (const b of blocks.values()) if (!b.freed) b.free();
+    rotated.free();
     if (!staging.freed) staging.free();
     if (!stream.destroyed) stream.destroy();
   }
   return new GpuModel(device, config, tiedOutput, weights, `synth seed ${seed} ${dtype} ${fill}`);
+}
+
+/**
+ * The "rotated" fill: one block of normal(0, 1) values, scaled per (dtype, std, mean), encoded (f16,
+ * or ggml blocks over rows of 256) and uploaded once; each tensor is then device-to-device copies of
+ * it from a per-tensor offset (whole 256-weight groups when quantized), wrapping around.
+ */
+class RotatedBlocks {
+  #blocks = new Map<string, DeviceBuffer>();
+  #base: Float32Array | null = null;
+  constructor(
+    readonly device: Device,
+    readonly seed: number,
+    readonly elements: number,
+    readonly staging: PinnedBuffer,
+    readonly stream: Stream,
+  ) {}
+
+  fill(
+    buffer: DeviceBuffer,
+    t: { name: string; dtype: WeightDtype; std: number; mean: number; nBytes: number },
+  ) {
+    const block = this.#block(t.dtype, t.std, t.mean);
+    const unit = isQuantType(t.dtype) ? 256 : 1;
+    const unitBytes = dtypeBytes(t.dtype, unit, unit);
+    let start = (hashName(t.name, this.seed) % (this.elements / unit)) * unitBytes;
+    for (let done = 0; done < t.nBytes;) {
+      const n = Math.min(block.bytes - start, t.nBytes - done);
+      buffer.copyFrom(block, { srcOffset: start, dstOffset: done, bytes: n, stream: this.stream });
+      done += n;
+      start = 0;
+    }
+  }
+
+  #block(dtype: WeightDtype, std: number, mean: number): DeviceBuffer {
+    const key = `${dtype}:${std}:${mean}`;
+    let block = this.#blocks.get(key);
+    if (block) return block;
+    this.#base ??= new Rng(this.seed, "gpu_model.block").fillNormal(new Float32Array(this.elements));
+    const scaled = new Float32Array(this.#base.length);
+    for (let i = 0; i < scaled.length; i++) scaled[i] = this.#base[i] * std + mean;
+    const data: SynthData = dtype === "f32"
+      ? scaled
+      : dtype === "f16"
+      ? toF16(scaled)
+      : quantizeRows(dtype, scaled, 256);
+    block = this.device.malloc(data.byteLength, { name: `synth_block.${this.#blocks.size}` });
+    stagedUpload(block, 0, bytesOf(data), this.staging, this.stream);
+    this.#blocks.set(key, block);
+    return block;
+  }
+
+  free(): void {
+    for (const b of this.#blocks.values()) if (!b.freed) b.free();
+  }
 }
 
 /** f32 -> f16 bits: the platform's Float16Array when present (same rounding, faster), else f16.ts. */
@@ -271,8 +328,8 @@ function hashName(name: string, seed: number): number {
 
 /**
  * Uploads a GGUF model tensor by tensor: each tensor is read from disk in chunks, converted when
- * needed (norms and BF16 to f32, 2-D weights to `dtype` when given) and copied into its device buffer
- * through one pinned staging buffer.
+ * needed (norms and BF16 to f32, Q6_K and a quantized embedding table to f16, 2-D weights to `dtype`
+ * when given) and copied into its device buffer through one pinned staging buffer.
  */
 export async function uploadGguf(
   device: Device,
@@ -289,18 +346,16 @@ export async function uploadGguf(
   try {
     for (const t of gguf.layout) {
       const stored = t.info.type;
-      const dtype: WeightDtype = t.kind === "norm"
-        ? "f32"
-        : opts.dtype ?? (stored === GgmlType.F16 ? "f16" : "f32");
-      const n = t.info.nElements;
-      const buffer = allocate(n * elemBytes(dtype), t.name);
+      const dtype = deviceDtype(t.kind, stored, opts.dtype);
+      const buffer = allocate(dtypeBytes(dtype, t.info.nElements, t.shape[t.shape.length - 1]), t.name);
       weights.set(t.name, { name: t.name, shape: t.shape, dtype, buffer, layout: t });
-      const inElem = stored === GgmlType.F32 ? 4 : 2;
-      // read in whole elements, staging-sized after conversion
-      const chunk = Math.max(inElem, Math.floor(stagingBytes / 4) * inElem);
+      const raw = quantTypeOfGgml(stored) === dtype || (stored === GgmlType.F32 && dtype === "f32") ||
+        (stored === GgmlType.F16 && dtype === "f16");
+      // converted chunks may grow up to 8 times (4.5-bit blocks to f32): read an eighth of the staging
+      const chunk = raw ? stagingBytes : Math.max(1, Math.floor(stagingBytes / 8));
       let off = 0;
-      for await (const raw of gguf.file.readTensorChunks(t.name, chunk)) {
-        const out = convert(raw, stored, dtype);
+      for await (const bytes of gguf.file.readTensorChunks(t.name, chunk)) {
+        const out = raw ? bytes : convert(bytes, stored, dtype as "f32" | "f16");
         stagedUpload(buffer, off, out, staging, stream);
         off += out.length;
       }
@@ -319,19 +374,36 @@ export async function uploadGguf(
   return new GpuModel(device, gguf.config, gguf.tiedOutput, weights, `gguf ${gguf.file.path}`);
 }
 
-/** Raw little-endian tensor bytes of ggml type `stored` as `to` bytes. */
-function convert(raw: Uint8Array, stored: number, to: WeightDtype): Uint8Array {
+/** How a tensor of ggml type `stored` lives on the device (see the file comment). */
+export function deviceDtype(
+  kind: TensorLayout["kind"],
+  stored: number,
+  asked: "f32" | "f16" | undefined,
+): WeightDtype {
+  if (kind === "norm") return "f32";
+  if (asked) return asked;
+  const q = quantTypeOfGgml(stored);
+  if (q) return kind === "embedding" ? "f16" : q;
+  return stored === GgmlType.F16 || stored === GgmlType.Q6_K ? "f16" : "f32";
+}
+
+/** Raw little-endian tensor bytes of ggml type `stored` (floats or whole blocks) as `to` bytes. */
+function convert(raw: Uint8Array, stored: number, to: "f32" | "f16"): Uint8Array {
   const aligned = raw.byteOffset % 4 === 0 ? raw : raw.slice();
   if (stored === GgmlType.F32) {
     if (to === "f32") return aligned;
     return bytesOf(f32ArrayToF16(new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4)));
   }
-  const bits = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
+  const bits = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length >> 1);
   if (stored === GgmlType.F16) {
     if (to === "f16") return aligned;
     return bytesOf(f16ArrayToF32(bits));
   }
-  // BF16
-  const f = bf16ArrayToF32(bits);
+  let f: Float32Array;
+  if (stored === GgmlType.BF16) f = bf16ArrayToF32(bits);
+  else {
+    const block = ggmlBlock(stored)!;
+    f = Float32Array.from(dequantize(stored, raw, (raw.length / block.bytes) * block.elements));
+  }
   return to === "f32" ? bytesOf(f) : bytesOf(f32ArrayToF16(f));
 }

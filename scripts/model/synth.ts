@@ -3,6 +3,7 @@
  *
  *   deno run -A scripts/model/synth.ts --preset tiny --out models/tiny.gguf
  *   deno run -A scripts/model/synth.ts --preset llama2-7b --layers 2 --dtype f16 --out models/l2-7b-2l.gguf
+ *   deno run -A scripts/model/synth.ts --preset llama2-7b --layers 2 --dtype q4_k --out models/l2-7b-q4k.gguf
  *
  * Weights are drawn from a seeded PRNG, one independent stream per tensor (seeded from the seed and
  * the tensor's name), so a tensor's values do not depend on which other tensors were generated, or
@@ -31,6 +32,8 @@ import {
 import { f32ArrayToF16 } from "./f16.ts";
 import { meta, type MetaEntry, type TensorSpec, writeGguf, type WriteResult } from "./gguf_write.ts";
 import { GgmlType, GgufValueType } from "./gguf_types.ts";
+import { isQuantType, QUANT_FORMATS, quantizeRows, quantRowBytes, type QuantType } from "./quant.ts";
+import { synthVocab } from "./synth_vocab.ts";
 
 export {
   bf16ArrayToF32,
@@ -43,7 +46,10 @@ export {
   f32ToF16Bits,
 } from "./f16.ts";
 
-export type SynthDtype = "f32" | "f16";
+/** Element type of a synthetic tensor: a float, or a ggml block quantization (scripts/model/quant.ts). */
+export type SynthDtype = "f32" | "f16" | QuantType;
+
+export const SYNTH_DTYPES: readonly SynthDtype[] = ["f32", "f16", "q8_0", "q4_0", "q4_k"];
 
 /** A seeded PRNG (sfc32) with a normal sampler (Box-Muller). */
 export class Rng {
@@ -129,7 +135,7 @@ export interface SynthTensor {
   /** Row-major shape, outermost first ([out, in] for a linear weight). */
   shape: number[];
   dtype: SynthDtype;
-  /** ggml type number (GgmlType.F32 or GgmlType.F16). */
+  /** ggml type number (GgmlType.F32, F16, Q8_0, Q4_0 or Q4_K). */
   ggmlType: number;
   nElements: number;
   nBytes: number;
@@ -137,14 +143,19 @@ export interface SynthTensor {
   mean: number;
   std: number;
   layout: TensorLayout;
-  /** The whole tensor: Float32Array for f32, Uint16Array of f16 bit patterns for f16. */
-  data(): Float32Array | Uint16Array;
+  /** The whole tensor: Float32Array for f32, Uint16Array of f16 bit patterns for f16, ggml blocks (bytes) when quantized. */
+  data(): SynthData;
   /** The tensor in chunks of whole rows, at most `maxElements` each (at least one row); concatenated they equal data(). */
-  chunks(maxElements?: number): Generator<Float32Array | Uint16Array>;
+  chunks(maxElements?: number): Generator<SynthData>;
 }
 
+export type SynthData = Float32Array | Uint16Array | Uint8Array;
+
 export interface SynthOptions {
-  /** Element type of the 2-D weights (norm weights stay F32). Default f32. */
+  /**
+   * Element type of the 2-D weights (norm weights stay F32). Default f32. A quantized type applies to
+   * the tensors whose rows are whole blocks; the others are written f16 (as llama.cpp falls back).
+   */
   dtype?: SynthDtype;
   /** No output.weight: the output projection reuses token_embd. Default false. */
   tiedOutput?: boolean;
@@ -169,38 +180,56 @@ export function* synthWeights(
   const problems = configProblems(config);
   if (problems.length) throw new RangeError(`bad llama config: ${problems.join("; ")}`);
   for (const layout of llamaTensorLayout(config, { tiedOutput: opts.tiedOutput })) {
-    const dtype: SynthDtype = layout.kind === "norm" ? "f32" : (opts.dtype ?? "f32");
-    const nElements = layout.shape.reduce((a, b) => a * b, 1);
     const rowLen = layout.shape[layout.shape.length - 1];
+    const dtype = tensorDtype(layout, opts.dtype ?? "f32");
+    const nElements = layout.shape.reduce((a, b) => a * b, 1);
     const { mean, std } = initOf(layout, config);
-    const chunks = function* (maxElements = 1 << 22): Generator<Float32Array | Uint16Array> {
+    const encode = (f: Float32Array): SynthData =>
+      dtype === "f32" ? f : dtype === "f16" ? toF16(f) : quantizeRows(dtype, f, rowLen);
+    const chunks = function* (maxElements = 1 << 22): Generator<SynthData> {
       const rng = new Rng(seed, layout.name);
       const rows = Math.max(1, Math.floor(maxElements / rowLen));
       const per = rows * rowLen;
       for (let done = 0; done < nElements; done += per) {
         const n = Math.min(per, nElements - done);
-        const f = rng.fillNormal(new Float32Array(n), std, mean);
-        yield dtype === "f32" ? f : toF16(f);
+        yield encode(rng.fillNormal(new Float32Array(n), std, mean));
       }
     };
     yield {
       name: layout.name,
       shape: layout.shape,
       dtype,
-      ggmlType: dtype === "f32" ? GgmlType.F32 : GgmlType.F16,
+      ggmlType: dtype === "f32" ? GgmlType.F32 : dtype === "f16" ? GgmlType.F16 : QUANT_FORMATS[dtype].ggml,
       nElements,
-      nBytes: nElements * (dtype === "f32" ? 4 : 2),
+      nBytes: dtypeBytes(dtype, nElements, rowLen),
       mean,
       std,
       layout,
       data() {
         const it = chunks(nElements);
-        return it.next().value as Float32Array | Uint16Array;
+        return it.next().value as SynthData;
       },
       chunks,
     };
   }
 }
+
+/** The type a tensor is stored in: norms f32; a quantized type only for rows of whole blocks, else f16. */
+export function tensorDtype(layout: TensorLayout, dtype: SynthDtype): SynthDtype {
+  if (layout.kind === "norm") return "f32";
+  if (!isQuantType(dtype)) return dtype;
+  return layout.shape[layout.shape.length - 1] % QUANT_FORMATS[dtype].block === 0 ? dtype : "f16";
+}
+
+/** Bytes of `n` elements (rows of `rowLen`) stored as `dtype`. */
+export function dtypeBytes(dtype: SynthDtype, n: number, rowLen: number): number {
+  if (dtype === "f32") return n * 4;
+  if (dtype === "f16") return n * 2;
+  return (n / rowLen) * quantRowBytes(dtype, rowLen);
+}
+
+/** general.file_type of a model whose 2-D weights are `dtype` (llama_ftype). */
+const FILE_TYPE: Record<SynthDtype, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, q4_k: 14 };
 
 /** GGUF metadata for a llama config, in llama.cpp's key order, with a synthetic tokenizer. */
 export function llamaMetadata(
@@ -210,7 +239,7 @@ export function llamaMetadata(
   const m: [string, MetaEntry][] = [
     ["general.architecture", meta.str("llama")],
     ["general.name", meta.str(opts.name ?? "faultline-synthetic")],
-    ["general.file_type", meta.u32(opts.dtype === "f16" ? 1 : 0)],
+    ["general.file_type", meta.u32(FILE_TYPE[opts.dtype ?? "f32"])],
     ["llama.context_length", meta.u32(c.contextLength)],
     ["llama.embedding_length", meta.u32(c.dim)],
     ["llama.block_count", meta.u32(c.nLayers)],
@@ -224,15 +253,15 @@ export function llamaMetadata(
   ];
   if (opts.alignment !== undefined) m.push(["general.alignment", meta.u32(opts.alignment)]);
   if (opts.tokenizer ?? true) {
-    const tokens: string[] = new Array(c.vocabSize);
-    for (let i = 0; i < c.vocabSize; i++) {
-      tokens[i] = i === 0 ? "<unk>" : i === 1 ? "<s>" : i === 2 ? "</s>" : `<t${i}>`;
-    }
+    const v = synthVocab(c.vocabSize);
     m.push(
       ["tokenizer.ggml.model", meta.str("llama")],
-      ["tokenizer.ggml.tokens", meta.arr(GgufValueType.STRING, tokens)],
+      ["tokenizer.ggml.tokens", meta.arr(GgufValueType.STRING, v.tokens)],
+      ["tokenizer.ggml.scores", meta.arr(GgufValueType.FLOAT32, v.scores)],
+      ["tokenizer.ggml.token_type", meta.arr(GgufValueType.INT32, v.types)],
       ["tokenizer.ggml.bos_token_id", meta.u32(Math.min(1, c.vocabSize - 1))],
       ["tokenizer.ggml.eos_token_id", meta.u32(Math.min(2, c.vocabSize - 1))],
+      ["tokenizer.ggml.unknown_token_id", meta.u32(0)],
     );
   }
   return m;
@@ -279,7 +308,7 @@ export function synthGguf(
 }
 
 const USAGE = `usage: deno run -A scripts/model/synth.ts --preset tiny|llama2-7b|llama3-8b --out PATH
-  [--layers N] [--dtype f32|f16] [--seed N] [--tied]
+  [--layers N] [--dtype f32|f16|q8_0|q4_0|q4_k] [--seed N] [--tied]
   [--dim N] [--ffn N] [--heads N] [--kv-heads N] [--vocab N] [--ctx N] [--rope-base X] [--eps X]
   [--alignment N] [--gguf-version 2|3] [--no-data]`;
 
@@ -343,7 +372,9 @@ export async function main(args: string[]): Promise<number> {
     return fail(`unknown preset ${values.preset} (${Object.keys(PRESETS).join(", ")})`);
   }
   if (!values.out) return fail("--out is required");
-  if (values.dtype !== "f32" && values.dtype !== "f16") return fail(`--dtype must be f32 or f16`);
+  if (!(SYNTH_DTYPES as readonly string[]).includes(values.dtype)) {
+    return fail(`--dtype must be one of ${SYNTH_DTYPES.join(", ")}`);
+  }
   const overrides: Partial<LlamaConfig> = {};
   let seed: number, alignment: number | undefined;
   try {
@@ -364,7 +395,7 @@ export async function main(args: string[]): Promise<number> {
   const t0 = performance.now();
   const res = await synthGguf(values.out, config, {
     seed,
-    dtype: values.dtype,
+    dtype: values.dtype as SynthDtype,
     tiedOutput: values.tied,
     alignment,
     version,

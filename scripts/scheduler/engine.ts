@@ -40,15 +40,26 @@ import {
   type DeviceWeight,
   GpuModel,
   uploadGguf,
-  type WeightDtype,
 } from "../model/gpu_model.ts";
+import {
+  DEFAULT_NUMERICS,
+  dequantKernel,
+  type EngineNumerics,
+  kvElementBytes,
+  kvKernels,
+  type KvCacheType,
+  matvecKernel,
+  prefillGemm,
+} from "./kernel_choice.ts";
 import { EngineHooks, Op, type OpArgs, type OpName, type Phase, type ScheduledKind } from "./ops.ts";
 
 export interface EngineOptions {
   /** KV-cache rows: the most tokens (prompt + generated) one sequence may hold. */
   maxContext: number;
   /** When uploading a GGUF model: convert the 2-D weights to this type (default: as stored). */
-  dtype?: WeightDtype;
+  dtype?: "f32" | "f16";
+  /** KV-cache element type: "f16" (default, half the bytes per token) or "f32". */
+  kvCache?: KvCacheType;
   /** Tokens per prefill pass (activation rows); longer prompts run in chunks. Default min(maxContext, 128). */
   maxPrefill?: number;
   /**
@@ -91,12 +102,16 @@ interface HostSide {
   logitsF32: Float32Array;
 }
 
-/** The activations, scratch and KV caches of an engine of `rows` prefill rows and `maxContext` positions. */
+/**
+ * The activations, scratch and KV caches (of `kv` elements) of an engine of `rows` prefill rows and
+ * `maxContext` positions.
+ */
 function allocateActivations(
   buffers: Map<string, DeviceBuffer>,
   cfg: LlamaConfig,
   rows: number,
   maxContext: number,
+  kv: KvCacheType,
   allocate: (bytes: number, name: string) => DeviceBuffer,
 ): void {
   const qDim = cfg.nHeads * cfg.headDim;
@@ -122,9 +137,26 @@ function allocateActivations(
   for (const [name, n] of floats) alloc(name, n * 4);
   alloc("next_token", 4);
   for (let l = 0; l < cfg.nLayers; l++) {
-    alloc(`k_cache.L${l}`, maxContext * kvDim * 4);
-    alloc(`v_cache.L${l}`, maxContext * kvDim * 4);
+    alloc(`k_cache.L${l}`, maxContext * kvDim * kvElementBytes(kv));
+    alloc(`v_cache.L${l}`, maxContext * kvDim * kvElementBytes(kv));
   }
+}
+
+/**
+ * The prefill GEMM path's buffers, when some weight takes it: x16 (an input of `rows` tokens as f16)
+ * and, when some weight is quantized, w16 (the largest such weight as f16).
+ */
+function prefillBuffers(model: GpuModel, c: LlamaConfig, rows: number): [string, number][] {
+  const out: [string, number][] = [];
+  let gemm = false, w16 = 0;
+  for (const w of model.weights.values()) {
+    if (w.layout.kind !== "linear" || w.layout.layer < 0 || !prefillGemm(w.dtype)) continue;
+    gemm = true;
+    if (dequantKernel(w.dtype)) w16 = Math.max(w16, w.shape[0] * w.shape[1] * 2);
+  }
+  if (gemm) out.push(["x16", rows * Math.max(c.dim, c.nHeads * c.headDim, c.ffnDim) * 2]);
+  if (w16 > 0) out.push(["w16", w16]);
+  return out;
 }
 
 /** The pinned host buffers (tokens, position, next token, logits), each also pushed to `pinned`. */
@@ -167,6 +199,8 @@ export class LlamaEngine {
   /** Activations and KV cache by name ("x", "q", "d_pos", "k_cache.L3", "logits", ...). */
   readonly buffers: ReadonlyMap<string, DeviceBuffer>;
   readonly copyLogits: boolean;
+  /** The KV cache's element type and what else runs below f32 (kernel_choice.ts). */
+  readonly numerics: Readonly<EngineNumerics>;
   readonly #ownsModel: boolean;
   readonly #host: HostSide;
   readonly #decodeOps: Op[];
@@ -211,6 +245,9 @@ export class LlamaEngine {
     this.maxContext = opts.maxContext;
     this.maxPrefill = Math.max(1, Math.min(opts.maxPrefill ?? 128, opts.maxContext));
     this.copyLogits = opts.copyLogits ?? true;
+    const kv = opts.kvCache ?? DEFAULT_NUMERICS.kv;
+    if (kv !== "f16" && kv !== "f32") throw new RangeError(`LlamaEngine: kvCache must be f16 or f32, got ${kv}`);
+    this.numerics = { ...DEFAULT_NUMERICS, kv };
     const allocate = opts.allocate ?? ((bytes: number, name: string) => device.malloc(bytes, { name }));
 
     const buffers = new Map<string, DeviceBuffer>();
@@ -219,7 +256,10 @@ export class LlamaEngine {
     let copy: Stream | null = null;
     let event: Event | null = null;
     try {
-      allocateActivations(buffers, cfg, this.maxPrefill, this.maxContext, allocate);
+      allocateActivations(buffers, cfg, this.maxPrefill, this.maxContext, kv, allocate);
+      for (const [name, bytes] of prefillBuffers(model, cfg, this.maxPrefill)) {
+        buffers.set(name, allocate(bytes, name));
+      }
       this.#host = allocateHostSide(device, cfg, this.maxPrefill, pinned);
       compute = device.createStream();
       copy = device.createStream();
@@ -482,48 +522,74 @@ export class LlamaEngine {
     const w = (n: string) => this.#weight(`blk.${l}.${n}.weight`);
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
+    const [q, k, v, o] = [w("attn_q"), w("attn_k"), w("attn_v"), w("attn_output")];
+    const [gate, up, down] = [w("ffn_gate"), w("ffn_up"), w("ffn_down")];
     ops.push(
       this.#normOp(at, "RMSNorm attn", w("attn_norm")),
-      this.#projOp(at, "Q proj", "q", w("attn_q"), "x_norm", qDim, c.dim),
-      this.#projOp(at, "K proj", "k", w("attn_k"), "x_norm", kvDim, c.dim),
-      this.#projOp(at, "V proj", "v", w("attn_v"), "x_norm", kvDim, c.dim),
+      ...this.#inputF16Ops(at, "QKV in f16", "x_norm", c.dim, [q, k, v]),
+      ...this.#projOps(at, "Q proj", "q", q, "x_norm", qDim, c.dim),
+      ...this.#projOps(at, "K proj", "k", k, "x_norm", kvDim, c.dim),
+      ...this.#projOps(at, "V proj", "v", v, "x_norm", kvDim, c.dim),
       this.#ropeOp(at, "RoPE Q", "q", c.nHeads),
       this.#ropeOp(at, "RoPE K", "k", c.nKvHeads),
       this.#kvAppendOp(at),
       this.#attentionOp(at),
-      this.#projOp(at, "O proj", "attn_out", w("attn_output"), "attn", c.dim, qDim),
+      ...this.#inputF16Ops(at, "O in f16", "attn", qDim, [o]),
+      ...this.#projOps(at, "O proj", "attn_out", o, "attn", c.dim, qDim),
       this.#addOp(at, "residual attn", "attn_out", rows * c.dim),
       this.#normOp(at, "RMSNorm ffn", w("ffn_norm")),
-      this.#projOp(at, "gate proj", "gate", w("ffn_gate"), "x_norm", c.ffnDim, c.dim),
-      this.#projOp(at, "up proj", "up", w("ffn_up"), "x_norm", c.ffnDim, c.dim),
+      ...this.#inputF16Ops(at, "FFN in f16", "x_norm", c.dim, [gate, up]),
+      ...this.#projOps(at, "gate proj", "gate", gate, "x_norm", c.ffnDim, c.dim),
+      ...this.#projOps(at, "up proj", "up", up, "x_norm", c.ffnDim, c.dim),
       this.#launchOp("SiLU mul", l, phase, K.siluMul, {
         out: this.buffer("ffn_hidden"),
         gate: this.buffer("gate"),
         up: this.buffer("up"),
         n: rows * c.ffnDim,
       }),
-      this.#projOp(at, "down proj", "ffn_out", w("ffn_down"), "ffn_hidden", c.dim, c.ffnDim),
+      ...this.#inputF16Ops(at, "down in f16", "ffn_hidden", c.ffnDim, [down]),
+      ...this.#projOps(at, "down proj", "ffn_out", down, "ffn_hidden", c.dim, c.ffnDim),
       this.#addOp(at, "residual ffn", "ffn_out", rows * c.dim),
     );
   }
 
-  /** y = W x: a mat-vec when decoding, a matmul over the rows otherwise (f16 or f32 weights). */
-  #projOp(
+  /**
+   * y = W x: the mat-vec of the weight's type when decoding; in prefill matmul_f32 for f32 weights,
+   * else the GEMM path (kernel_choice.ts): quantized weights dequantized into w16, then gemm_f16
+   * over x16 (#inputF16Ops).
+   */
+  #projOps(
     at: LayerAt,
-    name: OpName,
+    name: ProjName,
     y: string,
     weight: DeviceWeight,
     x: string,
     outDim: number,
     inDim: number,
-  ): Op {
-    const f16 = weight.dtype === "f16";
+  ): Op[] {
     const args = { y: this.buffer(y), w: weight.buffer, x: this.buffer(x), out_dim: outDim, in_dim: inDim };
-    if (at.phase === "decode") {
-      return this.#launchOp(name, at.l, at.phase, f16 ? K.matvecF16 : K.matvecF32, args);
+    if (at.phase === "decode") return [this.#launchOp(name, at.l, at.phase, matvecKernel(weight.dtype), args)];
+    if (!prefillGemm(weight.dtype)) {
+      return [this.#launchOp(name, at.l, at.phase, K.matmulF32, { ...args, n_tokens: at.rows })];
     }
-    const kernel = f16 ? K.matmulF16 : K.matmulF32;
-    return this.#launchOp(name, at.l, at.phase, kernel, { ...args, n_tokens: at.rows });
+    const ops: Op[] = [];
+    let w16 = weight.buffer;
+    const dequant = dequantKernel(weight.dtype);
+    if (dequant) {
+      w16 = this.buffer("w16");
+      const d = { out: w16, w: weight.buffer, rows: outDim, cols: inDim };
+      ops.push(this.#launchOp(DEQUANT_OP[name], at.l, at.phase, dequant, d));
+    }
+    const gemm = { ...args, w: w16, x: this.buffer("x16"), n_tokens: at.rows };
+    ops.push(this.#launchOp(name, at.l, at.phase, K.gemmF16, gemm));
+    return ops;
+  }
+
+  /** Prefill: `x` rounded to f16 into x16, when one of the projections reading it takes the GEMM path. */
+  #inputF16Ops(at: LayerAt, name: OpName, x: string, width: number, readers: DeviceWeight[]): Op[] {
+    if (at.phase === "decode" || !readers.some((r) => prefillGemm(r.dtype))) return [];
+    const args = { out: this.buffer("x16"), x: this.buffer(x), n: at.rows * width };
+    return [this.#launchOp(name, at.l, at.phase, K.convertF16, args)];
   }
 
   #normOp(at: LayerAt, name: OpName, weight: DeviceWeight): Op {
@@ -558,13 +624,14 @@ export class LlamaEngine {
       n_head_kv: c.nKvHeads,
       head_dim: c.headDim,
     };
+    const kernels = kvKernels(this.numerics.kv);
     return at.phase === "decode"
-      ? this.#launchOp("KV append", at.l, at.phase, K.kvAppendDpos, {
+      ? this.#launchOp("KV append", at.l, at.phase, kernels.appendDpos, {
         ...kv,
         pos: this.buffer("d_pos"),
         ctx_len: this.maxContext,
       })
-      : this.#launchOp("KV append", at.l, at.phase, K.kvAppend, {
+      : this.#launchOp("KV append", at.l, at.phase, kernels.append, {
         ...kv,
         pos_offset: at.start,
         ctx_len: this.maxContext,
@@ -590,9 +657,9 @@ export class LlamaEngine {
         n_ctx: 1,
       };
       this.#attnDecodeArgs.push(args);
-      return this.#launchOp("attention", at.l, at.phase, K.attentionDecode, args);
+      return this.#launchOp("attention", at.l, at.phase, kvKernels(this.numerics.kv).decode, args);
     }
-    return this.#launchOp("attention", at.l, at.phase, K.attentionPrefill, {
+    return this.#launchOp("attention", at.l, at.phase, kvKernels(this.numerics.kv).prefill, {
       ...common,
       seq_len: at.rows,
       n_head: c.nHeads,
@@ -655,7 +722,7 @@ export class LlamaEngine {
       dim: c.dim,
       eps: c.normEps,
     }));
-    ops.push(this.#launchOp("logits proj", -1, phase, out.dtype === "f16" ? K.matvecF16 : K.matvecF32, {
+    ops.push(this.#launchOp("logits proj", -1, phase, matvecKernel(out.dtype), {
       y: this.buffer("logits"),
       w: out.buffer,
       x: this.buffer("x_norm"),
@@ -701,6 +768,19 @@ export class LlamaEngine {
     return ops;
   }
 }
+
+type ProjName = "Q proj" | "K proj" | "V proj" | "O proj" | "gate proj" | "up proj" | "down proj";
+
+/** The op that dequantizes a projection's weights to f16 before its prefill GEMM. */
+const DEQUANT_OP: Record<ProjName, OpName> = {
+  "Q proj": "Q dequant",
+  "K proj": "K dequant",
+  "V proj": "V dequant",
+  "O proj": "O dequant",
+  "gate proj": "gate dequant",
+  "up proj": "up dequant",
+  "down proj": "down dequant",
+};
 
 function checkToken(t: number, what: string): void {
   if (!Number.isInteger(t) || t < -0x80000000 || t > MAX_I32) {

@@ -121,9 +121,9 @@ Deno.test(
     assert.equal(ropeQ[0].scalars.pos_offset, 0);
     const attn = launches.filter((c) => c.context.op === "attention" && c.context.layer === 0);
     assert.deepEqual(attn.map((c) => [c.name, c.scalars.n_ctx]), [
-      ["attention_prefill", 4],
-      ["attention_decode", 5],
-      ["attention_decode", 6],
+      ["attention_prefill_f16", 4], // the KV cache is f16 unless kvCache: "f32"
+      ["attention_decode_f16", 5],
+      ["attention_decode_f16", 6],
     ]);
     // the logits copy: after an event recorded on compute, on the copy stream that waited for it
     const step2 = calls.filter((c) => c.context.step === 2);
