@@ -35,19 +35,14 @@ import type { KernelDescriptor, PinnedBuffer, PointerValue, Stream } from "../..
 import { attentionDecodeScratchFloats, llamaKernels as K, memcpy } from "../../mod.ts";
 import { checkCompatible, formatMismatches, type LlamaConfig } from "../model/config.ts";
 import type { LlamaGguf } from "../model/gguf.ts";
-import {
-  type Allocator,
-  type DeviceWeight,
-  GpuModel,
-  uploadGguf,
-} from "../model/gpu_model.ts";
+import { type Allocator, type DeviceWeight, GpuModel, uploadGguf } from "../model/gpu_model.ts";
 import {
   DEFAULT_NUMERICS,
   dequantKernel,
   type EngineNumerics,
+  type KvCacheType,
   kvElementBytes,
   kvKernels,
-  type KvCacheType,
   matvecKernel,
   prefillGemm,
 } from "./kernel_choice.ts";
@@ -246,7 +241,9 @@ export class LlamaEngine {
     this.maxPrefill = Math.max(1, Math.min(opts.maxPrefill ?? 128, opts.maxContext));
     this.copyLogits = opts.copyLogits ?? true;
     const kv = opts.kvCache ?? DEFAULT_NUMERICS.kv;
-    if (kv !== "f16" && kv !== "f32") throw new RangeError(`LlamaEngine: kvCache must be f16 or f32, got ${kv}`);
+    if (kv !== "f16" && kv !== "f32") {
+      throw new RangeError(`LlamaEngine: kvCache must be f16 or f32, got ${kv}`);
+    }
     this.numerics = { ...DEFAULT_NUMERICS, kv };
     const allocate = opts.allocate ?? ((bytes: number, name: string) => device.malloc(bytes, { name }));
 
@@ -522,10 +519,13 @@ export class LlamaEngine {
     const w = (n: string) => this.#weight(`blk.${l}.${n}.weight`);
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
+    // in file order, so that the first missing tensor is the one named
+    const attnNorm = w("attn_norm");
     const [q, k, v, o] = [w("attn_q"), w("attn_k"), w("attn_v"), w("attn_output")];
+    const ffnNorm = w("ffn_norm");
     const [gate, up, down] = [w("ffn_gate"), w("ffn_up"), w("ffn_down")];
     ops.push(
-      this.#normOp(at, "RMSNorm attn", w("attn_norm")),
+      this.#normOp(at, "RMSNorm attn", attnNorm),
       ...this.#inputF16Ops(at, "QKV in f16", "x_norm", c.dim, [q, k, v]),
       ...this.#projOps(at, "Q proj", "q", q, "x_norm", qDim, c.dim),
       ...this.#projOps(at, "K proj", "k", k, "x_norm", kvDim, c.dim),
@@ -537,7 +537,7 @@ export class LlamaEngine {
       ...this.#inputF16Ops(at, "O in f16", "attn", qDim, [o]),
       ...this.#projOps(at, "O proj", "attn_out", o, "attn", c.dim, qDim),
       this.#addOp(at, "residual attn", "attn_out", rows * c.dim),
-      this.#normOp(at, "RMSNorm ffn", w("ffn_norm")),
+      this.#normOp(at, "RMSNorm ffn", ffnNorm),
       ...this.#inputF16Ops(at, "FFN in f16", "x_norm", c.dim, [gate, up]),
       ...this.#projOps(at, "gate proj", "gate", gate, "x_norm", c.ffnDim, c.dim),
       ...this.#projOps(at, "up proj", "up", up, "x_norm", c.ffnDim, c.dim),
@@ -568,7 +568,9 @@ export class LlamaEngine {
     inDim: number,
   ): Op[] {
     const args = { y: this.buffer(y), w: weight.buffer, x: this.buffer(x), out_dim: outDim, in_dim: inDim };
-    if (at.phase === "decode") return [this.#launchOp(name, at.l, at.phase, matvecKernel(weight.dtype), args)];
+    if (at.phase === "decode") {
+      return [this.#launchOp(name, at.l, at.phase, matvecKernel(weight.dtype), args)];
+    }
     if (!prefillGemm(weight.dtype)) {
       return [this.#launchOp(name, at.l, at.phase, K.matmulF32, { ...args, n_tokens: at.rows })];
     }

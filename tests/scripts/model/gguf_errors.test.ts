@@ -121,24 +121,24 @@ Deno.test("gguf error: truncated at every part of the file", async () => {
 Deno.test("gguf error: unsupported tensor type names the tensor and the type", async () => {
   const p = await tinyFile((_, t) => {
     const q = t.find((x) => x.name === "blk.0.attn_q.weight")!;
-    q.type = 13; // Q5_K: 256 elements in 176 bytes, a type faultline does not read
-    q.nBytes = (64 * 64 / 256) * 176;
+    q.type = 6; // Q5_0: 32 elements in 22 bytes, a type faultline does not read
+    q.nBytes = (64 * 64 / 32) * 22;
     q.data = new Uint8Array(q.nBytes);
   });
   const e = await expectError(
     openLlamaGguf(p),
     p,
     "bad-type",
-    "tensor blk.0.attn_q.weight has type Q5_K (13); faultline reads F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16",
+    "tensor blk.0.attn_q.weight has type Q5_0 (6); faultline reads F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16",
   );
   assert.equal(
     e.problem,
-    "tensor blk.0.attn_q.weight has type Q5_K (13); faultline reads F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16",
+    "tensor blk.0.attn_q.weight has type Q5_0 (6); faultline reads F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16",
   );
   // The header itself parses; only reading that tensor fails.
   const f = await GgufFile.open(p);
-  assert.equal(f.tensor("blk.0.attn_q.weight").typeName, "Q5_K");
-  await expectError(f.readTensorBytes("blk.0.attn_q.weight"), p, "bad-type", "has type Q5_K (13)");
+  assert.equal(f.tensor("blk.0.attn_q.weight").typeName, "Q5_0");
+  await expectError(f.readTensorBytes("blk.0.attn_q.weight"), p, "bad-type", "has type Q5_0 (6)");
   assert.equal((await f.readTensorF32("blk.0.attn_k.weight")).length, 32 * 64);
 });
 

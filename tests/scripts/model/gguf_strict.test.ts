@@ -231,7 +231,9 @@ Deno.test("gguf consistency: token ids outside the vocabulary (-1, 2^32-1, vocab
     m.find(([k]) => k === "tokenizer.ggml.tokens")![1] = meta.arr(GgufValueType.UINT8, [1, 2]);
   });
   await expectError(openLlamaGguf(w), "bad-metadata", "tokenizer.ggml.tokens is an array of UINT8");
-  const q = await tinyFile((m) => m.push(["tokenizer.ggml.scores", meta.arr(GgufValueType.FLOAT32, [0, 1])]));
+  const q = await tinyFile((m) => {
+    m.find(([k]) => k === "tokenizer.ggml.scores")![1] = meta.arr(GgufValueType.FLOAT32, [0, 1]);
+  });
   await expectError(
     openLlamaGguf(q),
     "bad-metadata",

@@ -7,18 +7,18 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { presetConfig } from "../scripts/model/config.ts";
-import { f16BitsToF32, f32ToF16Bits } from "../scripts/model/f16.ts";
-import { GgmlType, openLlamaGguf } from "../scripts/model/gguf.ts";
+import { presetConfig } from "../../../scripts/model/config.ts";
+import { f16BitsToF32, f32ToF16Bits } from "../../../scripts/model/f16.ts";
+import { GgmlType, openLlamaGguf } from "../../../scripts/model/gguf.ts";
 import {
   dequantize,
   QUANT_FORMATS,
   quantizeRows,
   type QuantType,
   scaleMinK4,
-} from "../scripts/model/quant.ts";
-import { synthGguf, synthWeights } from "../scripts/model/synth.ts";
-import { rngFor } from "../scripts/reference/harness.ts";
+} from "../../../scripts/model/quant.ts";
+import { synthGguf, synthWeights } from "../../../scripts/model/synth.ts";
+import { rngFor } from "../../../scripts/reference/harness.ts";
 
 function putHalf(b: Uint8Array, at: number, v: number) {
   const h = f32ToF16Bits(v);

@@ -7,14 +7,14 @@
  * random data each run (seed printed; FAULTLINE_SEED repeats it), outputs poisoned with NaN bytes.
  */
 import assert from "node:assert/strict";
-import { launch } from "../mod.ts";
-import { llamaKernels as K } from "../ffi/kernels_llama.ts";
-import { QUANT_KERNELS } from "../ffi/kernels_quant.ts";
-import { f32ToF16Bits } from "../scripts/model/f16.ts";
-import { dequantize, QUANT_FORMATS, quantizeRows, type QuantType } from "../scripts/model/quant.ts";
-import * as ref from "../scripts/reference/llama.ts";
-import { assertClose, f32Buffer, type Rng, rngFor, TestBuffer } from "../scripts/reference/harness.ts";
-import { ffiTest, testDevice } from "./helpers/env.ts";
+import { launch } from "../../mod.ts";
+import { llamaKernels as K } from "../../ffi/kernels_llama.ts";
+import { QUANT_KERNELS } from "../../ffi/kernels_quant.ts";
+import { f32ToF16Bits } from "../../scripts/model/f16.ts";
+import { dequantize, QUANT_FORMATS, quantizeRows, type QuantType } from "../../scripts/model/quant.ts";
+import * as ref from "../../scripts/reference/llama.ts";
+import { assertClose, f32Buffer, type Rng, rngFor, TestBuffer } from "../../scripts/reference/harness.ts";
+import { ffiTest, testDevice } from "../helpers/env.ts";
 
 const TOL = 1e-5;
 const TYPES: readonly QuantType[] = ["q8_0", "q4_0", "q4_k"];

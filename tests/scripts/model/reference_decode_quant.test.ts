@@ -6,14 +6,14 @@
  * rounds where the engine does (f16 KV cache, the prefill GEMM path's f16 operands).
  */
 import assert from "node:assert/strict";
-import { presetConfig } from "../scripts/model/config.ts";
-import { openLlamaGguf } from "../scripts/model/gguf.ts";
-import { gpuModel } from "../scripts/model/gpu_model.ts";
-import { ReferenceForward } from "../scripts/model/reference_forward.ts";
-import { synthGguf } from "../scripts/model/synth.ts";
-import { LlamaEngine } from "../scripts/scheduler/mod.ts";
-import { compareDecode } from "./helpers/decode_compare.ts";
-import { ffiTest, testDevice } from "./helpers/env.ts";
+import { presetConfig } from "../../../scripts/model/config.ts";
+import { openLlamaGguf } from "../../../scripts/model/gguf.ts";
+import { gpuModel } from "../../../scripts/model/gpu_model.ts";
+import { ReferenceForward } from "../../../scripts/model/reference_forward.ts";
+import { synthGguf } from "../../../scripts/model/synth.ts";
+import { LlamaEngine } from "../../../scripts/scheduler/mod.ts";
+import { compareDecode } from "../../helpers/decode_compare.ts";
+import { ffiTest, testDevice } from "../../helpers/env.ts";
 
 // Every projection's rows are whole Q4_K super-blocks (256); head_dim 64 takes the flash prefill.
 const CONFIG = presetConfig("tiny", { dim: 256, ffnDim: 512, nHeads: 4, nKvHeads: 2, vocabSize: 300 });

@@ -6,11 +6,11 @@
  * random data each run (seed printed; FAULTLINE_SEED repeats it), outputs poisoned with NaN bytes.
  */
 import assert from "node:assert/strict";
-import { launch } from "../mod.ts";
-import { attentionDecodeScratchFloats, llamaKernels as K } from "../ffi/kernels_llama.ts";
-import * as ref from "../scripts/reference/llama.ts";
-import { assertClose, f32Buffer, rngFor, TestBuffer, toF16 } from "../scripts/reference/harness.ts";
-import { ffiTest, testDevice } from "./helpers/env.ts";
+import { launch } from "../../mod.ts";
+import { attentionDecodeScratchFloats, llamaKernels as K } from "../../ffi/kernels_llama.ts";
+import * as ref from "../../scripts/reference/llama.ts";
+import { assertClose, f32Buffer, rngFor, TestBuffer, toF16 } from "../../scripts/reference/harness.ts";
+import { ffiTest, testDevice } from "../helpers/env.ts";
 
 const TOL = 1e-5;
 

@@ -5,11 +5,11 @@
  * f32 weights keep matmul_f32; the KV cache's element type picks the append and attention kernels.
  */
 import assert from "node:assert/strict";
-import { boundary, type NativeCall } from "../mod.ts";
-import { presetConfig } from "../scripts/model/config.ts";
-import { gpuModel, type WeightDtype } from "../scripts/model/gpu_model.ts";
-import { LlamaEngine } from "../scripts/scheduler/mod.ts";
-import { ffiTest, testDevice } from "./helpers/env.ts";
+import { boundary, type NativeCall } from "../../../mod.ts";
+import { presetConfig } from "../../../scripts/model/config.ts";
+import { gpuModel, type WeightDtype } from "../../../scripts/model/gpu_model.ts";
+import { LlamaEngine } from "../../../scripts/scheduler/mod.ts";
+import { ffiTest, testDevice } from "../../helpers/env.ts";
 
 const CONFIG = presetConfig("tiny", {
   dim: 256,

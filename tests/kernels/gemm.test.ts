@@ -5,11 +5,11 @@
  * f16 operands. Fresh random data each run (seed printed; FAULTLINE_SEED repeats it).
  */
 import assert from "node:assert/strict";
-import { launch, runtime } from "../mod.ts";
-import { llamaKernels as K } from "../ffi/kernels_llama.ts";
-import * as ref from "../scripts/reference/llama.ts";
-import { assertClose, f32Buffer, rngFor, TestBuffer, toF16 } from "../scripts/reference/harness.ts";
-import { ffiTest, testDevice } from "./helpers/env.ts";
+import { launch, runtime } from "../../mod.ts";
+import { llamaKernels as K } from "../../ffi/kernels_llama.ts";
+import * as ref from "../../scripts/reference/llama.ts";
+import { assertClose, f32Buffer, rngFor, TestBuffer, toF16 } from "../../scripts/reference/harness.ts";
+import { ffiTest, testDevice } from "../helpers/env.ts";
 
 Deno.test({ name: "kernels: convert_f16 rounds to nearest even", ...ffiTest }, () => {
   const dev = testDevice();
