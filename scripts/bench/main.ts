@@ -5,7 +5,8 @@
  *
  * Sections plug in by file: every `scripts/bench/*_bench.ts` that exports
  * `sections: BenchSection[]` is run, ffi_bench.ts first, the rest by file
- * name. Flags: --only <section> (repeatable), --quick (fewer repetitions).
+ * name. Flags: --only <section> (repeatable), --quick (fewer repetitions),
+ * --llama-bench PATH (llama.cpp's llama-bench, for the llamacpp section).
  * A section file imports only types from this file (`import type`): main.ts
  * imports the section files, so a value import would be a cycle.
  */
@@ -30,6 +31,8 @@ export interface BenchContext {
   device: Device;
   /** Fewer repetitions and smaller sizes (for smoke runs). */
   quick: boolean;
+  /** llama.cpp's llama-bench (--llama-bench), for the sections that compare with it. */
+  llamaBench?: string;
 }
 
 export interface BenchSection {
@@ -98,11 +101,20 @@ async function discover(): Promise<BenchSection[]> {
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { only: { type: "string", multiple: true }, quick: { type: "boolean", default: false } },
+    options: {
+      only: { type: "string", multiple: true },
+      quick: { type: "boolean", default: false },
+      "llama-bench": { type: "string" },
+    },
   });
   const rt = runtime();
   const device = rt.device(0);
-  const ctx: BenchContext = { runtime: rt, device, quick: values.quick ?? false };
+  const ctx: BenchContext = {
+    runtime: rt,
+    device,
+    quick: values.quick ?? false,
+    llamaBench: values["llama-bench"],
+  };
   const rows: BenchRow[] = [];
   for (const s of await discover()) {
     if (values.only?.length ? !values.only.includes(s.name) : s.onlyWhenAsked) continue;

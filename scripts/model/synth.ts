@@ -33,6 +33,7 @@ import { f32ArrayToF16 } from "./f16.ts";
 import { meta, type MetaEntry, type TensorSpec, writeGguf, type WriteResult } from "./gguf_write.ts";
 import { GgmlType, GgufValueType } from "./gguf_types.ts";
 import { isQuantType, QUANT_FORMATS, quantizeRows, quantRowBytes, type QuantType } from "./quant.ts";
+import { RotatedFill } from "./synth_rotated.ts";
 import { synthVocab } from "./synth_vocab.ts";
 
 export {
@@ -275,21 +276,28 @@ export interface SynthGgufOptions extends SynthOptions {
   version?: 2 | 3;
   /** Leave tensor data as holes (zeros) instead of generating it: fast, for header-only tests. */
   noData?: boolean;
+  /**
+   * "exact" (default): every weight drawn (synthWeights' values); "rotated": one random block reused
+   * across the tensors (synth_rotated.ts), fast enough for 7B-sized benchmark files.
+   */
+  fill?: "exact" | "rotated";
 }
 
 /** Writer specs for a synthetic model's tensors (data generated while writing, or holes with noData). */
 export function llamaTensorSpecs(
   config: LlamaConfig,
-  opts: SynthOptions & { seed?: number; noData?: boolean } = {},
+  opts: SynthOptions & { seed?: number; noData?: boolean; fill?: "exact" | "rotated" } = {},
 ): TensorSpec[] {
   const tensors: TensorSpec[] = [];
-  for (const t of synthWeights(config, opts.seed ?? 0, opts)) {
-    tensors.push({
-      name: t.name,
-      shape: t.shape,
-      type: t.ggmlType,
-      data: opts.noData ? undefined : () => t.chunks(),
-    });
+  const all = [...synthWeights(config, opts.seed ?? 0, opts)];
+  // a block as large as the largest tensor (whole 256-weight groups), at most 4M weights
+  const largest = Math.max(...all.map((t) => Math.ceil(t.nElements / 256) * 256));
+  const rotated = opts.fill === "rotated"
+    ? new RotatedFill(opts.seed ?? 0, Math.min(4 << 20, largest))
+    : null;
+  for (const t of all) {
+    const data = () => (rotated && t.layout.kind !== "norm" ? rotated.chunks(t) : t.chunks());
+    tensors.push({ name: t.name, shape: t.shape, type: t.ggmlType, data: opts.noData ? undefined : data });
   }
   return tensors;
 }
@@ -310,7 +318,8 @@ export function synthGguf(
 const USAGE = `usage: deno run -A scripts/model/synth.ts --preset tiny|llama2-7b|llama3-8b --out PATH
   [--layers N] [--dtype f32|f16|q8_0|q4_0|q4_k] [--seed N] [--tied]
   [--dim N] [--ffn N] [--heads N] [--kv-heads N] [--vocab N] [--ctx N] [--rope-base X] [--eps X]
-  [--alignment N] [--gguf-version 2|3] [--no-data]`;
+  [--alignment N] [--gguf-version 2|3] [--no-data] [--fill exact|rotated]
+  --fill rotated: one random block reused across the tensors (seconds for a 7B file; for benchmarks)`;
 
 const OPTIONS = {
   preset: { type: "string", default: "tiny" },
@@ -328,6 +337,7 @@ const OPTIONS = {
   "rope-base": { type: "string" },
   eps: { type: "string" },
   alignment: { type: "string" },
+  fill: { type: "string", default: "exact" },
   "gguf-version": { type: "string", default: "3" },
   "no-data": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -375,6 +385,7 @@ export async function main(args: string[]): Promise<number> {
   if (!(SYNTH_DTYPES as readonly string[]).includes(values.dtype)) {
     return fail(`--dtype must be one of ${SYNTH_DTYPES.join(", ")}`);
   }
+  if (values.fill !== "exact" && values.fill !== "rotated") return fail("--fill must be exact or rotated");
   const overrides: Partial<LlamaConfig> = {};
   let seed: number, alignment: number | undefined;
   try {
@@ -400,6 +411,7 @@ export async function main(args: string[]): Promise<number> {
     alignment,
     version,
     noData: values["no-data"],
+    fill: values.fill,
     name: `synthetic ${values.preset}`,
   });
   const params = parameterCount(config, { tiedOutput: values.tied });
