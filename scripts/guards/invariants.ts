@@ -50,6 +50,15 @@ export function evenPositive(arg: string): Invariant {
   };
 }
 
+/** A quantized row of `arg` weights is whole blocks of `block` (ggml's layout; kernels refuse others). */
+export function wholeBlocks(arg: string, block: number): Invariant {
+  return {
+    name: `${arg} a multiple of the ${block}-weight block`,
+    argument: arg,
+    broken: (s) => (s[arg] % block === 0 ? null : `${arg}=${s[arg]} is ${s[arg] % block} past a whole block`),
+  };
+}
+
 export function finitePositive(arg: string): Invariant {
   return {
     name: `${arg} finite and > 0`,
@@ -135,7 +144,7 @@ for (const k of ["rope", "rope_dpos"]) {
   );
 }
 declareInvariants("rope", positionsInContext("pos_offset", "seq_len"));
-for (const k of ["attention_decode", "attention_prefill"]) {
+for (const k of ["attention_decode", "attention_prefill", "attention_decode_f16", "attention_prefill_f16"]) {
   declareInvariants(
     k,
     positive("n_head"),
@@ -147,20 +156,31 @@ for (const k of ["attention_decode", "attention_prefill"]) {
     withinModelContext("n_ctx"),
   );
 }
-declareInvariants("attention_prefill", positive("seq_len"), {
-  name: "seq_len <= n_ctx",
-  argument: "seq_len",
-  broken: (s) => (s.seq_len <= s.n_ctx ? null : `seq_len=${s.seq_len} > n_ctx=${s.n_ctx}`),
-});
-for (const k of ["kv_append", "kv_append_dpos"]) {
+for (const k of ["attention_prefill", "attention_prefill_f16"]) {
+  declareInvariants(k, positive("seq_len"), {
+    name: "seq_len <= n_ctx",
+    argument: "seq_len",
+    broken: (s) => (s.seq_len <= s.n_ctx ? null : `seq_len=${s.seq_len} > n_ctx=${s.n_ctx}`),
+  });
+}
+for (const k of ["kv_append", "kv_append_dpos", "kv_append_f16", "kv_append_dpos_f16"]) {
   declareInvariants(k, positive("seq_len"), positive("n_head_kv"), positive("head_dim"), positive("ctx_len"));
 }
-declareInvariants("kv_append", positionsInContext("pos_offset", "seq_len", "ctx_len"));
+for (const k of ["kv_append", "kv_append_f16"]) {
+  declareInvariants(k, positionsInContext("pos_offset", "seq_len", "ctx_len"));
+}
 declareInvariants("rmsnorm", positive("rows"), positive("dim"), finitePositive("eps"));
 for (const k of ["matvec_f32", "matvec_f16"]) declareInvariants(k, positive("out_dim"), positive("in_dim"));
-for (const k of ["matmul_f32", "matmul_f16"]) {
+for (const [k, block] of [["matvec_q8_0", 32], ["matvec_q4_0", 32], ["matvec_q4_k", 256]] as const) {
+  declareInvariants(k, positive("out_dim"), positive("in_dim"), wholeBlocks("in_dim", block));
+}
+for (const [k, block] of [["dequant_q8_0", 32], ["dequant_q4_0", 32], ["dequant_q4_k", 256]] as const) {
+  declareInvariants(k, positive("rows"), positive("cols"), wholeBlocks("cols", block));
+}
+for (const k of ["matmul_f32", "matmul_f16", "gemm_f16"]) {
   declareInvariants(k, positive("n_tokens"), positive("out_dim"), positive("in_dim"));
 }
+declareInvariants("convert_f16", positive("n"));
 for (const k of ["embed_f32", "embed_f16"]) {
   declareInvariants(k, positive("n_tokens"), positive("dim"), positive("vocab"));
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { launch } from "../../../ffi/kernels.ts";
-import { attentionDecode, rope } from "../../../ffi/kernels_llama.ts";
+import { attentionDecode, llamaKernels, rope } from "../../../ffi/kernels_llama.ts";
 import { faultFill } from "../../../ffi/kernels_base.ts";
 import { openAudit } from "../../../scripts/audit/session.ts";
 import {
@@ -205,6 +205,32 @@ Deno.test("guards: the launch-limit rail's geometry agrees with the native refus
     assert.equal(audit.findings.filter((x) => x.rail === "launch_limits").length, 1);
   } finally {
     q.free();
+    audit.close();
+  }
+});
+
+Deno.test("guards: the f16-cache and quantized kernels have their invariants (GQA, whole blocks)", () => {
+  const device = testDevice();
+  const audit = openAudit({ device, reportDir: reportDir(), mode: "enforce", contextLength: 128 });
+  const buf = device.malloc(1 << 20, { name: "arena" });
+  try {
+    buf.fill(0);
+    const K = llamaKernels;
+    const attn = { out: buf, q: buf, k_cache: buf, v_cache: buf, scratch: buf, n_head: 6, n_head_kv: 4 };
+    const b = blockedBy(() =>
+      launch(device, null, K.attentionDecodeF16, { ...attn, head_dim: 64, n_ctx: 8 })
+    );
+    assert.equal(b.findings.find((f) => f.rail === "invariants")?.argument, "n_head_kv");
+    const q = blockedBy(() =>
+      launch(device, null, K.matvecQ4K, { y: buf, w: buf, x: buf, out_dim: 8, in_dim: 288 })
+    );
+    const f = q.findings.find((x) => x.rail === "invariants")!;
+    assert.equal(f.invariant, "in_dim a multiple of the 256-weight block");
+    assert.match(f.detail, /in_dim=288 is 32 past a whole block/);
+    launch(device, null, K.matvecQ4K, { y: buf, w: buf, x: buf, out_dim: 8, in_dim: 256 });
+    device.synchronize();
+  } finally {
+    buf.free();
     audit.close();
   }
 });
