@@ -32,7 +32,8 @@ import {
 import { f32ArrayToF16 } from "./f16.ts";
 import { meta, type MetaEntry, type TensorSpec, writeGguf, type WriteResult } from "./gguf_write.ts";
 import { GgmlType, GgufValueType } from "./gguf_types.ts";
-import { isQuantType, QUANT_FORMATS, quantizeRows, quantRowBytes, type QuantType } from "./quant.ts";
+import { isQuantType, QUANT_FORMATS, quantizeRows, type QuantType } from "./quant.ts";
+import { dtypeBytes, Rng } from "./rng.ts";
 import { RotatedFill } from "./synth_rotated.ts";
 import { synthVocab } from "./synth_vocab.ts";
 
@@ -51,78 +52,6 @@ export {
 export type SynthDtype = "f32" | "f16" | QuantType;
 
 export const SYNTH_DTYPES: readonly SynthDtype[] = ["f32", "f16", "q8_0", "q4_0", "q4_k"];
-
-/** A seeded PRNG (sfc32) with a normal sampler (Box-Muller). */
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-  private spare = NaN;
-
-  constructor(seed: number, stream = "") {
-    // Mix seed and stream name into 128 bits of state (cyrb128-style).
-    let h1 = 1779033703 ^ seed,
-      h2 = 3144134277 ^ Math.floor(seed / 2 ** 32),
-      h3 = 1013904242,
-      h4 = 2773480762;
-    const s = `${stream}#${seed}`;
-    for (let i = 0; i < s.length; i++) {
-      const k = s.charCodeAt(i);
-      h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
-      h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
-      h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
-      h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
-    }
-    h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
-    h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
-    h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
-    h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
-    this.a = (h1 ^ h2 ^ h3 ^ h4) >>> 0;
-    this.b = (h2 ^ h1) >>> 0;
-    this.c = (h3 ^ h1) >>> 0;
-    this.d = (h4 ^ h1) >>> 0;
-    for (let i = 0; i < 12; i++) this.u32();
-  }
-
-  /** A uniform 32-bit unsigned integer. */
-  u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
-  /** A uniform number in (0, 1]. */
-  uniform(): number {
-    return (this.u32() + 1) / 4294967296;
-  }
-
-  /** Fill `out` with normal(mean, std) samples (Marsaglia's polar method). */
-  fillNormal(out: Float32Array, std = 1, mean = 0): Float32Array {
-    let i = 0;
-    if (!Number.isNaN(this.spare) && out.length > 0) {
-      out[i++] = this.spare * std + mean;
-      this.spare = NaN;
-    }
-    while (i < out.length) {
-      let u, v, s;
-      do {
-        u = this.u32() / 2147483648 - 1;
-        v = this.u32() / 2147483648 - 1;
-        s = u * u + v * v;
-      } while (s >= 1 || s === 0);
-      const k = Math.sqrt((-2 * Math.log(s)) / s);
-      out[i++] = u * k * std + mean;
-      if (i < out.length) out[i++] = v * k * std + mean;
-      else this.spare = v * k;
-    }
-    return out;
-  }
-}
 
 /** f32 -> f16 bits: the platform's Float16Array when present (same rounding, faster), else f16.ts. */
 function toF16(f: Float32Array): Uint16Array {
@@ -150,7 +79,9 @@ export interface SynthTensor {
   chunks(maxElements?: number): Generator<SynthData>;
 }
 
-export type SynthData = Float32Array | Uint16Array | Uint8Array;
+export type { SynthData } from "./rng.ts";
+import type { SynthData } from "./rng.ts";
+export { dtypeBytes, Rng } from "./rng.ts";
 
 export interface SynthOptions {
   /**
@@ -220,13 +151,6 @@ export function tensorDtype(layout: TensorLayout, dtype: SynthDtype): SynthDtype
   if (layout.kind === "norm") return "f32";
   if (!isQuantType(dtype)) return dtype;
   return layout.shape[layout.shape.length - 1] % QUANT_FORMATS[dtype].block === 0 ? dtype : "f16";
-}
-
-/** Bytes of `n` elements (rows of `rowLen`) stored as `dtype`. */
-export function dtypeBytes(dtype: SynthDtype, n: number, rowLen: number): number {
-  if (dtype === "f32") return n * 4;
-  if (dtype === "f16") return n * 2;
-  return (n / rowLen) * quantRowBytes(dtype, rowLen);
 }
 
 /** general.file_type of a model whose 2-D weights are `dtype` (llama_ftype). */

@@ -7,9 +7,18 @@
  * blocks, but tensors are not independent of each other: for speed measurements, not numerics. Norm
  * weights stay exact (synth.ts writes them as they are).
  */
-import { isQuantType, QUANT_FORMATS, quantizeRows } from "./quant.ts";
-import { dtypeBytes, Rng, type SynthData, type SynthTensor } from "./synth.ts";
+import { isQuantType, QUANT_FORMATS, quantizeRows, type QuantType } from "./quant.ts";
+import { dtypeBytes, Rng, type SynthData } from "./rng.ts";
 import { f32ArrayToF16 } from "./f16.ts";
+
+/** What the fill needs of a tensor (synth.ts's SynthTensor has it). */
+export interface RotatedTensor {
+  name: string;
+  dtype: "f32" | "f16" | QuantType;
+  std: number;
+  mean: number;
+  nBytes: number;
+}
 
 export class RotatedFill {
   readonly #seed: number;
@@ -24,7 +33,7 @@ export class RotatedFill {
   }
 
   /** The tensor's bytes, in chunks of at most about `chunkBytes`. */
-  *chunks(t: SynthTensor, chunkBytes = 16 << 20): Generator<Uint8Array> {
+  *chunks(t: RotatedTensor, chunkBytes = 16 << 20): Generator<Uint8Array> {
     const block = this.#block(t);
     const unit = isQuantType(t.dtype) ? QUANT_FORMATS[t.dtype].block : 1;
     const unitBytes = dtypeBytes(t.dtype, unit, unit);
@@ -37,7 +46,7 @@ export class RotatedFill {
     }
   }
 
-  #block(t: SynthTensor): Uint8Array {
+  #block(t: RotatedTensor): Uint8Array {
     const key = `${t.dtype}:${t.std}:${t.mean}`;
     const cached = this.#encoded.get(key);
     if (cached) return cached;

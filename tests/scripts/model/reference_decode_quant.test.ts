@@ -7,10 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { presetConfig } from "../../../scripts/model/config.ts";
-import { openLlamaGguf } from "../../../scripts/model/gguf.ts";
+import { f32ToF16Bits } from "../../../scripts/model/f16.ts";
+import { GgmlType, openLlamaGguf } from "../../../scripts/model/gguf.ts";
+import { writeGguf } from "../../../scripts/model/gguf_write.ts";
 import { gpuModel } from "../../../scripts/model/gpu_model.ts";
 import { ReferenceForward } from "../../../scripts/model/reference_forward.ts";
-import { synthGguf } from "../../../scripts/model/synth.ts";
+import { llamaMetadata, llamaTensorSpecs, synthGguf } from "../../../scripts/model/synth.ts";
 import { LlamaEngine } from "../../../scripts/scheduler/mod.ts";
 import { compareDecode } from "../../helpers/decode_compare.ts";
 import { ffiTest, testDevice } from "../../helpers/env.ts";
@@ -72,3 +74,43 @@ Deno.test({ name: "decode: f32 and f16 KV caches each match their reference", ..
     assert.ok(r.maxLogitErr < 1e-3, `logits error ${r.maxLogitErr}`); // f16 roundings near a tie of two f16 values
   }
 });
+
+/** Random Q6_K super-blocks of `rows` x `cols` weights (f16 d small enough for weights of about 0.01). */
+function randomQ6K(seed: number, rows: number, cols: number): Uint8Array {
+  const out = new Uint8Array(rows * (cols / 256) * 210);
+  let x = seed >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x >>> 24;
+  }
+  const d = f32ToF16Bits(2e-6 + (seed % 7) * 1e-6);
+  for (let b = 0; b < out.length / 210; b++) [out[b * 210 + 208], out[b * 210 + 209]] = [d & 255, d >> 8];
+  return out;
+}
+
+Deno.test(
+  { name: "decode: a Q4_K_M-like mix (Q6_K output and ffn_down) matches the reference", ...ffiTest },
+  async () => {
+    const dev = testDevice();
+    const dir = await Deno.makeTempDir({ prefix: "faultline_decode_q4km_" });
+    try {
+      const path = `${dir}/q4km.gguf`;
+      const specs = llamaTensorSpecs(CONFIG, { seed: 24, dtype: "q4_k" });
+      for (const [name, seed] of [["output.weight", 1], ["blk.0.ffn_down.weight", 2]] as const) {
+        const t = specs.find((s) => s.name === name)!;
+        Object.assign(t, { type: GgmlType.Q6_K, data: randomQ6K(seed, t.shape[0], t.shape[1]) });
+      }
+      await writeGguf(path, { metadata: llamaMetadata(CONFIG, { dtype: "q4_k" }), tensors: specs });
+      const gguf = await openLlamaGguf(path);
+      using engine = await LlamaEngine.create(dev, gguf, { maxContext: 48 });
+      assert.equal(engine.model.weight("output.weight").dtype, "f16"); // Q6_K: dequantized on upload
+      assert.equal(engine.model.weight("blk.0.ffn_down.weight").dtype, "f16");
+      assert.equal(engine.model.weight("blk.1.ffn_down.weight").dtype, "q4_k");
+      const ref = await ReferenceForward.fromGguf(gguf, { maxContext: 48 });
+      const r = compareDecode("q4_k with q6_k tensors", engine, ref, PROMPT, TOKENS);
+      assert.equal(r.matched, TOKENS);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
