@@ -47,7 +47,7 @@ export interface EngineShape {
 }
 
 /**
- * Llama-2-7B on GPUs; on sim a 2-layer model of whole Q4_K rows, short prompts and depths.
+ * Llama-2-7B on GPUs; on sim a 1-layer model of whole Q4_K rows, short prompts and depths.
  * $FAULTLINE_BENCH_DTYPES (e.g. "q4_k") narrows the weight types.
  */
 export function engineShape(ctx: BenchContext): EngineShape {
