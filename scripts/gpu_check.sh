@@ -2,7 +2,7 @@
 # The GPU check: run from the repository root on an NVIDIA machine that has
 # CUDA and nvcc but no Deno and no network.
 #
-#   scripts/gpu_check.sh [build] [info] [test] [bench] [trace]     (default: the first four)
+#   scripts/gpu_check.sh [build] [info] [test] [bench] [trace] [perf]     (default: the first four)
 #
 # Deno comes from the git-ignored .carry/deno.xz (xz-compressed binary),
 # unpacked to /tmp/deno; node_modules/ (the npm packages, hono) may be carried
@@ -16,6 +16,9 @@
 #          planted out-of-bounds launch the trace must name; clean runs with no finding), then the
 #          bench's trace section (empty launches bare vs traced); the trace reports, the log and
 #          the bench rows go to $OUT/trace/ (the test stage runs it too)
+#   perf   scripts/bench/gpu_perf.sh (its own build for sm_90, the GPU tests of the quantized, GEMM
+#          and f16-KV kernels, the engine benchmarks, llama.cpp's llama-bench when $LLAMA_BENCH names
+#          it, a short table last); its logs go to $OUT/perf/
 # Each stage runs even when an earlier one failed; logs go to $OUT (default
 # build/gpu_check/), a summary is printed last, and the exit status is 0 only
 # when every stage that ran passed.
@@ -39,12 +42,12 @@ export DENO_DIR=${DENO_DIR:-/tmp/deno-dir}
 # closed local port rather than waiting on name resolution.
 export NPM_CONFIG_REGISTRY=${NPM_CONFIG_REGISTRY:-http://127.0.0.1:9/}
 
-usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench] [trace]"; }
+usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench] [trace] [perf]"; }
 
 stages=()
 for a in "$@"; do
   case "$a" in
-    build | info | test | bench | trace) stages+=("$a") ;;
+    build | info | test | bench | trace | perf) stages+=("$a") ;;
     all) stages+=(build info test bench) ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown stage: $a"; usage; exit 2 ;;
@@ -208,6 +211,7 @@ wants info && stage info do_info
 wants test && stage test do_test
 wants bench && stage bench do_bench
 wants trace && stage trace do_trace
+wants perf && stage perf env OUT="$OUT/perf" scripts/bench/gpu_perf.sh
 
 # ---- Summary ----
 {
