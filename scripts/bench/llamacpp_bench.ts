@@ -7,9 +7,9 @@
  * fill) into $FAULTLINE_BENCH_MODELS (default /dev/shm when it has room, else a temporary folder);
  * faultline loads it and measures decode at depth 0 and 2048 and prefill at 512 and 2048
  * (engine_measure.ts); right after, llama-bench runs on the same file
- * (`-p 512,2048 -n 128 -d 0,2048 -fa 1 -ngl 99 -r $FAULTLINE_LLAMA_BENCH_REPS (3) -o json`; without
- * -d when that llama-bench has no depth option), and the rows give both tokens/s and faultline's
- * over llama.cpp's. The file is deleted after.
+ * (`-p 512,2048 -n 128 -ngl 99 -r $FAULTLINE_LLAMA_BENCH_REPS (3) -o json -fa 1 -d 0,2048`; without -d,
+ * then -fa, when that llama-bench refuses them), and the rows give both tokens/s and faultline's over
+ * llama.cpp's. The file is deleted after.
  */
 import { join } from "node:path";
 import { parameterCount } from "../model/config.ts";
@@ -56,31 +56,26 @@ async function runLlamaBench(
   return { ok: p.success, out: p.success ? dec.decode(p.stdout) : dec.decode(p.stderr).slice(-2000) };
 }
 
-/** llama-bench on `model` for the prompts and depths of the faultline run. */
+/**
+ * llama-bench on `model` for the prompts and depths of the faultline run: with flash attention and the
+ * depths; a llama-bench that refuses those options is run again without -d, then without -fa too.
+ */
 async function llamaBench(bin: string, model: string, prefill: number[], depths: number[], steps: number) {
   const reps = Deno.env.get("FAULTLINE_LLAMA_BENCH_REPS") ?? "3";
-  const base = [
-    "-p",
-    prefill.join(","),
-    "-n",
-    String(steps),
-    "-fa",
-    "1",
-    "-ngl",
-    "99",
-    "-r",
-    reps,
-    "-o",
-    "json",
+  const base = ["-p", prefill.join(","), "-n", String(steps), "-ngl", "99", "-r", reps, "-o", "json"];
+  const attempts: [string[], string][] = [
+    [[...base, "-fa", "1", "-d", depths.join(",")], "-fa 1 -d"],
+    [[...base, "-fa", "1"], "-fa 1, no -d"],
+    [base, "no -fa, no -d"],
   ];
-  let r = await runLlamaBench(bin, model, [...base, "-d", depths.join(",")]);
-  let withDepth = true;
-  if (!r.ok && /invalid|unknown|error: .*-d/i.test(r.out)) {
-    r = await runLlamaBench(bin, model, base); // a llama-bench from before its depth option
-    withDepth = false;
+  let last = "";
+  for (const [args, options] of attempts) {
+    const r = await runLlamaBench(bin, model, args);
+    if (r.ok) return { results: parseLlamaBench(r.out), withDepth: args.includes("-d"), options };
+    last = r.out;
+    if (!/invalid|unknown|unrecognized|error: .*(-d|-fa)/i.test(r.out)) break; // not an option it lacks
   }
-  if (!r.ok) throw new Error(`${bin} failed: ${r.out}`);
-  return { results: parseLlamaBench(r.out), withDepth };
+  throw new Error(`${bin} failed: ${last}`);
 }
 
 /** Where the benchmark's GGUF files go: $FAULTLINE_BENCH_MODELS, /dev/shm with room, or a temporary folder. */
@@ -101,7 +96,7 @@ async function modelDir(bytes: number): Promise<{ dir: string; remove: boolean }
 function comparisonRows(
   dtype: WeightDtype,
   fl: { prefill: PrefillResult[]; decode: DecodeResult[] },
-  cpp: { results: LlamaBenchResult[]; withDepth: boolean },
+  cpp: { results: LlamaBenchResult[]; withDepth: boolean; options: string },
   steps: number,
 ): BenchRow[] {
   const rows: BenchRow[] = [];
