@@ -39,7 +39,8 @@ import {
   type QuantType,
   quantTypeOfGgml,
 } from "./quant.ts";
-import { dtypeBytes, Rng, type SynthData, synthWeights } from "./synth.ts";
+import { dtypeBytes, hashName, Rng, type SynthData } from "./rng.ts";
+import { synthWeights } from "./synth.ts";
 
 /** How a weight is stored on the device: floats, or ggml blocks (scripts/model/quant.ts). */
 export type WeightDtype = "f32" | "f16" | QuantType;
@@ -318,12 +319,6 @@ function toF16(f: Float32Array): Uint16Array {
   const F16 =
     (globalThis as { Float16Array?: new (a: Float32Array) => { buffer: ArrayBuffer } }).Float16Array;
   return F16 ? new Uint16Array(new F16(f).buffer) : f32ArrayToF16(f);
-}
-
-function hashName(name: string, seed: number): number {
-  let h = 2166136261 ^ seed;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  return Math.imul(h ^ (h >>> 16), 2654435761) >>> 0;
 }
 
 /**

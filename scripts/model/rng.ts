@@ -85,3 +85,10 @@ export function dtypeBytes(dtype: "f32" | "f16" | QuantType, n: number, rowLen: 
   if (dtype === "f16") return n * 2;
   return (n / rowLen) * quantRowBytes(dtype, rowLen);
 }
+
+/** A tensor's offset into a rotated block: a hash of its name and the seed (FNV-1a, then mixed). */
+export function hashName(name: string, seed: number): number {
+  let h = 2166136261 ^ seed;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return Math.imul(h ^ (h >>> 16), 2654435761) >>> 0;
+}

@@ -8,7 +8,7 @@
  * weights stay exact (synth.ts writes them as they are).
  */
 import { isQuantType, QUANT_FORMATS, quantizeRows, type QuantType } from "./quant.ts";
-import { dtypeBytes, Rng, type SynthData } from "./rng.ts";
+import { dtypeBytes, hashName, Rng, type SynthData } from "./rng.ts";
 import { f32ArrayToF16 } from "./f16.ts";
 
 /** What the fill needs of a tensor (synth.ts's SynthTensor has it). */
@@ -62,10 +62,4 @@ export class RotatedFill {
     this.#encoded.set(key, bytes);
     return bytes;
   }
-}
-
-function hashName(name: string, seed: number): number {
-  let h = 2166136261 ^ seed;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  return Math.imul(h ^ (h >>> 16), 2654435761) >>> 0;
 }
