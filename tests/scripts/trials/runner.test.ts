@@ -179,6 +179,16 @@ Deno.test("matrix: concurrency and early stop", async () => {
 });
 
 /** True while `pid` is a running (not zombie) process. */
+/** Whether `pid` is still alive after up to `waitMs` (a killed process takes a moment to go). */
+async function stillRunning(pid: number, waitMs = 3000): Promise<boolean> {
+  const end = performance.now() + waitMs;
+  while (running(pid)) {
+    if (performance.now() > end) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 function running(pid: number): boolean {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -202,7 +212,8 @@ async function grandchildTrial(dir: string, name: string, holdStdout: boolean, h
      ${hang ? "await new Promise(() => setInterval(() => {}, 1000));" : 'say({ status: "OK" });'}`,
   );
   const t0 = performance.now();
-  const o = await runTrial(file, makeSpec("t", dir, "audit"), { timeoutMs: 1500 });
+  // long enough for the child to start and spawn on a loaded machine; a trial that exits ends sooner
+  const o = await runTrial(file, makeSpec("t", dir, "audit"), { timeoutMs: hang ? 4000 : 30_000 });
   return { o, wallMs: performance.now() - t0, pid: Number(await Deno.readTextFile(pidFile)) };
 }
 
@@ -214,10 +225,10 @@ Deno.test({
   for (const hold of [false, true]) {
     const { o, wallMs, pid } = await grandchildTrial(dir, `hang-${hold}`, hold, true);
     assert.equal(o.status, "HANG");
-    assert.ok(wallMs < 10_000, `the trial took ${wallMs} ms; a grandchild held it open`);
-    assert.equal(running(pid), false, `grandchild ${pid} outlived the trial`);
+    assert.ok(wallMs < 12_000, `the trial took ${wallMs} ms; a grandchild held it open`);
+    assert.equal(await stillRunning(pid), false, `grandchild ${pid} outlived the trial`);
   }
   const { o, pid } = await grandchildTrial(dir, "exits", true, false);
   assert.equal(o.status, "OK");
-  assert.equal(running(pid), false, `grandchild ${pid} of a finished trial is still running`);
+  assert.equal(await stillRunning(pid), false, `grandchild ${pid} of a finished trial is still running`);
 });
