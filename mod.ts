@@ -23,6 +23,7 @@ export {
   type HostData,
   PinnedBuffer,
 } from "./ffi/buffer.ts";
+export { memcpyPeer, type PeerCopy } from "./ffi/peer.ts";
 export { Stream } from "./ffi/stream.ts";
 export { Event } from "./ffi/event.ts";
 export {

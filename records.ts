@@ -24,6 +24,7 @@ export type OpKind =
   | "h2d"
   | "d2h"
   | "d2d"
+  | "p2p"
   | "h2h"
   | "memset"
   | "launch"

@@ -120,8 +120,10 @@ FL_EXPORT int32_t fl_memcpy(int32_t dev, uint64_t dst, uint64_t src, uint64_t by
 FL_EXPORT int32_t fl_memcpy_async(int32_t dev, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind,
                                   uint64_t stream);
 /* Peer copies: `bytes` from `src` on device `src_dev` to `dst` on device
- * `dst_dev` (hipMemcpyPeer / cudaMemcpyPeer), ordered after the work already
- * enqueued on both devices; the async form runs on `stream` of `dst_dev`. */
+ * `dst_dev` (hipMemcpyPeer / cudaMemcpyPeer). The synchronous form runs after
+ * the work already enqueued on both devices; the async form is ordered on
+ * `stream` (of `dst_dev`) only, not after the source device's work, as
+ * cudaMemcpyPeerAsync. */
 FL_EXPORT int32_t fl_memcpy_peer(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src, uint64_t bytes);
 FL_EXPORT int32_t fl_memcpy_peer_async(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src,
                                        uint64_t bytes, uint64_t stream);

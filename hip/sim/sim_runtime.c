@@ -452,18 +452,16 @@ static void event_unref(sim_event *ev) {
 
 static void stream_put(sim_dev *d, sim_stream *s);
 
-/* Waits for the streams a barrier lists (of its device, or of the source
- * device of a peer copy), then releases them. */
+/* Waits for the streams a barrier lists, then releases them. */
 static void run_barrier(sim_dev *d, const sim_op *op) {
   const sim_wait *waits = (const sim_wait *)op->args;
   for (size_t i = 0; i < op->nwaits; i++) {
     sim_stream *t = waits[i].stream;
     pthread_mutex_lock(&t->mu);
-    while (t->completed < waits[i].target && !atomic_load(&d->poisoned) && !atomic_load(&t->dev->poisoned) &&
-           !atomic_load(&g_shutdown))
+    while (t->completed < waits[i].target && !atomic_load(&d->poisoned) && !atomic_load(&g_shutdown))
       pthread_cond_wait(&t->idle_cv, &t->mu);
     pthread_mutex_unlock(&t->mu);
-    stream_put(t->dev, t);
+    stream_put(d, t);
   }
 }
 
@@ -1155,41 +1153,6 @@ FL_EXPORT int32_t fl_memset_async(int32_t dev, uint64_t dst, int32_t value, uint
 
 /* ---- peer copies -------------------------------------------------------- */
 
-/* A barrier that waits for the work enqueued so far on every stream of `src`
- * (a peer copy reads its memory), or NULL when nothing is outstanding there. */
-static sim_op *peer_barrier(sim_dev *src) {
-  pthread_mutex_lock(&src->mu);
-  sim_op *b = calloc(1, sizeof *b + src->nstreams * sizeof(sim_wait));
-  if (b) {
-    b->kind = OP_BARRIER;
-    snprintf(b->name, sizeof b->name, "peer barrier");
-    for (size_t i = 0; i < src->nstreams; i++) {
-      sim_stream *t = src->streams[i];
-      pthread_mutex_lock(&t->mu);
-      uint64_t pending = t->pending, target = t->enqueued;
-      pthread_mutex_unlock(&t->mu);
-      if (!pending) continue;
-      sim_wait *w = (sim_wait *)b->args + b->nwaits++;
-      w->stream = t;
-      w->target = target;
-      t->users++;
-    }
-  }
-  pthread_mutex_unlock(&src->mu);
-  if (b && !b->nwaits) {
-    free(b);
-    return NULL;
-  }
-  return b;
-}
-
-/* Gives back the streams a barrier that will not run holds, and frees it. */
-static void barrier_release(sim_op *b) {
-  const sim_wait *waits = (const sim_wait *)b->args;
-  for (size_t i = 0; i < b->nwaits; i++) stream_put(waits[i].stream->dev, waits[i].stream);
-  free(b);
-}
-
 /* Enters both devices of a peer copy and checks both ends: each inside one
  * live allocation of its own device (1 otherwise, as hipMemcpyPeer refuses
  * a pointer it does not know). The destination ends up the current device. */
@@ -1228,27 +1191,15 @@ FL_EXPORT int32_t fl_memcpy_peer_async(int32_t dst_dev, uint64_t dst, int32_t sr
   sim_dev *dd, *sd;
   int32_t st = peer_enter(dst_dev, dst, src_dev, src, bytes, &dd, &sd);
   if (st) return st;
-  sim_op *op = bytes ? peer_op(dst, src, bytes) : NULL;
-  if (bytes && !op) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
-  sim_op *wait = op && sd != dd ? peer_barrier(sd) : NULL;
-  pthread_mutex_lock(&dd->mu);
-  sim_stream *s = find_stream(dd, stream);
-  if (!s || !op) {
+  if (bytes == 0) {
+    pthread_mutex_lock(&dd->mu);
+    int ok = find_stream(dd, stream) != NULL;
     pthread_mutex_unlock(&dd->mu);
-    if (wait) barrier_release(wait);
-    free(op);
-    return s ? 0 : sim_fail(FL_ERROR_INVALID_HANDLE);
+    return ok ? 0 : sim_fail(FL_ERROR_INVALID_HANDLE);
   }
-  /* the copy after the source device's work, then as any op of the stream */
-  sim_op *order = barrier_for(dd, s);
-  pthread_mutex_lock(&s->mu);
-  pthread_mutex_unlock(&dd->mu);
-  if (order) push_one(s, order);
-  if (wait) push_one(s, wait);
-  push_one(s, op);
-  pthread_cond_signal(&s->work_cv);
-  pthread_mutex_unlock(&s->mu);
-  return 0;
+  sim_op *op = peer_op(dst, src, bytes);
+  if (!op) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
+  return enqueue(dd, stream, op);
 }
 
 /* ---- launches ---------------------------------------------------------- */
