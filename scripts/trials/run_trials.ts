@@ -31,6 +31,11 @@ export interface PlacementOptions {
   perTrial?: number;
 }
 
+async function writeSpec(spec: TrialSpec): Promise<void> {
+  await Deno.mkdir(spec.runDir, { recursive: true });
+  await Deno.writeTextFile(join(spec.runDir, "trial.json"), JSON.stringify(spec, null, 2) + "\n");
+}
+
 export class RunTrials {
   readonly all: TrialOutcome[] = [];
   /** Why trials were left unplaced (the device probe failed), for the report; null otherwise. */
@@ -106,13 +111,20 @@ export class RunTrials {
     this.#pool = new DevicePool(slotsOf(ids, this.placement.perTrial ?? 1));
   }
 
-  /** Runs a trial: on a free slot (the one `spec.devices` names, if any) once placed. */
+  /**
+   * Runs a trial: on a free slot (the one `spec.devices` names, if any) once placed. Its folder gets
+   * trial.json (the spec, its devices included) first, for whoever follows the run while it runs.
+   */
   async run(spec: TrialSpec, opts: Partial<RunTrialOptions> = {}): Promise<TrialOutcome> {
     const pool = this.#pool;
-    if (pool === null) return this.#record(await runTrial(this.file, spec, { ...this.options, ...opts }));
+    if (pool === null) {
+      await writeSpec(spec);
+      return this.#record(await runTrial(this.file, spec, { ...this.options, ...opts }));
+    }
     const slot = await pool.acquire(spec.devices);
     try {
       const placed: TrialSpec = { ...spec, devices: slot };
+      await writeSpec(placed);
       const env = { ...this.options.env, ...opts.env };
       const shown = placementEnv(this.#inventory!, slot, { ...Deno.env.toObject(), ...env });
       const o = await runTrial(this.file, placed, { ...this.options, ...opts, env: { ...env, ...shown } });
