@@ -54,6 +54,7 @@ export function classifyFinding(f: Finding): StockClass | null {
       return f.wrap ? "offset-overflow" : "misaligned-pointer";
     case "null_pointer":
     case "alignment":
+    case "device": // another device's memory: not a pointer this device can use
       return "misaligned-pointer";
     case "races": {
       // two copies racing each other are the seeds' "overlapping async copies"; anything else is a missing sync

@@ -141,3 +141,36 @@ Deno.test("--devices: the run uses only the devices listed; ones there are not a
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--devices: "one" is not a device number or range/);
 });
+
+Deno.test("two devices a trial: slots of two, a peer copy inside each; a launch given the peer's memory is named", async () => {
+  const { experiment: gather } = await import("../../fixtures/peer_experiment.ts");
+  const run = (wrong: boolean) =>
+    runExperiment(gather, {
+      matrix: [{ name: "audit", mode: "audit", iterations: 4 }],
+      params: { wrong },
+      env: FOUR,
+      reportsDir: reports,
+      print: false,
+    });
+  const reports = await Deno.makeTempDir();
+  const ok = await run(false);
+  assert.equal(ok.report.status, "OK");
+  assert.deepEqual(ok.report.matrix![0].devices!.map((d) => [d.device, d.errors]), [["0+1", 0], ["2+3", 0]]);
+  const [home, peer] = ok.report.values!.ids as number[];
+  assert.deepEqual(ok.report.values!.busIds, [`sim:${home}`, `sim:${peer}`]);
+  assert.ok([[0, 1], [2, 3]].some(([a, b]) => a === home && b === peer));
+  const p2p = ok.report.records.filter((r) => r.kind === "p2p");
+  assert.deepEqual(p2p.map((r) => [r.device, r.scalars.src_device]), [[home, peer]]);
+  assert.deepEqual(ok.report.findings, []);
+
+  const bad = await run(true);
+  assert.equal(bad.report.status, "FAULT");
+  const rc = bad.report.attribution!.rootCause!;
+  assert.deepEqual([rc.kernel, rc.name, rc.argument], ["fault_fill", "scale", "dst"]);
+  assert.equal(rc.invariant, "device pointers are in memory of the device the call uses them on");
+  const f = rc.findings.find((x) => x.rail === "device")!;
+  assert.equal(f.allocation?.name, "shard");
+  assert.deepEqual([f.device, f.pointer_device], [bad.report.deviceId, bad.report.deviceId! + 1]);
+  const confirmed = bad.report.hypotheses.filter((h) => h.status === "CONFIRMED").map((h) => h.id);
+  assert.deepEqual(confirmed, ["misaligned-pointer"]);
+});
