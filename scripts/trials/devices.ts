@@ -65,7 +65,8 @@ export function chooseDevices(wanted: number[] | "all", inv: Inventory): number[
 export function slotsOf(ids: number[], perTrial: number): number[][] {
   if (ids.length < perTrial) {
     throw new FaultlineUsageError(
-      `each trial uses ${perTrial} devices but ${ids.length} ${ids.length === 1 ? "is" : "are"} given ` +
+      `each trial uses ${perTrial} device${perTrial === 1 ? "" : "s"} but ${ids.length} ` +
+        `${ids.length === 1 ? "is" : "are"} given ` +
         `(${ids.join(", ") || "none"})`,
     );
   }

@@ -34,6 +34,7 @@ import { runMatrix, SEED_MATRIX } from "./matrix.ts";
 import { describeOutcome } from "./runner.ts";
 import { replayPlacement } from "./replay_placement.ts";
 import { RunTrials } from "./run_trials.ts";
+import { FaultlineUsageError } from "../../mod.ts";
 
 /** Reads what a trial left in its folder: journal (jsonl, or the binary ring decoded), findings, fault info. */
 export async function loadTrialEvidence(dir: string, outcome: TrialOutcome | null): Promise<TrialEvidence> {
@@ -153,6 +154,9 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
   if (exp.audit !== undefined && typeof exp.audit !== "function") {
     checkAuditOptions(exp.audit as Record<string, unknown>);
   }
+  if (exp.devices !== undefined && (!Number.isInteger(exp.devices) || exp.devices < 1)) {
+    throw new FaultlineUsageError(`devices (per trial) must be a positive integer, got ${exp.devices}`);
+  }
   const started = new Date().toISOString();
   const runId = opts.runId ?? newRunId();
   const dir = join(opts.reportsDir ?? defaultReports(), exp.name, runId);
@@ -229,13 +233,14 @@ async function prepareTrials(exp: Experiment, opts: RunOptions, dir: string): Pr
   const env = { ...(debugEnv?.vars ?? {}), ...(opts.env ?? {}) };
   const timeoutMs = opts.timeoutMs ?? exp.timeoutMs ?? 120_000;
   const params = { ...(exp.params ?? {}), ...(opts.params ?? {}) };
+  const perTrial = exp.devices ?? 1;
   const trials = new RunTrials(exp, experimentFile(exp, opts), trialsDir, params, debugEnv, {
     timeoutMs,
     env,
     cwd: decodeURIComponent(REPO.pathname),
-  }, { wanted: opts.devices, perTrial: exp.devices ?? 1 });
-  // devices asked for place every trial, the first one too
-  if (opts.devices !== undefined) await trials.place();
+  }, { wanted: opts.devices, perTrial });
+  // devices asked for, or trials that use several, place every trial, the first one too
+  if (opts.devices !== undefined || perTrial > 1) await trials.place();
   return trials;
 }
 

@@ -174,3 +174,21 @@ Deno.test("two devices a trial: slots of two, a peer copy inside each; a launch 
   const confirmed = bad.report.hypotheses.filter((h) => h.status === "CONFIRMED").map((h) => h.id);
   assert.deepEqual(confirmed, ["misaligned-pointer"]);
 });
+
+Deno.test("two devices a trial: refused before any trial where there are fewer, or a count that is none", async () => {
+  const { experiment: gather } = await import("../../fixtures/peer_experiment.ts");
+  const reports = await Deno.makeTempDir();
+  await assert.rejects(
+    () =>
+      runExperiment(gather, {
+        env: { ...FOUR, FAULTLINE_SIM_DEVICES: "1" },
+        reportsDir: reports,
+        print: false,
+      }),
+    /each trial uses 2 devices but 1 is given \(0\)/,
+  );
+  await assert.rejects(
+    () => runExperiment({ ...gather, devices: 0 }, { env: FOUR, reportsDir: reports, print: false }),
+    /devices \(per trial\) must be a positive integer, got 0/,
+  );
+});
