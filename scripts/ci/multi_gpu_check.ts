@@ -4,7 +4,10 @@
  * 1. speed-up: the device_isolation matrix on every GPU against GPU 0 alone; passes at >= 0.9·N;
  * 2. isolation: the same matrix with a fault planted on the last GPU's trials; passes when every trial
  *    there FAULTs, every trial on the other GPUs is PASS, and the root cause is the planted write,
- *    attributed from a trial of that GPU.
+ *    attributed from a trial of that GPU;
+ * 3. peer copies: peer_gather's trials (two GPUs each) gather a shard with a peer copy and check it (the
+ *    p2p record names both GPUs), and a launch given the peer GPU's memory is named by the device rail
+ *    (and is the root cause where the GPU faults on it).
  *
  *   deno run -A scripts/ci/multi_gpu_check.ts [--out DIR] [--quick]
  *
@@ -16,6 +19,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { devicesMatrix, matrixWall } from "../bench/devices_bench.ts";
 import { experiment } from "../experiments/device_isolation.ts";
+import { experiment as peerGather } from "../experiments/peer_gather.ts";
 import { probeDevices } from "../trials/device_probe.ts";
 import { runExperiment } from "../trials/experiment.ts";
 import type { Inventory } from "../trials/devices.ts";
@@ -85,6 +89,40 @@ async function isolation(inv: Inventory, quick: boolean, reports: string): Promi
   };
 }
 
+async function peerCopies(inv: Inventory, reports: string): Promise<Part> {
+  const ids = inv.devices.map((d) => d.id).slice(0, 2);
+  const env = inv.backend === "sim" ? { FAULTLINE_SIM_DEVICES: String(inv.devices.length) } : {};
+  const run = (wrong: boolean) =>
+    runExperiment(peerGather, { devices: ids, params: { wrong }, env, reportsDir: reports, print: false });
+  const ok = await run(false);
+  const problems: string[] = [];
+  const p2p = ok.report.records.find((r) => r.kind === "p2p");
+  if (ok.report.status !== "OK") problems.push(`the clean gather ended ${ok.report.status}`);
+  if (p2p?.device !== ids[0] || p2p.scalars.src_device !== ids[1]) {
+    problems.push(`the p2p record names devices ${p2p?.device} <- ${p2p?.scalars.src_device}`);
+  }
+  if (ok.report.findings.length) {
+    problems.push(`the clean gather has ${ok.report.findings.length} finding(s)`);
+  }
+  const bad = await run(true);
+  const named = bad.report.findings.find((f) => f.rail === "device" && f.label === "scale");
+  if (!named) problems.push("no device finding for the launch given the peer's memory");
+  const rc = bad.report.attribution?.rootCause;
+  if (bad.report.status === "FAULT" && rc?.name !== "scale") {
+    problems.push(`root cause ${rc?.name}, not scale`);
+  }
+  return {
+    pass: problems.length === 0,
+    lines: [
+      `peer copies: gather ${ok.report.status}; a launch given device ${
+        ids[1]
+      }'s memory: ${bad.report.status}, ` +
+      `${named ? "named by the device rail" : "not named"}; ${problems.length ? problems.join("; ") : "ok"}`,
+    ],
+    data: { gather: ok.report.status, wrong: bad.report.status, finding: named ?? null, problems },
+  };
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
@@ -105,6 +143,7 @@ if (import.meta.main) {
   const parts = {
     speedUp: await speedUp(inv, values.quick!, reports),
     isolation: await isolation(inv, values.quick!, reports),
+    peerCopies: await peerCopies(inv, reports),
   };
   for (const p of Object.values(parts)) {
     for (const l of p.lines) console.log(`${p.pass ? "PASS" : "FAIL"} ${l}`);

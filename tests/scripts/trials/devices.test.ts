@@ -143,7 +143,7 @@ Deno.test("--devices: the run uses only the devices listed; ones there are not a
 });
 
 Deno.test("two devices a trial: slots of two, a peer copy inside each; a launch given the peer's memory is named", async () => {
-  const { experiment: gather } = await import("../../fixtures/peer_experiment.ts");
+  const { experiment: gather } = await import("../../../scripts/experiments/peer_gather.ts");
   const run = (wrong: boolean) =>
     runExperiment(gather, {
       matrix: [{ name: "audit", mode: "audit", iterations: 4 }],
@@ -176,7 +176,7 @@ Deno.test("two devices a trial: slots of two, a peer copy inside each; a launch 
 });
 
 Deno.test("two devices a trial: refused before any trial where there are fewer, or a count that is none", async () => {
-  const { experiment: gather } = await import("../../fixtures/peer_experiment.ts");
+  const { experiment: gather } = await import("../../../scripts/experiments/peer_gather.ts");
   const reports = await Deno.makeTempDir();
   await assert.rejects(
     () =>
