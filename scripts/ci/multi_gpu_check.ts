@@ -91,7 +91,9 @@ async function isolation(inv: Inventory, quick: boolean, reports: string): Promi
 
 async function peerCopies(inv: Inventory, reports: string): Promise<Part> {
   const ids = inv.devices.map((d) => d.id).slice(0, 2);
-  const env = inv.backend === "sim" ? { FAULTLINE_SIM_DEVICES: String(inv.devices.length) } : {};
+  const env: Record<string, string> = inv.backend === "sim"
+    ? { FAULTLINE_SIM_DEVICES: String(inv.devices.length) }
+    : {};
   const run = (wrong: boolean) =>
     runExperiment(peerGather, { devices: ids, params: { wrong }, env, reportsDir: reports, print: false });
   const ok = await run(false);
