@@ -1,14 +1,15 @@
 /**
- * Device isolation: a matrix of identical trials placed on every device, one
- * trial per device at a time; each trial runs `work` matrix-vector products on
- * its device and checks the result against a float64 reference on the host.
+ * Device isolation: a matrix of identical trials (it is declared here, so it
+ * runs without --matrix) placed on every device, one trial per device at a
+ * time; each trial runs `work` matrix-vector products on its device and checks
+ * the result against a float64 reference on the host.
  * With `--param fault_device=N`, the trials placed on device N write through a
  * wild pointer halfway through: they FAULT, and faultline names the write,
  * while the trials on the other devices, side by side with them, stay PASS.
  *
- *   deno run -A scripts/experiments/device_isolation.ts --matrix
- *   deno run -A scripts/experiments/device_isolation.ts --matrix --param fault_device=1 --devices 0,1
- *   FAULTLINE_SIM_DEVICES=4 deno run -A scripts/experiments/device_isolation.ts --matrix --param fault_device=2
+ *   deno run -A scripts/experiments/device_isolation.ts
+ *   deno run -A scripts/experiments/device_isolation.ts --param fault_device=1 --devices 0,1
+ *   FAULTLINE_SIM_DEVICES=4 deno run -A scripts/experiments/device_isolation.ts --param fault_device=2
  *
  * Params: fault_device (default -1: none), dim (matrix size, default 256), work (products per trial,
  * default 32).
