@@ -69,10 +69,11 @@ function mismatch(mode: Mode) {
   const other = d1.malloc(4096, { name: "on_device_1" });
   const mine = d0.malloc(4096, { name: "on_device_0" });
   const outcome: Record<string, string> = {};
-  outcome.launch = refused(() => launch(d0, null, faultFill, { dst: other.ptr + 256, n: 16, value: 1 }));
+  // the copy first: the launch's fault (the sim faults on another device's memory) is sticky
   outcome.peer = refused(() =>
     memcpyPeer({ dstDevice: d0, dst: mine.ptr, srcDevice: d1, src: mine.ptr, bytes: 64, name: "wrong src" })
   );
+  outcome.launch = refused(() => launch(d0, null, faultFill, { dst: other.ptr + 256, n: 16, value: 1 }));
   audit.close();
   const launched = journal().find((r) => r.kind === "launch");
   return { outcome, findings: audit.findings, launchStatus: launched?.status ?? null };

@@ -62,6 +62,15 @@ Deno.test("device rail: another device's pointer is named with both devices; the
   ]]);
   assert.match(wrong[0].detail, /the peer copy reads from device 1/);
   assert.match(wrong[1].detail, /the peer copy writes to device 0/);
+  // a copy on device 0 whose destination is device 1's memory
+  const d2d = call("d2d", "kv", {
+    device: 0,
+    scalars: { bytes: 64, sync: 1 },
+    pointers: [ptr("src", 0x10000, 64, "r", 1), ptr("dst", 0x20000, 64, "w", 1)],
+  });
+  const [copy] = check(d2d);
+  assert.deepEqual([copy.kind, copy.argument, copy.device, copy.pointer_device], ["d2d", "dst", 0, 1]);
+  assert.match(copy.detail, /dst=0x20000 is in w1 \(alloc 2\) of device 1, but the d2d kv runs on device 0/);
   // pointers in no allocation are another rail's
   assert.deepEqual(check(call("launch", "k", { pointers: [ptr("p", 0x90000, 4)] })), []);
 });
@@ -79,7 +88,9 @@ async function planted(mode: string) {
 }
 
 function assertNamed(findings: Finding[], severity: string) {
-  const [launch, peer] = findings.filter((f) => f.rail === "device");
+  const launch = findings.find((f) => f.rail === "device" && f.kind === "launch")!;
+  const peer = findings.find((f) => f.rail === "device" && f.kind === "p2p")!;
+  assert.equal(findings.filter((f) => f.rail === "device").length, 2);
   assert.equal(launch.kind, "launch");
   assert.equal(launch.name, "fault_fill");
   assert.equal(launch.argument, "dst");
