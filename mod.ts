@@ -11,7 +11,7 @@ export {
   loadLibrary,
   repoRoot,
 } from "./ffi/library.ts";
-export { Runtime, runtime } from "./ffi/runtime.ts";
+export { hostDeviceIds, Runtime, runtime, VISIBILITY_VARIABLE } from "./ffi/runtime.ts";
 export { type BuildInfo, describeBuild, readBuildInfo } from "./ffi/build_info.ts";
 export { Device, type DeviceProps, type HostCopyOptions, type MallocOptions } from "./ffi/device.ts";
 export {
@@ -23,6 +23,7 @@ export {
   type HostData,
   PinnedBuffer,
 } from "./ffi/buffer.ts";
+export { memcpyPeer, type PeerCopy } from "./ffi/peer.ts";
 export { Stream } from "./ffi/stream.ts";
 export { Event } from "./ffi/event.ts";
 export {

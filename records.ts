@@ -24,6 +24,7 @@ export type OpKind =
   | "h2d"
   | "d2h"
   | "d2d"
+  | "p2p"
   | "h2h"
   | "memset"
   | "launch"
@@ -301,6 +302,11 @@ export interface TrialSpec {
   debugEnv?: string;
   /** Check redzones after every write (a replay that pins a damaged redzone on the write that made it). */
   redzoneEachWrite?: boolean;
+  /**
+   * The host devices the trial is placed on (the runner's --devices): the child sees only these, the first
+   * as its device (ctx.device). Absent: it sees every device and runs on device 0.
+   */
+  devices?: number[];
 }
 
 /** What the child prints as the last line of its stdout. */
@@ -313,6 +319,9 @@ export interface TrialResult {
   /** Backend and device the trial ran on. */
   backend?: string;
   device?: string;
+  /** The host id of the device it ran on, and that device's bus id (the placement is checked against it). */
+  deviceId?: number;
+  busId?: string;
   /** What the loaded library was built for (GPU targets), null when unknown. */
   build?: BuildInfo | null;
   /** Number of journal records written. */
@@ -520,6 +529,16 @@ export interface MatrixResult {
   /** Index (within the row) of the first failing trial, with its summary. */
   firstError?: { iteration: number; status: TrialStatus; detail: string };
   wallMs: number;
+  /** The row's trials by the device(s) they ran on ("2", or "0+1" for a trial on two), when placed. */
+  devices?: MatrixDeviceResult[];
+}
+
+/** One device's share of a matrix row. */
+export interface MatrixDeviceResult {
+  /** The host device id, or ids joined by "+" for a trial that uses several. */
+  device: string;
+  trials: number;
+  errors: number;
 }
 
 // ---- the run report ----
@@ -541,6 +560,8 @@ export interface TrialSummary {
   wallMs: number;
   detail: string;
   dir?: string;
+  /** The host devices it was placed on (absent: every device visible, device 0). */
+  devices?: number[];
 }
 
 /** What a run's records (report.md, verdict.json, trace, timeline) are written from. */
@@ -554,6 +575,8 @@ export interface RunReport {
   status: RunStatus;
   backend: string;
   device: string;
+  /** The host id of the main trial's device; null when unknown. */
+  deviceId?: number | null;
   /** What the library was built for, null when unknown. */
   build?: BuildInfo | null;
   config: Record<string, unknown>;
@@ -606,7 +629,16 @@ export interface Verdict {
     cause: CauseOp | null;
   } | null;
   hypotheses: { id: string; title: string; status: string; evidence: string }[];
-  matrix: { name: string; mode: string; iterations: number; errors: number; status: string }[];
+  matrix: {
+    name: string;
+    mode: string;
+    iterations: number;
+    errors: number;
+    status: string;
+    devices?: MatrixDeviceResult[];
+  }[];
+  /** The host id of the device the main trial (whose journal this verdict reads) ran on; null when unknown. */
+  device_id: number | null;
   attribution: {
     method: string;
     replays: number;

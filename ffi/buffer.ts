@@ -11,6 +11,7 @@ import { boundary } from "./boundary.ts";
 import { makeCall, pointer, through } from "./call.ts";
 import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
+import { peerCopy } from "./peer.ts";
 import { MemcpyKind, type NativeSymbols } from "./symbols.ts";
 import { checkHandle, checkOptions, checkRange, checkSize, describe } from "./validate.ts";
 // The device and stream a buffer belongs to, as ffi/resource.ts describes them (no import of the classes).
@@ -71,7 +72,7 @@ export function streamHandle(stream: Stream | undefined, device: Device, what: s
   }
   if (stream.device.ordinal !== device.ordinal) {
     throw new FaultlineUsageError(
-      `${what}: stream belongs to device ${stream.device.ordinal}, not device ${device.ordinal}`,
+      `${what}: stream belongs to device ${stream.device.id}, not device ${device.id}`,
     );
   }
   return stream.handle;
@@ -193,9 +194,7 @@ export class DeviceBuffer {
 
   /** `"name" (N bytes at 0x..., device D)` for messages. */
   describe(): string {
-    return `"${this.name}" (${this.bytes} bytes at 0x${
-      this.ptr.toString(16)
-    }, device ${this.device.ordinal})`;
+    return `"${this.name}" (${this.bytes} bytes at 0x${this.ptr.toString(16)}, device ${this.device.id})`;
   }
 
   /** Throws FaultlineUsageError when freed or not of `device`. */
@@ -210,7 +209,7 @@ export class DeviceBuffer {
     }
     if (device !== undefined && device.ordinal !== this.device.ordinal) {
       throw new FaultlineUsageError(
-        `${what}: device buffer ${this.describe()} belongs to device ${this.device.ordinal}, not device ${device.ordinal}`,
+        `${what}: device buffer ${this.describe()} belongs to device ${this.device.id}, not device ${device.id}`,
       );
     }
   }
@@ -265,21 +264,37 @@ export class DeviceBuffer {
     );
   }
 
-  /** Copies from another buffer of the same device (D2D). Default bytes: the rest of src from srcOffset. */
-  copyFrom(src: DeviceBuffer, options?: DeviceCopyOptions): void {
-    const what = `copy ${src?.name} to ${this.name}`;
-    this.assertUsable(what);
-    const opts = checkOptions(options, what);
-    if (!(src instanceof DeviceBuffer)) {
-      throw new FaultlineUsageError(`${what}: source must be a DeviceBuffer, got ${describe(src)}`);
-    }
-    src.assertUsable(what, this.device);
+  /** The offsets and size of a copy from `src` into this buffer, checked against both. */
+  #copyExtent(src: DeviceBuffer, opts: Partial<DeviceCopyOptions>, what: string) {
     const srcOffset = opts.srcOffset === undefined ? 0 : checkSize(opts.srcOffset, `${what}: srcOffset`);
     const dstOffset = opts.dstOffset === undefined ? 0 : checkSize(opts.dstOffset, `${what}: dstOffset`);
     checkRange(srcOffset, 0, src.bytes, `${what}: source ${src.describe()}`);
     const bytes = opts.bytes === undefined ? src.bytes - srcOffset : checkSize(opts.bytes, `${what}: bytes`);
     checkRange(srcOffset, bytes, src.bytes, `${what}: source ${src.describe()}`);
     checkRange(dstOffset, bytes, this.bytes, `${what}: destination ${this.describe()}`);
+    return { srcOffset, dstOffset, bytes };
+  }
+
+  #sourceBuffer(src: DeviceBuffer, what: string): void {
+    if (!(src instanceof DeviceBuffer)) {
+      throw new FaultlineUsageError(`${what}: source must be a DeviceBuffer, got ${describe(src)}`);
+    }
+  }
+
+  /** Copies from another buffer of the same device (D2D). Default bytes: the rest of src from srcOffset. */
+  copyFrom(src: DeviceBuffer, options?: DeviceCopyOptions): void {
+    const what = `copy ${src?.name} to ${this.name}`;
+    this.assertUsable(what);
+    const opts = checkOptions(options, what);
+    this.#sourceBuffer(src, what);
+    if (!src.freed && src.device.ordinal !== this.device.ordinal) {
+      throw new FaultlineUsageError(
+        `${what}: source ${src.describe()} is on device ${src.device.id}, the destination on device ` +
+          `${this.device.id}: copy between devices with copyFromPeer`,
+      );
+    }
+    src.assertUsable(what, this.device);
+    const { srcOffset, dstOffset, bytes } = this.#copyExtent(src, opts, what);
     const stream = streamHandle(opts.stream, this.device, what);
     if (bytes === 0) return;
     memcpy(
@@ -292,6 +307,29 @@ export class DeviceBuffer {
       opts.stream === undefined,
       this.name,
     );
+  }
+
+  /**
+   * Copies from a buffer of another device (a peer copy, journaled as p2p): fl_memcpy_peer, or
+   * fl_memcpy_peer_async on `stream`, a stream of this buffer's device. Default bytes: the rest of src
+   * from srcOffset.
+   */
+  copyFromPeer(src: DeviceBuffer, options?: DeviceCopyOptions): void {
+    const what = `peer copy ${src?.name} to ${this.name}`;
+    this.assertUsable(what);
+    const opts = checkOptions(options, what);
+    this.#sourceBuffer(src, what);
+    src.assertUsable(what);
+    const { srcOffset, dstOffset, bytes } = this.#copyExtent(src, opts, what);
+    peerCopy({
+      dstDevice: this.device,
+      dst: this.ptr + dstOffset,
+      srcDevice: src.device,
+      src: src.ptr + srcOffset,
+      bytes,
+      stream: opts.stream,
+      name: this.name,
+    }, what);
   }
 
   /** Sets bytes to `byte` (0..255): fl_memset, or fl_memset_async on a stream. */

@@ -8,10 +8,27 @@ import { boundary, type NativeCall, type PointerArg } from "./boundary.ts";
 import type { NativeSymbols } from "./symbols.ts";
 import type { Access, OpKind } from "../records.ts";
 
+/** The host's device ids of this process's ordinals (empty: each ordinal is its own id). */
+let hostIds: readonly number[] = [];
+
+/**
+ * Sets the host's id of each device ordinal of this process (ffi/runtime.ts, from FAULTLINE_DEVICE_IDS):
+ * a trial placed on host device 3 sees it as ordinal 0, and its calls are journaled as device 3.
+ */
+export function setHostDeviceIds(ids: readonly number[]): void {
+  hostIds = [...ids];
+}
+
+/** The host's id of device `ordinal` of this process: what calls, journals and findings name. */
+export function hostDeviceId(ordinal: number): number {
+  return ordinal < hostIds.length ? hostIds[ordinal] : ordinal;
+}
+
 export function pointer(arg: string, ptr: number, bytes: number, access: Access, elem = 1): PointerArg {
   return { arg, ptr, bytes, access, elem };
 }
 
+/** A call on device `device` (the ordinal the native call takes; the call names its host id). */
 export function makeCall(
   kind: OpKind,
   name: string,
@@ -25,7 +42,7 @@ export function makeCall(
     id: boundary.nextId(),
     kind,
     name,
-    device,
+    device: hostDeviceId(device),
     stream,
     scalars,
     pointers,

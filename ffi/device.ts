@@ -2,7 +2,7 @@
 import { boundary } from "./boundary.ts";
 import { DeviceBuffer, hostRegion, memcpy, PinnedBuffer, streamHandle } from "./buffer.ts";
 import type { HostData } from "./buffer.ts";
-import { makeCall, through, throughAsync } from "./call.ts";
+import { hostDeviceId, makeCall, through, throughAsync } from "./call.ts";
 import { check } from "./errors.ts";
 import { Event } from "./event.ts";
 import { Stream } from "./stream.ts";
@@ -61,6 +61,7 @@ export class Device {
    */
   defaultRedzone = 0;
   #props: DeviceProps | null = null;
+  #busId: string | null = null;
   #u64a = new BigUint64Array(1);
   #u64b = new BigUint64Array(1);
 
@@ -68,6 +69,23 @@ export class Device {
     this.symbols = symbols;
     this.ordinal = ordinal;
     this.defaultStream = new Stream(this, 0);
+  }
+
+  /**
+   * The device's number on the host: its ordinal, unless this process sees a subset of the host's
+   * devices (a trial placed on host device 3 sees it as ordinal 0: FAULTLINE_DEVICE_IDS says 3).
+   * Calls, journals and findings name devices by it; native calls take the ordinal.
+   */
+  get id(): number {
+    return hostDeviceId(this.ordinal);
+  }
+
+  /** fl_device_bus_id, read once: the PCI bus id ("0000:17:00.0"), "sim:N" on sim. */
+  get busId(): string {
+    if (this.#busId !== null) return this.#busId;
+    const buf = new Uint8Array(64);
+    check(this.symbols.fl_device_bus_id(this.ordinal, buf, buf.length), "fl_device_bus_id");
+    return this.#busId = cString(buf);
   }
 
   /** fl_device_props_get, read once. */
@@ -215,7 +233,7 @@ export class Device {
     const access = dv.getInt32(96, true);
     return {
       status,
-      device: dv.getInt32(4, true),
+      device: hostDeviceId(dv.getInt32(4, true)),
       address: Number(dv.getBigUint64(8, true)),
       stream: Number(dv.getBigUint64(16, true)),
       tag: Number(dv.getBigUint64(24, true)),

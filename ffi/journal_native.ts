@@ -118,6 +118,7 @@ export const KINDS: readonly OpKind[] = [
   "event_destroy",
   "vmm", // traced programs: virtual memory management (reserve, create, release); name is the call
   "capture", // traced programs: stream capture begins or ends on `stream`; name is the call
+  "p2p",
 ];
 const KIND_CODE: Record<string, number> = Object.fromEntries(KINDS.map((k, i) => [k, i]));
 const K_LAUNCH = KIND_CODE.launch,

@@ -23,7 +23,7 @@
  */
 import { boundary, type NativeCall, type OpContext, type PointerArg } from "./boundary.ts";
 import { DeviceBuffer, DeviceSlice, streamHandle } from "./buffer.ts";
-import { makeCall, through } from "./call.ts";
+import { hostDeviceId, makeCall, through } from "./call.ts";
 import type { Device } from "./device.ts";
 import { check, FaultlineUsageError } from "./errors.ts";
 import type { Stream } from "./stream.ts";
@@ -280,7 +280,8 @@ function pooledCall(kernel: KernelDescriptor, dev: number): NativeCall {
     }
   }
   const context: OpContext = { step: undefined, layer: undefined, op: undefined };
-  return { id: 0, kind: "launch", name: kernel.name, device: dev, stream: 0, scalars, pointers, context };
+  const device = hostDeviceId(dev);
+  return { id: 0, kind: "launch", name: kernel.name, device, stream: 0, scalars, pointers, context };
 }
 
 /**
@@ -298,7 +299,7 @@ function launchReused(
 ): void {
   const dev = device.ordinal;
   let call = c.call;
-  if (call === null || call.device !== dev) call = c.call = pooledCall(kernel, dev);
+  if (call === null || call.device !== hostDeviceId(dev)) call = c.call = pooledCall(kernel, dev);
   call.geometry = lk?.geometry;
   const values = c.values;
   (c.fill ??= callFill(kernel))(values, c.numeric, call.scalars, call.pointers);

@@ -390,7 +390,8 @@ const NO_RACES: Race[] = [];
 Object.freeze(NO_RACES);
 
 /** Kinds that access device memory (launches first: the common case costs one comparison). */
-const isAccess = (k: string) => k === "launch" || k === "h2d" || k === "d2h" || k === "d2d" || k === "memset";
+const isAccess = (k: string) =>
+  k === "launch" || k === "h2d" || k === "d2h" || k === "d2d" || k === "memset" || k === "p2p";
 
 /**
  * Whether a copy or memset call is synchronous (fl_memcpy / fl_memset, the

@@ -19,6 +19,7 @@
  * is what hits first); a full check covers both redzones of every allocation.
  */
 import type { CallObserver, NativeCall } from "./boundary.ts";
+import { hostDeviceId } from "./call.ts";
 import type { NativeSymbols } from "./symbols.ts";
 import type { Allocation, Registry } from "./registry.ts";
 
@@ -119,12 +120,14 @@ function merge(a: RedzoneCheckResult, b: RedzoneCheckResult): RedzoneCheckResult
   };
 }
 
-const isWrite = (k: string) => k === "launch" || k === "h2d" || k === "d2d" || k === "memset";
+const isWrite = (k: string) => k === "launch" || k === "h2d" || k === "d2d" || k === "memset" || k === "p2p";
 
 export class Redzones {
   readonly pattern: number;
   #sym: RawOps;
   #dev: number;
+  /** The device's host id: what its allocations and calls name (ffi/call.ts). */
+  #id: number;
   #registry: Registry;
   #tracked = new Map<number, Tracked>(); // alloc id
   #dirty: Tracked[] = [];
@@ -152,6 +155,7 @@ export class Redzones {
   ) {
     this.#sym = device.symbols as unknown as RawOps;
     this.#dev = device.ordinal;
+    this.#id = hostDeviceId(device.ordinal);
     this.#registry = registry;
     this.pattern = (opts.pattern ?? REDZONE_PATTERN) & 0xff;
     this.#keepWriters = opts.keepWriters ?? 64;
@@ -164,7 +168,7 @@ export class Redzones {
 
   /** Fills the redzones of a new allocation (async, default stream) and starts tracking it. */
   track(a: Allocation, op: number): number {
-    if (a.redzone <= 0 || a.host || a.device !== this.#dev) return 0;
+    if (a.redzone <= 0 || a.host || a.device !== this.#id) return 0;
     const s = this.#sym;
     let st = s.fl_memset_async(this.#dev, a.base, this.pattern, a.redzone, 0);
     const tail = a.ptr + a.bytes;
@@ -219,7 +223,7 @@ export class Redzones {
    * that call alone. Null when the call wrote no tracked allocation.
    */
   checkAfterWrite(call: NativeCall): RedzoneCheckResult | null {
-    if (!isWrite(call.kind) || this.#dirty.length === 0) return null;
+    if (!isWrite(call.kind) || this.#dirty.length === 0 || call.device !== this.#id) return null;
     const st = this.#sym.fl_stream_synchronize(this.#dev, call.stream);
     if (st !== 0) return { checked: 0, bytes: 0, violations: [], status: st };
     return this.check({ dirtyOnly: true, op: call.id });

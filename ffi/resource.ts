@@ -11,6 +11,8 @@ export interface DeviceRef {
   /** The native functions of the device's library. */
   readonly symbols: NativeSymbols;
   readonly ordinal: number;
+  /** Its number on the host (ffi/device.ts, Device.id): what messages and journals name. */
+  readonly id: number;
   /** The sticky fault the device holds, null when none. */
   faultInfo(): FaultInfo | null;
 }

@@ -1,4 +1,5 @@
 /** The process's runtime: the loaded backend and its devices. */
+import { setHostDeviceIds } from "./call.ts";
 import { Device } from "./device.ts";
 import { FaultlineUsageError } from "./errors.ts";
 import type { BuildInfo } from "./build_info.ts";
@@ -24,6 +25,7 @@ export class Runtime {
     this.deviceCount = lib.deviceCount;
     this.build = lib.build;
     this.symbols = lib.symbols;
+    setHostDeviceIds(hostDeviceIds(this.backend, this.deviceCount));
   }
 
   /** Device `ordinal` (default 0). */
@@ -39,6 +41,35 @@ export class Runtime {
   devices(): Device[] {
     return Array.from({ length: this.deviceCount }, (_, i) => this.device(i));
   }
+}
+
+/** The variable each backend reads to show a process a subset of the host's devices. */
+export const VISIBILITY_VARIABLE: Readonly<Record<string, string>> = {
+  cuda: "CUDA_VISIBLE_DEVICES",
+  hip: "HIP_VISIBLE_DEVICES",
+  sim: "FAULTLINE_SIM_VISIBLE_DEVICES",
+};
+
+/**
+ * The host's ids of this process's devices: FAULTLINE_DEVICE_IDS ("3" or "2,3", one per visible device,
+ * set beside the backend's visibility variable by whoever placed the process), else the ordinals.
+ */
+export function hostDeviceIds(backend: string, count: number): number[] {
+  const v = Deno.env.get("FAULTLINE_DEVICE_IDS")?.trim();
+  if (!v) return [];
+  const ids = v.split(",").map((x) => x.trim());
+  if (!ids.every((x) => /^\d{1,6}$/.test(x)) || new Set(ids.map(Number)).size !== ids.length) {
+    throw new FaultlineUsageError(
+      `FAULTLINE_DEVICE_IDS must list distinct device numbers separated by commas (2,3), got "${v}"`,
+    );
+  }
+  if (ids.length !== count) {
+    throw new FaultlineUsageError(
+      `FAULTLINE_DEVICE_IDS names ${ids.length} device(s) (${v}) but the ${backend} backend sees ${count}: ` +
+        `${VISIBILITY_VARIABLE[backend] ?? "the backend's visibility variable"} must show it as many`,
+    );
+  }
+  return ids.map(Number);
 }
 
 let instance: Runtime | null = null;

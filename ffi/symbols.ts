@@ -70,6 +70,11 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  /** int32_t fl_device_bus_id(int32_t dev, char *buf, int32_t cap): PCI bus id, "sim:N" on sim */
+  fl_device_bus_id: {
+    parameters: ["i32", /* int32_t dev */ "buffer", /* char *buf */ "i32" /* int32_t cap */],
+    result: "i32",
+  },
 
   // ---- memory ----
   /** int32_t fl_malloc(int32_t dev, uint64_t bytes, uint64_t *out) */
@@ -106,6 +111,29 @@ export const symbols = {
       "u64", /* uint64_t bytes */
       "i32", /* int32_t kind */
       "u64", /* uint64_t stream */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_memcpy_peer(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src, uint64_t bytes) */
+  fl_memcpy_peer: {
+    parameters: [
+      "i32", /* int32_t dst_dev */
+      "u64", /* uint64_t dst */
+      "i32", /* int32_t src_dev */
+      "u64", /* uint64_t src */
+      "u64", /* uint64_t bytes */
+    ],
+    result: "i32",
+  },
+  /** int32_t fl_memcpy_peer_async(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src, uint64_t bytes, uint64_t stream) */
+  fl_memcpy_peer_async: {
+    parameters: [
+      "i32", /* int32_t dst_dev */
+      "u64", /* uint64_t dst */
+      "i32", /* int32_t src_dev */
+      "u64", /* uint64_t src */
+      "u64", /* uint64_t bytes */
+      "u64", /* uint64_t stream: of dst_dev */
     ],
     result: "i32",
   },

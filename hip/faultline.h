@@ -107,6 +107,9 @@ FL_EXPORT int32_t fl_device_count(int32_t *out);
 FL_EXPORT int32_t fl_device_props_get(int32_t dev, fl_device_props *out);
 FL_EXPORT int32_t fl_mem_info(int32_t dev, uint64_t *free_bytes, uint64_t *total_bytes);
 FL_EXPORT int32_t fl_device_synchronize(int32_t dev);
+/* The device's PCI bus id ("0000:17:00.0"; on sim "sim:N", N its index among
+ * the FAULTLINE_SIM_DEVICES simulated devices, whichever of them are visible). */
+FL_EXPORT int32_t fl_device_bus_id(int32_t dev, char *buf, int32_t cap);
 
 /* Memory */
 FL_EXPORT int32_t fl_malloc(int32_t dev, uint64_t bytes, uint64_t *out);
@@ -116,6 +119,14 @@ FL_EXPORT int32_t fl_host_free(int32_t dev, uint64_t ptr);
 FL_EXPORT int32_t fl_memcpy(int32_t dev, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind);
 FL_EXPORT int32_t fl_memcpy_async(int32_t dev, uint64_t dst, uint64_t src, uint64_t bytes, int32_t kind,
                                   uint64_t stream);
+/* Peer copies: `bytes` from `src` on device `src_dev` to `dst` on device
+ * `dst_dev` (hipMemcpyPeer / cudaMemcpyPeer). The synchronous form runs after
+ * the work already enqueued on both devices; the async form is ordered on
+ * `stream` (of `dst_dev`) only, not after the source device's work, as
+ * cudaMemcpyPeerAsync. */
+FL_EXPORT int32_t fl_memcpy_peer(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src, uint64_t bytes);
+FL_EXPORT int32_t fl_memcpy_peer_async(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src,
+                                       uint64_t bytes, uint64_t stream);
 FL_EXPORT int32_t fl_memset(int32_t dev, uint64_t dst, int32_t value, uint64_t bytes);
 FL_EXPORT int32_t fl_memset_async(int32_t dev, uint64_t dst, int32_t value, uint64_t bytes, uint64_t stream);
 

@@ -381,6 +381,12 @@ int32_t fl_device_props_get(int32_t dev, fl_device_props *out) {
   return FL_SUCCESS;
 }
 
+int32_t fl_device_bus_id(int32_t dev, char *buf, int32_t cap) {
+  if (buf == nullptr || cap <= 0) return FL_ERROR_INVALID_VALUE;
+  buf[0] = '\0';
+  return status(dev, hipDeviceGetPCIBusId(buf, cap, dev));
+}
+
 int32_t fl_mem_info(int32_t dev, uint64_t *free_bytes, uint64_t *total_bytes) {
   if (free_bytes == nullptr || total_bytes == nullptr) return FL_ERROR_INVALID_VALUE;
   FL_SET_DEVICE(dev);
@@ -462,6 +468,23 @@ int32_t fl_memcpy_async(int32_t dev, uint64_t dst, uint64_t src, uint64_t bytes,
   hipError_t e = hipMemcpyAsync(ptr<void>(dst), ptr<const void>(src), static_cast<size_t>(bytes), k,
                                 hstream(stream));
   return status(dev, e, stream, kStream);
+}
+
+/* A peer copy runs from the destination device: a fault it raises is that device's. */
+int32_t fl_memcpy_peer(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src, uint64_t bytes) {
+  if (!flgpu::valid_device(src_dev)) return FL_ERROR_INVALID_DEVICE;
+  FL_SET_DEVICE(dst_dev);
+  return status(dst_dev,
+                hipMemcpyPeer(ptr<void>(dst), dst_dev, ptr<const void>(src), src_dev, static_cast<size_t>(bytes)));
+}
+
+int32_t fl_memcpy_peer_async(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src, uint64_t bytes,
+                             uint64_t stream) {
+  if (!flgpu::valid_device(src_dev)) return FL_ERROR_INVALID_DEVICE;
+  FL_SET_DEVICE(dst_dev);
+  hipError_t e = hipMemcpyPeerAsync(ptr<void>(dst), dst_dev, ptr<const void>(src), src_dev,
+                                    static_cast<size_t>(bytes), hstream(stream));
+  return status(dst_dev, e, stream, kStream);
 }
 
 int32_t fl_memset(int32_t dev, uint64_t dst, int32_t value, uint64_t bytes) {

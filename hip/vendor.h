@@ -59,6 +59,7 @@
 #define hipDeviceAttributeComputeCapabilityMinor cudaDevAttrComputeCapabilityMinor
 #define hipDeviceAttributeMaxSharedMemoryPerBlock cudaDevAttrMaxSharedMemoryPerBlock
 #define hipMemGetInfo cudaMemGetInfo
+#define hipDeviceGetPCIBusId cudaDeviceGetPCIBusId
 
 /* Memory */
 #define hipMalloc cudaMalloc
@@ -71,6 +72,8 @@
 #define hipHostGetDevicePointer cudaHostGetDevicePointer
 #define hipMemcpy cudaMemcpy
 #define hipMemcpyAsync cudaMemcpyAsync
+#define hipMemcpyPeer cudaMemcpyPeer
+#define hipMemcpyPeerAsync cudaMemcpyPeerAsync
 #define hipMemset cudaMemset
 #define hipMemsetAsync cudaMemsetAsync
 #define hipMemcpyKind cudaMemcpyKind

@@ -2,7 +2,7 @@
 # The GPU check: run from the repository root on an NVIDIA machine that has
 # CUDA and nvcc but no Deno and no network.
 #
-#   scripts/gpu_check.sh [build] [info] [test] [bench] [trace] [perf]     (default: the first four)
+#   scripts/gpu_check.sh [build] [info] [test] [bench] [trace] [perf] [multi]     (default: the first four)
 #
 # Deno comes from the git-ignored .carry/deno.xz (xz-compressed binary),
 # unpacked to /tmp/deno; node_modules/ (the npm packages, hono) may be carried
@@ -19,12 +19,15 @@
 #   perf   scripts/bench/gpu_perf.sh (its own build for sm_90, the GPU tests of the quantized, GEMM
 #          and f16-KV kernels, the engine benchmarks, llama.cpp's llama-bench when $LLAMA_BENCH names
 #          it, a short table last); its logs go to $OUT/perf/
+#   multi  on two GPUs or more: scripts/ci/multi_gpu_check.ts (the matrix's speed-up on every GPU
+#          against one, goal >= 0.9·N; a fault planted on one GPU's trials leaves the others' PASS);
+#          its summary goes to $OUT/multi.json
 # Each stage runs even when an earlier one failed; logs go to $OUT (default
 # build/gpu_check/), a summary is printed last, and the exit status is 0 only
 # when every stage that ran passed.
 #
 # Environment: OUT, CUDA_ARCH (e.g. 90; default: build.ts's), TEST_TIMEOUT and
-# BENCH_TIMEOUT (seconds; 420 and 300), BUILD_TIMEOUT (300), TEST_FILES (see
+# BENCH_TIMEOUT (seconds; 420 and 300), BUILD_TIMEOUT (300), MULTI_TIMEOUT (420), TEST_FILES (see
 # do_test), BENCH_ARGS (passed to `deno task bench`, e.g. '--only own_kernels').
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -42,12 +45,12 @@ export DENO_DIR=${DENO_DIR:-/tmp/deno-dir}
 # closed local port rather than waiting on name resolution.
 export NPM_CONFIG_REGISTRY=${NPM_CONFIG_REGISTRY:-http://127.0.0.1:9/}
 
-usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench] [trace] [perf]"; }
+usage() { echo "usage: scripts/gpu_check.sh [build] [info] [test] [bench] [trace] [perf] [multi]"; }
 
 stages=()
 for a in "$@"; do
   case "$a" in
-    build | info | test | bench | trace | perf) stages+=("$a") ;;
+    build | info | test | bench | trace | perf | multi) stages+=("$a") ;;
     all) stages+=(build info test bench) ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown stage: $a"; usage; exit 2 ;;
@@ -206,12 +209,19 @@ do_trace() {
   return $rc
 }
 
+do_multi() {
+  need_deno || return 1
+  timeout -k 10 "${MULTI_TIMEOUT:-420}" "$DENO" run -A --cached-only scripts/ci/multi_gpu_check.ts --out "$OUT" 2>&1 |
+    tee "$OUT/multi.log"
+}
+
 wants build && stage build do_build
 wants info && stage info do_info
 wants test && stage test do_test
 wants bench && stage bench do_bench
 wants trace && stage trace do_trace
 wants perf && stage perf env OUT="$OUT/perf" scripts/bench/gpu_perf.sh
+wants multi && stage multi do_multi
 
 # ---- Summary ----
 {
@@ -225,6 +235,9 @@ wants perf && stage perf env OUT="$OUT/perf" scripts/bench/gpu_perf.sh
     if [ "$s" = test ] && [ -f "$OUT/test.log" ]; then
       counts=$(grep -E '^TOTAL \|' "$OUT/test.log" | tail -n 1)
       [ -n "$counts" ] && line="$line; $counts"
+    fi
+    if [ "$s" = multi ] && [ -f "$OUT/multi.log" ]; then
+      line="$line; $(grep -E '^(PASS|FAIL) ' "$OUT/multi.log" | cut -c1-160 | paste -sd ';' -)"
     fi
     if [ "$s" = bench ] && [ -d "$OUT/bench" ]; then
       line="$line; $(find "$OUT/bench" -type f | wc -l) files in bench/"

@@ -125,6 +125,7 @@ typedef struct sim_alloc {
 
 typedef struct sim_dev {
   int32_t index;
+  int32_t physical; /* its index among the FAULTLINE_SIM_DEVICES simulated devices */
   pthread_mutex_t mu;
   pthread_cond_t cv; /* events completed, device poisoned, stream users gone */
   uintptr_t base;
@@ -283,6 +284,36 @@ static sim_worker_slot *claim_slot(void) {
 
 static sim_stream *stream_new(sim_dev *d, uint64_t id);
 
+/* The simulated devices this process sees, in ordinal order, as CUDA reads
+ * CUDA_VISIBLE_DEVICES: FAULTLINE_SIM_VISIBLE_DEVICES ("2,0") lists indexes
+ * below the device count; the list ends at the first entry that is not one or
+ * repeats one; set and empty, no device is visible. Unset: all, in order. */
+static int32_t visible_devices(uint64_t ndev, int32_t *out) {
+  const char *s = getenv("FAULTLINE_SIM_VISIBLE_DEVICES");
+  int32_t n = 0;
+  if (!s) {
+    for (uint64_t i = 0; i < ndev; i++) out[n++] = (int32_t)i;
+    return n;
+  }
+  while (n < (int32_t)ndev) {
+    while (*s == ' ') s++;
+    if (*s < '0' || *s > '9') break;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || v >= ndev) break;
+    int seen = 0;
+    for (int32_t k = 0; k < n; k++) seen |= out[k] == (int32_t)v;
+    if (seen) break;
+    out[n++] = (int32_t)v;
+    for (s = end; *s == ' '; s++) {
+    }
+    if (*s != ',') break;
+    s++;
+  }
+  return n;
+}
+
 static void sim_init_once(void) {
   long pg = sysconf(_SC_PAGESIZE);
   g_page = pg > 0 ? (uint64_t)pg : 4096;
@@ -292,9 +323,12 @@ static void sim_init_once(void) {
   uint64_t range = 256 * GIB;
   if (g_cap > range / 4) range = round_up(g_cap * 4, GIB);
   install_handlers();
-  for (uint64_t i = 0; i < ndev; i++) {
+  int32_t phys[SIM_MAX_DEVICES];
+  int32_t nvis = visible_devices(ndev, phys);
+  for (int32_t i = 0; i < nvis; i++) {
     sim_dev *d = &g_devs[i];
-    d->index = (int32_t)i;
+    d->index = i;
+    d->physical = phys[i];
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     /* Where address space is limited (ulimit -v, valgrind), settle for less. */
@@ -326,7 +360,7 @@ static void sim_init_once(void) {
     }
     d->streams[0] = s;
     d->nstreams = 1;
-    g_ndev = (int32_t)(i + 1);
+    g_ndev = i + 1;
   }
 }
 
@@ -824,6 +858,15 @@ FL_EXPORT int32_t fl_device_props_get(int32_t dev, fl_device_props *out) {
   return 0;
 }
 
+FL_EXPORT int32_t fl_device_bus_id(int32_t dev, char *buf, int32_t cap) {
+  sim_dev *d;
+  int32_t st = enter(dev, &d, 0);
+  if (st) return st;
+  if (!buf || cap <= 0) return sim_fail(FL_ERROR_INVALID_VALUE);
+  snprintf(buf, (size_t)cap, "sim:%d", d->physical);
+  return 0;
+}
+
 FL_EXPORT int32_t fl_mem_info(int32_t dev, uint64_t *free_bytes, uint64_t *total_bytes) {
   sim_dev *d;
   int32_t st = enter(dev, &d, 0);
@@ -1106,6 +1149,57 @@ FL_EXPORT int32_t fl_memset_async(int32_t dev, uint64_t dst, int32_t value, uint
   sim_op *op = memset_op(d, dst, value, bytes, &st);
   if (!op) return st;
   return enqueue(d, stream, op);
+}
+
+/* ---- peer copies -------------------------------------------------------- */
+
+/* Enters both devices of a peer copy and checks both ends: each inside one
+ * live allocation of its own device (1 otherwise, as hipMemcpyPeer refuses
+ * a pointer it does not know). The destination ends up the current device. */
+static int32_t peer_enter(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src, uint64_t bytes,
+                          sim_dev **dd, sim_dev **sd) {
+  int32_t st = enter(src_dev, sd, 1);
+  if (!st) st = enter(dst_dev, dd, 1);
+  if (st) return st;
+  if (!range_valid(*dd, dst, bytes) || !range_valid(*sd, src, bytes)) return sim_fail(FL_ERROR_INVALID_VALUE);
+  return 0;
+}
+
+static sim_op *peer_op(uint64_t dst, uint64_t src, uint64_t bytes) {
+  sim_op *op = op_new(OP_COPY, "memcpy_peer", 0);
+  if (!op) return NULL;
+  op->dst = dst;
+  op->src = src;
+  op->bytes = bytes;
+  return op;
+}
+
+FL_EXPORT int32_t fl_memcpy_peer(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src, uint64_t bytes) {
+  sim_dev *dd, *sd;
+  int32_t st = peer_enter(dst_dev, dst, src_dev, src, bytes, &dd, &sd);
+  if (st || bytes == 0) return st;
+  /* the source's work first (a fault there surfaces here), then the copy after the destination's */
+  st = device_drain(sd, 0);
+  if (st == FL_ERROR_ILLEGAL_ADDRESS) return sim_fail(st);
+  sim_op *op = peer_op(dst, src, bytes);
+  if (!op) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
+  return sync_op(dd, op);
+}
+
+FL_EXPORT int32_t fl_memcpy_peer_async(int32_t dst_dev, uint64_t dst, int32_t src_dev, uint64_t src,
+                                       uint64_t bytes, uint64_t stream) {
+  sim_dev *dd, *sd;
+  int32_t st = peer_enter(dst_dev, dst, src_dev, src, bytes, &dd, &sd);
+  if (st) return st;
+  if (bytes == 0) {
+    pthread_mutex_lock(&dd->mu);
+    int ok = find_stream(dd, stream) != NULL;
+    pthread_mutex_unlock(&dd->mu);
+    return ok ? 0 : sim_fail(FL_ERROR_INVALID_HANDLE);
+  }
+  sim_op *op = peer_op(dst, src, bytes);
+  if (!op) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
+  return enqueue(dd, stream, op);
 }
 
 /* ---- launches ---------------------------------------------------------- */

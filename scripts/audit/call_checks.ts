@@ -33,7 +33,6 @@ import type { FindingLog } from "./finding_log.ts";
 import { AuditWorker, AuditWorkerError } from "./offthread.ts";
 
 export interface CallChecksOptions {
-  device: number;
   registry: Registry;
   rails: RailSet;
   journal: JournalWriter | null;
@@ -84,7 +83,6 @@ export class CallChecks {
         capacity: journal.capacity,
         sidePath: journal.sidePath,
         findingsPath: this.#o.workerFindings,
-        device: this.#o.device,
         limits: this.#o.limits,
         contextLength: this.#o.contextLength,
         races: this.#o.races,
@@ -175,7 +173,7 @@ export class CallChecks {
     const st = checkState({ races: o.races, limits: o.limits, contextLength: o.contextLength });
     const regObs = st.registry.observer();
     for (const r of decodeJournal(journal.path).records) {
-      if (r.device !== o.device || r.kind === "unknown") continue;
+      if (r.kind === "unknown") continue;
       const call = callOfRecord(r);
       if (r.seq > checked) runRails(o.rails.rails, call, st.ctx, (fs) => o.log.add(fs, r.id));
       if (r.status === null || r.status === STATUS_BLOCKED) continue;

@@ -49,7 +49,6 @@ export class AuditWorker {
     capacity: number;
     sidePath: string;
     findingsPath: string;
-    device: number;
     limits: LaunchLimits;
     contextLength?: number;
     races: boolean;

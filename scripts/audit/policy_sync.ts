@@ -1,9 +1,10 @@
 /**
  * The syncs a sync policy asks for (scripts/sync/), made through the
  * boundary so that they are journaled (scalar policy = 1) and seen by the
- * race check. While one runs, the policy is not asked about it.
+ * race check, on the device of the call that asked. While one runs, the
+ * policy is not asked about it.
  */
-import { check, type Device, makeCall, type NativeCall, through } from "../../mod.ts";
+import { check, type Device, makeCall, type NativeCall, runtime, through } from "../../mod.ts";
 import type { SyncAction } from "../sync/index.ts";
 
 export class PolicySync {
@@ -28,7 +29,7 @@ export class PolicySync {
     try {
       const what = action === "stream" ? "fl_stream_synchronize" : "fl_device_synchronize";
       check(
-        this.#sync(action, call.stream),
+        this.#sync(action, call.stream, this.#deviceOf(call)),
         `${what} (sync policy ${this.#policyName()}, ${phase} op ${call.id} ${call.name})`,
       );
     } finally {
@@ -36,9 +37,15 @@ export class PolicySync {
     }
   }
 
-  #sync(action: "stream" | "device", stream: number): number {
-    const sym = this.#device.symbols;
-    const dev = this.#device.ordinal;
+  /** The device a call ran on (calls name devices by host id). */
+  #deviceOf(call: NativeCall): Device {
+    if (call.device === this.#device.id) return this.#device;
+    return runtime().devices().find((d) => d.id === call.device) ?? this.#device;
+  }
+
+  #sync(action: "stream" | "device", stream: number, device: Device): number {
+    const sym = device.symbols;
+    const dev = device.ordinal;
     if (action === "stream") {
       return through(
         sym,

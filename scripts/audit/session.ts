@@ -221,7 +221,11 @@ function deviceLimits(device: Device): LaunchLimits {
   }
 }
 
-/** Opens an audit session on `device` (one at a time per process). */
+/**
+ * Opens an audit session (one at a time per process). It journals and checks the calls on every device
+ * of the process (a peer copy, or a pointer of one device given to another, involves two); `device` is the
+ * one whose launch limits the rails check against and whose allocations get redzones.
+ */
 export function openAudit(opts: AuditOptions): AuditSession {
   checkAuditOptions(opts as unknown as Record<string, unknown>);
   return new Session(opts);
@@ -262,7 +266,6 @@ class Session implements AuditSession {
     const on = this.mode !== "off";
     this.journal = on ? this.#openJournal() : null;
     this.#checks = new CallChecks({
-      device: this.#device.ordinal,
       registry: this.registry,
       rails: this.#rails,
       journal: this.journal,
@@ -323,7 +326,6 @@ class Session implements AuditSession {
   };
 
   #before(call: NativeCall): void {
-    if (call.device !== this.#device.ordinal) return; // another device's session sees it
     this.#lastOp = call.id;
     if (call.kind === "free" && this.redzones !== null) this.#rzObserver!.before!(call);
     const journal = this.journal!;
@@ -344,7 +346,6 @@ class Session implements AuditSession {
   }
 
   #after(call: NativeCall, status: number, result?: number): void {
-    if (call.device !== this.#device.ordinal) return;
     this.journal!.after(call, status, result);
     this.#regObserver.after!(call, status, result);
     this.#checks.after(call, status, result);

@@ -33,7 +33,6 @@ export interface AuditWorkerInit {
   sidePath: string;
   findingsPath: string;
   control: SharedArrayBuffer;
-  device: number;
   limits: LaunchLimits;
   contextLength?: number;
   races: boolean;
@@ -59,7 +58,6 @@ function run(init: AuditWorkerInit): void {
     const st = checkState({ races: init.races, limits: init.limits, contextLength: init.contextLength });
     const regObserver = st.registry.observer();
     const rails = warnRails();
-    const dev = init.device;
     let lines = "";
     let at = 0;
     const record = (fs: readonly Finding[]) => {
@@ -67,7 +65,6 @@ function run(init: AuditWorkerInit): void {
     };
     const handlers = {
       intent(call: NativeCall): void {
-        if (call.device !== dev) return;
         if (++intents === failAt) {
           throw new Error(`failing at intent ${failAt} (FAULTLINE_AUDIT_WORKER_FAIL_AT)`);
         }
@@ -75,7 +72,7 @@ function run(init: AuditWorkerInit): void {
         runRails(rails, call, st.ctx, record);
       },
       done(call: NativeCall, status: number, result: number | undefined, blocked: boolean): void {
-        if (call.device !== dev || blocked) return;
+        if (blocked) return;
         regObserver.after!(call, status, result);
         if (st.races !== null) st.races.commit(call, status);
       },

@@ -276,6 +276,11 @@ export type ReplayFn = (
 export interface AttributeOptions {
   /** Most replays for the bisection over sync points (default 6). */
   maxReplays?: number;
+  /**
+   * How many of the bisection's replays can run side by side (one per device), asked once when a
+   * bisection starts; default 1.
+   */
+  sideBySide?: () => Promise<number>;
   /** Wall-clock start of the fault (default: now). */
   startedAt?: number;
 }
@@ -333,7 +338,8 @@ export async function attribute(
     res.evidence.push(
       "replayed with a sync after every launch: the fault did not come back, so it is timing-dependent",
     );
-    await bisect(original, surfacedRec, replay, res, opts.maxReplays ?? 6);
+    const width = opts.sideBySide ? await opts.sideBySide() : 1;
+    await bisect(original, surfacedRec, replay, res, { maxReplays: opts.maxReplays ?? 6, width });
   }
   settleWitness(original, res);
   if (!res.rootCause) nameByFinding(original, res, surfacedRec.id, "", " before the fault");
@@ -571,32 +577,55 @@ function settleWitness(original: TrialEvidence, res: Attribution): void {
 }
 
 /**
- * Bisection over sync points: syncs after the launches [lo, mid) only; when the
- * fault disappears, the sync that matters is in that half. Assumes one
- * critical sync point; bounded by maxReplays (the blocking replay included).
+ * The cut points of one bisection round over [lo, hi): `k` of them (at most hi - lo - 1), spread evenly,
+ * each strictly inside (one cut is the classic midpoint).
+ */
+export function bisectCuts(lo: number, hi: number, k: number): number[] {
+  const n = Math.max(1, Math.min(k, hi - lo - 1));
+  const cuts: number[] = [];
+  for (let j = 1; j <= n; j++) {
+    cuts.push(lo + Math.floor((j * (hi - lo)) / (n + 1))); // n < hi - lo: distinct, inside (lo, hi)
+  }
+  return cuts;
+}
+
+/**
+ * Bisection over sync points: a replay with syncs after the launches [lo, c) only makes the fault disappear
+ * when the sync that matters is in [lo, c). Each round replays `width` cut points side by side (one per
+ * device): the first cut where the fault disappeared bounds it from above, the cut before it from below.
+ * Assumes one critical sync point; bounded by maxReplays (the blocking replay included).
  */
 async function bisect(
   original: TrialEvidence,
   surfaced: OpRecord,
   replay: ReplayFn,
   res: Attribution,
-  maxReplays: number,
+  o: { maxReplays: number; width: number },
 ): Promise<void> {
   const launches = launchOrdinals(original.records, surfaced.id);
   if (launches.length === 0) return;
   let lo = 0;
   let hi = launches.length;
-  while (hi - lo > 1 && res.replays < maxReplays) {
-    const mid = (lo + hi) >> 1;
-    const syncAfter = launches.slice(lo, mid).map((l) => l.ordinal);
-    const e = await replay({ mode: "audit", syncAfter, purpose: "bisect" });
-    res.replays++;
-    const gone = !faulted(e);
-    res.evidence.push(
-      `bisect: syncs after launches ${lo}..${mid - 1}: the fault ${gone ? "disappeared" : "came back"}`,
+  while (hi - lo > 1 && res.replays < o.maxReplays) {
+    const cuts = bisectCuts(lo, hi, Math.min(o.width, o.maxReplays - res.replays));
+    const from = lo;
+    const gone = await Promise.all(cuts.map(async (c) => {
+      const e = await replay({
+        mode: "audit",
+        syncAfter: launches.slice(from, c).map((l) => l.ordinal),
+        purpose: "bisect",
+      });
+      return !faulted(e);
+    }));
+    res.replays += cuts.length;
+    cuts.forEach((c, j) =>
+      res.evidence.push(
+        `bisect: syncs after launches ${from}..${c - 1}: the fault ${gone[j] ? "disappeared" : "came back"}`,
+      )
     );
-    if (gone) hi = mid;
-    else lo = mid;
+    const j = gone.indexOf(true);
+    if (j < 0) lo = cuts[cuts.length - 1];
+    else [lo, hi] = [j > 0 ? cuts[j - 1] : lo, cuts[j]];
   }
   if (hi - lo === 1) {
     const r = launches[lo].record;

@@ -188,7 +188,7 @@ export function journalText(records: OpRecord[]): string {
 }
 
 /** Copy kinds. */
-export const COPY_KINDS = new Set(["h2d", "d2h", "d2d", "h2h", "memset"]);
+export const COPY_KINDS = new Set(["h2d", "d2h", "d2d", "p2p", "h2h", "memset"]);
 
 /** A short human name of an op: `#12 launch rope (step 3 layer 0 RoPE Q)`. */
 export function opLabel(r: OpRecord): string {

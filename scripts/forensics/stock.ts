@@ -31,7 +31,7 @@ export type StockClass =
 
 const text = (f: Finding) => `${f.rail} ${f.invariant} ${f.kind ?? ""}`.toLowerCase();
 
-const COPY_KINDS = new Set(["h2d", "d2h", "d2d", "h2h", "memset"]);
+const COPY_KINDS = new Set(["h2d", "d2h", "d2d", "p2p", "h2h", "memset"]);
 
 /** Out of bounds from the start of a buffer is a wrong size; from an offset into it, a wrong offset. */
 function boundsClass(f: Finding): StockClass {
@@ -54,6 +54,7 @@ export function classifyFinding(f: Finding): StockClass | null {
       return f.wrap ? "offset-overflow" : "misaligned-pointer";
     case "null_pointer":
     case "alignment":
+    case "device": // another device's memory: not a pointer this device can use
       return "misaligned-pointer";
     case "races": {
       // two copies racing each other are the seeds' "overlapping async copies"; anything else is a missing sync
@@ -176,7 +177,7 @@ export function stagingReuse(records: OpRecord[]): { first: OpRecord; second: Op
 
 /** Async copies on different streams touching the same device bytes with no sync between them. */
 export function overlappingCopies(records: OpRecord[]): { first: OpRecord; second: OpRecord } | null {
-  const copies = new Set(["h2d", "d2h", "d2d", "memset"]);
+  const copies = new Set(["h2d", "d2h", "d2d", "p2p", "memset"]);
   const inflight: OpRecord[] = [];
   for (const r of records) {
     if (r.kind === "sync") {
@@ -318,7 +319,8 @@ export const overlappingAsyncCopies: Hypothesis = {
     if (ev.attribution?.reproducedUnderBlocking) {
       return ruledOut("the fault comes back with every launch serialized, and no async copies overlap");
     }
-    const n = ev.records.filter((r) => ["h2d", "d2h", "d2d"].includes(r.kind) && r.stream !== 0).length;
+    const n =
+      ev.records.filter((r) => ["h2d", "d2h", "d2d", "p2p"].includes(r.kind) && r.stream !== 0).length;
     return ruledOut(`no two async copies in flight touch the same bytes (${n} async copies checked)`);
   },
 };

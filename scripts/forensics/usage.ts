@@ -32,6 +32,7 @@ function callOf(what: string, object: UsageObject): { kind: string; name: string
     [/^upload to (.+)$/, "h2d"],
     [/^download from (.+)$/, "d2h"],
     [/^copy .+ to (.+)$/, "d2d"],
+    [/^peer copy .+ to (.+)$/, "p2p"],
     [/^fill (.+)$/, "memset"],
     [/^launch (\S+)$/, "launch"],
   ];

@@ -16,7 +16,8 @@ import {
 } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
-const isCopy = (k: string) => k === "h2d" || k === "d2h" || k === "d2d" || k === "h2h" || k === "memset";
+const isCopy = (k: string) =>
+  k === "h2d" || k === "d2h" || k === "d2d" || k === "p2p" || k === "h2h" || k === "memset";
 
 export function copiesRail(mode: RailMode = "warn"): Rail {
   return {

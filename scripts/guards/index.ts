@@ -9,6 +9,7 @@
  */
 import { alignmentRail } from "./alignment.ts";
 import { copiesRail } from "./copies.ts";
+import { deviceRail } from "./device.ts";
 import { extentRail } from "./extent.ts";
 import { invariantsRail } from "./invariants.ts";
 import { launchLimitsRail } from "./launch_limits.ts";
@@ -25,6 +26,7 @@ export { useAfterFreeRail } from "./use_after_free.ts";
 export { extentRail } from "./extent.ts";
 export { alignmentRail } from "./alignment.ts";
 export { copiesRail } from "./copies.ts";
+export { deviceRail, expectedDevice } from "./device.ts";
 export {
   atMost,
   declareInvariants,
@@ -107,6 +109,7 @@ export function defaultRails(mode: RailMode = "warn"): RailSet {
     extentRail(mode),
     alignmentRail(mode),
     copiesRail(mode),
+    deviceRail(mode),
     invariantsRail(mode),
     launchLimitsRail(mode),
     racesRail(mode),

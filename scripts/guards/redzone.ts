@@ -65,7 +65,10 @@ export interface RedzonePolicy {
 /** Whether the host waited for device work at this call. */
 export function isSyncPoint(call: NativeCall): boolean {
   if (call.kind === "sync") return true;
-  if (call.kind === "d2h" || call.kind === "h2d" || call.kind === "d2d" || call.kind === "memset") {
+  if (
+    call.kind === "d2h" || call.kind === "h2d" || call.kind === "d2d" || call.kind === "p2p" ||
+    call.kind === "memset"
+  ) {
     return isSynchronous(call.kind, call.stream, call.scalars);
   }
   return false;

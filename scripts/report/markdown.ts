@@ -7,7 +7,7 @@
 import { describeBuild } from "../../mod.ts";
 import { envLine } from "../forensics/debugenv.ts";
 import { tally } from "../forensics/hypotheses.ts";
-import { matrixTable } from "./matrix_table.ts";
+import { deviceTable, matrixTable } from "./matrix_table.ts";
 import type { RunReport } from "../../records.ts";
 import {
   errorObserved,
@@ -188,11 +188,20 @@ function timelineSection(run: RunReport): string[] {
   return L;
 }
 
-/** The matrix table, when a matrix ran. */
+/** The matrix table, when a matrix ran, and the matrix by device when its trials were placed. */
 function matrixSection(run: RunReport): string[] {
   const L: string[] = [];
   if (run.matrix && run.matrix.length) {
     L.push("## Test results", "", matrixTable(run.matrix), "");
+    const byDevice = deviceTable(run.matrix);
+    if (byDevice) {
+      L.push(
+        "Each trial ran in its own process on the device it was placed on, one trial per device at a time.",
+        "",
+        byDevice,
+        "",
+      );
+    }
   }
 
   return L;
@@ -205,19 +214,19 @@ function trialTable(run: RunReport): string[] {
     L.push(
       "## Trials",
       "",
-      "| # | Purpose | Mode | Status | Wall | Detail |",
-      "|---|---------|------|--------|------|--------|",
+      "| # | Purpose | Mode | Device | Status | Wall | Detail |",
+      "|---|---------|------|--------|--------|------|--------|",
     );
     const shown = run.trials.filter((t) => t.purpose !== "matrix").slice(0, 20);
     shown.forEach((t, i) =>
       L.push(
-        `| ${i + 1} | ${t.purpose} | ${t.mode} | ${t.status} | ${(t.wallMs / 1000).toFixed(2)} s | ${
-          cell(t.detail)
-        } |`,
+        `| ${i + 1} | ${t.purpose} | ${t.mode} | ${t.devices ? t.devices.join("+") : "-"} | ${t.status} | ${
+          (t.wallMs / 1000).toFixed(2)
+        } s | ${cell(t.detail)} |`,
       )
     );
     const m = run.trials.length - shown.length;
-    if (m > 0) L.push(`| | matrix | | | | ${m} matrix trial(s), see Test results |`);
+    if (m > 0) L.push(`| | matrix | | | | | ${m} matrix trial(s), see Test results |`);
     L.push("");
   }
 
@@ -240,7 +249,7 @@ function configuration(run: RunReport): string[] {
   L.push("## Configuration", "", "| Key | Value |", "|-----|-------|");
   L.push(`| Experiment | ${cell(run.experiment)} |`);
   L.push(`| Backend | ${cell(run.backend)} |`);
-  L.push(`| Device | ${cell(run.device)} |`);
+  L.push(`| Device | ${cell(run.device)}${run.deviceId != null ? ` (device ${run.deviceId})` : ""} |`);
   L.push(`| Build targets | ${cell(describeBuild(run.build ?? null))} |`);
   L.push(`| Mode | ${run.mode} |`);
   L.push(

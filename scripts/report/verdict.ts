@@ -3,7 +3,6 @@
 import type {
   Finding,
   MatrixResult,
-  Mode,
   RootCause,
   RunReport,
   SanitizerError,
@@ -22,6 +21,7 @@ export function buildVerdict(run: RunReport): Verdict {
     run_id: run.runId,
     backend: run.backend,
     device: run.device,
+    device_id: run.deviceId ?? null,
     build: run.build ? { targets: run.build.targets, chosen_by: run.build.chosen_by } : null,
     config: run.config,
     status: run.status,
@@ -67,20 +67,15 @@ export function buildVerdict(run: RunReport): Verdict {
   };
 }
 
-/** verdict.json's matrix entries: {mode, iterations, errors, status} (plus the row name). */
-export function matrixVerdict(rows: MatrixResult[]): {
-  name: string;
-  mode: Mode;
-  iterations: number;
-  errors: number;
-  status: string;
-}[] {
+/** verdict.json's matrix entries: {mode, iterations, errors, status} (plus the row name and its devices). */
+export function matrixVerdict(rows: MatrixResult[]): Verdict["matrix"] {
   return rows.map((r) => ({
     name: r.name,
     mode: r.mode,
     iterations: r.iterations,
     errors: r.errors,
     status: r.status,
+    ...(r.devices ? { devices: r.devices } : {}),
   }));
 }
 

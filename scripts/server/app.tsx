@@ -76,6 +76,17 @@ function notFound(c: Context, what: string) {
   return c.html(<MessagePage title="Not found" message={what} />, 404);
 }
 
+function badRequest(c: Context, what: string) {
+  if (wantsJson(c)) return c.json({ error: what }, 400);
+  return c.html(<MessagePage title="Bad request" message={what} />, 400);
+}
+
+/** ?device= of a live view: "2" or "0+1"; undefined when absent, null when malformed. */
+function deviceParam(v: string | undefined): string | undefined | null {
+  if (v === undefined || v === "") return undefined;
+  return /^\d{1,4}(\+\d{1,4}){0,15}$/.test(v) ? v : null;
+}
+
 function refused(c: Context, err: UnreadableFile) {
   if (wantsJson(c)) return c.json({ error: err.message }, err.status);
   return c.html(<MessagePage title="Refused" message={err.message} />, err.status);
@@ -199,8 +210,12 @@ export function createApp(opts: AppOptions): Hono {
     const run = await index.detail(exp, id);
     const dir = await index.runDir(exp, id);
     if (!run || !dir) return notFound(c, `unknown run ${exp}/${id}`);
-    const recent = await index.recent(dir, RESEND_LIMIT);
-    return c.html(<LivePage run={run} recent={recent?.records ?? []} resumeAt={recent?.end ?? 0} />);
+    const device = deviceParam(c.req.query("device"));
+    if (device === null) return badRequest(c, "device must be a device number, or numbers joined by +");
+    const recent = device === undefined ? await index.recent(dir, RESEND_LIMIT) : null;
+    return c.html(
+      <LivePage run={run} recent={recent?.records ?? []} resumeAt={recent?.end ?? 0} device={device} />,
+    );
   });
 
   app.get("/runs/:exp/:id/live/events", async (c) => {
@@ -209,8 +224,11 @@ export function createApp(opts: AppOptions): Hono {
     if (!dir) return notFound(c, `unknown run ${exp}/${id}`);
     const resume = c.req.header("last-event-id") ?? c.req.query("from") ?? "0";
     const from = /^\d{1,15}$/.test(resume) ? Number(resume) : 0;
+    const device = deviceParam(c.req.query("device"));
+    if (device === null) return badRequest(c, "device must be a device number, or numbers joined by +");
     return liveEvents(c, {
       dir,
+      device,
       files: index.files,
       from,
       pollMs,

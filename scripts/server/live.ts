@@ -14,7 +14,7 @@ import type { ReportsFiles } from "./files.ts";
 /** The most ops one poll sends; the live page keeps as many rows. */
 export const RESEND_LIMIT = 2000;
 import { opRow } from "./format.ts";
-import { currentSource, RingFollower } from "./trials.ts";
+import { currentSource, deviceSource, RingFollower } from "./trials.ts";
 import type { JournalSource } from "./trials.ts";
 
 /** Tracks the open event streams so a server (or a test) can close them and wait for their loops to end. */
@@ -53,6 +53,8 @@ export interface LiveOptions {
   streams: LiveStreams;
   /** The run's final status once verdict.json exists, else null. */
   finished: () => Promise<string | null>;
+  /** Follow only the trials placed on this device ("2", "0+1"); default: the run's newest trial. */
+  device?: string;
 }
 
 /** Sleeps `ms` or until `signal` aborts, leaving no timer behind either way. */
@@ -122,7 +124,9 @@ async function follow(stream: SSEStreamingApi, opts: LiveOptions, signal: AbortS
   while (!signal.aborted && !stream.closed) {
     // Read the verdict's presence before the journal, so ops written before it are sent before "end".
     const status = await opts.finished();
-    const source = currentSource(opts.files, opts.dir);
+    const source = opts.device === undefined
+      ? currentSource(opts.files, opts.dir)
+      : await deviceSource(opts.files, opts.dir, opts.device);
     if (source && source.path !== current?.source.path && !olderTrial(source, current?.source)) {
       // A new trial started, or the run's own journal appeared: show that one from its start. The
       // same trial's journal.jsonl replacing its ring holds the same ops, which update their rows.

@@ -44,10 +44,13 @@ function Skipped(props: { journal: JournalSummary | null; live?: boolean }) {
   );
 }
 
-export function LivePage(props: { run: RunDetail; recent: JournalRecord[]; resumeAt: number }) {
+export function LivePage(
+  props: { run: RunDetail; recent: JournalRecord[]; resumeAt: number; device?: string },
+) {
   const r = props.run;
   const recent = props.recent;
-  const events = runPath(r, `/live/events?from=${props.resumeAt}`);
+  const on = props.device === undefined ? "" : `&device=${encodeURIComponent(props.device)}`;
+  const events = runPath(r, `/live/events?from=${props.resumeAt}${on}`);
   const last = recent.at(-1);
   const lastError = recent.findLast((x) => opRow(x).state === "error");
   return (
@@ -59,7 +62,11 @@ export function LivePage(props: { run: RunDetail; recent: JournalRecord[]; resum
       <p>
         Following{" "}
         <span id="live-source">
-          {r.trial && !r.files.includes("journal.jsonl") ? `trial ${r.trial}` : "the run's journal"}
+          {props.device !== undefined
+            ? `the newest trial on device ${props.device}`
+            : r.trial && !r.files.includes("journal.jsonl")
+            ? `trial ${r.trial}`
+            : "the run's journal"}
         </span>.
       </p>
       <p>

@@ -42,7 +42,8 @@ function OpLink(props: { run: RunDetail; op: unknown; id?: string }) {
 function Meta(props: { run: RunDetail }) {
   const r = props.run;
   const v = r.verdict;
-  const parts: Child[] = [r.backend ?? "unknown backend", r.device ?? "unknown device"];
+  const id = typeof v?.device_id === "number" ? ` (device ${v.device_id})` : "";
+  const parts: Child[] = [r.backend ?? "unknown backend", `${r.device ?? "unknown device"}${id}`];
   if (v?.mode !== undefined) parts.push(`mode ${text(v.mode)}`);
   if (r.time) parts.push(r.time);
   if (r.durationS !== null) parts.push(`took ${formatDuration(r.durationS)}`);
@@ -183,9 +184,52 @@ function Hypotheses(props: { rows: Hypothesis[] }) {
   );
 }
 
+/** "0: 4, 1: 4, 2: 4 (4 errors)": a matrix row's trials by the device they ran on. */
+function devicesText(v: unknown): string {
+  if (!Array.isArray(v)) return "";
+  return v.map((d) => obj(d) ?? {}).map((d) =>
+    `${text(d.device)}: ${text(d.trials)}${
+      typeof d.errors === "number" && d.errors > 0 ? ` (${d.errors} errors)` : ""
+    }`
+  ).join(", ");
+}
+
+/** While a placed run is LIVE: the trial running (or last started) on each device, each with its live view. */
+function Running(props: { run: RunDetail }) {
+  const r = props.run;
+  if (r.running.length === 0) return null;
+  const sorted = [...r.running].sort((a, b) => a.device.localeCompare(b.device, "en", { numeric: true }));
+  return (
+    <>
+      <h2>Running now</h2>
+      <table id="running">
+        <thead>
+          <tr>
+            <th>device</th>
+            <th>trial</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          {sorted.map((x) => (
+            <tr>
+              <td>{x.device}</td>
+              <td>{x.trial}</td>
+              <td>
+                <a href={runPath(r, `/live?device=${encodeURIComponent(x.device)}`)}>live view</a>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
 function Matrix(props: { rows: MatrixRow[] }) {
   const rows = props.rows.map((m) => obj(m) ?? {});
   const named = rows.some((m) => m.name !== undefined);
+  const placed = rows.some((m) => Array.isArray(m.devices));
   return (
     <>
       <h2>Matrix</h2>
@@ -196,6 +240,7 @@ function Matrix(props: { rows: MatrixRow[] }) {
             <th>mode</th>
             <th>iterations</th>
             <th>errors</th>
+            {placed ? <th>devices</th> : null}
             <th>status</th>
           </tr>
         </thead>
@@ -206,6 +251,7 @@ function Matrix(props: { rows: MatrixRow[] }) {
               <td>{text(m.mode)}</td>
               <td class="num">{text(m.iterations)}</td>
               <td class="num">{text(m.errors)}</td>
+              {placed ? <td>{devicesText(m.devices)}</td> : null}
               <td>
                 <StatusBadge status={text(m.status)} />
               </td>
@@ -321,6 +367,7 @@ export function RunPage(props: { run: RunDetail }) {
       <Meta run={r} />
       <Warnings run={r} />
       <VerdictSection run={r} />
+      <Running run={r} />
       <Journal run={r} />
       {hypotheses.length ? <Hypotheses rows={hypotheses} /> : null}
       {matrix.length ? <Matrix rows={matrix} /> : null}

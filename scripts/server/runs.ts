@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ReportsFiles } from "./files.ts";
 import { isSafeName, realRoot, resolveInside, UnreadableFile } from "./paths.ts";
 import { findOp, readTail, summarizeFile, SUMMARY_BYTES } from "./journal_file.ts";
-import { pidAlive, trialActivity, trialDirs } from "./trials.ts";
+import { newestByDevice, pidAlive, trialActivity, trialDirs } from "./trials.ts";
 import type { JournalRecord, JournalSummary } from "./journal.ts";
 import { JsonLimitError, parseJson } from "./json.ts";
 
@@ -99,6 +99,8 @@ export interface RunDetail extends RunSummary {
   journalBytes: number | null;
   /** Why the journal is not summarized, when it is not. */
   journalNote: string | null;
+  /** While the run is LIVE: the newest trial on each device its trials are placed on. */
+  running: { device: string; trial: string }[];
 }
 
 export interface IndexOptions {
@@ -342,6 +344,7 @@ export class RunsIndex {
       journal,
       journalBytes: bytes,
       journalNote: note,
+      running: s.summary.status === "LIVE" ? await newestByDevice(this.files, dir) : [],
     };
   }
 

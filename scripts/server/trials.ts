@@ -58,6 +58,52 @@ export function currentSource(files: ReportsFiles, runDir: string): JournalSourc
   return null;
 }
 
+/** The most trial folders looked at for the trials running now (a placed run runs one per device). */
+const RUNNING_SCAN = 64;
+
+/**
+ * The host devices a trial was placed on, from the trial.json the runner writes before starting it
+ * (its TrialSpec); null when it has none (not placed, an older run, unreadable).
+ */
+export async function trialDevices(
+  files: ReportsFiles,
+  runDir: string,
+  trial: string,
+): Promise<number[] | null> {
+  try {
+    const text = await files.text(join(runDir, "trials", trial, "trial.json"), 1 << 16);
+    const d = text === null ? null : JSON.parse(text)?.devices;
+    return Array.isArray(d) && d.length > 0 && d.every((x) => Number.isSafeInteger(x) && x >= 0) ? d : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The newest trial on each device ("2", or "0+1" for a trial on two), newest first; placed trials only. */
+export async function newestByDevice(
+  files: ReportsFiles,
+  runDir: string,
+): Promise<{ device: string; trial: string }[]> {
+  const out: { device: string; trial: string }[] = [];
+  const trials = trialDirs(files, runDir);
+  for (let k = trials.length - 1; k >= Math.max(0, trials.length - RUNNING_SCAN); k--) {
+    const devices = await trialDevices(files, runDir, trials[k]);
+    const device = devices?.join("+");
+    if (device !== undefined && !out.some((x) => x.device === device)) out.push({ device, trial: trials[k] });
+  }
+  return out;
+}
+
+/** The journal a live view of one device's trials follows now: the newest trial placed on it. */
+export async function deviceSource(
+  files: ReportsFiles,
+  runDir: string,
+  device: string,
+): Promise<JournalSource | null> {
+  const newest = (await newestByDevice(files, runDir)).find((x) => x.device === device);
+  return newest ? trialSource(files, runDir, newest.trial) : null;
+}
+
 /** Newest modification time (ms) of anything a running trial writes, and the trial it belongs to. */
 export async function trialActivity(
   files: ReportsFiles,

@@ -23,4 +23,4 @@ export interface SyncPolicy {
 }
 
 /** Kinds that enqueue device work. */
-export const DEVICE_WORK = new Set(["launch", "h2d", "d2h", "d2d", "memset"]);
+export const DEVICE_WORK = new Set(["launch", "h2d", "d2h", "d2d", "p2p", "memset"]);

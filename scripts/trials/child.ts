@@ -47,6 +47,12 @@ export async function runChild(exp: Experiment, spec: TrialSpec): Promise<TrialR
     device = rt.device(0);
     result.backend = rt.backend;
     result.build = rt.build;
+    result.deviceId = device.id;
+    try {
+      result.busId = device.busId;
+    } catch {
+      // no bus id: the placement cannot be checked
+    }
     try {
       result.device = device.props.name;
     } catch {
@@ -62,6 +68,7 @@ export async function runChild(exp: Experiment, spec: TrialSpec): Promise<TrialR
       stress: params.stress === true,
       runtime: rt,
       device,
+      devices: rt.devices(),
       backend: rt.backend,
       ffi,
       values,

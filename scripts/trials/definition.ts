@@ -20,7 +20,10 @@ export interface TrialContext {
   /** The matrix row asked for extra load. */
   stress: boolean;
   runtime: Runtime;
+  /** The trial's device: the first it was placed on (device.id is its host id), else device 0. */
   device: Device;
+  /** Every device the trial sees: those it was placed on (ExperimentDef.devices of them), else all. */
+  devices: Device[];
   backend: string;
   /** Everything mod.ts exports (launch, kernels, errors...). */
   ffi: FaultlineApi;
@@ -64,6 +67,11 @@ export interface ExperimentDef {
   maxReplays?: number;
   /** Per-trial time limit in ms (default 120 000). */
   timeoutMs?: number;
+  /**
+   * Devices each trial uses (default 1): placed trials get that many each (ctx.devices), and a run places
+   * one trial per group of that many devices at a time.
+   */
+  devices?: number;
   /** Paragraphs for the report's summary, computed from the finished run. */
   notes?(run: RunReport): string[];
   /** Next steps for the report (default: generated from the verdict). */

@@ -37,6 +37,7 @@ import type { Experiment } from "./definition.ts";
 import { experimentFile, runExperiment, type RunOptions } from "./parent.ts";
 import { FaultlineUsageError } from "../../mod.ts";
 import { resultLine } from "./spec.ts";
+import { parseDevices } from "./devices.ts";
 
 export { runChild } from "./child.ts";
 export {
@@ -76,6 +77,8 @@ const USAGE = `usage: deno run -A <experiment.ts> [options]
   --debug-env NAME                    debug environment preset: none, hip, hip-quiet, cuda, all
   --sanitizer                         also run one trial under compute-sanitizer (NVIDIA)
   --no-attribute                      do not replay to attribute a fault
+  --devices LIST                      devices to run trials on, one trial per device at a time:
+                                      0,1,3 or 0-3 or all (default: all)
   --timeout S                         per-trial time limit in seconds
   --reports DIR                       reports root (default reports/)`;
 
@@ -104,6 +107,7 @@ export async function main(exp: Experiment, args: string[] = Deno.args): Promise
         sanitizer: { type: "boolean" },
         "no-attribute": { type: "boolean" },
         timeout: { type: "string" },
+        devices: { type: "string" },
         reports: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -143,6 +147,7 @@ interface CliValues {
   sanitizer?: boolean;
   "no-attribute"?: boolean;
   timeout?: string;
+  devices?: string;
   reports?: string;
 }
 
@@ -156,6 +161,7 @@ function runOptions(exp: Experiment, v: CliValues, args: string[]): RunOptions {
     sanitizer: v.sanitizer,
     attribute: v["no-attribute"] ? false : undefined,
     timeoutMs: v.timeout ? Number(v.timeout) * 1000 : undefined,
+    devices: v.devices !== undefined ? parseDevices(v.devices) : undefined,
     reportsDir: v.reports,
     command: `deno run -A ${relative(Deno.cwd(), experimentFile(exp, {}))}${
       args.length ? " " + args.join(" ") : ""

@@ -1,10 +1,19 @@
 /**
- * The matrix runner: modes × iterations, one trial per iteration, with a
- * progress bar on stderr and a results table in the seeds' shape
- * (scripts/report/matrix_table.ts renders it).
+ * The matrix runner: modes × iterations, one trial per iteration, `concurrency`
+ * trials at a time (one per device slot when the trials are placed: the next
+ * trial, of whichever row, starts as soon as one ends), with a progress bar on
+ * stderr and a results table in the seeds' shape (scripts/report/matrix_table.ts
+ * renders it). Each row counts its trials by the device they ran on.
  */
 
-import type { MatrixResult, MatrixRow, TrialOutcome, TrialStatus } from "../../records.ts";
+import type {
+  MatrixDeviceResult,
+  MatrixResult,
+  MatrixRow,
+  TrialOutcome,
+  TrialStatus,
+} from "../../records.ts";
+import { slotLabel } from "./devices.ts";
 
 /** The seeds' B3.63 matrix: baseline 50, audit 50, stress 100. */
 export const SEED_MATRIX: MatrixRow[] = [
@@ -19,12 +28,19 @@ export function isError(status: TrialStatus): boolean {
 }
 
 export interface MatrixOptions {
-  /** Trials run at once (default 1). */
+  /** Trials run at once (default 1): the device slots of a placed run. */
   concurrency?: number;
   /** Progress output: a function, false for none; default a bar on stderr. */
   progress?: ((p: MatrixProgress) => void) | false;
   /** Stop a row after this many errors (default: run every iteration). */
   maxErrorsPerRow?: number;
+}
+
+/** One device's (or device group's) trials so far. */
+export interface DeviceProgress {
+  device: string;
+  done: number;
+  errors: number;
 }
 
 export interface MatrixProgress {
@@ -33,11 +49,69 @@ export interface MatrixProgress {
   row: string;
   errors: number;
   last?: TrialOutcome;
+  /** Per device, once a placed trial has ended. */
+  devices?: DeviceProgress[];
+}
+
+/** A row's running tally. */
+interface RowState {
+  row: MatrixRow;
+  res: MatrixResult;
+  started: number;
+  ended: number;
+  stop: boolean;
+}
+
+function newRow(row: MatrixRow): RowState {
+  const res: MatrixResult = {
+    name: row.name ?? row.mode,
+    mode: row.mode,
+    iterations: 0,
+    errors: 0,
+    status: "PASS",
+    outcomes: {},
+    wallMs: 0,
+  };
+  return { row, res, started: 0, ended: 0, stop: false };
+}
+
+/** The entry of `device` in `list`, made by `make` the first time. */
+function entryOf<T extends { device: string }>(list: T[], device: string, make: () => T): T {
+  let e = list.find((x) => x.device === device);
+  if (e === undefined) list.push(e = make());
+  return e;
+}
+
+/** Adds a finished trial to its row. */
+function tally(st: RowState, i: number, o: TrialOutcome, maxErrors: number | undefined): void {
+  const res = st.res;
+  res.iterations++;
+  res.outcomes[o.status] = (res.outcomes[o.status] ?? 0) + 1;
+  if (o.spec.devices !== undefined) {
+    const device = slotLabel(o.spec.devices);
+    const e: MatrixDeviceResult = entryOf(
+      res.devices ??= [],
+      device,
+      () => ({ device, trials: 0, errors: 0 }),
+    );
+    e.trials++;
+    if (isError(o.status)) e.errors++;
+  }
+  if (!isError(o.status)) return;
+  res.errors++;
+  if (!res.firstError || i < res.firstError.iteration) {
+    res.firstError = {
+      iteration: i,
+      status: o.status,
+      detail: o.result?.error?.message ?? o.signal ?? (o.timedOut ? "time limit" : o.status),
+    };
+  }
+  if (maxErrors !== undefined && res.errors >= maxErrors) st.stop = true;
 }
 
 /**
  * Runs every row. `runOne(row, iteration)` runs one trial (normally
- * runTrial on the experiment file) and returns its outcome.
+ * runTrial on the experiment file, placed on a free device) and returns its outcome.
  */
 export async function runMatrix(
   rows: MatrixRow[],
@@ -46,53 +120,57 @@ export async function runMatrix(
 ): Promise<{ rows: MatrixResult[]; outcomes: TrialOutcome[] }> {
   const total = rows.reduce((s, r) => s + r.iterations, 0);
   const progress = opts.progress === false ? undefined : (opts.progress ?? progressBar(total));
-  const concurrency = Math.max(1, opts.concurrency ?? 1);
-  const results: MatrixResult[] = [];
+  const states = rows.map(newRow);
+  const queue = states.flatMap((st) => Array.from({ length: st.row.iterations }, (_, i) => ({ st, i })));
   const all: TrialOutcome[] = [];
-  let done = 0;
-  for (const row of rows) {
-    const name = row.name ?? row.mode;
-    const res: MatrixResult = {
-      name,
-      mode: row.mode,
-      iterations: 0,
-      errors: 0,
-      status: "PASS",
-      outcomes: {},
-      wallMs: 0,
-    };
-    const t0 = performance.now();
-    let next = 0;
-    let stop = false;
-    const worker = async () => {
-      while (!stop && next < row.iterations) {
-        const i = next++;
-        const o = await runOne(row, i);
-        all.push(o);
-        res.iterations++;
-        res.outcomes[o.status] = (res.outcomes[o.status] ?? 0) + 1;
-        if (isError(o.status)) {
-          res.errors++;
-          if (!res.firstError || i < res.firstError.iteration) {
-            res.firstError = {
-              iteration: i,
-              status: o.status,
-              detail: o.result?.error?.message ?? o.signal ?? (o.timedOut ? "time limit" : o.status),
-            };
-          }
-          if (opts.maxErrorsPerRow !== undefined && res.errors >= opts.maxErrorsPerRow) stop = true;
-        }
-        done++;
-        progress?.({ done, total, row: name, errors: res.errors, last: o });
+  const devices: DeviceProgress[] = [];
+  let done = 0, errors = 0, next = 0;
+  const worker = async () => {
+    while (next < queue.length) {
+      const { st, i } = queue[next++];
+      if (st.stop) continue;
+      if (st.started === 0) st.started = performance.now();
+      const o = await runOne(st.row, i);
+      all.push(o);
+      st.ended = performance.now();
+      tally(st, i, o, opts.maxErrorsPerRow);
+      if (o.spec.devices !== undefined) {
+        const device = slotLabel(o.spec.devices);
+        const d = entryOf(devices, device, () => ({ device, done: 0, errors: 0 }));
+        d.done++;
+        if (isError(o.status)) d.errors++;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, row.iterations) }, worker));
-    res.wallMs = performance.now() - t0;
-    res.status = res.errors === 0 ? "PASS" : "FAIL";
-    results.push(res);
-  }
-  progress?.({ done: total, total, row: "", errors: results.reduce((s, r) => s + r.errors, 0) });
+      done++;
+      if (isError(o.status)) errors++;
+      progress?.({
+        done,
+        total,
+        row: st.res.name,
+        errors,
+        last: o,
+        devices: devices.length ? devices : undefined,
+      });
+    }
+  };
+  const width = Math.max(1, Math.min(opts.concurrency ?? 1, queue.length));
+  await Promise.all(Array.from({ length: width }, worker));
+  const results = states.map((st) => {
+    st.res.wallMs = st.ended - st.started;
+    st.res.status = st.res.errors === 0 ? "PASS" : "FAIL";
+    st.res.devices?.sort((a, b) => a.device.localeCompare(b.device, "en", { numeric: true }));
+    return st.res;
+  });
+  progress?.({ done: total, total, row: "", errors, devices: devices.length ? devices : undefined });
   return { rows: results, outcomes: all };
+}
+
+/** " | dev 0:12 1:12 2:11(11 err)": each device's trials so far, its errors marked. */
+export function deviceBar(devices: DeviceProgress[] | undefined): string {
+  if (!devices?.length) return "";
+  const sorted = [...devices].sort((a, b) => a.device.localeCompare(b.device, "en", { numeric: true }));
+  return ` | dev ${
+    sorted.map((d) => `${d.device}:${d.done}${d.errors ? `(${d.errors} err)` : ""}`).join(" ")
+  }`;
 }
 
 /** A one-line progress bar on stderr (redrawn in place on a terminal, a line per 10% otherwise). */
@@ -106,7 +184,7 @@ export function progressBar(total: number, width = 30): (p: MatrixProgress) => v
     const frac = total === 0 ? 1 : p.done / total;
     const fill = Math.round(frac * width);
     const bar = `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${p.done}/${total}` +
-      (p.row ? ` ${p.row}` : "") + ` errors=${p.errors}`;
+      (p.row ? ` ${p.row}` : "") + ` errors=${p.errors}${deviceBar(p.devices)}`;
     if (tty) {
       Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${bar}${p.done >= total ? "\n" : ""}`));
     } else {

@@ -12,11 +12,10 @@ import { parseFindingsText, parseJournalText } from "../forensics/journal_read.t
 import { foldSanitizer, parseSanitizer, sanitizerWrap } from "../forensics/sanitizer.ts";
 import { STOCK_HYPOTHESES } from "../forensics/stock.ts";
 import { headline } from "../report/markdown.ts";
-import { matrixTable } from "../report/matrix_table.ts";
+import { deviceTable, matrixTable } from "../report/matrix_table.ts";
 import { writeReport } from "../report/write.ts";
 import type {
   Attribution,
-  DebugEnv,
   Evidence,
   MatrixResult,
   MatrixRow,
@@ -27,13 +26,15 @@ import type {
   TrialEvidence,
   TrialOutcome,
   TrialResult,
-  TrialSpec,
   TrialSummary,
 } from "../../records.ts";
 import type { Experiment } from "./definition.ts";
 import { checkAuditOptions } from "../audit/session.ts";
 import { runMatrix, SEED_MATRIX } from "./matrix.ts";
-import { describeOutcome, runTrial, type RunTrialOptions } from "./runner.ts";
+import { describeOutcome } from "./runner.ts";
+import { replayPlacement } from "./replay_placement.ts";
+import { RunTrials } from "./run_trials.ts";
+import { FaultlineUsageError } from "../../mod.ts";
 
 /** Reads what a trial left in its folder: journal (jsonl, or the binary ring decoded), findings, fault info. */
 export async function loadTrialEvidence(dir: string, outcome: TrialOutcome | null): Promise<TrialEvidence> {
@@ -98,6 +99,11 @@ export interface RunOptions {
   print?: boolean;
   /** Extra environment for every trial. */
   env?: Record<string, string>;
+  /**
+   * The host devices to place trials on (--devices), or "all". Default: all, once the run has trials
+   * that can run side by side (a matrix, replays); a lone trial then sees every device and runs on 0.
+   */
+  devices?: number[] | "all";
 }
 
 export interface RunResult {
@@ -134,6 +140,7 @@ function summarize(o: TrialOutcome): TrialSummary {
     wallMs: o.wallMs,
     detail: describeOutcome(o),
     dir: o.spec.runDir,
+    ...(o.spec.devices ? { devices: o.spec.devices } : {}),
   };
 }
 
@@ -141,50 +148,14 @@ function faultedOutcome(o: TrialOutcome): boolean {
   return o.status !== "OK" && o.status !== "BLOCKED";
 }
 
-/** The trials of one run: their folders, their common spec and options, and every outcome in order. */
-class RunTrials {
-  readonly all: TrialOutcome[] = [];
-  #n = 0;
-
-  constructor(
-    readonly exp: Experiment,
-    readonly file: string,
-    readonly trialsDir: string,
-    readonly params: Record<string, unknown>,
-    readonly debugEnv: DebugEnv | null,
-    readonly options: RunTrialOptions,
-  ) {}
-
-  spec(mode: Mode, purpose: string, extra: Partial<TrialSpec> = {}): TrialSpec {
-    return {
-      experiment: this.exp.name,
-      mode,
-      iteration: 0,
-      runDir: join(this.trialsDir, `${String(++this.#n).padStart(3, "0")}-${purpose}`),
-      purpose,
-      params: this.params,
-      debugEnv: this.debugEnv?.name,
-      ...extra,
-    };
-  }
-
-  /** A trial like `like` (same iteration and params) for another purpose. */
-  again(like: TrialOutcome, mode: Mode, purpose: string, extra: Partial<TrialSpec> = {}): TrialSpec {
-    return this.spec(mode, purpose, { iteration: like.spec.iteration, params: like.spec.params, ...extra });
-  }
-
-  async run(spec: TrialSpec, opts: Partial<RunTrialOptions> = {}): Promise<TrialOutcome> {
-    const o = await runTrial(this.file, spec, { ...this.options, ...opts });
-    this.all.push(o);
-    return o;
-  }
-}
-
 /** The parent role: runs the experiment's trials, attributes, decides, writes the report. */
 export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Promise<RunResult> {
   // options given as an object are checked here, before any trial (a function's, in each trial)
   if (exp.audit !== undefined && typeof exp.audit !== "function") {
     checkAuditOptions(exp.audit as Record<string, unknown>);
+  }
+  if (exp.devices !== undefined && (!Number.isInteger(exp.devices) || exp.devices < 1)) {
+    throw new FaultlineUsageError(`devices (per trial) must be a positive integer, got ${exp.devices}`);
   }
   const started = new Date().toISOString();
   const runId = opts.runId ?? newRunId();
@@ -194,7 +165,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
   const first = await firstTrial(exp, opts, trials);
   const faultEnd = performance.now();
   const { main, evidence: original, replays } = await journaledFault(exp, opts, trials, first.main, notes);
-  const attribution = await attributeFault(exp, opts, trials, main, original, faultEnd);
+  const attribution = await attributeFault(exp, opts, trials, main, original, faultEnd, notes);
   if (attribution) attribution.replays += replays;
   const sanitizer = await sanitizerTrial(exp, opts, trials, main, original, notes);
   const config = { ...(exp.config ?? {}), ...childConfig(main) };
@@ -215,6 +186,12 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
   };
   const hypotheses = evaluate(exp.hypotheses ?? [...STOCK_HYPOTHESES], evidence);
   notes.push(...outcomeNotes(main, original));
+  if (trials.unplacedReason) {
+    notes.push(
+      `The devices could not be listed (${trials.unplacedReason}): the trials ran one at a time, each ` +
+        `seeing every device.`,
+    );
+  }
   const report: RunReport = {
     experiment: exp.name,
     runId,
@@ -222,6 +199,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
     status: runStatus(main),
     backend: main.result?.backend ?? trials.all.find((t) => t.result?.backend)?.result?.backend ?? "unknown",
     device: main.result?.device ?? trials.all.find((t) => t.result?.device)?.result?.device ?? "unknown",
+    deviceId: main.result?.deviceId ?? main.spec.devices?.[0] ?? null,
     build: main.result?.build ?? trials.all.find((t) => t.result?.build)?.result?.build ?? null,
     config,
     mode: main.spec.mode,
@@ -255,11 +233,15 @@ async function prepareTrials(exp: Experiment, opts: RunOptions, dir: string): Pr
   const env = { ...(debugEnv?.vars ?? {}), ...(opts.env ?? {}) };
   const timeoutMs = opts.timeoutMs ?? exp.timeoutMs ?? 120_000;
   const params = { ...(exp.params ?? {}), ...(opts.params ?? {}) };
-  return new RunTrials(exp, experimentFile(exp, opts), trialsDir, params, debugEnv, {
+  const perTrial = exp.devices ?? 1;
+  const trials = new RunTrials(exp, experimentFile(exp, opts), trialsDir, params, debugEnv, {
     timeoutMs,
     env,
     cwd: decodeURIComponent(REPO.pathname),
-  });
+  }, { wanted: opts.devices, perTrial });
+  // devices asked for, or trials that use several, place every trial, the first one too
+  if (opts.devices !== undefined || perTrial > 1) await trials.place();
+  return trials;
 }
 
 /**
@@ -277,6 +259,7 @@ async function firstTrial(
   if (!rows) return { main: await trials.run(trials.spec(mode, "run")), matrix: null };
   const scale = opts.scale ?? 1;
   const scaled = rows.map((r) => ({ ...r, iterations: Math.max(1, Math.round(r.iterations * scale)) }));
+  await trials.place();
   const res = await runMatrix(scaled, async (row, i) => {
     const spec = trials.spec(row.mode, "matrix", {
       iteration: i,
@@ -285,7 +268,7 @@ async function firstTrial(
     const o = await trials.run(spec);
     if (o.status === "OK") await Deno.remove(spec.runDir, { recursive: true }).catch(() => {});
     return o;
-  }, { progress: opts.print === false ? false : undefined });
+  }, { progress: opts.print === false ? false : undefined, concurrency: trials.width });
   const failing = res.outcomes.find(faultedOutcome) ?? res.outcomes.find((o) => o.status === "BLOCKED");
   return { main: failing ?? await trials.run(trials.spec(mode, "run")), matrix: res.rows };
 }
@@ -306,7 +289,7 @@ async function journaledFault(
   if (!wanted || !faultedOutcome(main) || evidence.records.length > 0 || main.spec.mode !== "off") {
     return { main, evidence, replays: 0 };
   }
-  const spec = trials.again(main, "audit", "journal");
+  const spec = trials.again(main, "audit", "journal", { devices: main.spec.devices });
   const o = await trials.run(spec);
   if (!faultedOutcome(o)) {
     notes.push(
@@ -330,19 +313,32 @@ async function attributeFault(
   main: TrialOutcome,
   original: TrialEvidence,
   faultEnd: number,
+  notes: string[],
 ): Promise<Attribution | null> {
   if (!(opts.attribute ?? exp.attribute ?? true)) return null;
   const died = main.status === "CRASH" || main.status === "HANG";
   if (!faultedOutcome(main) && !findSurfaced(original.records, died) && !original.findings.length) {
     return null;
   }
+  const where = replayPlacement(main, trials.all.filter((o) => o.spec.purpose === "matrix"));
+  if (where.note) notes.push(where.note);
   return await attribute(original, async (how) => {
+    const spread = how.purpose === "bisect" && where.spread;
     const spec = trials.again(main, how.mode, how.purpose, {
       syncAfter: how.syncAfter,
       redzoneEachWrite: how.redzoneEachWrite,
+      devices: spread ? undefined : where.devices,
     });
     return loadTrialEvidence(spec.runDir, await trials.run(spec));
-  }, { maxReplays: exp.maxReplays ?? 6, startedAt: faultEnd });
+  }, {
+    maxReplays: exp.maxReplays ?? 6,
+    startedAt: faultEnd,
+    sideBySide: async () => {
+      if (!where.spread) return 1;
+      await trials.place();
+      return trials.width;
+    },
+  });
 }
 
 /** One audited trial under compute-sanitizer (cuda, where it is installed), its first error folded. */
@@ -357,7 +353,7 @@ async function sanitizerTrial(
   if (!(opts.sanitizer ?? exp.sanitizer)) return null;
   const backend = main.result?.backend ?? "";
   // audited, so that the sanitizer's addresses resolve against this trial's own journal
-  const spec = trials.again(main, "audit", "sanitizer");
+  const spec = trials.again(main, "audit", "sanitizer", { devices: main.spec.devices });
   const log = join(spec.runDir, "sanitizer.log");
   const own = Deno.env.get("FAULTLINE_SANITIZER") !== undefined;
   const wrap = backend === "cuda" || own ? await sanitizerWrap(log) : null;
@@ -442,7 +438,8 @@ async function writeD2hAudit(dir: string, rawJournal: string): Promise<string[]>
 /** The few lines a run prints: where the fault surfaced, the root cause, the report's path. */
 export function summaryLines(run: RunReport, dir: string): string[] {
   const a = run.attribution;
-  const lines = [`${run.experiment}: ${run.status} (${run.backend}, ${run.device})`];
+  const placed = run.trials.some((t) => t.devices) && run.deviceId != null ? `, device ${run.deviceId}` : "";
+  const lines = [`${run.experiment}: ${run.status} (${run.backend}, ${run.device}${placed})`];
   if (a?.surfaced) {
     const s = a.surfaced;
     const name = s.opName ? `${s.opName} (${s.kind} ${s.name})` : `${s.kind} ${s.name}`;
@@ -467,6 +464,8 @@ export function summaryLines(run: RunReport, dir: string): string[] {
   if (confirmed.length) lines.push(`  confirmed: ${confirmed.join("; ")}`);
   if (run.debugEnv) lines.push(`  debug environment: ${envLine(run.debugEnv)}`);
   if (run.matrix?.length) lines.push("", matrixTable(run.matrix), "");
+  const byDevice = run.matrix?.length ? deviceTable(run.matrix) : null;
+  if (byDevice) lines.push(byDevice, "");
   lines.push(`  report: ${join(dir, "report.md")}`);
   return lines;
 }

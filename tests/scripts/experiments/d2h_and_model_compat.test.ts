@@ -92,9 +92,17 @@ Deno.test("race matrix: baseline / audit / stress rows in isolated trials; a ski
   assert.match(rc.invariant!, /ordered by an event wait or a sync/);
   assert.equal(statusOf(res.report.hypotheses)["missing-stream-sync"], "CONFIRMED");
   const v = JSON.parse(await Deno.readTextFile(join(res.dir, "verdict.json")));
-  assert.deepEqual(v.matrix[2], { name: "stress", mode: "audit", iterations: 4, errors: 0, status: "PASS" });
+  // one device: the trials ran one at a time, every one of them on device 0
+  assert.deepEqual(v.matrix[2], {
+    name: "stress",
+    mode: "audit",
+    iterations: 4,
+    errors: 0,
+    status: "PASS",
+    devices: [{ device: "0", trials: 4, errors: 0 }],
+  });
   assert.match(
     await Deno.readTextFile(join(res.dir, "report.md")),
-    /\| \*\*Total\*\* \| - \| \*\*8\*\* \| \*\*0\*\* \| \*\*PASS\*\* \|/,
+    /\| \*\*Total\*\* \| - \| \*\*8\*\* \| \*\*0\*\* \| 0: 8 \| \*\*PASS\*\* \|/,
   );
 });

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import {
   attribute,
+  bisectCuts,
   blameInReplay,
   findSurfaced,
   isLaunchTimeFailure,
   mapOp,
   type ReplayFn,
 } from "../../../scripts/forensics/attribution.ts";
-import { normalizeJournal, parseJournalText } from "../../../scripts/forensics/journal_read.ts";
+import { normalizeJournal, opLabel, parseJournalText } from "../../../scripts/forensics/journal_read.ts";
 import {
   cleanJournal,
   LOGITS_D2H_OP,
@@ -18,6 +19,9 @@ import {
   ropeJournalRaw,
 } from "../../fixtures/report_records.ts";
 import type { TrialEvidence } from "../../../records.ts";
+
+/** The label of launch `ordinal` of the RoPE journal (the op a bisection names). */
+const launchLabel = (ordinal: number) => opLabel(ropeJournal().filter((r) => r.kind === "launch")[ordinal]);
 
 const ev = (records = ropeJournal(), extra: Partial<TrialEvidence> = {}): TrialEvidence => ({
   outcome: null,
@@ -129,6 +133,33 @@ Deno.test("attribution: no fault under per-launch syncs → timing-dependent, bi
   assert.ok(a.replays <= 1 + Math.ceil(Math.log2(5)));
   assert.equal(a.rootCause?.op, ROPE_Q_OP);
   assert.ok(a.evidence.some((e) => /timing-dependent/.test(e)));
+});
+
+Deno.test("attribution: bisection cut points spread evenly inside the range, the midpoint alone", () => {
+  assert.deepEqual(bisectCuts(0, 5, 1), [2]);
+  assert.deepEqual(bisectCuts(0, 8, 3), [2, 4, 6]);
+  assert.deepEqual(bisectCuts(3, 6, 4), [4, 5]); // no more cuts than points inside
+  assert.deepEqual(bisectCuts(0, 100, 4), [20, 40, 60, 80]);
+});
+
+Deno.test("attribution: with 3 devices the bisection's replays run side by side and find the same sync", async () => {
+  // launches (ordinals) before the surfacing copy: 0 rmsnorm, 1 Q proj, 2 RoPE Q, 3 RoPE K, 4 logits
+  for (let critical = 0; critical < 5; critical++) {
+    let running = 0, peak = 0;
+    const replay: ReplayFn = async (how) => {
+      if (how.mode === "blocking") return ev(cleanJournal());
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 2));
+      running--;
+      return ev(how.syncAfter!.includes(critical) ? cleanJournal() : ropeJournal());
+    };
+    const a = await attribute(ev(), replay, { maxReplays: 8, sideBySide: () => Promise.resolve(3) });
+    const one = await attribute(ev(), replay, { maxReplays: 8 });
+    assert.equal(a.method, "bisect", `critical ${critical}`);
+    assert.equal(a.criticalSync?.op, one.criticalSync?.op, `critical ${critical}`);
+    assert.equal(a.criticalSync?.label, launchLabel(critical));
+    assert.equal(peak, 3);
+  }
 });
 
 Deno.test("attribution: bisection is bounded", async () => {

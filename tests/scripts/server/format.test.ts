@@ -19,6 +19,7 @@ Deno.test("op rows: wall time, duration, op name, resolved pointers, status name
   assert.equal(cell(r, "pointers"), "q→q_proj[16384] rw");
   assert.equal(cell(r, "scalars"), "n=4096 pos=2048");
   assert.equal(cell(r, "status"), "hipErrorIllegalAddress (700)");
+  assert.equal(cell({ ...r, device: 2 }, "device"), "2");
   assert.equal(cell(record(1), "status"), "hipSuccess");
   assert.equal(cell(record(1, { status: null }), "status"), "in flight");
   assert.equal(cell(record(1, { dur: 2500 }), "dur"), "2.50 ms");
@@ -50,9 +51,9 @@ Deno.test("op rows: blocked calls, freed and stray pointers, minimal records", (
   );
   // A hand-written record with only an id, and odd field types.
   const bare = opRow({ id: "x" });
-  assert.deepEqual(bare.cells, ["x", "", "", "", "", "", "", "", "", "", "pending"]);
+  assert.deepEqual(bare.cells, ["x", "", "", "", "", "", "", "", "", "", "", "pending"]);
   const odd = opRow({ id: 1, time: 1500, name: { a: 1 }, pointers: "p", scalars: [1], status: "weird" });
   assert.equal(odd.cells[1], "+1.500 ms");
-  assert.equal(odd.cells[5], '{"a":1}');
+  assert.equal(odd.cells[OP_COLUMNS.indexOf("name")], '{"a":1}');
   assert.equal(odd.state, "error");
 });

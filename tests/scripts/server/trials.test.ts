@@ -191,3 +191,61 @@ Deno.test("trials: a quiet run whose trial process is gone is INCOMPLETE", async
     await t.done();
   }
 });
+
+Deno.test("trials: a placed run shows the trial on each device; the live view of one device follows its trials", async () => {
+  const t = await setup();
+  let sse: SseReader | undefined;
+  const placed = async (name: string, devices: number[], recs: unknown[]) => {
+    const dir = await t.trial(name);
+    await Deno.writeTextFile(join(dir, "trial.json"), JSON.stringify({ purpose: "matrix", devices }));
+    await Deno.writeTextFile(join(dir, "journal.jsonl"), jsonl(recs));
+  };
+  try {
+    await placed("001-matrix", [0], [record(1, { device: 0 })]);
+    await placed("002-matrix", [1], [record(1, { device: 1, name: "on_one" })]);
+    await placed("003-matrix", [0], [record(1, { device: 0, name: "zero_again" })]);
+    const page = await (await t.app.request(`/runs/${EXP}/${RUN}`)).text();
+    const running = page.slice(
+      page.indexOf('id="running"'),
+      page.indexOf("</table>", page.indexOf('id="running"')),
+    );
+    assert.match(running, /<td>0<\/td><td>003-matrix<\/td>.*live\?device=0/s);
+    assert.match(running, /<td>1<\/td><td>002-matrix<\/td>.*live\?device=1/s);
+    const live = await (await t.app.request(`/runs/${EXP}/${RUN}/live?device=1`)).text();
+    assert.match(live, /the newest trial on device 1/);
+    assert.match(live, /live\/events\?from=0&amp;device=1/);
+    assert.equal((await t.app.request(`/runs/${EXP}/${RUN}/live?device=x`)).status, 400);
+    assert.equal((await t.app.request(`/runs/${EXP}/${RUN}/live/events?device=1;rm`)).status, 400);
+
+    sse = new SseReader(await t.app.request(`/runs/${EXP}/${RUN}/live/events?device=1`));
+    const src = await sse.until((e) => e.event === "source");
+    assert.deepEqual(JSON.parse(src.data), { trial: "002-matrix", kind: "jsonl" });
+    const op = await sse.until((e) => e.event === "op");
+    const cells = JSON.parse(op.data).cells as string[];
+    assert.ok(cells.some((c) => c.startsWith("on_one")));
+    assert.equal(cells[4], "1", "the op's device column");
+    // a newer trial on another device does not move this view; one on device 1 does
+    await placed("004-matrix", [0], [record(1, { device: 0 })]);
+    await placed("005-replay", [1], [record(1, { device: 1, name: "replay_one" })]);
+    const next = await sse.until((e) => e.event === "source" && JSON.parse(e.data).trial !== "002-matrix");
+    assert.equal(JSON.parse(next.data).trial, "005-replay");
+
+    // the verdict: the device the main trial ran on, the matrix by device; nothing is running any more
+    const devices = [{ device: "0", trials: 2, errors: 0 }, { device: "1", trials: 2, errors: 2 }];
+    await Deno.writeTextFile(
+      join(t.run, "verdict.json"),
+      JSON.stringify({
+        status: "FAULT",
+        device: "faultline sim (CPU)",
+        device_id: 1,
+        matrix: [{ name: "audit", mode: "audit", iterations: 4, errors: 2, status: "FAIL", devices }],
+      }),
+    );
+    const done = await (await t.app.request(`/runs/${EXP}/${RUN}`)).text();
+    assert.match(done, /faultline sim \(CPU\) \(device 1\)/);
+    assert.match(done, /<td>0: 2, 1: 2 \(2 errors\)<\/td>/);
+    assert.ok(!done.includes('id="running"'));
+  } finally {
+    await t.done(sse);
+  }
+});
