@@ -6,7 +6,7 @@
  * status. Runs in the process that wrote the ring (at syncs and at exit) or in
  * a parent after the child died, reading only the files.
  *
- * Also prints device-to-host records in the seeds' audit line format:
+ * Also prints device-to-host records as audit lines, a start and an end per copy:
  *   [D2H_AUDIT_START] op_id=… ts=… stream=0x… dev_ptr=0x… host_ptr=0x… bytes=… tensor=… step=… layer=…
  *   [D2H_AUDIT_END] op_id=… ts=… stream=0x… result=hipSuccess tensor=…
  */
@@ -430,7 +430,7 @@ export function writeJournalJsonl(ringPath: string, outPath: string): DecodedJou
 const hex = (n: number | undefined) => `0x${Math.max(0, n ?? 0).toString(16)}`;
 const seconds = (ms: number) => (ms / 1000).toFixed(6);
 
-/** The seeds' `[D2H_AUDIT_START]` / `[D2H_AUDIT_END]` lines of every device-to-host record. */
+/** The `[D2H_AUDIT_START]` / `[D2H_AUDIT_END]` lines of every device-to-host record. */
 export function d2hAuditLines(records: readonly JournalRecord[]): string[] {
   const lines: string[] = [];
   for (const r of records) {

@@ -21,7 +21,7 @@
  * streams, at least one a write, neither ordered before the other, are a race.
  * The host side of copies counts too (a D2H writes it, an H2D reads it, when
  * the stream gets there): two copies on different streams through the same
- * staging bytes race (the seeds' "reuse of staging buffers").
+ * staging bytes race (a staging buffer reused while a copy through it is in flight).
  *
  * Online: `check(call)` before the native call (so a guard rail can block the
  * racing op), `commit(call, status)` after it. Offline: `findRaces(records)`

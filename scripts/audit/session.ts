@@ -24,8 +24,8 @@
  *   HIP_LAUNCH_BLOCKING=1), so a fault surfaces at the launch that caused it.
  *
  * On close the session writes, in reportDir: journal.jsonl (the decoded ring),
- * findings.jsonl, and d2h_audit.log (the seeds' [D2H_AUDIT_START]/[D2H_AUDIT_END]
- * lines) when asked. The ring itself (journal.bin, journal.bin.side) is removed
+ * findings.jsonl, and d2h_audit.log (a [D2H_AUDIT_START]/[D2H_AUDIT_END] pair
+ * per device-to-host copy) when asked. The ring itself (journal.bin, journal.bin.side) is removed
  * after a clean close unless keepRing is set; after a crash it stays, and
  * `recoverJournal(reportDir)` decodes it.
  */
@@ -145,7 +145,7 @@ export function checkAuditOptions(opts: Record<string, unknown>): void {
 }
 
 export interface CloseOptions {
-  /** Write d2h_audit.log (the seeds' audit lines). */
+  /** Write d2h_audit.log (a start and an end line per device-to-host copy). */
   d2hAudit?: boolean;
   /** Run a full redzone check first (default true when redzones are on). */
   redzoneCheck?: boolean;
@@ -174,7 +174,7 @@ export interface AuditSession {
   decode(): DecodedJournal | null;
   /** Writes journal.jsonl and findings.jsonl as they are now (the session stays open). */
   flush(): DecodedJournal | null;
-  /** The seeds' D2H audit lines of the journal so far. */
+  /** The D2H audit lines (start and end per device-to-host copy) of the journal so far. */
   d2hAuditLines(): string[];
   /** Detaches, checks redzones, writes journal.jsonl and findings.jsonl. */
   close(opts?: CloseOptions): void;

@@ -1,18 +1,18 @@
 /**
- * The D2H audit (the seeds' B3.62, reports 001 and 002): a decode with the
- * engine's device-to-host trace sites (post-wo sample, RMSNorm in/out/weight,
- * attention q/k/v heads, MLP outputs, KV-cache dump), each copy journaled,
- * resolved against the allocations and checked by the guard rails, and the
- * seeds' [D2H_AUDIT_START]/[D2H_AUDIT_END] log. The six hypotheses of report
- * 001 are decided from the evidence instead of "requires runtime verification".
+ * The D2H audit: a decode with the engine's device-to-host trace sites
+ * (post-wo sample, RMSNorm in/out/weight, attention q/k/v heads, MLP outputs,
+ * KV-cache dump), each copy journaled, resolved against the allocations and
+ * checked by the guard rails, and a [D2H_AUDIT_START]/[D2H_AUDIT_END] log of
+ * every copy. The stock hypotheses (use after free, offset overflow, size
+ * mismatch, missing sync, ...) are decided from that evidence.
  *
- *   deno run -A scripts/experiments/d2h_audit.ts                       # the seeds' outcome: not reproduced
+ *   deno run -A scripts/experiments/d2h_audit.ts                       # clean trace copies: not reproduced
  *   deno run -A scripts/experiments/d2h_audit.ts --param fault=kv-overflow
  *
  * Params:
  *   fault   none | kv-overflow (the attention trace copies seq_len_used * Dh floats with
- *           seq_len_used past the KV cache: report 001's offset worry) | stale-src (a trace
- *           copy from a freed buffer: report 001's use-after-free worry)
+ *           seq_len_used past the KV cache: an offset overflow) | stale-src (a trace
+ *           copy from a freed buffer: a use after free)
  *   steps   decode steps (default 3); trace_layer (default 0)
  *   model   auto (tiny on sim, llama2-7b elsewhere) | a preset name
  */
@@ -51,7 +51,7 @@ function site(t: Tracing, name: string, fn: () => void): void {
   }
 }
 
-const host = (n: number) => new Float32Array(n); // a fresh host vector per call, as the seeds' sites
+const host = (n: number) => new Float32Array(n); // a fresh host vector per call, as an engine's trace code does
 const addrOf = (h: Float32Array) => Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(h)));
 
 /** The trace sites after the traced layer's O proj, RMSNorm, attention and down proj launches. */
@@ -100,7 +100,7 @@ function attentionTrace(t: Tracing, pos: number, stream: Stream): void {
   const seqUsed = pos + 1 + (t.fault === "kv-overflow" ? t.maxContext : 0);
   b("q").download(host(Dh), { bytes: Dh * F, stream });
   for (const c of [b(`k_cache.L${t.layer}`), b(`v_cache.L${t.layer}`)]) {
-    // the seeds' static_cast<size_t>(seq_len_used) * Dh * sizeof(float), from the head's base
+    // static_cast<size_t>(seq_len_used) * Dh * sizeof(float) bytes, from the head's base
     const bytes = seqUsed * kvDim * F;
     const h = host(bytes / F);
     t.ctx.ffi.memcpy(t.ctx.device, addrOf(h), c.ptr, bytes, 2, stream.handle, false, c.name, addrOf(h));
@@ -111,7 +111,7 @@ function attentionTrace(t: Tracing, pos: number, stream: Stream): void {
 
 export const experiment = defineExperiment({
   name: "d2h_audit",
-  title: "Every device-to-host copy of a decode, journaled and checked (seeds 001, 002)",
+  title: "Every device-to-host copy of a decode, journaled and checked",
   params: { fault: "none", steps: 3, trace_layer: 0, model: "auto" },
   hypotheses: stockHypotheses(),
   d2hAudit: true,

@@ -1,12 +1,11 @@
 /**
- * The D2H race matrix (the seeds' B3.63, report 004): the same decode run as
- * many isolated trials in three configurations, baseline (no instrumentation)
- * 50, audit 50 and stress 100, with a progress bar and the seeds' results
- * table. Each trial is a child process, so a crash or a hang would end one
- * trial and be counted, never end the matrix.
+ * The D2H race matrix: the same decode run as many isolated trials in three
+ * configurations, baseline (no instrumentation) 50, audit 50 and stress 100,
+ * with a progress bar and a results table. Each trial is a child process, so a
+ * crash or a hang would end one trial and be counted, never end the matrix.
  *
- * Where the seeds could only say NOT_REPRODUCED, the audited trials also run
- * the race check: with `--param race=skip-wait` (the logits copy no longer
+ * A race that never faults would read NOT_REPRODUCED from the matrix alone, so
+ * the audited trials also run the race check: with `--param race=skip-wait` (the logits copy no longer
  * waits for the compute stream's event) no trial faults, yet the race check
  * names the copy and the launch it races.
  *
@@ -15,19 +14,19 @@
  *
  * Params: model (default tiny: 200 trials each build their model; llama2-7b on a GPU
  * for the full shapes); race none | skip-wait; steps (default 4, stress doubles it and adds a
- * second host copy of the logits on a third stream); safe (the seeds' safe D2H
+ * second host copy of the logits on a third stream); safe (the safe D2H
  * wrapper: a stream sync before and after every device-to-host copy).
  */
 
 import { stockHypotheses } from "../forensics/stock.ts";
-import { SEED_MATRIX } from "../trials/matrix.ts";
+import { DEFAULT_MATRIX } from "../trials/matrix.ts";
 import { defineExperiment, main } from "../trials/experiment.ts";
 
 export const experiment = defineExperiment({
   name: "d2h_race_matrix",
-  title: "The B3.63 race matrix: baseline 50, audit 50, stress 100 isolated trials (seed 004)",
+  title: "Device-to-host copies racing the compute stream: baseline 50, audit 50, stress 100 isolated trials",
   params: { race: "none", steps: 4, safe: false, model: "tiny" },
-  matrix: SEED_MATRIX,
+  matrix: DEFAULT_MATRIX,
   hypotheses: stockHypotheses(),
   d2hAudit: true,
   timeoutMs: 60_000,

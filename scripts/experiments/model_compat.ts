@@ -1,17 +1,17 @@
 /**
- * The model-compatibility guard rail (the seeds' B3.62 final, report 002): a
+ * The model-compatibility guard rail: a
  * model whose shapes differ from the engine build's (a Llama-3-8B, FFN 14336,
  * loaded into a Llama-2-7B build, 11008) is blocked before anything is
  * allocated; overridden, it runs, and the override is recorded.
  *
- * Two trials, as the seeds' two logs: "guard on" (blocked: BLOCKED) and
+ * Two trials: "guard on" (blocked: BLOCKED) and
  * "guard overridden" (runs a few decode steps).
  *
  *   deno run -A scripts/experiments/model_compat.ts
  *   deno run -A scripts/experiments/model_compat.ts --param model=llama3-8b --param engine=llama2-7b
  *
  * Params: model / engine: tiny-ffn (default on sim: the tiny preset with a
- * wider FFN) or a preset name (llama2-7b, llama3-8b: the seeds' pair, on a GPU);
+ * wider FFN) or a preset name (llama2-7b, llama3-8b: the full-size pair, on a GPU);
  * steps: decode steps when it runs (default 4).
  */
 
@@ -20,7 +20,7 @@ import { defineExperiment, main } from "../trials/experiment.ts";
 
 export const experiment = defineExperiment({
   name: "model_compat",
-  title: "A model whose shapes differ from the engine build's is blocked at load (seed 002)",
+  title: "A model whose shapes differ from the engine build's is blocked at load",
   params: { model: "auto", engine: "auto", steps: 4 },
   matrix: [
     { name: "guard on", mode: "audit", iterations: 1 },
@@ -95,7 +95,7 @@ export const experiment = defineExperiment({
     if (off) {
       out.push(
         off.errors === 0
-          ? "With the guard overridden the model ran to the end, as in the seeds (the mismatch does not fault by itself)."
+          ? "With the guard overridden the model ran to the end (the mismatch does not fault by itself)."
           : `With the guard overridden the run failed (${off.firstError?.detail ?? "error"}).`,
       );
     }

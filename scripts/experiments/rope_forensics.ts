@@ -1,5 +1,5 @@
 /**
- * RoPE launch forensics (the seeds' B3.64, reports 000 and 003): a Llama
+ * RoPE launch forensics: a Llama
  * decode where, at one step and layer, the "RoPE Q" launch gets a bad
  * pointer (a freed buffer's address, or one far past every allocation) or a
  * zero seq_len. The launch
@@ -24,7 +24,7 @@
  *             zero-seq-len | odd-head-dim | zero-base (freq_base 0: no fault, NaN angles) | none
  *   step      decode step of the fault (default 3); layer (default 0)
  *   backlog   fills queued ahead of the planted launch so the queue is deep when it faults (the
- *             fault then surfaces at the logits copy, as in the seeds, rather than at the next
+ *             fault then surfaces at the logits copy, as it does on a busy GPU, rather than at the next
  *             launch): auto (1 on sim, 16 elsewhere) | N
  */
 
@@ -36,11 +36,11 @@ import type { Evidence } from "../../records.ts";
 
 const MiB = 1 << 20;
 
-/** The seeds' own RoPE hypotheses (report 003), next to the stock set. */
+/** Where the error surfaced versus where it was caused, next to the stock set. */
 const ropeHypotheses = [
   hypothesis({
     id: "d2h-copy-is-the-bug",
-    title: "The D2H copy itself is faulty (seeds 001/004)",
+    title: "The D2H copy that reported the error is itself the faulty op",
     test(ev) {
       const a = ev.attribution;
       if (!ev.reproduced) return { status: "NOT_REPRODUCED", evidence: "no trial faulted" };
@@ -66,7 +66,7 @@ const ropeHypotheses = [
   }),
   hypothesis({
     id: "rope-q-upstream",
-    title: "The RoPE Q launch faults upstream (seed 000)",
+    title: "The RoPE Q launch faults upstream of the copy",
     test(ev) {
       const rc = ev.attribution?.rootCause;
       if (!ev.reproduced) {
@@ -100,11 +100,11 @@ const ropeRoot = (ev: Evidence) => {
 };
 const POINTER_RAILS = new Set(["null_pointer", "unknown_pointer", "use_after_free", "alignment", "extent"]);
 
-/** The five hypotheses of the seeds' RoPE diagnostic plan (report 003), decided from the evidence. */
+/** What can be wrong with a RoPE launch, one hypothesis each, decided from the evidence. */
 const planHypotheses = [
   hypothesis({
-    id: "rope-h1-pointer",
-    title: "H1: null or invalid pointer in the RoPE arguments (q, k, d_pos)",
+    id: "rope-pointer",
+    title: "A RoPE pointer argument (x, pos) is null or outside every live allocation",
     test(ev) {
       const rc = ropeRoot(ev);
       const f = rc?.findings.find((x) => POINTER_RAILS.has(x.rail));
@@ -121,8 +121,8 @@ const planHypotheses = [
     },
   }),
   hypothesis({
-    id: "rope-h2-dims",
-    title: "H2: invalid dimensions (seq_len 0, heads 0, odd head_dim)",
+    id: "rope-dims",
+    title: "A RoPE launch has invalid dimensions (seq_len 0, heads 0, odd head_dim)",
     test(ev) {
       const rc = ropeRoot(ev);
       const f = rc?.findings.find((x) =>
@@ -140,8 +140,8 @@ const planHypotheses = [
     },
   }),
   hypothesis({
-    id: "rope-h3-base",
-    title: "H3: rope_base zero or invalid",
+    id: "rope-base",
+    title: "A RoPE launch has freq_base zero or invalid",
     test(ev) {
       const f = ev.findings.find((x) => x.argument === "freq_base");
       if (f) {
@@ -156,8 +156,8 @@ const planHypotheses = [
     },
   }),
   hypothesis({
-    id: "rope-h4-module",
-    title: "H4: module / kernel loading failure",
+    id: "rope-module",
+    title: "The RoPE kernel failed to load",
     test(ev) {
       const ok = ropeLaunches(ev).filter((r) => r.status === 0).length;
       return ok > 0
@@ -166,8 +166,8 @@ const planHypotheses = [
     },
   }),
   hypothesis({
-    id: "rope-h5-grid",
-    title: "H5: grid / block configuration over the device limits",
+    id: "rope-grid",
+    title: "A RoPE launch's grid or block is over the device limits",
     test(ev) {
       const rc = ropeRoot(ev);
       const limit = rc?.findings.find((x) => x.rail === "launch_limits");
@@ -185,7 +185,7 @@ const planHypotheses = [
 
 export const experiment = defineExperiment({
   name: "rope_forensics",
-  title: "A D2H failure whose real cause is the RoPE Q launch upstream (seeds 000, 003)",
+  title: "A D2H failure whose real cause is the RoPE Q launch upstream",
   params: { model: "auto", dtype: "auto", fault: "auto", step: 3, layer: 0, backlog: "auto" },
   hypotheses: [...ropeHypotheses, ...planHypotheses, ...stockHypotheses()],
   async run(ctx) {

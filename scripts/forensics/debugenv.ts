@@ -1,6 +1,6 @@
 /**
  * Debug environment presets: the vendor runtime's own switches for
- * serializing kernels and copies and for logging, as the seed reports set them
+ * serializing kernels and copies and for logging, which one would otherwise set
  * by hand. A trial runs under a preset and the report records it.
  */
 

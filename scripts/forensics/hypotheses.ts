@@ -2,8 +2,8 @@
  * Hypotheses: predicates over the evidence of a run. Each gets a verdict,
  * CONFIRMED, RULED_OUT, INCONCLUSIVE or NOT_REPRODUCED, with the evidence
  * that decided it. An experiment declares its own next to the stock set
- * (scripts/forensics/stock.ts), which covers the hypotheses of the seed
- * reports.
+ * (scripts/forensics/stock.ts), which covers the usual causes of an
+ * asynchronous GPU fault.
  */
 
 import type {

@@ -1,5 +1,5 @@
 /**
- * The stock hypothesis set: the hypotheses of the seed reports, decided from
+ * The stock hypothesis set: the usual causes of an asynchronous GPU fault, decided from
  * the guard findings, the attribution (with its replays) and the journal.
  *
  * Common rules for a hypothesis H about the cause of a fault:
@@ -57,7 +57,7 @@ export function classifyFinding(f: Finding): StockClass | null {
     case "device": // another device's memory: not a pointer this device can use
       return "misaligned-pointer";
     case "races": {
-      // two copies racing each other are the seeds' "overlapping async copies"; anything else is a missing sync
+      // two copies racing each other are "overlapping async copies"; anything else is a missing sync
       const race = f.race as { first?: { kind?: string }; second?: { kind?: string } } | undefined;
       const kinds = race ? [race.first?.kind, race.second?.kind] : [];
       return kinds.length === 2 && kinds.every((k) => COPY_KINDS.has(String(k)))
@@ -347,7 +347,7 @@ export const configMismatch: Hypothesis = {
   test: (ev) => byFindings(ev, "config-mismatch"),
 };
 
-/** The nine stock hypotheses, in the order the seed reports list them. */
+/** The nine stock hypotheses, in the order report.md lists them. */
 export const STOCK_HYPOTHESES: readonly Hypothesis[] = [
   byteSizeMismatch,
   useAfterFree,

@@ -133,7 +133,7 @@ const gqa: Invariant = {
       : `n_head=${s.n_head}, n_head_kv=${s.n_head_kv}`,
 };
 
-// RoPE: the seeds' B3.64 hypotheses H2 and H3.
+// RoPE: zero or odd dimensions, and a freq_base that is not finite and positive (the angles go NaN or inf).
 for (const k of ["rope", "rope_dpos"]) {
   declareInvariants(
     k,

@@ -1,6 +1,6 @@
 /**
- * Rail: a model's shapes against the shapes an engine build expects (the
- * seeds' B3.62: a Llama-3-8B, FFN 14336, loaded into a Llama-2-7B build,
+ * Rail: a model's shapes against the shapes an engine build expects (for
+ * example a Llama-3-8B, FFN 14336, loaded into a Llama-2-7B build,
  * 11008). Checked once, when the model is loaded, not per native call:
  * incompatible is blocked unless an override is given, and the override is
  * recorded as a finding with status "overridden".

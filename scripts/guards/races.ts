@@ -1,7 +1,7 @@
 /**
  * Rail: stream races. A buffer written on one stream and read or written on
- * another with no event wait or host sync between them (the seeds' "stream
- * not synchronized" and "overlapping async copies"), found from the order of
+ * another with no event wait or host sync between them (a stream not
+ * synchronized, or overlapping async copies), found from the order of
  * the calls and their event edges (ffi/races.ts), without adding any sync.
  * In enforce mode the racing op is blocked before it is enqueued.
  */

@@ -1,5 +1,5 @@
 /**
- * report.md: the human report, in the shape of the seed reports: summary,
+ * report.md: the human report, in the shape of a hand-written forensics report: summary,
  * observed error, hypothesis verdicts, exact stage of the fault, most likely
  * root cause with its evidence, timeline, matrix, next steps, configuration.
  */

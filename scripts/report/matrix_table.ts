@@ -13,7 +13,7 @@ function devicesCell(devices: MatrixDeviceResult[] | undefined): string {
     .join(", ");
 }
 
-/** The results table in the seeds' shape, with a Total row; a Devices column when the trials were placed. */
+/** The results table: one row per matrix row (Test, Mode, Iterations, Errors, Status) and a Total row; a Devices column when the trials were placed. */
 export function matrixTable(rows: MatrixResult[]): string {
   const placed = rows.some((r) => r.devices?.length);
   const lines = placed

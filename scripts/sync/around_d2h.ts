@@ -1,5 +1,5 @@
 /**
- * Sync policy: the seeds' safe D2H wrapper (B3.63): synchronize the stream
+ * Sync policy: the safe D2H wrapper: synchronize the stream
  * before a device-to-host copy (so the data it reads is complete, and an
  * earlier fault surfaces before the copy, not inside it) and after it (so the
  * host data is complete).

@@ -53,7 +53,7 @@ export interface ExperimentDef {
   params?: Record<string, unknown>;
   /** Options of the trial's audit session (redzones, contextLength, guards...); an unknown one is an error. */
   audit?: ExperimentAuditOptions | ((spec: TrialSpec) => ExperimentAuditOptions);
-  /** Run a matrix instead of one trial (true: the seeds' B3.63 matrix). */
+  /** Run a matrix instead of one trial (true: the default matrix, baseline 50 / audit 50 / stress 100). */
   matrix?: MatrixRow[] | boolean;
   /** Debug environment preset (or variables) every trial runs under. */
   debugEnv?: string | Record<string, string>;
@@ -61,7 +61,7 @@ export interface ExperimentDef {
   sanitizer?: boolean;
   /** Attribute a fault with replays (default true). */
   attribute?: boolean;
-  /** Also write the seeds' D2H audit log (d2h_audit.log) and put a sample of it in the report. */
+  /** Also write the D2H audit log (d2h_audit.log: a start and an end line per device-to-host copy) and put a sample of it in the report. */
   d2hAudit?: boolean;
   /** Most replays for the bisection (default 6). */
   maxReplays?: number;

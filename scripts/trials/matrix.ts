@@ -2,7 +2,7 @@
  * The matrix runner: modes × iterations, one trial per iteration, `concurrency`
  * trials at a time (one per device slot when the trials are placed: the next
  * trial, of whichever row, starts as soon as one ends), with a progress bar on
- * stderr and a results table in the seeds' shape (scripts/report/matrix_table.ts
+ * stderr and a results table with a Total row (scripts/report/matrix_table.ts
  * renders it). Each row counts its trials by the device they ran on.
  */
 
@@ -15,8 +15,8 @@ import type {
 } from "../../records.ts";
 import { slotLabel } from "./devices.ts";
 
-/** The seeds' B3.63 matrix: baseline 50, audit 50, stress 100. */
-export const SEED_MATRIX: MatrixRow[] = [
+/** The default matrix: baseline 50 (no instrumentation), audit 50, stress 100. */
+export const DEFAULT_MATRIX: MatrixRow[] = [
   { name: "baseline", mode: "off", iterations: 50 },
   { name: "audit", mode: "audit", iterations: 50 },
   { name: "stress", mode: "audit", iterations: 100, params: { stress: true } },

@@ -30,7 +30,7 @@ import type {
 } from "../../records.ts";
 import type { Experiment } from "./definition.ts";
 import { checkAuditOptions } from "../audit/session.ts";
-import { runMatrix, SEED_MATRIX } from "./matrix.ts";
+import { DEFAULT_MATRIX, runMatrix } from "./matrix.ts";
 import { describeOutcome } from "./runner.ts";
 import { replayPlacement } from "./replay_placement.ts";
 import { RunTrials } from "./run_trials.ts";
@@ -255,7 +255,7 @@ async function firstTrial(
 ): Promise<{ main: TrialOutcome; matrix: MatrixResult[] | null }> {
   const mode: Mode = opts.mode ?? exp.mode ?? "audit";
   const rows0 = opts.matrix ?? exp.matrix;
-  const rows = rows0 === true ? SEED_MATRIX : Array.isArray(rows0) ? rows0 : null;
+  const rows = rows0 === true ? DEFAULT_MATRIX : Array.isArray(rows0) ? rows0 : null;
   if (!rows) return { main: await trials.run(trials.spec(mode, "run")), matrix: null };
   const scale = opts.scale ?? 1;
   const scaled = rows.map((r) => ({ ...r, iterations: Math.max(1, Math.round(r.iterations * scale)) }));

@@ -33,7 +33,7 @@ import { type Field, fuzz, fuzzCases } from "../helpers/fuzz.ts";
 const CAPACITY = 16;
 
 /** A ring of 19 records (wrapped once, the last in flight) with allocations, frees, launches and copies, and its side file. */
-function ringSeed(): { ring: Uint8Array; side: Uint8Array } {
+function baseRing(): { ring: Uint8Array; side: Uint8Array } {
   resetIds();
   const dir = Deno.makeTempDirSync({ prefix: "fl-journal-fuzz-" });
   const path = `${dir}/journal.bin`;
@@ -69,7 +69,7 @@ function ringSeed(): { ring: Uint8Array; side: Uint8Array } {
   return { ...out, ring: fixedClock(out.ring) };
 }
 
-/** The ring with its pid and times set to fixed values, so the seed is the same on every run. */
+/** The ring with its pid and times set to fixed values, so the base input is the same on every run. */
 function fixedClock(ring: Uint8Array): Uint8Array {
   const i32 = new Int32Array(ring.buffer), f64 = new Float64Array(ring.buffer);
   i32[H_PID] = 1;
@@ -110,8 +110,8 @@ function ringFields(ringLength: number): Field[] {
   return f;
 }
 
-const seed = ringSeed();
-const decodedSeed = decodeJournalBytes(seed.ring, new TextDecoder().decode(seed.side));
+const base = baseRing();
+const decodedBase = decodeJournalBytes(base.ring, new TextDecoder().decode(base.side));
 
 function decodeOrRefuse(ring: Uint8Array, side: string) {
   try {
@@ -124,7 +124,7 @@ function decodeOrRefuse(ring: Uint8Array, side: string) {
 
 /** The slot a mutation touched, when it changed bytes of one record slot only (same length, same side file). */
 function touchedSlot(input: Uint8Array): number | null {
-  const orig = pack(seed.ring, seed.side);
+  const orig = pack(base.ring, base.side);
   if (input.length !== orig.length) return null;
   let lo = -1, hi = -1;
   for (let k = 0; k < input.length; k++) {
@@ -135,7 +135,7 @@ function touchedSlot(input: Uint8Array): number | null {
   }
   if (lo < 0) return null;
   const slotOf = (at: number) => Math.floor((at - 4 - HEADER_BYTES) / RECORD_BYTES);
-  if (lo < 4 + HEADER_BYTES || hi >= 4 + seed.ring.length || slotOf(lo) !== slotOf(hi)) return null;
+  if (lo < 4 + HEADER_BYTES || hi >= 4 + base.ring.length || slotOf(lo) !== slotOf(hi)) return null;
   return slotOf(lo);
 }
 
@@ -163,7 +163,7 @@ function checkRing(input: Uint8Array) {
         .map((r) => JSON.stringify(r));
     assert.deepEqual(
       others(d.records),
-      others(decodedSeed.records),
+      others(decodedBase.records),
       `damage in slot ${slot} reached other records`,
     );
     assert.ok(setAside.size <= 2, `damage in slot ${slot} set aside ${setAside.size} slots`);
@@ -171,20 +171,20 @@ function checkRing(input: Uint8Array) {
 }
 
 Deno.test("journal fuzz: 3000 mutated rings are refused or decoded; damage to one record never reaches another", async () => {
-  assert.equal(decodedSeed.written, 19);
-  assert.equal(decodedSeed.records.length, CAPACITY, "the seed ring wrapped: the newest 16 of 19 records");
-  assert.equal(decodedSeed.inFlight.length, 1);
+  assert.equal(decodedBase.written, 19);
+  assert.equal(decodedBase.records.length, CAPACITY, "the base ring wrapped: the newest 16 of 19 records");
+  assert.equal(decodedBase.inFlight.length, 1);
   await fuzz({
     kind: "ring",
     ext: ".bin",
     cases: fuzzCases(3000),
-    seeds: [{ bytes: pack(seed.ring, seed.side), fields: ringFields(seed.ring.length) }],
+    corpus: [{ bytes: pack(base.ring, base.side), fields: ringFields(base.ring.length) }],
     check: checkRing,
   });
 });
 
 /** A journal.jsonl with intents and results on separate lines, a malformed line and unicode. */
-function jsonlSeed(): Uint8Array {
+function baseJsonl(): Uint8Array {
   const recs = [
     record(1, { kind: "alloc", name: "q_proj", pointers: [], scalars: { bytes: 16384 } }),
     record(2, { kind: "h2d", name: "q_pröj ✓" }),
@@ -260,14 +260,14 @@ async function checkJsonl(input: Uint8Array, rng: { below(n: number): number }) 
 }
 
 Deno.test("journal fuzz: 250 mutated journal.jsonl files read page by page equal one whole parse", async () => {
-  const s = jsonlSeed();
+  const s = baseJsonl();
   const lineStarts: Field[] = [];
   for (let k = 0; k < s.length; k++) if (s[k] === 0x22) lineStarts.push({ at: k, size: 1 }); // quotes
   await fuzz({
     kind: "jsonl",
     ext: ".jsonl",
     cases: fuzzCases(250),
-    seeds: [{ bytes: s, fields: lineStarts }],
+    corpus: [{ bytes: s, fields: lineStarts }],
     check: checkJsonl,
   });
 });

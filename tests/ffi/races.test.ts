@@ -10,7 +10,7 @@ import { journalLib } from "../helpers/journal_lib.ts";
 const COMPUTE = 0x1000, COPY = 0x2000, EV = 0x3000;
 const LOGITS = 0x100000;
 
-/** The seeds' pattern: the compute stream writes logits, the copy stream downloads them. */
+/** The decode's pattern: the compute stream writes logits, the copy stream downloads them. */
 function logitsCopy(withWait: boolean): NativeCall[] {
   resetIds();
   const calls: NativeCall[] = [];

@@ -233,9 +233,9 @@ export interface FuzzOptions {
   ext: string;
   cases: number;
   /** Valid inputs to mutate, each with its known fields. */
-  seeds: { bytes: Uint8Array; fields?: Field[] }[];
-  /** Makes a case from a seed (default: `mutate`); what it returns is what a failure saves. */
-  mutate?: (rng: Prng, seed: Uint8Array, fields: readonly Field[]) => Uint8Array;
+  corpus: { bytes: Uint8Array; fields?: Field[] }[];
+  /** Makes a case from a corpus input (default: `mutate`); what it returns is what a failure saves. */
+  mutate?: (rng: Prng, input: Uint8Array, fields: readonly Field[]) => Uint8Array;
   /** Throws when the input exposes a bug: a crash, or a result that is not what the input says. */
   check: (input: Uint8Array, rng: Prng) => void | Promise<void>;
   seed?: number;
@@ -248,7 +248,7 @@ export interface FuzzStats {
 }
 
 /**
- * Replays the fixtures and checks the seeds as they are, then checks `cases` mutated inputs; fails on
+ * Replays the fixtures and checks the corpus inputs as they are, then checks `cases` mutated inputs; fails on
  * the first bad one, saved as a fixture.
  */
 export async function fuzz(opts: FuzzOptions): Promise<FuzzStats> {
@@ -267,18 +267,18 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzStats> {
       );
     }
   }
-  for (const [k, s] of opts.seeds.entries()) {
+  for (const [k, s] of opts.corpus.entries()) {
     try {
       await opts.check(s.bytes, new Prng(seed));
     } catch (e) {
-      throw new Error(`${opts.kind} fuzz: seed input ${k} itself fails: ${(e as Error).message}`, {
+      throw new Error(`${opts.kind} fuzz: corpus input ${k} itself fails: ${(e as Error).message}`, {
         cause: e,
       });
     }
   }
   let slowestMs = 0;
   for (let i = 0; i < opts.cases; i++) {
-    const s = opts.seeds[i % opts.seeds.length];
+    const s = opts.corpus[i % opts.corpus.length];
     const input = (opts.mutate ?? mutate)(rng, s.bytes, s.fields ?? []);
     const t0 = performance.now();
     let failure: unknown = null;

@@ -30,7 +30,7 @@ Deno.test("journal: a child whose fault surfaces at the D2H copy and then dies b
   // fault info's tag names the launch that faulted, and the journal has it
   assert.equal(seen.tag, launch.id);
   assert.ok(d2h.id > launch.id);
-  // the audit lines of the seeds, from the recovered journal
+  // the D2H audit lines, from the recovered journal
   const lines = Deno.readTextFileSync(`${dir}/d2h_audit.log`).trim().split("\n");
   assert.match(
     lines[0],

@@ -1,7 +1,7 @@
 /**
- * The seed investigations as experiments, on the default backend (tiny model
- * on every backend): the D2H audit (001/002), the model-compatibility guard rail (002)
- * and the D2H race matrix (004, scaled down).
+ * The D2H experiments on the default backend (tiny model on every backend):
+ * the D2H audit, the model-compatibility guard rail and the D2H race matrix
+ * (scaled down).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -10,11 +10,11 @@ import { experiment as modelCompat } from "../../../scripts/experiments/model_co
 import { experiment as raceMatrix } from "../../../scripts/experiments/d2h_race_matrix.ts";
 import { runExperiment } from "../../../scripts/trials/experiment.ts";
 
-const reports = await Deno.makeTempDir({ prefix: "faultline-seeds-" });
+const reports = await Deno.makeTempDir({ prefix: "faultline-d2h-" });
 const statusOf = (hs: { id: string; status: string }[]) =>
   Object.fromEntries(hs.map((h) => [h.id, h.status]));
 
-Deno.test("d2h audit: every trace copy journaled; nothing reproduced, as in seed 002", async () => {
+Deno.test("d2h audit: every trace copy journaled; nothing reproduced on a clean decode", async () => {
   const res = await runExperiment(d2hAudit, {
     reportsDir: reports,
     runId: "audit-clean",
@@ -52,7 +52,7 @@ Deno.test("d2h audit: seq_len_used past the KV cache in the attention trace is n
   assert.equal(statusOf(res.report.hypotheses)["byte-size-mismatch"], "CONFIRMED");
 });
 
-Deno.test("model compat: the seeds' guard rail blocks the mismatched model; overridden, it runs", async () => {
+Deno.test("model compat: the guard rail blocks the mismatched model; overridden, it runs", async () => {
   const res = await runExperiment(modelCompat, {
     reportsDir: reports,
     runId: "compat",

@@ -1,5 +1,5 @@
 /**
- * The RoPE launch forensics on the block scheduler (seeds 000/003): a freed
+ * The RoPE launch forensics on the block scheduler: a freed
  * buffer's address planted as RoPE Q's x at step 3, layer 0 surfaces at the
  * logits copy/sync of that step, and one blocking replay names RoPE Q, its
  * step, layer and argument. A zero seq_len is refused at the launch itself.
@@ -41,9 +41,9 @@ Deno.test("rope forensics: a stale pointer in RoPE Q surfaces at the logits copy
   assert.equal(byId["rope-q-upstream"], "CONFIRMED");
   assert.equal(byId["d2h-copy-is-the-bug"], "RULED_OUT");
   assert.equal(byId["missing-stream-sync"], "RULED_OUT");
-  assert.equal(byId["rope-h1-pointer"], "CONFIRMED");
-  assert.equal(byId["rope-h2-dims"], "RULED_OUT");
-  assert.equal(byId["rope-h4-module"], "RULED_OUT");
+  assert.equal(byId["rope-pointer"], "CONFIRMED");
+  assert.equal(byId["rope-dims"], "RULED_OUT");
+  assert.equal(byId["rope-module"], "RULED_OUT");
   const md = await Deno.readTextFile(join(res.dir, "report.md"));
   assert.match(md, /\*\*Root cause:\*\* op #\d+, launch `rope[a-z_]*` — \*\*RoPE Q\*\*, step 3, layer 0/);
   const svg = await Deno.readTextFile(join(res.dir, "timeline.svg"));
@@ -66,7 +66,7 @@ Deno.test("rope forensics: a zero seq_len in RoPE Q at layer 1 is refused at its
   assert.equal(res.report.attribution!.replays, 0);
 });
 
-Deno.test("rope forensics: freq_base 0 does not fault; the invariant rail still names RoPE Q (seed 003 H3)", async () => {
+Deno.test("rope forensics: freq_base 0 does not fault; the invariant rail still names RoPE Q (its freq_base hypothesis is CONFIRMED)", async () => {
   const res = await runExperiment(experiment, {
     reportsDir: reports,
     runId: "base",
@@ -78,8 +78,8 @@ Deno.test("rope forensics: freq_base 0 does not fault; the invariant rail still 
   assert.equal(rc.name, "RoPE Q");
   assert.equal(rc.argument, "freq_base");
   const s = Object.fromEntries(res.report.hypotheses.map((h) => [h.id, h.status]));
-  assert.equal(s["rope-h3-base"], "CONFIRMED");
-  assert.equal(s["rope-h1-pointer"], "RULED_OUT");
+  assert.equal(s["rope-base"], "CONFIRMED");
+  assert.equal(s["rope-pointer"], "RULED_OUT");
   assert.equal(s["rope-q-upstream"], "NOT_REPRODUCED");
 });
 

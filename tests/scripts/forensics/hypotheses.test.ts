@@ -37,7 +37,7 @@ function allocation(a: Partial<NonNullable<Finding["allocation"]>>): NonNullable
   return { id: 1, name: "x", offset: 0, bytes: 4, size: 4096, state: "live", ...a };
 }
 
-Deno.test("hypotheses: the stock set covers the seeds' nine", () => {
+Deno.test("hypotheses: the stock set is the nine usual causes", () => {
   assert.deepEqual(STOCK_HYPOTHESES.map((h) => h.id).sort(), [
     "bad-launch-params",
     "byte-size-mismatch",

@@ -85,7 +85,7 @@ Deno.test("sanitizer: an address resolves against the alloc records too", () => 
   });
 });
 
-Deno.test("debug environment presets: the seeds' HIP variables and CUDA's, recorded as a line", () => {
+Deno.test("debug environment presets: HIP's serializing variables and CUDA's, recorded as a line", () => {
   assert.deepEqual(DEBUG_ENVS.hip.vars, {
     HIP_LAUNCH_BLOCKING: "1",
     AMD_SERIALIZE_KERNEL: "3",

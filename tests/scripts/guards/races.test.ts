@@ -84,7 +84,7 @@ Deno.test("races: two async copies through the same pinned staging buffer on two
   const staging = device.hostAlloc(4096, { name: "staging" });
   try {
     a.download(staging, { stream: s1 });
-    b.download(staging, { stream: s2 }); // the seeds' reuse of a staging buffer, unordered
+    b.download(staging, { stream: s2 }); // a staging buffer reused, unordered
     s1.synchronize();
     s2.synchronize();
     const races = audit.findings.filter((f) => f.rail === "races");

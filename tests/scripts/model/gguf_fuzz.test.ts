@@ -34,8 +34,8 @@ async function bytesOf(write: (path: string) => Promise<unknown>): Promise<Uint8
   }
 }
 
-/** The seeds: a micro llama (v3, f32), the same in f16 (v2, alignment 64), and every metadata type. */
-async function seeds(): Promise<Uint8Array[]> {
+/** The corpus: a micro llama (v3, f32), the same in f16 (v2, alignment 64), and every metadata type. */
+async function corpus(): Promise<Uint8Array[]> {
   const llama = await bytesOf((p) =>
     writeGguf(p, { metadata: llamaMetadata(MICRO), tensors: llamaTensorSpecs(MICRO, { seed: 3 }) })
   );
@@ -270,12 +270,12 @@ async function check(input: Uint8Array, rng: Prng) {
 }
 
 Deno.test("gguf fuzz: 12 000 mutated files are each refused with a clear error or read back exactly", async () => {
-  const inputs = await seeds();
+  const inputs = await corpus();
   const stats = await fuzz({
     kind: "gguf",
     ext: ".gguf",
     cases: fuzzCases(12_000),
-    seeds: inputs.map((bytes) => ({ bytes, fields: fieldsOf(bytes) })),
+    corpus: inputs.map((bytes) => ({ bytes, fields: fieldsOf(bytes) })),
     check,
   });
   assert.equal(stats.cases, fuzzCases(12_000));

@@ -191,7 +191,7 @@ Deno.test("report: verdict.json has DESIGN.md's fields", async () => {
   assert.equal(buildVerdict(cleanRun()).root_cause, null);
 });
 
-Deno.test("report: report.md in the seeds' shape names the stage and the root cause", async () => {
+Deno.test("report: report.md names the stage and the root cause", async () => {
   const md = buildMarkdown(await faultRun());
   assert.match(md, /^# rope_forensics — FAULT/);
   const order = [
@@ -228,7 +228,7 @@ Deno.test("report: report.md in the seeds' shape names the stage and the root ca
   assert.match(headline(await faultRun()), /RoPE Q \(step 3, layer 0\) is the root cause, argument x/);
 });
 
-Deno.test("report: a clean matrix run reads NOT REPRODUCED with the seeds' results table", () => {
+Deno.test("report: a clean matrix run reads NOT REPRODUCED with the matrix's results table", () => {
   const md = buildMarkdown(cleanRun());
   assert.match(md, /^# d2h_race_matrix — OK/);
   assert.match(md, /not reproduced/);

@@ -1,5 +1,5 @@
 /**
- * The seeds' fault, planted through a hook: at step 3, layer 0, "RoPE Q" gets the address of a freed
+ * A stale position pointer, planted through a hook: at step 3, layer 0, "RoPE Q" gets the address of a freed
  * buffer as its device position. The launch succeeds; the fault surfaces later, at a copy or sync of
  * that decode step (not at the RoPE launch), and is sticky; fault info's tag names the call, whose
  * recorded context is {step 3, layer 0, "RoPE Q"}. Runs in a child process (the fault poisons the

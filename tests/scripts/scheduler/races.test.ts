@@ -1,7 +1,7 @@
 /**
  * The scheduler under the online race detector (ffi/races.ts): a clean prefill and decode has no
- * race; skipping the event wait before the logits copy (a hook, no scheduler edit) gives the seeds'
- * race, the copy stream's "logits D2H" against the compute stream's "logits proj".
+ * race; skipping the event wait before the logits copy (a hook, no scheduler edit) gives a
+ * race: the copy stream's "logits D2H" against the compute stream's "logits proj".
  */
 import assert from "node:assert/strict";
 import { boundary } from "../../../mod.ts";

@@ -57,7 +57,7 @@ const FILES = [...Object.keys(RUN_FILES), "secret.json", "../verdict.json", "tri
 const QUERIES = ["", "?from=0", "?from=18446744073709551616", "?from=-1", "?limit=0", "?limit=99999999"];
 
 /** A path from the routes' shapes, names real and made up, and hostile segments; then byte mutations on it. */
-function seedPaths(): Uint8Array[] {
+function basePaths(): Uint8Array[] {
   const e = new TextEncoder();
   const runs = [
     `${FAULT_EXP}/${FAULT_ID}`,
@@ -84,10 +84,10 @@ function hostile(path: string, rng: Prng): string {
   return parts.join("/") + (rng.chance(0.3) ? rng.pick(QUERIES) : "");
 }
 
-/** A case: a seed path with hostile pieces spliced in, and half the time its bytes mutated too. */
-function makePath(rng: Prng, seed: Uint8Array): Uint8Array {
+/** A case: a base path with hostile pieces spliced in, and half the time its bytes mutated too. */
+function makePath(rng: Prng, base: Uint8Array): Uint8Array {
   const e = new TextEncoder();
-  const spliced = e.encode(hostile(new TextDecoder().decode(seed), rng));
+  const spliced = e.encode(hostile(new TextDecoder().decode(base), rng));
   return rng.chance(0.5) ? mutate(rng, spliced) : spliced;
 }
 
@@ -115,7 +115,7 @@ Deno.test("server fuzz: 1500 random request paths are answered without a 5xx and
     kind: "paths",
     ext: ".txt",
     cases: fuzzCases(1500),
-    seeds: seedPaths().map((bytes) => ({ bytes })),
+    corpus: basePaths().map((bytes) => ({ bytes })),
     mutate: makePath,
     check,
   });

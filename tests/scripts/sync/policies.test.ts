@@ -58,7 +58,7 @@ Deno.test("sync: after every launch (blocking mode's policy, like HIP_LAUNCH_BLO
   assert.deepEqual(workload(undefined, "blocking"), want);
 });
 
-Deno.test("sync: around device-to-host copies (the seeds' safe wrapper)", () => {
+Deno.test("sync: around device-to-host copies (the safe D2H wrapper)", () => {
   assert.deepEqual(workload(syncAroundD2H()), [
     "launch:fault_fill",
     "launch:tick",
