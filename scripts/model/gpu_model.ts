@@ -301,7 +301,7 @@ class RotatedBlocks {
     const data: SynthData = dtype === "f32"
       ? scaled
       : dtype === "f16"
-      ? toF16(scaled)
+      ? f32ArrayToF16(scaled)
       : quantizeRows(dtype, scaled, 256);
     block = this.device.malloc(data.byteLength, { name: `synth_block.${this.#blocks.size}` });
     stagedUpload(block, 0, bytesOf(data), this.staging, this.stream);
@@ -312,13 +312,6 @@ class RotatedBlocks {
   free(): void {
     for (const b of this.#blocks.values()) if (!b.freed) b.free();
   }
-}
-
-/** f32 -> f16 bits: the platform's Float16Array when present (same rounding, faster), else f16.ts. */
-function toF16(f: Float32Array): Uint16Array {
-  const F16 =
-    (globalThis as { Float16Array?: new (a: Float32Array) => { buffer: ArrayBuffer } }).Float16Array;
-  return F16 ? new Uint16Array(new F16(f).buffer) : f32ArrayToF16(f);
 }
 
 /**

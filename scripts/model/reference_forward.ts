@@ -19,7 +19,7 @@
  *   const ref = ReferenceForward.fromGpuModel(model);   // the weights read back from the device
  *   const { tokens, logits } = ref.generate([1, 17, 42], 16);
  */
-import { f16ArrayToF32, f16BitsToF32, f32ToF16Bits } from "./f16.ts";
+import { f16ArrayToF32 } from "./f16.ts";
 import type { LlamaConfig } from "./config.ts";
 import type { LlamaGguf } from "./gguf.ts";
 import { deviceDtype, type GpuModel, type WeightDtype } from "./gpu_model.ts";
@@ -31,7 +31,7 @@ export type WeightLookup = (name: string) => ArrayLike<number>;
 
 /** The value of x rounded to f16 (through f32, as the kernels convert). */
 export function roundF16(x: number): number {
-  return f16BitsToF32(f32ToF16Bits(x));
+  return Math.f16round(Math.fround(x));
 }
 
 export interface TopTwo {

@@ -53,13 +53,6 @@ export type SynthDtype = "f32" | "f16" | QuantType;
 
 export const SYNTH_DTYPES: readonly SynthDtype[] = ["f32", "f16", "q8_0", "q4_0", "q4_k"];
 
-/** f32 -> f16 bits: the platform's Float16Array when present (same rounding, faster), else f16.ts. */
-function toF16(f: Float32Array): Uint16Array {
-  const F16 =
-    (globalThis as { Float16Array?: new (a: Float32Array) => { buffer: ArrayBuffer } }).Float16Array;
-  return F16 ? new Uint16Array(new F16(f).buffer) : f32ArrayToF16(f);
-}
-
 export interface SynthTensor {
   name: string;
   /** Row-major shape, outermost first ([out, in] for a linear weight). */
@@ -117,7 +110,7 @@ export function* synthWeights(
     const nElements = layout.shape.reduce((a, b) => a * b, 1);
     const { mean, std } = initOf(layout, config);
     const encode = (f: Float32Array): SynthData =>
-      dtype === "f32" ? f : dtype === "f16" ? toF16(f) : quantizeRows(dtype, f, rowLen);
+      dtype === "f32" ? f : dtype === "f16" ? f32ArrayToF16(f) : quantizeRows(dtype, f, rowLen);
     const chunks = function* (maxElements = 1 << 22): Generator<SynthData> {
       const rng = new Rng(seed, layout.name);
       const rows = Math.max(1, Math.floor(maxElements / rowLen));

@@ -6,7 +6,8 @@
  * references of ./llama.ts.
  */
 import type { Device, DeviceBuffer, DeviceSlice } from "../../mod.ts";
-import { f16Bits, f16Value, relativeError } from "./llama.ts";
+import { f32ArrayToF16 } from "../model/f16.ts";
+import { relativeError } from "./llama.ts";
 
 /** The run's seed: $FAULTLINE_SEED, or a fresh one. Printed once per process. */
 let runSeed: number | undefined;
@@ -56,15 +57,10 @@ export function rngFor(name: string): Rng {
   return new Rng(testSeed(), name);
 }
 
-/** f16 bits of each value, and the f16 values themselves (what the kernel reads). */
+/** f16 bits of each value (rounded to f32 first, as the kernel's f32 -> half), and the f16 values themselves. */
 export function toF16(x: ArrayLike<number>): { bits: Uint16Array; values: Float64Array } {
-  const bits = new Uint16Array(x.length);
-  const values = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    bits[i] = f16Bits(x[i]);
-    values[i] = f16Value(bits[i]);
-  }
-  return { bits, values };
+  const bits = f32ArrayToF16(x);
+  return { bits, values: Float64Array.from(new Float16Array(bits.buffer, bits.byteOffset, bits.length)) };
 }
 
 /**

@@ -9,45 +9,6 @@
 
 export type Vec = ArrayLike<number>;
 
-/** IEEE binary16 bits of `x`, rounded to nearest even (overflow to infinity). */
-export function f16Bits(x: number): number {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  f[0] = x;
-  const bits = u[0];
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = (bits >>> 23) & 0xff;
-  let man = bits & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0); // inf, NaN
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    // subnormal half (or zero): value = man' * 2^-24
-    if (e < -10) return sign;
-    man |= 0x800000;
-    const shift = 14 - e;
-    let h = man >>> shift;
-    const rem = man & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (man >>> 13);
-  const rem = man & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // a carry into the exponent is still correct
-  return sign | h;
-}
-
-/** The value of IEEE binary16 bits. */
-export function f16Value(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const man = h & 0x3ff;
-  if (exp === 0) return sign * man * 2 ** -24;
-  if (exp === 31) return man ? NaN : sign * Infinity;
-  return sign * (1 + man / 1024) * 2 ** (exp - 15);
-}
-
 /** out[t, :] = table[tokens[t], :]; a row of NaN for an id outside [0, vocab). */
 export function embed(table: Vec, tokens: Vec, dim: number, vocab: number): Float64Array {
   const out = new Float64Array(tokens.length * dim);
