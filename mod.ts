@@ -81,6 +81,7 @@ export {
   d2hAuditLines,
   type DecodedJournal,
   decodeJournal,
+  JournalFormatError,
   journalJsonl,
   writeJournalJsonl,
 } from "./ffi/journal.ts";

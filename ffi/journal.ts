@@ -455,22 +455,3 @@ export function d2hAuditLines(records: readonly JournalRecord[]): string[] {
   }
   return lines;
 }
-
-if (import.meta.main) {
-  // deno run -A ffi/journal.ts <journal.bin> [--d2h]: prints the records as JSON lines, or the D2H audit lines
-  const [ring, flag] = Deno.args;
-  if (!ring) {
-    console.error("usage: deno run -A ffi/journal.ts <journal.bin> [--d2h]");
-    Deno.exit(2);
-  }
-  const d = decodeJournal(ring);
-  if (flag === "--d2h") { for (const line of d2hAuditLines(d.records)) console.log(line); }
-  else {
-    for (const r of d.records) console.log(JSON.stringify(r));
-    if (d.overwritten) {
-      console.error(`journal: records ${d.overwritten.firstSeq}..${d.overwritten.lastSeq} overwritten`);
-    }
-    if (d.torn) console.error(`journal: record ${d.torn.seq} was being written when the writer stopped`);
-    for (const r of d.inFlight) console.error(`journal: op ${r.id} ${r.kind} ${r.name} never returned`);
-  }
-}

@@ -29,7 +29,7 @@
  * sources, headers and this script, and was built with the same commands.
  * Beside each library, <library>.json records its targets (ffi/build_info.ts).
  */
-import { parseArgs } from "node:util";
+import { type CliArgs, intFlag, parseCli, runCli, UsageError } from "./cli/flags.ts";
 import { type BuildInfo, buildInfoPath, readBuildInfo } from "../ffi/build_info.ts";
 import { isFile, onPath } from "../ffi/files.ts";
 import { builtinKernels, kernelConstants } from "../ffi/kernels_builtin.ts";
@@ -780,8 +780,9 @@ async function buildExtraLibrary(x: ExtraLibrary, root: string, opts: BuildOptio
   return `${lib} (${compiles.length} sources, ${((performance.now() - t0) / 1000).toFixed(1)} s)`;
 }
 
-function usage(): string {
-  return `usage: deno run -A scripts/build.ts [options]
+const CLI = {
+  name: "build",
+  usage: `usage: deno run -A scripts/build.ts [options]
   --backend B     sim, cuda, hip or all; repeat or comma-separate (default: sim and
                   every backend whose compiler is found)
   --if-needed     skip a backend whose library is newer than its sources and headers
@@ -795,8 +796,20 @@ function usage(): string {
                   report them, else ${DEFAULT_HIP_TARGETS.join(",")}); hipcc builds those it knows,
                   clang-19 the others (gfx942 with Debian's hipcc 5.2)
   --arch L        either: gfx* entries go to --hip-arch, the others to --cuda-arch
-  --jobs N        parallel compiles (default: CPU count)`;
-}
+  --jobs N        parallel compiles (default: CPU count)`,
+  options: {
+    backend: { type: "string", multiple: true },
+    "if-needed": { type: "boolean", default: false },
+    "for-run": { type: "boolean", default: false },
+    progress: { type: "boolean", default: false },
+    quiet: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+    "cuda-arch": { type: "string" },
+    "hip-arch": { type: "string" },
+    arch: { type: "string" },
+    jobs: { type: "string" },
+  },
+} as const;
 
 /** --arch's entries split by kind (gfx* for hip), joined to --cuda-arch / --hip-arch. */
 function archOptions(arch: string[] = [], cuda?: string[], hip?: string[]) {
@@ -814,52 +827,32 @@ function describeTargets(info: BuildInfo): string {
   return `targets ${each}; chosen by ${info.chosen_by}`;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      backend: { type: "string", multiple: true },
-      "if-needed": { type: "boolean", default: false },
-      "for-run": { type: "boolean", default: false },
-      progress: { type: "boolean", default: false },
-      quiet: { type: "boolean", default: false },
-      verbose: { type: "boolean", default: false },
-      "cuda-arch": { type: "string" },
-      "hip-arch": { type: "string" },
-      arch: { type: "string" },
-      jobs: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(usage());
-    return 0;
-  }
-  const split = (s?: string) => s?.split(",").map((x) => x.trim()).filter((x) => x !== "");
+/** The backends the command line asks for: --for-run's, those named, or every one whose compiler is found. */
+function requestedBackends(values: CliArgs<typeof CLI.options>["values"]): BackendName[] {
+  if (values["for-run"]) return backendsForRun();
   const requested = (values.backend ?? []).flatMap((b) => split(b) ?? []);
-  let backends: BackendName[];
-  if (values["for-run"]) {
-    backends = backendsForRun();
-  } else if (requested.length === 0) {
-    backends = availableBackends();
+  if (requested.length === 0) {
+    const backends = availableBackends();
     if (!values.quiet) {
       for (const b of BACKENDS.filter((b) => !backends.includes(b))) {
         console.log(`build ${b}: skipped (${b === "cuda" ? "nvcc" : "hipcc"} not found)`);
       }
     }
-  } else {
-    const bad = requested.filter((b) => b !== "all" && !BACKENDS.includes(b as BackendName));
-    if (bad.length) {
-      console.error(`unknown backend ${bad.join(", ")}\n${usage()}`);
-      return 2;
-    }
-    backends = requested.includes("all") ? [...BACKENDS] : BACKENDS.filter((b) => requested.includes(b));
+    return backends;
   }
-  const jobs = values.jobs !== undefined ? parseInt(values.jobs, 10) : undefined;
-  if (jobs !== undefined && !(jobs > 0)) {
-    console.error(`bad --jobs ${values.jobs}`);
-    return 2;
+  const bad = requested.filter((b) => b !== "all" && !BACKENDS.includes(b as BackendName));
+  if (bad.length) {
+    throw new UsageError(`unknown backend ${bad.join(", ")} (${[...BACKENDS, "all"].join(", ")})`);
   }
+  return requested.includes("all") ? [...BACKENDS] : BACKENDS.filter((b) => requested.includes(b));
+}
+
+const split = (s?: string) => s?.split(",").map((x) => x.trim()).filter((x) => x !== "");
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseCli(CLI, argv);
+  const backends = requestedBackends(values);
+  const jobs = intFlag(values.jobs, "jobs", { positive: true });
   const opts: BuildOptions = {
     ifNeeded: values["if-needed"],
     progress: values.progress,
@@ -895,6 +888,4 @@ async function main(argv: string[]): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
-}
+if (import.meta.main) await runCli(CLI, main);

@@ -24,7 +24,7 @@
  * prints {"msPerToken": …} (that is what compute-sanitizer runs).
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
+import { choiceFlag, intFlag, parseCli, runCli } from "../cli/flags.ts";
 import { boundary, type Device, launch, type NativeCall, type PointerArg, runtime, tick } from "../../mod.ts";
 import { type AuditOptions, openAudit } from "../audit/session.ts";
 import { type LlamaConfig, presetConfig } from "../model/config.ts";
@@ -32,7 +32,7 @@ import { gpuModel } from "../model/gpu_model.ts";
 import { LlamaEngine } from "../scheduler/mod.ts";
 // type-only: main.ts imports this file, so a value import would be a cycle
 import type { BenchContext, BenchRow, BenchSection } from "./main.ts";
-import type { Mode } from "../../records.ts";
+import { type Mode, MODES } from "../../records.ts";
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -602,28 +602,46 @@ export const sections: BenchSection[] = [
   { name: "audit-decode", run: decodeModes },
 ];
 
+const CLI = {
+  name: "audit_bench",
+  usage: `usage: deno run -A scripts/bench/audit_bench.ts [--decode [--mode M] [--tokens N]] [--quick]
+  without --decode: the audit-calls and audit-decode sections, one JSON row a line
+  --decode     time one decode and print {"msPerToken": ...} (what compute-sanitizer runs)
+  --mode M     the decode's mode: ${MODES.join(", ")} (default off)
+  --tokens N   decode tokens (default 8)
+  --quick      smaller sizes`,
+  options: {
+    decode: { type: "boolean" },
+    mode: { type: "string", default: "off" },
+    tokens: { type: "string", default: "8" },
+    quick: { type: "boolean" },
+  },
+} as const;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      decode: { type: "boolean" },
-      mode: { type: "string", default: "off" },
-      tokens: { type: "string", default: "8" },
-      quick: { type: "boolean" },
-    },
+  await runCli(CLI, async (args) => {
+    const { values } = parseCli(CLI, args);
+    const mode = choiceFlag(values.mode, "mode", MODES)!;
+    const tokens = intFlag(values.tokens, "tokens", { positive: true })!;
+    await runAlone(values.decode ?? false, mode, tokens, values.quick ?? false);
   });
+}
+
+/** The command line's run: one timed decode, or the sections. */
+async function runAlone(decode: boolean, mode: Mode, tokens: number, quick: boolean): Promise<void> {
   const rt = runtime();
   const device = rt.device(0);
-  if (values.decode) {
-    const { config, dtype } = decodeConfig(rt.backend, values.quick ?? false);
-    const r = await timeDecode(device, values.mode as Mode, {
-      tokens: Number(values.tokens),
+  if (decode) {
+    const { config, dtype } = decodeConfig(rt.backend, quick);
+    const r = await timeDecode(device, mode, {
+      tokens,
       warmup: 1,
       config,
       dtype,
     });
     console.log(JSON.stringify(r));
   } else {
-    const ctx = { runtime: rt, device, quick: values.quick ?? false };
+    const ctx = { runtime: rt, device, quick };
     for (const s of sections) for (const row of await s.run(ctx)) console.log(JSON.stringify(row));
   }
 }

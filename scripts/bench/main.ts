@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: runs every benchmark section and writes
- * reports/bench/bench.json and reports/bench/bench.md (backend, device, date,
- * one row per measurement); prints the Markdown table.
+ * reports/bench/bench.json and reports/bench/bench.md (under $FAULTLINE_REPORTS
+ * when set: backend, device, date, one row per measurement); prints the
+ * Markdown table.
  *
  * Sections plug in by file: every `scripts/bench/*_bench.ts` that exports
  * `sections: BenchSection[]` is run, ffi_bench.ts first, the rest by file
@@ -10,7 +11,8 @@
  * A section file imports only types from this file (`import type`): main.ts
  * imports the section files, so a value import would be a cycle.
  */
-import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { fileFlag, parseCli, runCli, UsageError } from "../cli/flags.ts";
 import { runtime } from "../../mod.ts";
 import type { Device, Runtime } from "../../mod.ts";
 
@@ -98,26 +100,46 @@ async function discover(): Promise<BenchSection[]> {
   return sections;
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      only: { type: "string", multiple: true },
-      quick: { type: "boolean", default: false },
-      "llama-bench": { type: "string" },
-    },
-  });
+const CLI = {
+  name: "bench",
+  usage: `usage: deno task bench [--only SECTION]... [--quick] [--llama-bench PATH]
+  runs every benchmark section (those marked "when asked" only with --only) and writes
+  reports/bench/bench.json and bench.md; prints the table
+  --only SECTION   run only this section (repeatable); an unknown name is refused before anything runs
+  --quick          fewer repetitions and smaller sizes
+  --llama-bench P  llama.cpp's llama-bench, for the sections that compare with it`,
+  options: {
+    only: { type: "string", multiple: true },
+    quick: { type: "boolean" },
+    "llama-bench": { type: "string" },
+  },
+} as const;
+
+/** The sections to run: every one not run only when asked, or the ones --only names (each must exist). */
+function chosen(all: BenchSection[], only: string[] | undefined): BenchSection[] {
+  if (!only?.length) return all.filter((s) => !s.onlyWhenAsked);
+  const names = all.map((s) => `${s.name}${s.onlyWhenAsked ? " (when asked)" : ""}`);
+  const unknown = only.filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length) {
+    throw new UsageError(`--only: no section ${unknown.join(", ")} (sections: ${names.join(", ")})`);
+  }
+  return all.filter((s) => only.includes(s.name));
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseCli(CLI, args);
+  const sections = chosen(await discover(), values.only);
+  const llama = fileFlag(values["llama-bench"], "llama-bench");
   const rt = runtime();
   const device = rt.device(0);
   const ctx: BenchContext = {
     runtime: rt,
     device,
     quick: values.quick ?? false,
-    llamaBench: values["llama-bench"],
+    llamaBench: llama,
   };
   const rows: BenchRow[] = [];
-  for (const s of await discover()) {
-    if (values.only?.length ? !values.only.includes(s.name) : s.onlyWhenAsked) continue;
+  for (const s of sections) {
     const t0 = performance.now();
     console.error(`bench: ${s.name} ...`);
     rows.push(...await s.run(ctx));
@@ -130,10 +152,16 @@ if (import.meta.main) {
     deno: Deno.version.deno,
     rows,
   };
-  const outDir = new URL("../../reports/bench/", import.meta.url);
+  const reports = Deno.env.get("FAULTLINE_REPORTS");
+  const outDir = reports
+    ? new URL(`file://${resolve(reports, "bench")}/`)
+    : new URL("../../reports/bench/", import.meta.url);
   await Deno.mkdir(outDir, { recursive: true });
   await Deno.writeTextFile(new URL("bench.json", outDir), JSON.stringify(report, null, 2) + "\n");
   const md = markdown(report);
   await Deno.writeTextFile(new URL("bench.md", outDir), md);
   console.log(md);
+  return 0;
 }
+
+if (import.meta.main) await runCli(CLI, main);

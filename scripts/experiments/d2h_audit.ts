@@ -22,7 +22,8 @@ import type { LlamaConfig } from "../model/config.ts";
 import type { GpuModel } from "../model/gpu_model.ts";
 import type { LlamaEngine } from "../scheduler/mod.ts";
 import { stockHypotheses } from "../forensics/stock.ts";
-import { defineExperiment, main, type TrialContext } from "../trials/experiment.ts";
+import { layerParam, MODEL_PARAM } from "../model/params.ts";
+import { defineExperiment, integerParam, main, type TrialContext } from "../trials/experiment.ts";
 
 const F = 4;
 
@@ -113,6 +114,12 @@ export const experiment = defineExperiment({
   name: "d2h_audit",
   title: "Every device-to-host copy of a decode, journaled and checked",
   params: { fault: "none", steps: 3, trace_layer: 0, model: "auto" },
+  paramRules: {
+    fault: ["none", "kv-overflow", "stale-src"],
+    steps: integerParam(1, 28), // a 3-token prompt and the decode in a 32-token context
+    trace_layer: layerParam(),
+    model: MODEL_PARAM,
+  },
   hypotheses: stockHypotheses(),
   d2hAudit: true,
   async run(ctx) {

@@ -20,12 +20,18 @@
 
 import { stockHypotheses } from "../forensics/stock.ts";
 import { DEFAULT_MATRIX } from "../trials/matrix.ts";
-import { defineExperiment, main } from "../trials/experiment.ts";
+import { PRESETS } from "../model/config.ts";
+import { defineExperiment, integerParam, main } from "../trials/experiment.ts";
 
 export const experiment = defineExperiment({
   name: "d2h_race_matrix",
   title: "Device-to-host copies racing the compute stream: baseline 50, audit 50, stress 100 isolated trials",
   params: { race: "none", steps: 4, safe: false, model: "tiny" },
+  paramRules: {
+    race: ["none", "skip-wait"],
+    steps: integerParam(1, 30), // stress doubles it: a 3-token prompt and 60 steps in a 64-token context
+    model: Object.keys(PRESETS),
+  },
   matrix: DEFAULT_MATRIX,
   hypotheses: stockHypotheses(),
   d2hAudit: true,
@@ -55,7 +61,6 @@ export const experiment = defineExperiment({
     const model = gpuModel(dev, cfg, 1, { dtype: sim ? "f32" : "f16" });
     const engine = await LlamaEngine.create(dev, model, { maxContext: 64 });
     if (race === "skip-wait") engine.hooks.replace({ name: "logits wait", phase: "decode" }, () => {});
-    else if (race !== "none") throw new Error(`unknown race ${race} (none, skip-wait)`);
     const extra = ctx.stress ? dev.createStream() : null;
     const extraHost = new Float32Array(cfg.vocabSize);
     if (extra) {

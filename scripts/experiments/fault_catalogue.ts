@@ -59,6 +59,7 @@ export const experiment = defineExperiment({
   name: "fault_catalogue",
   title: "A planted fault per case; the forensics must name the planted op and its invariant",
   params: { case: "use-after-free" },
+  paramRules: { case: Object.keys(CASES) },
   hypotheses: stockHypotheses(),
   audit: (spec) => caseOf(String(spec.params?.case)).audit ?? {},
   run(ctx) {

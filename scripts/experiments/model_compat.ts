@@ -16,12 +16,18 @@
  */
 
 import { stockHypotheses } from "../forensics/stock.ts";
-import { defineExperiment, main } from "../trials/experiment.ts";
+import { MODEL_PARAM } from "../model/params.ts";
+import { defineExperiment, integerParam, main } from "../trials/experiment.ts";
 
 export const experiment = defineExperiment({
   name: "model_compat",
   title: "A model whose shapes differ from the engine build's is blocked at load",
   params: { model: "auto", engine: "auto", steps: 4 },
+  paramRules: {
+    model: [...MODEL_PARAM, "tiny-ffn"],
+    engine: [...MODEL_PARAM, "tiny-ffn"],
+    steps: integerParam(1, 28), // a 3-token prompt and the decode in a 32-token context
+  },
   matrix: [
     { name: "guard on", mode: "audit", iterations: 1 },
     { name: "guard overridden", mode: "audit", iterations: 1, params: { override: true } },

@@ -14,7 +14,7 @@
  * names the "RoPE K" launch of rope_user, its argument x and the extent it
  * breaks. Copy this file and point `source` at your kernel to start your own.
  */
-import { defineExperiment, main } from "../trials/experiment.ts";
+import { defineExperiment, integerParam, main, type ParamCheck } from "../trials/experiment.ts";
 import { defineKernel } from "../../mod.ts";
 
 /** The kernel as kernels/examples/rope_user.hip declares it; the one description faultline checks. */
@@ -32,10 +32,24 @@ export const ropeUser = defineKernel({
   block: 128,
 });
 
+/** RoPE rotates pairs: an even head_dim. */
+const evenHeadDim: ParamCheck = (v) =>
+  Number.isInteger(v) && (v as number) >= 2 && (v as number) <= 1024 && (v as number) % 2 === 0
+    ? null
+    : "an even integer from 2 to 1024";
+
 export const experiment = defineExperiment({
   name: "own_kernel",
   title: "a user's RoPE kernel, loaded from source, on Q and K of a decode",
   params: { bug: "none", bug_step: 2, steps: 4, n_heads: 32, n_kv_heads: 8, head_dim: 128 },
+  paramRules: {
+    bug: ["none", "kv-heads"],
+    bug_step: (v, p) => integerParam(0, Number(p.steps) - 1)(v, p),
+    steps: integerParam(1, 64),
+    n_heads: integerParam(1, 256),
+    n_kv_heads: (v, p) => integerParam(1, Number(p.n_heads))(v, p),
+    head_dim: evenHeadDim,
+  },
   async run(ctx) {
     const { launch, loadKernels } = ctx.ffi;
     const p = ctx.params as Record<string, number | string>;

@@ -29,12 +29,19 @@
  */
 
 import type { OpContext } from "../../mod.ts";
+import { layerParam, MODEL_PARAM } from "../model/params.ts";
 import { stockHypotheses } from "../forensics/stock.ts";
 import { confirmed, hypothesis, inconclusive, notReproduced, ruledOut } from "../forensics/hypotheses.ts";
-import { defineExperiment, main } from "../trials/experiment.ts";
+import { defineExperiment, integerParam, main, orParam } from "../trials/experiment.ts";
 import type { Evidence } from "../../records.ts";
 
 const MiB = 1 << 20;
+
+/** The faults this experiment plants in RoPE Q (the params' doc above says what each does). */
+const FAULTS = ["stale-pointer", "wild-pointer", "zero-seq-len", "odd-head-dim", "zero-base"] as const;
+
+/** The decode runs a 4-token prefill (step 0) and step + 2 decode steps in a 64-token context. */
+const MAX_STEP = 58;
 
 /** Where the error surfaced versus where it was caused, next to the stock set. */
 const ropeHypotheses = [
@@ -187,6 +194,15 @@ export const experiment = defineExperiment({
   name: "rope_forensics",
   title: "A D2H failure whose real cause is the RoPE Q launch upstream",
   params: { model: "auto", dtype: "auto", fault: "auto", step: 3, layer: 0, backlog: "auto" },
+  paramRules: {
+    model: MODEL_PARAM,
+    layers: integerParam(1, 1024),
+    dtype: ["auto", "f32", "f16"],
+    fault: ["auto", ...FAULTS, "none"],
+    step: integerParam(0, MAX_STEP),
+    layer: layerParam(),
+    backlog: orParam(["auto"], integerParam(0, 256)),
+  },
   hypotheses: [...ropeHypotheses, ...planHypotheses, ...stockHypotheses()],
   async run(ctx) {
     const { presetConfig, isPresetName } = await import("../model/config.ts");
@@ -200,6 +216,9 @@ export const experiment = defineExperiment({
       : String(p.model);
     if (!isPresetName(preset)) throw new Error(`unknown model preset ${preset}`);
     const cfg = presetConfig(preset, p.layers ? { nLayers: Number(p.layers) } : {});
+    if (Number(p.layer ?? 0) >= cfg.nLayers) {
+      throw new Error(`layer ${p.layer}: ${preset} has ${cfg.nLayers} layers`);
+    }
     const dtype = p.dtype === "auto" || p.dtype === undefined
       ? (sim ? "f32" : "f16")
       : p.dtype as "f32" | "f16";
@@ -242,17 +261,14 @@ export const experiment = defineExperiment({
         }
       });
     }
-    const plants: Record<string, Record<string, unknown>> = {
+    const plants: Record<(typeof FAULTS)[number], Record<string, unknown>> = {
       "stale-pointer": { x: staleAddr },
       "wild-pointer": { x: wildAddr },
       "zero-seq-len": { seq_len: 0 },
       "odd-head-dim": { head_dim: cfg.headDim - 1 },
       "zero-base": { freq_base: 0 },
     };
-    if (fault in plants) engine.hooks.replace(at, (_op, run) => run(plants[fault]));
-    else if (fault !== "none") {
-      throw new Error(`unknown fault ${fault} (${[...Object.keys(plants), "none"].join(", ")})`);
-    }
+    if (fault !== "none") engine.hooks.replace(at, (_op, run) => run(plants[fault as keyof typeof plants]));
 
     const tokens: number[] = [];
     let t = engine.prefill([1, 5, 9, 13]);

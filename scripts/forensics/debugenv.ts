@@ -4,6 +4,7 @@
  * by hand. A trial runs under a preset and the report records it.
  */
 
+import { FaultlineUsageError } from "../../mod.ts";
 import type { DebugEnv } from "../../records.ts";
 
 export const DEBUG_ENVS: Readonly<Record<string, DebugEnv>> = {
@@ -61,7 +62,9 @@ export function resolveDebugEnv(which: string | Record<string, string> | undefin
   if (typeof which === "string") {
     const p = DEBUG_ENVS[which];
     if (!p) {
-      throw new Error(`unknown debug environment preset ${which} (${Object.keys(DEBUG_ENVS).join(", ")})`);
+      throw new FaultlineUsageError(
+        `unknown debug environment preset ${which} (${Object.keys(DEBUG_ENVS).join(", ")})`,
+      );
     }
     return p;
   }

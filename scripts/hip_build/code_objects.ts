@@ -7,8 +7,9 @@
  *
  *   deno run -A scripts/hip_build/code_objects.ts build/hip/libfaultline.so [--kernels]
  */
+import { fileFlag, parseCli, runCli, UsageError } from "../cli/flags.ts";
 import { entryTarget, readBundles } from "./bundle.ts";
-import { elfSection } from "../../ffi/code_object.ts";
+import { CodeObjectError, elfSection } from "../../ffi/code_object.ts";
 import { defaultSearch, findTool, runTool } from "./tools.ts";
 
 export interface CodeObject {
@@ -104,13 +105,22 @@ export function missingKernels(l: Listing): Map<string, string[]> {
   }));
 }
 
+const CLI = {
+  name: "code_objects",
+  usage: `usage: deno run -A scripts/hip_build/code_objects.ts <library or object> [--kernels]
+  lists the AMD code objects in the file's .hip_fatbin (target, kernels) and the kernels its host code
+  launches; exits 1 when a target lacks one
+  --kernels   also list every kernel of each target`,
+  options: { kernels: { type: "boolean" } },
+  positionals: { min: 1, max: 1, name: "<library or object>" },
+} as const;
+
 async function main(args: string[]): Promise<number> {
-  const files = args.filter((a) => !a.startsWith("--"));
-  if (files.length !== 1) {
-    console.error("usage: deno run -A scripts/hip_build/code_objects.ts <library or object> [--kernels]");
-    return 2;
-  }
-  const l = await listCodeObjects(files[0]);
+  const { values, positionals } = parseCli(CLI, args);
+  const files = [fileFlag(positionals[0], "<library or object>")!];
+  const l = await listCodeObjects(files[0]).catch((e) => {
+    throw e instanceof CodeObjectError ? new UsageError(`${files[0]}: ${e.message}`) : e;
+  });
   console.log(`${files[0]}: ${l.hostKernels.length} kernels launched by the host code`);
   let ok = l.codeObjects.length > 0;
   for (const [target, missing] of missingKernels(l)) {
@@ -121,18 +131,11 @@ async function main(args: string[]): Promise<number> {
       `  ${target}: ${kernels.size} kernels in ${objs.length} code objects (${v})` +
         (missing.length ? `; MISSING ${missing.length}: ${missing.join(" ")}` : ""),
     );
-    if (args.includes("--kernels")) { for (const k of [...kernels].sort()) console.log(`    ${k}`); }
+    if (values.kernels) { for (const k of [...kernels].sort()) console.log(`    ${k}`); }
     ok &&= missing.length === 0;
   }
   if (l.codeObjects.length === 0) console.log("  no AMD code objects (.hip_fatbin) found");
   return ok ? 0 : 1;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`code_objects: ${e instanceof Error ? e.message : e}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runCli(CLI, main);

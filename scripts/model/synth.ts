@@ -18,7 +18,9 @@
  * model can be built directly in device memory without writing a file.
  */
 
-import { parseArgs } from "node:util";
+import { existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { choiceFlag, type CliArgs, intFlag, numberFlag, parseCli, runCli, UsageError } from "../cli/flags.ts";
 import {
   configProblems,
   isPresetName,
@@ -232,32 +234,37 @@ export function synthGguf(
   });
 }
 
-const USAGE = `usage: deno run -A scripts/model/synth.ts --preset tiny|llama2-7b|llama3-8b --out PATH
+/** Every tensor is padded to the alignment: past this, padding would dwarf the weights. */
+const MAX_SYNTH_ALIGNMENT = 65536;
+
+const CLI = {
+  name: "synth",
+  usage: `usage: deno run -A scripts/model/synth.ts --preset tiny|llama2-7b|llama3-8b --out PATH
   [--layers N] [--dtype f32|f16|q8_0|q4_0|q4_k] [--seed N] [--tied]
   [--dim N] [--ffn N] [--heads N] [--kv-heads N] [--vocab N] [--ctx N] [--rope-base X] [--eps X]
   [--alignment N] [--gguf-version 2|3] [--no-data] [--fill exact|rotated]
-  --fill rotated: one random block reused across the tensors (seconds for a 7B file; for benchmarks)`;
-
-const OPTIONS = {
-  preset: { type: "string", default: "tiny" },
-  out: { type: "string" },
-  layers: { type: "string" },
-  dtype: { type: "string", default: "f32" },
-  seed: { type: "string", default: "0" },
-  tied: { type: "boolean", default: false },
-  dim: { type: "string" },
-  ffn: { type: "string" },
-  heads: { type: "string" },
-  "kv-heads": { type: "string" },
-  vocab: { type: "string" },
-  ctx: { type: "string" },
-  "rope-base": { type: "string" },
-  eps: { type: "string" },
-  alignment: { type: "string" },
-  fill: { type: "string", default: "exact" },
-  "gguf-version": { type: "string", default: "3" },
-  "no-data": { type: "boolean", default: false },
-  help: { type: "boolean", short: "h", default: false },
+  --fill rotated: one random block reused across the tensors (seconds for a 7B file; for benchmarks)
+  --alignment N: a power of two from 1 to ${MAX_SYNTH_ALIGNMENT} (every tensor's data starts on it; default 32)`,
+  options: {
+    preset: { type: "string", default: "tiny" },
+    out: { type: "string" },
+    layers: { type: "string" },
+    dtype: { type: "string", default: "f32" },
+    seed: { type: "string", default: "0" },
+    tied: { type: "boolean", default: false },
+    dim: { type: "string" },
+    ffn: { type: "string" },
+    heads: { type: "string" },
+    "kv-heads": { type: "string" },
+    vocab: { type: "string" },
+    ctx: { type: "string" },
+    "rope-base": { type: "string" },
+    eps: { type: "string" },
+    alignment: { type: "string" },
+    fill: { type: "string", default: "exact" },
+    "gguf-version": { type: "string", default: "3" },
+    "no-data": { type: "boolean", default: false },
+  },
 } as const;
 
 /** The flags that override a preset's config field. */
@@ -273,73 +280,66 @@ const CONFIG_FLAGS: [keyof LlamaConfig, string][] = [
   ["normEps", "eps"],
 ];
 
-function numberFlag(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new RangeError(`--${flag}: not a number: ${v}`);
-  return n;
-}
-
-export async function main(args: string[]): Promise<number> {
-  const fail = (msg: string) => {
-    console.error(`synth: ${msg}\n${USAGE}`);
-    return 2;
-  };
-  let values;
-  try {
-    values = parseArgs({ args, options: OPTIONS }).values;
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+/** The preset with the flags' overrides, checked (a UsageError says what is wrong). */
+function configFrom(values: CliArgs<typeof CLI.options>["values"]): LlamaConfig {
   if (!isPresetName(values.preset)) {
-    return fail(`unknown preset ${values.preset} (${Object.keys(PRESETS).join(", ")})`);
+    throw new UsageError(`unknown preset ${values.preset} (${Object.keys(PRESETS).join(", ")})`);
   }
-  if (!values.out) return fail("--out is required");
-  if (!(SYNTH_DTYPES as readonly string[]).includes(values.dtype)) {
-    return fail(`--dtype must be one of ${SYNTH_DTYPES.join(", ")}`);
-  }
-  if (values.fill !== "exact" && values.fill !== "rotated") return fail("--fill must be exact or rotated");
   const overrides: Partial<LlamaConfig> = {};
-  let seed: number, alignment: number | undefined;
-  try {
-    for (const [key, flag] of CONFIG_FLAGS) {
-      const n = numberFlag(values[flag as keyof typeof values] as string | undefined, flag);
-      if (n !== undefined) overrides[key] = n;
-    }
-    seed = numberFlag(values.seed, "seed") ?? 0;
-    alignment = numberFlag(values.alignment, "alignment");
-  } catch (e) {
-    return fail((e as Error).message);
+  for (const [key, flag] of CONFIG_FLAGS) {
+    const v = values[flag as keyof typeof values] as string | undefined;
+    const n = key === "ropeBase" || key === "normEps"
+      ? numberFlag(v, flag, { positive: true })
+      : intFlag(v, flag, { positive: true });
+    if (n !== undefined) overrides[key] = n;
   }
   const config = presetConfig(values.preset, overrides);
   const problems = configProblems(config);
-  if (problems.length) return fail(problems.join("; "));
-  const version = Number(values["gguf-version"]);
-  if (version !== 2 && version !== 3) return fail("--gguf-version must be 2 or 3");
+  if (problems.length) throw new UsageError(problems.join("; "));
+  return config;
+}
+
+/** --out: a file path in an existing folder (it is written over). */
+function outPath(v: string | undefined): string {
+  if (!v) throw new UsageError("--out is required");
+  if (existsSync(v) && !statSync(v).isFile()) throw new UsageError(`--out: not a file: ${v}`);
+  const dir = dirname(resolve(v));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new UsageError(`--out: no folder ${dir} to write in`);
+  }
+  return v;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseCli(CLI, args);
+  const config = configFrom(values);
+  const dtype = choiceFlag(values.dtype, "dtype", SYNTH_DTYPES)!;
+  const fill = choiceFlag(values.fill, "fill", ["exact", "rotated"] as const)!;
+  const seed = intFlag(values.seed, "seed", { min: 0, max: 2 ** 53 - 1 })!;
+  const alignment = intFlag(values.alignment, "alignment", { min: 1, max: MAX_SYNTH_ALIGNMENT });
+  if (alignment !== undefined && (alignment & (alignment - 1)) !== 0) {
+    throw new UsageError(`--alignment must be a power of two, got ${alignment}`);
+  }
+  const version = Number(choiceFlag(values["gguf-version"], "gguf-version", ["2", "3"])) as 2 | 3;
+  const out = outPath(values.out);
   const t0 = performance.now();
-  const res = await synthGguf(values.out, config, {
+  const res = await synthGguf(out, config, {
     seed,
-    dtype: values.dtype as SynthDtype,
+    dtype,
     tiedOutput: values.tied,
     alignment,
     version,
     noData: values["no-data"],
-    fill: values.fill,
+    fill,
     name: `synthetic ${values.preset}`,
   });
   const params = parameterCount(config, { tiedOutput: values.tied });
   console.log(
     `${res.path}: ${values.preset} ${JSON.stringify(config)}\n` +
-      `  ${(params / 1e6).toFixed(1)}M parameters, ${values.dtype}, ${
-        (res.bytes / 2 ** 20).toFixed(1)
-      } MiB, ` +
+      `  ${(params / 1e6).toFixed(1)}M parameters, ${dtype}, ${(res.bytes / 2 ** 20).toFixed(1)} MiB, ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runCli(CLI, main);

@@ -31,7 +31,9 @@ export function matrixTable(rows: MatrixResult[]): string {
   const it = rows.reduce((s, r) => s + r.iterations, 0);
   const err = rows.reduce((s, r) => s + r.errors, 0);
   const all = placed ? ` ${devicesCell(deviceTotals(rows))} |` : "";
-  lines.push(`| **Total** | - | **${it}** | **${err}** |${all} **${err === 0 ? "PASS" : "FAIL"}** |`);
+  // a verdict is only what was measured: no trial is no PASS
+  const total = it === 0 ? "NO TRIALS" : err === 0 ? "PASS" : "FAIL";
+  lines.push(`| **Total** | - | **${it}** | **${err}** |${all} **${total}** |`);
   return lines.join("\n");
 }
 

@@ -10,17 +10,11 @@
  *   deno run -A scripts/scheduler/generate.ts --model models/tiny.gguf --prompt-ids 1,72,101 --trace
  *   deno run -A scripts/scheduler/generate.ts --preset llama2-7b --dtype q4_k --tokens 64   # on a GPU
  */
-import { parseArgs } from "node:util";
 import { type Device, runtime } from "../../mod.ts";
-import {
-  isPresetName,
-  type LlamaConfig,
-  parameterCount,
-  presetConfig,
-  type PresetName,
-  PRESETS,
-} from "../model/config.ts";
-import { openLlamaGguf } from "../model/gguf.ts";
+import { choiceFlag, type CliArgs, fileFlag, intFlag, parseCli, runCli, UsageError } from "../cli/flags.ts";
+import { type LlamaConfig, parameterCount, presetConfig, type PresetName, PRESETS } from "../model/config.ts";
+import { type LlamaGguf, openLlamaGguf } from "../model/gguf.ts";
+import { GgufError } from "../model/gguf_error.ts";
 import { type GpuModel, gpuModel, uploadGguf, type WeightDtype } from "../model/gpu_model.ts";
 import { ReferenceForward, topTwo } from "../model/reference_forward.ts";
 import { SYNTH_DTYPES } from "../model/synth.ts";
@@ -29,8 +23,10 @@ import { Tokenizer } from "../model/tokenizer.ts";
 import { LlamaEngine } from "./engine.ts";
 import type { KvCacheType } from "./kernel_choice.ts";
 
-const USAGE =
-  `usage: deno run -A scripts/scheduler/generate.ts (--model PATH | --preset NAME [--layers N] [--seed N])
+const CLI = {
+  name: "generate",
+  usage:
+    `usage: deno run -A scripts/scheduler/generate.ts (--model PATH | --preset NAME [--layers N] [--seed N])
   [--prompt TEXT | --prompt-ids 1,2,3] [--tokens N] [--dtype T] [--kv-cache f16|f32] [--max-context N]
   [--ignore-eos] [--check] [--trace]
   --prompt: text, tokenized with the model's vocabulary (default "Hello"); --prompt-ids: token ids
@@ -38,11 +34,31 @@ const USAGE =
            q8_0, q4_0 or q4_k
   --ignore-eos: keep generating past the end-of-sequence token
   --check: compare with the float64 reference forward pass (small models only; implies --ignore-eos)
-  --trace: print every op of the first decode step as it runs`;
+  --trace: print every op of the first decode step as it runs`,
+  options: {
+    model: { type: "string" },
+    preset: { type: "string" },
+    layers: { type: "string" },
+    seed: { type: "string", default: "0" },
+    dtype: { type: "string" },
+    "kv-cache": { type: "string", default: "f16" },
+    prompt: { type: "string" },
+    "prompt-ids": { type: "string" },
+    tokens: { type: "string", default: "16" },
+    "max-context": { type: "string" },
+    "ignore-eos": { type: "boolean", default: false },
+    check: { type: "boolean", default: false },
+    trace: { type: "boolean", default: false },
+  },
+} as const;
+
+/** The reference runs on the host: --check is for models up to this many parameters. */
+const CHECK_MAX_PARAMS = 50e6;
+const TOO_BIG = "--check is for small models (the reference runs on the host)";
 
 interface Request {
   model?: string;
-  preset?: string;
+  preset?: PresetName;
   layers?: number;
   seed: number;
   dtype?: WeightDtype;
@@ -56,94 +72,64 @@ interface Request {
   trace: boolean;
 }
 
-/** The command line as a request, or the problem with it. */
-function parseRequest(args: string[]): Request | { help: true } | { error: string } {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        model: { type: "string" },
-        preset: { type: "string" },
-        layers: { type: "string" },
-        seed: { type: "string", default: "0" },
-        dtype: { type: "string" },
-        "kv-cache": { type: "string", default: "f16" },
-        prompt: { type: "string" },
-        "prompt-ids": { type: "string" },
-        tokens: { type: "string", default: "16" },
-        "max-context": { type: "string" },
-        "ignore-eos": { type: "boolean", default: false },
-        check: { type: "boolean", default: false },
-        trace: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
-  if (values.help) return { help: true };
-  if (!values.model === !values.preset) return { error: "give exactly one of --model and --preset" };
-  const dtypes: readonly string[] = values.model ? ["f32", "f16"] : SYNTH_DTYPES;
-  if (values.dtype !== undefined && !dtypes.includes(values.dtype)) {
-    return { error: `--dtype must be one of ${dtypes.join(", ")}${values.model ? " for a GGUF model" : ""}` };
-  }
-  if (values["kv-cache"] !== "f16" && values["kv-cache"] !== "f32") {
-    return { error: "--kv-cache must be f16 or f32" };
-  }
+/** The prompt flags: text (default "Hello"), or token ids (integers >= 0, comma-separated). */
+function promptOf(values: CliArgs<typeof CLI.options>["values"]): string | number[] {
   if (values.prompt !== undefined && values["prompt-ids"] !== undefined) {
-    return { error: "give at most one of --prompt and --prompt-ids" };
+    throw new UsageError("give at most one of --prompt and --prompt-ids");
   }
-  if (values.preset !== undefined && !isPresetName(values.preset)) {
-    return { error: `unknown preset ${values.preset} (${Object.keys(PRESETS).join(", ")})` };
+  const ids = values["prompt-ids"];
+  if (ids === undefined) return values.prompt ?? "Hello";
+  const prompt = ids.split(",").map((s) => s.trim() === "" ? NaN : Number(s));
+  if (prompt.some((t) => !Number.isInteger(t) || t < 0)) {
+    throw new UsageError(`--prompt-ids must be token ids (integers >= 0) separated by commas, got ${ids}`);
   }
-  let prompt: string | number[] = values.prompt ?? "Hello";
-  if (values["prompt-ids"] !== undefined) {
-    prompt = values["prompt-ids"].split(",").map((s) => Number(s.trim()));
-    if (prompt.some((t) => !Number.isInteger(t) || t < 0)) {
-      return { error: `bad --prompt-ids ${values["prompt-ids"]}` };
-    }
-  }
-  const tokens = Number(values.tokens);
-  if (!Number.isInteger(tokens) || tokens <= 0) return { error: `bad --tokens ${values.tokens}` };
-  return {
-    model: values.model,
-    preset: values.preset,
-    layers: values.layers === undefined ? undefined : Number(values.layers),
-    seed: Number(values.seed),
-    dtype: values.dtype as WeightDtype | undefined,
-    kvCache: values["kv-cache"],
-    prompt,
-    tokens,
-    maxContext: values["max-context"] === undefined ? undefined : Number(values["max-context"]),
+  return prompt;
+}
+
+/** The command line as a request (a UsageError says what is wrong with it). */
+function parseRequest(args: string[]): Request {
+  const { values } = parseCli(CLI, args);
+  if (!values.model === !values.preset) throw new UsageError("give exactly one of --model and --preset");
+  const preset = choiceFlag(values.preset, "preset", Object.keys(PRESETS) as PresetName[]);
+  const dtypes = (values.model ? ["f32", "f16"] : SYNTH_DTYPES) as readonly WeightDtype[];
+  const req: Request = {
+    model: fileFlag(values.model, "model"),
+    preset,
+    layers: intFlag(values.layers, "layers", { positive: true }),
+    seed: intFlag(values.seed, "seed", { min: 0, max: 2 ** 53 - 1 })!,
+    dtype: choiceFlag(values.dtype, "dtype", dtypes),
+    kvCache: choiceFlag(values["kv-cache"], "kv-cache", ["f16", "f32"] as const)!,
+    prompt: promptOf(values),
+    tokens: intFlag(values.tokens, "tokens", { positive: true })!,
+    maxContext: intFlag(values["max-context"], "max-context", { positive: true }),
     ignoreEos: values["ignore-eos"] || values.check,
     check: values.check,
     trace: values.trace,
   };
+  if (req.check && preset !== undefined && parameterCount(presetConfig(preset)) > CHECK_MAX_PARAMS) {
+    throw new UsageError(TOO_BIG);
+  }
+  return req;
 }
 
 export async function main(args: string[]): Promise<number> {
   const req = parseRequest(args);
-  if ("help" in req) {
-    console.log(USAGE);
-    return 0;
-  }
-  if ("error" in req) return usageError(req.error);
-  const tooBig = "--check is for small models (the reference runs on the host)";
-  if (
-    req.check && req.preset !== undefined && parameterCount(presetConfig(req.preset as PresetName)) > 50e6
-  ) {
-    return usageError(tooBig);
-  }
+  const gguf = req.model ? await openModel(req.model) : null; // a bad file is refused before the device opens
   const device = runtime().device(0);
-  const { model, tokenizer } = await loadModel(device, req);
+  const { model, tokenizer } = await loadModel(device, req, gguf);
   let prompt: number[];
   try {
-    if (req.check && parameterCount(model.config) > 50e6) throw new UsageError(tooBig);
+    if (req.check && parameterCount(model.config) > CHECK_MAX_PARAMS) throw new UsageError(TOO_BIG);
     prompt = promptIds(req, tokenizer, model.config.vocabSize);
+    if (req.maxContext !== undefined && req.maxContext < prompt.length + req.tokens) {
+      throw new UsageError(
+        `--max-context ${req.maxContext} holds fewer than the prompt and --tokens (${
+          prompt.length + req.tokens
+        })`,
+      );
+    }
   } catch (e) {
     model.free();
-    if (e instanceof UsageError) return usageError(e.message);
     throw e;
   }
   const maxContext = req.maxContext ?? prompt.length + req.tokens + 1;
@@ -159,11 +145,14 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-class UsageError extends Error {}
-
-function usageError(msg: string): number {
-  console.error(`generate: ${msg}\n${USAGE}`);
-  return 2;
+/** The GGUF file's llama model; a file faultline refuses (GgufError) is a usage error naming what is wrong. */
+async function openModel(path: string): Promise<LlamaGguf> {
+  try {
+    return await openLlamaGguf(path);
+  } catch (e) {
+    if (e instanceof GgufError) throw new UsageError(`--model: ${e.message}`);
+    throw e;
+  }
 }
 
 /** The prompt's token ids: the text tokenized, or the ids given (each inside the vocabulary). */
@@ -184,23 +173,23 @@ function promptIds(req: Request, tokenizer: Tokenizer | null, vocab: number): nu
 }
 
 /**
- * The model from the GGUF file or the preset, in device memory, with its tokenizer (the file's, or
+ * The model from the opened GGUF file or the preset, in device memory, with its tokenizer (the file's, or
  * the vocabulary synth.ts writes; null for a file without one); prints its size and load time.
  */
 async function loadModel(
   device: Device,
   req: Request,
+  gguf: LlamaGguf | null,
 ): Promise<{ model: GpuModel; tokenizer: Tokenizer | null }> {
   const t0 = performance.now();
   let model: GpuModel, tokenizer: Tokenizer | null = null;
-  if (req.model) {
-    const gguf = await openLlamaGguf(req.model);
+  if (gguf) {
     if (gguf.file.metadata["tokenizer.ggml.model"] !== undefined) tokenizer = Tokenizer.fromGguf(gguf.file);
     model = await uploadGguf(device, gguf, { dtype: req.dtype as "f32" | "f16" | undefined });
   } else {
     const overrides: Partial<LlamaConfig> = {};
     if (req.layers !== undefined) overrides.nLayers = req.layers;
-    const config = presetConfig(req.preset as PresetName, overrides);
+    const config = presetConfig(req.preset!, overrides);
     model = gpuModel(device, config, req.seed, { dtype: req.dtype });
     tokenizer = new Tokenizer({ model: "llama", ...synthVocab(config.vocabSize), bos: 1, eos: 2 });
   }
@@ -285,4 +274,4 @@ function checkTokens(
   return ok;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runCli(CLI, main);

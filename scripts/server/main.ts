@@ -10,23 +10,31 @@
  * device on /api/health until a run's verdict names them.
  */
 
-import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { dirFlag, intFlag, parseCli, runCli, UsageError } from "../cli/flags.ts";
 import { createApp } from "./app.tsx";
 import { LiveStreams } from "./live.ts";
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = "127.0.0.1";
 
-const USAGE = `usage: deno task serve [--port N] [--host ADDR] [--allow-remote] [--reports DIR]
+const CLI = {
+  name: "serve",
+  usage: `usage: deno task serve [--port N] [--host ADDR] [--allow-remote] [--reports DIR]
 
   --port N         port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
   --host ADDR      address to bind (default ${DEFAULT_HOST}); a non-loopback
                    address also needs --allow-remote
   --allow-remote   permit binding a non-loopback address (prints a warning)
-  --reports DIR    reports folder (default <repo>/reports)
-`;
+  --reports DIR    reports folder (default <repo>/reports)`,
+  options: {
+    port: { type: "string" },
+    host: { type: "string" },
+    reports: { type: "string" },
+    "allow-remote": { type: "boolean" },
+  },
+} as const;
 
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
@@ -35,39 +43,15 @@ export function isLoopback(host: string): boolean {
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        port: { type: "string", default: String(DEFAULT_PORT) },
-        host: { type: "string", default: DEFAULT_HOST },
-        reports: { type: "string", default: join(REPO_ROOT, "reports") },
-        "allow-remote": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`serve: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) {
-    console.error(`serve: --port must be 0..65535, got ${JSON.stringify(values.port)}`);
-    return 2;
-  }
-  const host = values.host.replace(/^\[(.*)\]$/, "$1");
+  const { values } = parseCli(CLI, args);
+  const port = intFlag(values.port, "port", { min: 0, max: 65535 }) ?? DEFAULT_PORT;
+  const host = (values.host ?? DEFAULT_HOST).replace(/^\[(.*)\]$/, "$1");
   const remote = !isLoopback(host);
   if (remote && !values["allow-remote"]) {
-    console.error(
-      `serve: refusing to bind ${host}: it is not a loopback address. ` +
+    throw new UsageError(
+      `refusing to bind ${host}: it is not a loopback address. ` +
         `Pass --allow-remote to serve the runs to other machines.`,
     );
-    return 2;
   }
   if (remote) {
     console.warn(
@@ -75,7 +59,8 @@ export async function main(args: string[]): Promise<number> {
         `Anyone who can reach it can read every report, journal and trace; there is no authentication.`,
     );
   }
-  const reportsDir = resolve(values.reports);
+  // the default folder may not exist yet (no run so far); a folder the user names must
+  const reportsDir = resolve(dirFlag(values.reports, "reports") ?? join(REPO_ROOT, "reports"));
   const streams = new LiveStreams();
   const app = createApp({
     reportsDir,
@@ -87,15 +72,7 @@ export async function main(args: string[]): Promise<number> {
     },
   });
   const ac = new AbortController();
-  const server = Deno.serve({
-    hostname: host,
-    port: Number(values.port),
-    signal: ac.signal,
-    onListen: ({ hostname, port }) => {
-      const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
-      console.log(`faultline status server: http://${shown}:${port}/ (reports: ${reportsDir})`);
-    },
-  }, app.fetch);
+  const server = listen(host, port, ac.signal, reportsDir, app.fetch);
   const stop = () => {
     streams.closeAll().finally(() => ac.abort());
   };
@@ -110,4 +87,33 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+/** Deno.serve on host:port; a port in use or an address that cannot be bound is a usage error. */
+function listen(
+  host: string,
+  port: number,
+  signal: AbortSignal,
+  reportsDir: string,
+  handler: (req: Request) => Response | Promise<Response>,
+): Deno.HttpServer {
+  try {
+    return Deno.serve({
+      hostname: host,
+      port,
+      signal,
+      onListen: ({ hostname, port }) => {
+        const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
+        console.log(`faultline status server: http://${shown}:${port}/ (reports: ${reportsDir})`);
+      },
+    }, handler);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`port ${port} on ${host} is in use (--port N picks another, --port 0 a free one)`);
+    }
+    if (e instanceof Deno.errors.AddrNotAvailable || e instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(`cannot listen on ${host}:${port}: ${(e as Error).message}`);
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) await runCli(CLI, main);

@@ -6,6 +6,7 @@
 import type { Device, OpContext, Runtime } from "../../mod.ts";
 import type { AuditSession, ExperimentAuditOptions } from "../audit/session.ts";
 import type { Hypothesis, MatrixRow, Mode, RunReport, TrialSpec } from "../../records.ts";
+import type { ParamRule } from "../cli/params.ts";
 
 /** The FFI API as mod.ts exports it (loaded in the child only). */
 export type FaultlineApi = typeof import("../../mod.ts");
@@ -51,6 +52,11 @@ export interface ExperimentDef {
   mode?: Mode;
   /** Default params of every trial. */
   params?: Record<string, unknown>;
+  /**
+   * What each param accepts (scripts/cli/params.ts): the values it takes, or a check. A param
+   * without a rule takes values of its default's type; a name in neither is refused before any trial.
+   */
+  paramRules?: Record<string, ParamRule>;
   /** Options of the trial's audit session (redzones, contextLength, guards...); an unknown one is an error. */
   audit?: ExperimentAuditOptions | ((spec: TrialSpec) => ExperimentAuditOptions);
   /** Run a matrix instead of one trial (true: the default matrix, baseline 50 / audit 50 / stress 100). */

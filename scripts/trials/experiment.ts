@@ -30,10 +30,11 @@
  */
 
 import { relative } from "node:path";
-import { parseArgs } from "node:util";
 import { type Mode, MODES, type TrialSpec } from "../../records.ts";
+import { choiceFlag, dirFlag, numberFlag, parseCli, runCli, UsageError } from "../cli/flags.ts";
 import { runChild } from "./child.ts";
 import type { Experiment } from "./definition.ts";
+import { paramsUsage, parseParams } from "../cli/params.ts";
 import { experimentFile, runExperiment, type RunOptions } from "./parent.ts";
 import { FaultlineUsageError } from "../../mod.ts";
 import { resultLine } from "./spec.ts";
@@ -47,44 +48,55 @@ export {
   type FaultlineApi,
   type TrialContext,
 } from "./definition.ts";
+export {
+  integerParam,
+  orParam,
+  type ParamCheck,
+  type ParamRule,
+  type ParamValue,
+  parseParams,
+} from "../cli/params.ts";
 export { loadTrialEvidence, runExperiment, type RunOptions, type RunResult, summaryLines } from "./parent.ts";
 
-/** Parses `k=v` params: numbers and booleans as such, JSON when it parses, strings otherwise. */
-export function parseParams(list: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const kv of list) {
-    const i = kv.indexOf("=");
-    if (i < 0) {
-      out[kv] = true;
-      continue;
-    }
-    const k = kv.slice(0, i);
-    const v = kv.slice(i + 1);
-    try {
-      out[k] = JSON.parse(v);
-    } catch {
-      out[k] = v;
-    }
-  }
-  return out;
-}
+/** The options every experiment's command line takes (the demo takes some of them). */
+export const EXPERIMENT_OPTIONS = {
+  mode: { type: "string" },
+  matrix: { type: "boolean" },
+  scale: { type: "string" },
+  param: { type: "string", multiple: true },
+  "debug-env": { type: "string" },
+  sanitizer: { type: "boolean" },
+  "no-attribute": { type: "boolean" },
+  timeout: { type: "string" },
+  devices: { type: "string" },
+  reports: { type: "string" },
+} as const;
 
-const USAGE = `usage: deno run -A <experiment.ts> [options]
+/** The usage of an experiment file: its options, and its params with what each takes. */
+export function experimentUsage(exp: Experiment, command = "deno run -A <experiment.ts>"): string {
+  return `usage: ${command} [options]${exp.title ? `\n  ${exp.title}` : ""}
   --mode off|audit|enforce|blocking   mode of the main trial (default: the experiment's, else audit)
   --matrix                            run the matrix (the experiment's, else baseline 50 / audit 50 / stress 100)
-  --scale X                           multiply matrix iterations by X
-  --param k=v                         a trial param (repeatable)
+  --scale X                           multiply matrix iterations by X (> 0)
+  --param k=v                         a trial param (repeatable; JSON values parse)${paramLines(exp)}
   --debug-env NAME                    debug environment preset: none, hip, hip-quiet, cuda, all
   --sanitizer                         also run one trial under compute-sanitizer (NVIDIA)
   --no-attribute                      do not replay to attribute a fault
   --devices LIST                      devices to run trials on, one trial per device at a time:
                                       0,1,3 or 0-3 or all (default: all)
-  --timeout S                         per-trial time limit in seconds
+  --timeout S                         per-trial time limit in seconds (> 0)
   --reports DIR                       reports root (default reports/)`;
+}
+
+/** The experiment's params, one a line, indented under --param. */
+export function paramLines(exp: Experiment, indent = 38): string {
+  return paramsUsage(exp).map((l) => `\n${" ".repeat(indent)}${l}`).join("");
+}
 
 /**
  * The entry point of an experiment file: the child role with --trial, the
- * parent otherwise. Exits with 0 when the run is OK, 1 otherwise, 2 on bad usage.
+ * parent otherwise. Exits with 0 when the run is OK, 1 otherwise, 2 on bad usage
+ * (one line and the usage on stderr: an unknown flag or param, a value of the wrong type).
  */
 export async function main(exp: Experiment, args: string[] = Deno.args): Promise<void> {
   const k = args.indexOf("--trial");
@@ -94,50 +106,41 @@ export async function main(exp: Experiment, args: string[] = Deno.args): Promise
     console.log(resultLine(result));
     Deno.exit(0);
   }
-  let v;
-  try {
-    v = parseArgs({
-      args,
-      options: {
-        mode: { type: "string" },
-        matrix: { type: "boolean" },
-        scale: { type: "string" },
-        param: { type: "string", multiple: true },
-        "debug-env": { type: "string" },
-        sanitizer: { type: "boolean" },
-        "no-attribute": { type: "boolean" },
-        timeout: { type: "string" },
-        devices: { type: "string" },
-        reports: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    Deno.exit(2);
-  }
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
-  if (v.mode && !MODES.includes(v.mode as Mode)) {
-    console.error(`unknown mode ${v.mode}\n${USAGE}`);
-    Deno.exit(2);
-  }
-  let res;
-  try {
-    res = await runExperiment(exp, runOptions(exp, v, args));
-  } catch (e) {
-    // an experiment that cannot run as declared (an unknown audit option...): one line, no stack trace
-    if (!(e instanceof FaultlineUsageError)) throw e;
-    console.error(`${exp.name}: ${e.message}`);
-    Deno.exit(2);
-  }
-  Deno.exit(res.report.status === "OK" ? 0 : 1);
+  const file = experimentFile(exp, {});
+  const cli = {
+    name: exp.name,
+    usage: experimentUsage(exp, `deno run -A ${relative(Deno.cwd(), file)}`),
+    options: EXPERIMENT_OPTIONS,
+  };
+  await runCli(cli, async () => {
+    const { values } = parseCli(cli, args);
+    const res = await runExperimentCli(exp, runOptions(exp, values, args));
+    return res.report.status === "OK" ? 0 : 1;
+  }, args);
 }
 
-/** The command line's values (node:util parseArgs over main's options). */
+/** runExperiment, with what it refuses before any trial (FaultlineUsageError) as a usage error. */
+export async function runExperimentCli(
+  exp: Experiment,
+  opts: RunOptions,
+): Promise<Awaited<ReturnType<typeof runExperiment>>> {
+  try {
+    return await runExperiment(exp, opts);
+  } catch (e) {
+    throw e instanceof FaultlineUsageError ? new UsageError(e.message) : e;
+  }
+}
+
+/** `f()`, with a FaultlineUsageError it throws as the command line's usage error. */
+function asUsageError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof FaultlineUsageError ? new UsageError(e.message) : e;
+  }
+}
+
+/** The command line's values (node:util parseArgs over EXPERIMENT_OPTIONS). */
 interface CliValues {
   mode?: string;
   matrix?: boolean;
@@ -152,17 +155,18 @@ interface CliValues {
 }
 
 function runOptions(exp: Experiment, v: CliValues, args: string[]): RunOptions {
+  const timeout = numberFlag(v.timeout, "timeout", { positive: true });
   return {
-    mode: v.mode as Mode | undefined,
+    mode: choiceFlag(v.mode, "mode", MODES) as Mode | undefined,
     matrix: v.matrix ? (exp.matrix && exp.matrix !== true ? exp.matrix : true) : undefined,
-    scale: v.scale ? Number(v.scale) : undefined,
+    scale: numberFlag(v.scale, "scale", { positive: true }),
     params: parseParams(v.param ?? []),
     debugEnv: v["debug-env"],
     sanitizer: v.sanitizer,
     attribute: v["no-attribute"] ? false : undefined,
-    timeoutMs: v.timeout ? Number(v.timeout) * 1000 : undefined,
-    devices: v.devices !== undefined ? parseDevices(v.devices) : undefined,
-    reportsDir: v.reports,
+    timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+    devices: v.devices !== undefined ? asUsageError(() => parseDevices(v.devices!)) : undefined,
+    reportsDir: dirFlag(v.reports, "reports", { mayCreate: true }),
     command: `deno run -A ${relative(Deno.cwd(), experimentFile(exp, {}))}${
       args.length ? " " + args.join(" ") : ""
     }`,

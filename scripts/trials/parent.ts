@@ -29,12 +29,14 @@ import type {
   TrialSummary,
 } from "../../records.ts";
 import type { Experiment } from "./definition.ts";
+import { FaultlineUsageError } from "../../mod.ts";
+import { MODES } from "../../records.ts";
 import { checkAuditOptions } from "../audit/session.ts";
 import { DEFAULT_MATRIX, runMatrix } from "./matrix.ts";
 import { describeOutcome } from "./runner.ts";
 import { replayPlacement } from "./replay_placement.ts";
 import { RunTrials } from "./run_trials.ts";
-import { FaultlineUsageError } from "../../mod.ts";
+import { checkParams } from "../cli/params.ts";
 
 /** Reads what a trial left in its folder: journal (jsonl, or the binary ring decoded), findings, fault info. */
 export async function loadTrialEvidence(dir: string, outcome: TrialOutcome | null): Promise<TrialEvidence> {
@@ -225,23 +227,48 @@ export async function runExperiment(exp: Experiment, opts: RunOptions = {}): Pro
   return { report, dir, files };
 }
 
-/** The run's folder and the options every trial of it shares. */
+/**
+ * The run's folder and the options every trial of it shares. What the run is given is checked
+ * first (FaultlineUsageError), so a refused run leaves no folder and runs no trial.
+ */
 async function prepareTrials(exp: Experiment, opts: RunOptions, dir: string): Promise<RunTrials> {
-  const trialsDir = join(dir, "trials");
-  await Deno.mkdir(trialsDir, { recursive: true });
+  checkRunOptions(exp, opts);
+  const params = checkParams(exp, opts.params ?? {});
   const debugEnv = resolveDebugEnv(opts.debugEnv === undefined ? exp.debugEnv : opts.debugEnv);
   const env = { ...(debugEnv?.vars ?? {}), ...(opts.env ?? {}) };
   const timeoutMs = opts.timeoutMs ?? exp.timeoutMs ?? 120_000;
-  const params = { ...(exp.params ?? {}), ...(opts.params ?? {}) };
   const perTrial = exp.devices ?? 1;
+  const trialsDir = join(dir, "trials");
   const trials = new RunTrials(exp, experimentFile(exp, opts), trialsDir, params, debugEnv, {
     timeoutMs,
     env,
     cwd: decodeURIComponent(REPO.pathname),
   }, { wanted: opts.devices, perTrial });
-  // devices asked for, or trials that use several, place every trial, the first one too
+  // devices asked for, or trials that use several, place every trial, the first one too (devices that
+  // are not there are refused before the run's folder is made)
   if (opts.devices !== undefined || perTrial > 1) await trials.place();
+  await Deno.mkdir(trialsDir, { recursive: true });
   return trials;
+}
+
+/** Refuses a mode, scale, time limit or matrix that would run nothing or something else than asked. */
+function checkRunOptions(exp: Experiment, opts: RunOptions): void {
+  const mode = opts.mode ?? exp.mode;
+  if (mode !== undefined && !MODES.includes(mode)) {
+    throw new FaultlineUsageError(`unknown mode ${mode} (${MODES.join(", ")})`);
+  }
+  for (const [what, v] of [["scale", opts.scale], ["time limit", opts.timeoutMs ?? exp.timeoutMs]] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
+      throw new FaultlineUsageError(`the ${what} must be a positive number, got ${v}`);
+    }
+  }
+  const rows = opts.matrix ?? exp.matrix;
+  if (Array.isArray(rows) && (rows.length === 0 || rows.some((r) => !(r.iterations > 0)))) {
+    throw new FaultlineUsageError(`a matrix needs rows of at least one iteration each`);
+  }
+  if (opts.scale !== undefined && !rows) {
+    throw new FaultlineUsageError(`a scale needs a matrix (--matrix): this experiment runs one trial`);
+  }
 }
 
 /**

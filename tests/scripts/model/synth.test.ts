@@ -219,7 +219,7 @@ Deno.test("7B-shaped 2-layer files: metadata and tensor infos without reading th
   }
 });
 
-Deno.test("synth CLI: writes a tiny model, rejects bad options", async () => {
+Deno.test("synth CLI: writes a tiny model with the flags' shapes and seed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "faultline-cli-" });
   const log = console.log, err = console.error;
   const out: string[] = [];
@@ -253,13 +253,9 @@ Deno.test("synth CLI: writes a tiny model, rejects bad options", async () => {
       await m.file.readTensorF32("blk.2.ffn_up.weight"),
       f16ArrayToF32(w.data() as Uint16Array),
     );
-    assert.equal(await main(["--preset", "llama9", "--out", path]), 2);
-    assert.equal(await main(["--preset", "tiny"]), 2);
-    assert.equal(await main(["--preset", "tiny", "--out", path, "--heads", "5"]), 2);
   } finally {
     console.log = log;
     console.error = err;
     await Deno.remove(dir, { recursive: true });
   }
-  assert.ok(out.some((l) => l.includes("unknown preset llama9")));
 });
