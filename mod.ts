@@ -44,7 +44,16 @@ export {
   launch,
   type PointerValue,
 } from "./ffi/kernels.ts";
-export { type Dim3, type PerLaunch } from "./ffi/kernel_spec.ts";
+export {
+  type Dim3,
+  type KernelArgValues,
+  type KernelSymbol,
+  type KernelSymbols,
+  type NativeArg,
+  type NativeArgs,
+  type PerLaunch,
+} from "./ffi/kernel_spec.ts";
+export type { BuiltinKernel } from "./ffi/kernels_builtin.ts";
 export {
   KernelCompileError,
   KernelModule,
@@ -52,7 +61,7 @@ export {
   loadKernels,
   type LoadKernelsOptions,
 } from "./ffi/kernel_module.ts";
-export { baseKernels, faultFill, faultWriteAt, tick } from "./ffi/kernels_base.ts";
+export { baseKernels, faultFill, faultWriteAt, redzoneCheck, tick } from "./ffi/kernels_base.ts";
 export { attentionDecodeScratchFloats, ATTN_DECODE_CHUNK, llamaKernels } from "./ffi/kernels_llama.ts";
 export {
   Boundary,
@@ -64,11 +73,14 @@ export {
   type PointerArg,
 } from "./ffi/boundary.ts";
 export {
+  coreSymbols,
   expectedExports,
   FL_ABI_VERSION,
   MemcpyKind,
+  type NativeLib,
   type NativeSymbols,
   Status,
+  type Symbols,
   symbols,
 } from "./ffi/symbols.ts";
 // Every record type (journal, faults, findings, trials, attribution, hypotheses, verdict.json).
@@ -77,6 +89,7 @@ export * from "./records.ts";
 // journal ring and its decoder, the allocation registry, the race check and redzones.
 export { makeCall, pointer, through, throughAsync } from "./ffi/call.ts";
 export { memcpy } from "./ffi/buffer.ts";
+export type { DeviceRef, StreamRef } from "./ffi/resource.ts";
 export {
   d2hAuditLines,
   type DecodedJournal,
@@ -96,6 +109,7 @@ export {
 export { type FollowHandlers, JournalFollower } from "./ffi/journal_follow.ts";
 export {
   findRaces,
+  type HistoryHolder,
   isSynchronous,
   OnlineRaces,
   type Race,

@@ -21,6 +21,7 @@ import type { OpKind } from "../records.ts";
 /** Host memory a copy reads or writes: pageable (any ArrayBufferView) or pinned. */
 export type HostData = ArrayBufferView | PinnedBuffer;
 
+/** Options of a copy between a device buffer and host memory. */
 export interface CopyOptions {
   /** Byte offset into the device buffer (default 0). */
   offset?: number;
@@ -30,16 +31,25 @@ export interface CopyOptions {
   stream?: Stream;
 }
 
+/** Options of a copy between two device buffers. */
 export interface DeviceCopyOptions {
+  /** Bytes to copy (default: what fits in both from their offsets). */
   bytes?: number;
+  /** Byte offset into the source buffer (default 0). */
   srcOffset?: number;
+  /** Byte offset into the destination buffer (default 0). */
   dstOffset?: number;
+  /** Enqueue on this stream instead of copying synchronously. */
   stream?: Stream;
 }
 
+/** Options of a memset over a device buffer. */
 export interface FillOptions {
+  /** Byte offset into the buffer (default 0). */
   offset?: number;
+  /** Bytes to set (default: to the end of the buffer). */
   bytes?: number;
+  /** Enqueue on this stream instead of setting synchronously. */
   stream?: Stream;
 }
 
@@ -133,8 +143,11 @@ export function memcpy(
 
 /** A device address inside a live DeviceBuffer: what `buffer.at(offset)` returns; kernels take it as a pointer. */
 export class DeviceSlice {
+  /** The buffer the address lies in. */
   readonly buffer: DeviceBuffer;
+  /** Byte offset from the buffer's ptr. */
   readonly offset: number;
+  /** A slice `offset` bytes into `buffer` (buffer.at(offset) checks the range). */
   constructor(buffer: DeviceBuffer, offset: number) {
     this.buffer = buffer;
     this.offset = offset;
@@ -160,11 +173,13 @@ export interface DeviceBufferInit {
 
 /** One device allocation. `ptr` is the user's address; with redzones, `base` is the native allocation. */
 export class DeviceBuffer {
+  /** The device the memory lives on. */
   readonly device: Device;
   /** First byte the user owns (base + redzone). */
   readonly ptr: number;
   /** Bytes the user asked for. */
   readonly bytes: number;
+  /** The tensor name the journal and reports use. */
   readonly name: string;
   /** Address the native allocation starts at (== ptr without redzones). */
   readonly base: number;
@@ -176,6 +191,7 @@ export class DeviceBuffer {
   readonly ptr64: bigint;
   #freed = false;
 
+  /** Wraps an allocation the device made (Device.malloc creates buffers; this does not allocate). */
   constructor(init: DeviceBufferInit) {
     this.device = init.device;
     this.base = init.base;
@@ -188,6 +204,7 @@ export class DeviceBuffer {
     track(this, `DeviceBuffer ${this.describe()}`, this);
   }
 
+  /** Whether free() was called (any later use is a FaultlineUsageError). */
   get freed(): boolean {
     return this.#freed;
   }
@@ -197,12 +214,12 @@ export class DeviceBuffer {
     return `"${this.name}" (${this.bytes} bytes at 0x${this.ptr.toString(16)}, device ${this.device.id})`;
   }
 
-  /** Throws FaultlineUsageError when freed or not of `device`. */
-  /** True when the buffer is live and (if given) on `device`: the launch hot path's check. */
+  /** True when the buffer is live and on `device`: the launch hot path's check. */
   usableOn(device: Device): boolean {
     return !this.#freed && device.ordinal === this.device.ordinal;
   }
 
+  /** Throws FaultlineUsageError, naming `what`, when freed or (if given) not of `device`. */
   assertUsable(what: string, device?: Device): void {
     if (this.#freed) {
       throw new FaultlineUsageError(`${what}: device buffer ${this.describe()} was already freed`);
@@ -414,13 +431,18 @@ export class DeviceBuffer {
 
 /** Page-locked host memory with a view over it. */
 export class PinnedBuffer {
+  /** The device whose runtime pinned the memory. */
   readonly device: Device;
+  /** Host address of the pinned memory. */
   readonly ptr: number;
+  /** Size in bytes. */
   readonly bytes: number;
+  /** The name the journal and reports use. */
   readonly name: string;
   #view: Uint8Array | null;
   #freed = false;
 
+  /** Wraps pinned memory the device allocated (Device.mallocHost creates it; this does not allocate). */
   constructor(device: Device, ptr: number, bytes: number, name: string) {
     this.device = device;
     this.ptr = ptr;
@@ -430,6 +452,7 @@ export class PinnedBuffer {
     track(this, `PinnedBuffer ${this.describe()}`, this);
   }
 
+  /** Whether free() was called (its views then read as empty). */
   get freed(): boolean {
     return this.#freed;
   }
@@ -450,6 +473,7 @@ export class PinnedBuffer {
     this.#view = null;
   }
 
+  /** `"name" (N bytes at 0x...)` for messages. */
   describe(): string {
     return `"${this.name}" (${this.bytes} bytes at 0x${this.ptr.toString(16)})`;
   }
@@ -467,6 +491,7 @@ export class PinnedBuffer {
     return this.view.buffer as ArrayBuffer;
   }
 
+  /** Unpins and frees the memory; views taken earlier become empty. A second free is a FaultlineUsageError. */
   free(): void {
     if (this.#freed) {
       throw new FaultlineUsageError(`free: pinned buffer ${this.describe()} was already freed`);

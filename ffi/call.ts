@@ -24,6 +24,7 @@ export function hostDeviceId(ordinal: number): number {
   return ordinal < hostIds.length ? hostIds[ordinal] : ordinal;
 }
 
+/** A pointer argument of a NativeCall: `bytes` touched from `ptr` on with `access` (elements of `elem` bytes). */
 export function pointer(arg: string, ptr: number, bytes: number, access: Access, elem = 1): PointerArg {
   return { arg, ptr, bytes, access, elem };
 }

@@ -10,19 +10,29 @@ import type { NativeSymbols } from "./symbols.ts";
 import { checkName, checkOptions, checkRange, checkSize } from "./validate.ts";
 import type { FaultInfo } from "../records.ts";
 
+/** What the device reports about itself (fl_device_props). */
 export interface DeviceProps {
+  /** The device's name ("NVIDIA H200", "faultline sim (CPU)"). */
   name: string;
+  /** Device memory in bytes. */
   totalMem: number;
+  /** Most blocks per grid in x, y and z. */
   maxGrid: [number, number, number];
+  /** Most threads per block in x, y and z. */
   maxBlock: [number, number, number];
+  /** Most threads in one block. */
   maxThreadsPerBlock: number;
+  /** Threads per warp (32 on NVIDIA, 64 on most AMD GPUs). */
   warpSize: number;
+  /** Streaming multiprocessors (NVIDIA) or compute units (AMD). */
   multiprocessorCount: number;
   /** Compute capability major (cuda) or gfx major (hip). */
   major: number;
+  /** Compute capability minor (cuda) or gfx minor (hip). */
   minor: number;
 }
 
+/** Options of Device.malloc. */
 export interface MallocOptions {
   /** Name for messages and the journal (default "buffer<N>"). */
   name?: string;
@@ -34,8 +44,11 @@ export interface MallocOptions {
   redzone?: number;
 }
 
+/** Options of a host-to-host copy through the runtime (Device.copyHost). */
 export interface HostCopyOptions {
+  /** Bytes to copy (default: the whole source). */
   bytes?: number;
+  /** Enqueue on this stream instead of copying synchronously. */
   stream?: Stream;
 }
 
@@ -49,9 +62,11 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 let unnamed = 0;
 
+/** One device of the loaded backend: its properties, memory, streams, events, synchronization and fault info. */
 export class Device {
   /** The native functions (shared with the buffers, streams and events of this device). */
   readonly symbols: NativeSymbols;
+  /** The device's ordinal (0 for the first). */
   readonly ordinal: number;
   /** The default stream (handle 0). */
   readonly defaultStream: Stream;
@@ -65,6 +80,7 @@ export class Device {
   #u64a = new BigUint64Array(1);
   #u64b = new BigUint64Array(1);
 
+  /** Wraps device `ordinal` of a loaded library (Runtime.device creates devices). */
   constructor(symbols: NativeSymbols, ordinal: number) {
     this.symbols = symbols;
     this.ordinal = ordinal;
@@ -168,6 +184,7 @@ export class Device {
     memcpy(this, d.addr, s.addr, bytes, 0, stream, opts.stream === undefined, "host", s.addr);
   }
 
+  /** Creates a stream (non-blocking: the default stream does not order it). */
   createStream(): Stream {
     const sym = this.symbols;
     const dev = this.ordinal;
@@ -184,6 +201,7 @@ export class Device {
     return new Stream(this, Number(out[0]));
   }
 
+  /** Creates an event, to record on one stream and wait for on another. */
   createEvent(): Event {
     const sym = this.symbols;
     const dev = this.ordinal;

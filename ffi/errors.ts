@@ -73,6 +73,7 @@ export function statusMessage(code: number): string {
 
 /** A native call returned a non-zero status. */
 export class FaultlineError extends Error {
+  /** The error's name in stack traces and messages. */
   override name = "FaultlineError";
   /** The status the native call returned (700: illegal address). */
   readonly code: number;
@@ -83,6 +84,7 @@ export class FaultlineError extends Error {
   /** The call that failed, as the message names it ("fl_memcpy D2H"). */
   readonly call: string;
 
+  /** A failed `call` with the status it returned; name and message default to the backend's. */
   constructor(code: number, call: string, codeName?: string, nativeMessage?: string) {
     const n = codeName ?? statusName(code);
     const m = nativeMessage ?? statusMessage(code);
@@ -96,10 +98,12 @@ export class FaultlineError extends Error {
 
 /** Bad input caught in TypeScript before any native call. */
 export class FaultlineUsageError extends TypeError {
+  /** The error's name in stack traces and messages. */
   override name = "FaultlineUsageError";
   /** Where in the workload the refused call was made (the scheduler's step, layer and op name then). */
   readonly context: OpContext;
 
+  /** Refuses a call for `message`, keeping the boundary's context at the time. */
   constructor(message: string) {
     super(message);
     this.context = { ...boundary.context };
@@ -108,6 +112,7 @@ export class FaultlineUsageError extends TypeError {
 
 /** The native library could not be found, loaded, or does not match this table. */
 export class FaultlineLoadError extends Error {
+  /** The error's name in stack traces and messages. */
   override name = "FaultlineLoadError";
 }
 

@@ -8,14 +8,18 @@ import { Status } from "./symbols.ts";
 import { streamHandle } from "./buffer.ts";
 import { brand, checkHandle } from "./validate.ts";
 
+/** An event of one device: recorded on a stream, waited for on another, timed against an earlier one. */
 export class Event {
+  /** The device the event belongs to. */
   readonly device: DeviceRef;
+  /** The native event handle. */
   readonly handle: number;
   /** handle as a bigint, the form the native calls take. */
   readonly handle64: bigint;
   #destroyed = false;
   #out = new Float32Array(1);
 
+  /** Wraps a native event (Device.createEvent creates events). */
   constructor(device: DeviceRef, handle: number) {
     this.device = device;
     this.handle = handle;
@@ -24,6 +28,7 @@ export class Event {
     track(this, `Event ${handle} of device ${device.ordinal}`, this);
   }
 
+  /** Whether destroy() was called (any later use is a FaultlineUsageError). */
   get destroyed(): boolean {
     return this.#destroyed;
   }
@@ -108,6 +113,7 @@ export class Event {
     return this.#out[0];
   }
 
+  /** Destroys the event; a second destroy or a later use is a FaultlineUsageError. */
   destroy(): void {
     this.assertUsable("event destroy");
     const sym = this.device.symbols;

@@ -67,11 +67,15 @@ import {
 import { Registry } from "./registry.ts";
 import type { AllocationInfo, JournalPointer, JournalRecord } from "../records.ts";
 
+/** A journal ring decoded: its records in op order, what was lost or left half-written, and the allocations. */
 export interface DecodedJournal {
+  /** The process that wrote the ring. */
   pid: number;
+  /** Slots in the ring. */
   capacity: number;
   /** Records written in all (the last sequence number). */
   written: number;
+  /** The records still in the ring, in op-id order. */
   records: JournalRecord[];
   /** Records lost to ring wrap-around: sequence numbers first..last (null when none). */
   overwritten: { count: number; firstSeq: number; lastSeq: number } | null;
@@ -79,6 +83,7 @@ export interface DecodedJournal {
   torn: { seq: number; id: number | null } | null;
   /** Records whose call never returned (last one first): where a dead process was. */
   inFlight: JournalRecord[];
+  /** Every allocation the side file names, with the op id that freed it (null: still live). */
   allocations: (AllocationInfo & { freedAt: number | null })[];
   /** Slots whose counts cannot be a record's (a damaged or crafted file): set aside, not decoded. */
   corrupt: { seq: number; slot: number; why: string }[];
@@ -86,6 +91,7 @@ export interface DecodedJournal {
 
 /** A ring that is not one this decoder reads: wrong magic, version, record size or capacity, or too short. */
 export class JournalFormatError extends Error {
+  /** A refusal naming what is wrong with the ring. */
   constructor(message: string) {
     super(message);
     this.name = "JournalFormatError";

@@ -53,6 +53,7 @@ import {
 } from "./journal_native.ts";
 import type { OpKind } from "../records.ts";
 
+/** What a JournalFollower hands each call's intent and outcome to, in the order they happened. */
 export interface FollowHandlers {
   /** A call's intent (before the native call ran). */
   intent(call: NativeCall): void;
@@ -114,7 +115,9 @@ export class SideStrings {
   }
 }
 
+/** Reads a journal ring while it is written (from a worker of the same process), record by record. */
 export class JournalFollower {
+  /** Slots in the ring. */
   readonly capacity: number;
   #i32: Int32Array;
   #f64: Float64Array;
@@ -127,6 +130,7 @@ export class JournalFollower {
   #openSeq: number[] = [];
   #openCall: NativeCall[] = [];
 
+  /** Views the ring at `address` (`capacity` slots) and its side file at `sidePath`. */
   constructor(address: bigint, capacity: number, sidePath: string) {
     this.capacity = capacity;
     const bytes = HEADER_BYTES + capacity * RECORD_BYTES;
@@ -197,6 +201,7 @@ export class JournalFollower {
     return callOfRecord(this.#i32, this.#f64, bi, (id) => this.#side.get(id));
   }
 
+  /** Stops reading: the views are dropped and the side file is closed. */
   close(): void {
     this.#side.close();
     this.#i32 = new Int32Array(0);

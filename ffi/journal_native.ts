@@ -27,8 +27,9 @@ export const JOURNAL_VERSION = 1;
 /** Bytes before the first record (one page). */
 export const HEADER_BYTES = 4096;
 export const RECORD_BYTES = 512;
-/** Pointer and scalar arguments a record holds; more set a truncation flag. */
+/** Pointer arguments a record holds; more set a truncation flag. */
 export const MAX_POINTERS = 10;
+/** Scalar arguments a record holds; more set a truncation flag. */
 export const MAX_SCALARS = 8;
 
 /** Header fields: Int32 indexes. */
@@ -78,7 +79,7 @@ export const FLAG_HOST = 1,
 /** Step / layer value meaning "not set". */
 export const NONE = -2147483648;
 /** Status written for a call a guard rail blocked (it never reached the library). */
-export const STATUS_BLOCKED = -1;
+export const STATUS_BLOCKED: number = -1;
 
 /** Stores a launch geometry at `at` (R_GEOMETRY) as 7 uint32 in an Int32Array. */
 export function writeGeometry(i: Int32Array, at: number, g: LaunchGeometry): void {
@@ -154,7 +155,9 @@ export function allocationOf(call: NativeCall, result?: number): AllocationInfo 
 
 /** The two exports of hip/host.h the writer needs (any library that has them). */
 export interface JournalMapSymbols {
+  /** Maps `bytes` of the file at `path` (NUL-terminated) MAP_SHARED; the address goes to `out`. */
   fl_journal_map(path: BufferSource, bytes: number | bigint, out: BufferSource): number;
+  /** Unmaps a ring mapped by fl_journal_map. */
   fl_journal_unmap(addr: number | bigint, bytes: number | bigint): number;
 }
 
@@ -164,6 +167,7 @@ export const journalMapSymbols = {
   fl_journal_unmap: { parameters: ["u64", "u64"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
+/** Options of a JournalWriter. */
 export interface JournalWriterOptions {
   /** Path of the ring file; the side file is `${path}.side`. */
   path: string;
@@ -204,9 +208,13 @@ interface NameIds {
  * (`boundary.attach(writer)`) or call intent()/done() directly.
  */
 export class JournalWriter implements CallObserver {
+  /** Path of the ring file. */
   readonly path: string;
+  /** Path of the side file (strings and allocations): `${path}.side`. */
   readonly sidePath: string;
+  /** Records the ring holds before it wraps. */
   readonly capacity: number;
+  /** Size of the mapped ring in bytes (header and records). */
   readonly bytes: number;
   #native: JournalMapSymbols;
   #addr = 0;
@@ -228,6 +236,7 @@ export class JournalWriter implements CallObserver {
   #launchRun = 0;
   #launchClockEvery: number;
 
+  /** Creates (or truncates) the ring and its side file and maps the ring. */
   constructor(opts: JournalWriterOptions) {
     this.#now = opts.clock ?? (() => performance.now());
     this.#launchClockEvery = Math.max(1, Math.floor(opts.launchClockEvery ?? 8));

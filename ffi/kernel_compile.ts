@@ -58,6 +58,7 @@ export interface CompiledModule {
 
 /** A kernel source that does not compile; `output` is the compiler's message. */
 export class KernelCompileError extends Error {
+  /** The error's name in stack traces and messages. */
   override name = "KernelCompileError";
   /** `output`: the compiler's own message. */
   constructor(message: string, readonly output: string) {

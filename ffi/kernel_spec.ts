@@ -23,6 +23,9 @@ import type { Access } from "./boundary.ts";
 /** "ptr": a device address (uint64_t); "u32"/"u64"/"i32": integers; "f32": a float. */
 export type KernelArgType = "ptr" | "u32" | "u64" | "i32" | "f32";
 
+/** A launch's arguments as numbers (pointers as addresses), what extents and geometry functions see. */
+export type KernelArgValues = Readonly<Record<string, number>>;
+
 /** One argument of a kernel, in the order the kernel takes them. */
 export interface KernelArgSpec {
   /** Argument name, as in the C prototype. */
@@ -38,14 +41,14 @@ export interface KernelArgSpec {
    * arguments as numbers (pointers as addresses). Without it the extent is
    * recorded as 0 (unknown).
    */
-  readonly extent?: (args: Readonly<Record<string, number>>) => number;
+  readonly extent?: (args: KernelArgValues) => number;
 }
 
 /** A grid or block size: x, or [x, y?, z?] (missing dimensions are 1). */
 export type Dim3 = number | readonly [number, number?, number?];
 
 /** A value given once, or computed from a launch's arguments (as numbers; pointers as addresses). */
-export type PerLaunch<T> = T | ((args: Readonly<Record<string, number>>) => T);
+export type PerLaunch<T> = T | ((args: KernelArgValues) => T);
 
 /** A kernel: its name (what fault info and the journal report) and its arguments. */
 export interface KernelDescriptor {
@@ -72,8 +75,9 @@ export function launchSymbol<K extends KernelDescriptor>(kernel: K): `fl_launch_
 }
 
 /** How an argument crosses the FFI: pointers as uint64_t. */
-type NativeArg<A extends KernelArgSpec> = A["type"] extends "ptr" ? "u64" : A["type"];
-type NativeArgs<T extends readonly KernelArgSpec[]> = { -readonly [I in keyof T]: NativeArg<T[I]> };
+export type NativeArg<A extends KernelArgSpec> = A["type"] extends "ptr" ? "u64" : A["type"];
+/** How a kernel's arguments cross the FFI, in order. */
+export type NativeArgs<T extends readonly KernelArgSpec[]> = { -readonly [I in keyof T]: NativeArg<T[I]> };
 
 /** The symbol table entry of a built-in kernel's launch export: (dev, stream, ...args) -> status. */
 export type KernelSymbol<K extends KernelDescriptor> = {

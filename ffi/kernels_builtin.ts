@@ -13,7 +13,14 @@
 import { baseKernels, redzoneCheck } from "./kernels_base.ts";
 import { ATTN_DECODE_CHUNK, llamaKernels } from "./kernels_llama.ts";
 
-export const builtinKernels = [
+/** Any built-in kernel's declaration. */
+export type BuiltinKernel =
+  | (typeof baseKernels)[keyof typeof baseKernels]
+  | typeof redzoneCheck
+  | (typeof llamaKernels)[keyof typeof llamaKernels];
+
+/** Every built-in kernel, in the order the library's kernel table lists them (fl_kernel_geometry's index). */
+export const builtinKernels: readonly BuiltinKernel[] = [
   ...Object.values(baseKernels),
   redzoneCheck,
   ...Object.values(llamaKernels),

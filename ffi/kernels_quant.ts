@@ -7,7 +7,8 @@
  * (a partial block is refused with 9); the weights' pointers need the 2-byte alignment of the f16
  * scales.
  */
-import { defineKernel, type KernelArgSpec } from "./kernel_spec.ts";
+import type { KernelArgValues, KernelDescriptor } from "./kernel_spec.ts";
+import { matvecDims, matvecX, matvecY } from "./kernels_shapes.ts";
 
 /** Weights and bytes per block of each quantized type the kernels read. */
 export const QUANT_BLOCKS = {
@@ -16,6 +17,7 @@ export const QUANT_BLOCKS = {
   q4_k: { weights: 256, bytes: 144 },
 } as const;
 
+/** A quantized weight type the kernels read. */
 export type QuantKernelType = keyof typeof QUANT_BLOCKS;
 
 /** Bytes of `rows` rows of `cols` quantized weights (whole blocks; a partial block counts as none). */
@@ -24,35 +26,106 @@ export function quantBytes(type: QuantKernelType, rows: number, cols: number): n
   return rows * Math.floor(cols / b.weights) * b.bytes;
 }
 
-const matvecArgs = (type: QuantKernelType) =>
-  [
-    { name: "y", type: "ptr", access: "w", elem: 4, extent: (a) => a.out_dim * 4 },
-    { name: "w", type: "ptr", access: "r", elem: 2, extent: (a) => quantBytes(type, a.out_dim, a.in_dim) },
-    { name: "x", type: "ptr", access: "r", elem: 4, extent: (a) => a.in_dim * 4 },
-    { name: "out_dim", type: "u32" },
-    { name: "in_dim", type: "u32" },
-  ] as const satisfies readonly KernelArgSpec[];
+// the three types' kernels differ only in the bytes of the weight (quantBytes of their type)
+
+/** The weight of a quantized y = W x, [out_dim, in_dim] in `type`'s blocks. */
+const quantW = {
+  q8_0: {
+    name: "w",
+    type: "ptr",
+    access: "r",
+    elem: 2,
+    extent: (a: KernelArgValues): number => quantBytes("q8_0", a.out_dim, a.in_dim),
+  },
+  q4_0: {
+    name: "w",
+    type: "ptr",
+    access: "r",
+    elem: 2,
+    extent: (a: KernelArgValues): number => quantBytes("q4_0", a.out_dim, a.in_dim),
+  },
+  q4_k: {
+    name: "w",
+    type: "ptr",
+    access: "r",
+    elem: 2,
+    extent: (a: KernelArgValues): number => quantBytes("q4_k", a.out_dim, a.in_dim),
+  },
+} as const;
 
 /** Decode y = W x, W [out_dim, in_dim] in Q8_0 blocks, f32 x and accumulation. */
-export const matvecQ8_0 = defineKernel({ name: "matvec_q8_0", args: matvecArgs("q8_0") });
+export const matvecQ8_0 = {
+  name: "matvec_q8_0",
+  args: [matvecY, quantW.q8_0, matvecX, ...matvecDims],
+} as const satisfies KernelDescriptor;
 /** Decode y = W x, W in Q4_0 blocks. */
-export const matvecQ4_0 = defineKernel({ name: "matvec_q4_0", args: matvecArgs("q4_0") });
+export const matvecQ4_0 = {
+  name: "matvec_q4_0",
+  args: [matvecY, quantW.q4_0, matvecX, ...matvecDims],
+} as const satisfies KernelDescriptor;
 /** Decode y = W x, W in Q4_K super-blocks. */
-export const matvecQ4K = defineKernel({ name: "matvec_q4_k", args: matvecArgs("q4_k") });
+export const matvecQ4K = {
+  name: "matvec_q4_k",
+  args: [matvecY, quantW.q4_k, matvecX, ...matvecDims],
+} as const satisfies KernelDescriptor;
 
-const dequantArgs = (type: QuantKernelType) =>
-  [
-    { name: "out", type: "ptr", access: "w", elem: 2, extent: (a) => a.rows * a.cols * 2 },
-    { name: "w", type: "ptr", access: "r", elem: 2, extent: (a) => quantBytes(type, a.rows, a.cols) },
-    { name: "rows", type: "u32" },
-    { name: "cols", type: "u32" },
-  ] as const satisfies readonly KernelArgSpec[];
+/** out [rows, cols] f16 of a dequantization. */
+const dequantOut = {
+  name: "out",
+  type: "ptr",
+  access: "w",
+  elem: 2,
+  extent: (a: KernelArgValues): number => a.rows * a.cols * 2,
+} as const;
+const dequantDims = [{ name: "rows", type: "u32" }, { name: "cols", type: "u32" }] as const;
 
 /** out = f16(dequantized W), [rows, cols] row-major; each weight computed in f32, rounded to nearest even. */
-export const dequantQ8_0 = defineKernel({ name: "dequant_q8_0", args: dequantArgs("q8_0") });
-export const dequantQ4_0 = defineKernel({ name: "dequant_q4_0", args: dequantArgs("q4_0") });
-export const dequantQ4K = defineKernel({ name: "dequant_q4_k", args: dequantArgs("q4_k") });
+export const dequantQ8_0 = {
+  name: "dequant_q8_0",
+  args: [
+    dequantOut,
+    {
+      name: "w",
+      type: "ptr",
+      access: "r",
+      elem: 2,
+      extent: (a: KernelArgValues): number => quantBytes("q8_0", a.rows, a.cols),
+    },
+    ...dequantDims,
+  ],
+} as const satisfies KernelDescriptor;
+/** dequant_q8_0 for Q4_0 blocks. */
+export const dequantQ4_0 = {
+  name: "dequant_q4_0",
+  args: [
+    dequantOut,
+    {
+      name: "w",
+      type: "ptr",
+      access: "r",
+      elem: 2,
+      extent: (a: KernelArgValues): number => quantBytes("q4_0", a.rows, a.cols),
+    },
+    ...dequantDims,
+  ],
+} as const satisfies KernelDescriptor;
+/** dequant_q8_0 for Q4_K super-blocks. */
+export const dequantQ4K = {
+  name: "dequant_q4_k",
+  args: [
+    dequantOut,
+    {
+      name: "w",
+      type: "ptr",
+      access: "r",
+      elem: 2,
+      extent: (a: KernelArgValues): number => quantBytes("q4_k", a.rows, a.cols),
+    },
+    ...dequantDims,
+  ],
+} as const satisfies KernelDescriptor;
 
+/** The quantized-weight kernels, by their TypeScript names. */
 export const quantKernels = {
   matvecQ8_0,
   matvecQ4_0,

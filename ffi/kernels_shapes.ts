@@ -1,4 +1,5 @@
-/** Shapes the llama kernel declarations share (ffi/kernels_llama.ts, ffi/kernels_kv16.ts). */
+/** Shapes and arguments the llama kernel declarations share (ffi/kernels_llama.ts, kernels_kv16.ts, kernels_quant.ts). */
+import type { KernelArgValues } from "./kernel_spec.ts";
 
 /** Keys per chunk of the split-context attention decode (FL_ATTN_DECODE_CHUNK). */
 export const ATTN_DECODE_CHUNK = 64;
@@ -7,3 +8,22 @@ export const ATTN_DECODE_CHUNK = 64;
 export function attentionDecodeScratchFloats(n_head: number, head_dim: number, n_ctx: number): number {
   return Math.ceil(n_ctx / ATTN_DECODE_CHUNK) * n_head * (head_dim + 2);
 }
+
+/** y of y = W x: [out_dim] f32 (the f32, f16 and quantized mat-vecs share it). */
+export const matvecY = {
+  name: "y",
+  type: "ptr",
+  access: "w",
+  elem: 4,
+  extent: (a: KernelArgValues): number => a.out_dim * 4,
+} as const;
+/** x of y = W x: [in_dim] f32. */
+export const matvecX = {
+  name: "x",
+  type: "ptr",
+  access: "r",
+  elem: 4,
+  extent: (a: KernelArgValues): number => a.in_dim * 4,
+} as const;
+/** The dimensions of y = W x. */
+export const matvecDims = [{ name: "out_dim", type: "u32" }, { name: "in_dim", type: "u32" }] as const;

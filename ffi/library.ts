@@ -21,7 +21,9 @@ import {
   symbols,
 } from "./symbols.ts";
 
+/** A build of the native library. */
 export type Backend = "sim" | "cuda" | "hip";
+/** Every backend, in the order the loader tries them when a GPU answers. */
 export const BACKENDS: readonly Backend[] = ["cuda", "hip", "sim"];
 
 /** The repository root (the directory holding deno.json). */
@@ -34,12 +36,17 @@ export function libraryPath(backend: Backend): string {
 
 export const BUILD_COMMAND = "deno task build";
 
+/** A loaded native library: the dlopen handle, its functions and what it reports about itself. */
 export interface LoadedLibrary {
+  /** The Deno.dlopen handle (its `close()` unloads it). */
   lib: NativeLib;
+  /** The library's functions. */
   symbols: NativeSymbols;
   /** The backend the library reports (fl_backend_name). */
   backend: string;
+  /** The file it was loaded from. */
   path: string;
+  /** Devices the backend sees. */
   deviceCount: number;
   /** fl_device_props name of device 0, or "" when there is none. */
   device0Name: string;

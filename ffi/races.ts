@@ -33,28 +33,43 @@ import type { Access, JournalRecord, OpKind } from "../records.ts";
 
 /** One side of a race: the op and the bytes it touched. */
 export interface RaceSide {
+  /** The op's id. */
   op: number;
+  /** What the op did. */
   kind: OpKind | "unknown";
+  /** Kernel or tensor name. */
   name: string;
+  /** Device ordinal. */
   device: number;
+  /** The stream the op was enqueued on. */
   stream: number;
+  /** The argument through which it touched the bytes. */
   arg: string;
+  /** Whether it read, wrote or both. */
   access: Access;
   /** Byte range [lo, hi) relative to the allocation's start. */
   lo: number;
+  /** End of the byte range (exclusive). */
   hi: number;
+  /** The workload's step of the op. */
   step: number | null;
+  /** The model layer of the op. */
   layer: number | null;
 }
 
+/** Two accesses to overlapping bytes from different streams, at least one a write, neither ordered before the other. */
 export interface Race {
+  /** The allocation both touch. */
   alloc: { id: number; name: string; size: number };
   /** Overlapping byte range [lo, hi) of the two accesses. */
   lo: number;
+  /** End of the overlap (exclusive). */
   hi: number;
   /** The earlier access (already enqueued) and the later one (the call being made). */
   first: RaceSide;
+  /** The later access (the call being made). */
   second: RaceSide;
+  /** The race in one sentence: who read or wrote what, on which streams, with no order between them. */
   why: string;
 }
 
@@ -120,12 +135,14 @@ function entrySide(e: Entry): RaceSide {
 
 /** An object that carries an allocation's access history itself (the registry's Allocation does). */
 export interface HistoryHolder {
+  /** The race check's access history of the allocation, null until it has one. */
   raceHistory: unknown;
 }
 
 /** Builds the description of one side of a race from an access's source (a NativeCall or a journal record). */
 export type SideBuilder = (src: unknown, arg: string, access: Access, lo: number, hi: number) => RaceSide;
 
+/** Options of the race check. */
 export interface RaceOptions {
   /** Accesses kept per allocation (oldest dropped first). Default 256. */
   keepPerAllocation?: number;
@@ -161,6 +178,7 @@ export class RaceDetector {
   /** Races found so far (offline analysis collects here). */
   readonly races: Race[] = [];
 
+  /** A detector whose race sides `side` describes. */
   constructor(side: SideBuilder, opts: RaceOptions = {}) {
     this.#side = side;
     this.#keep = opts.keepPerAllocation ?? 256;
@@ -326,11 +344,13 @@ export class RaceDetector {
     }
   }
 
+  /** An event recorded on a stream: it captures the stream's clock. */
   eventRecord(device: number, event: number, stream: number): void {
     const s = this.enqueue(device, stream);
     this.#events.set(device * DEVICE_STRIDE + event, this.#vc[s].slice());
   }
 
+  /** A stream waits for an event: what the event's stream did before it happens before what the stream does next. */
   streamWaitEvent(device: number, stream: number, event: number): void {
     const snap = this.#events.get(device * DEVICE_STRIDE + event);
     const s = this.thread(device, stream);
@@ -338,6 +358,7 @@ export class RaceDetector {
     if (snap !== undefined) RaceDetector.#join(this.#vc[s], snap);
   }
 
+  /** The host waits for an event: what its stream did before it happens before the host's next calls. */
   hostWaitsEvent(device: number, event: number): void {
     const snap = this.#events.get(device * DEVICE_STRIDE + event);
     if (snap !== undefined) RaceDetector.#join(this.#vc[0], snap);
@@ -423,7 +444,9 @@ function callSide(src: unknown, arg: string, access: Access, lo: number, hi: num
 
 /** Online race detection over NativeCalls, resolving pointers through the registry. */
 export class OnlineRaces {
+  /** The vector-clock state and the access history. */
   readonly detector: RaceDetector;
+  /** The allocations pointers are resolved against. */
   readonly registry: Registry;
 
   /** `resolution`: a per-call pointer resolution shared with other checks (default: its own). */

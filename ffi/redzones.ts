@@ -23,27 +23,40 @@ import { hostDeviceId } from "./call.ts";
 import type { NativeSymbols } from "./symbols.ts";
 import type { Allocation, Registry } from "./registry.ts";
 
+/** The byte redzones are filled with (0xa5), unlikely to be written by a kernel's own data. */
 export const REDZONE_PATTERN = 0xa5;
 
 /** A write to an allocation since its last clean check. */
 export interface RedzoneWriter {
+  /** The writing op's id. */
   op: number;
+  /** What the op did (launch, h2d, d2d, memset). */
   kind: string;
+  /** Kernel or tensor name. */
   name: string;
+  /** The argument it wrote through. */
   arg: string;
   /** The declared extent of the write: offset of the pointer from the allocation's start, and bytes from there. */
   offset: number;
+  /** Bytes the write declares from that offset on. */
   bytes: number;
+  /** The stream it was enqueued on. */
   stream: number;
+  /** The workload's step of the op. */
   step: number | null;
+  /** The model layer of the op. */
   layer: number | null;
 }
 
+/** A redzone found overwritten: which allocation, which side, which bytes, and the writes that may have done it. */
 export interface RedzoneViolation {
+  /** The allocation whose redzone was damaged. */
   alloc: { id: number; name: string; ptr: number; bytes: number; redzone: number };
+  /** The redzone before the allocation or after its end. */
   side: "before" | "after";
   /** First and last overwritten byte, as offsets from the allocation's start (negative: before it). */
   firstBad: number;
+  /** Last overwritten byte, as an offset from the allocation's start. */
   lastBad: number;
   /** Overwritten bytes in that redzone. */
   badBytes: number;
@@ -55,10 +68,13 @@ export interface RedzoneViolation {
   writers: RedzoneWriter[];
 }
 
+/** What one redzone check found. */
 export interface RedzoneCheckResult {
   /** Allocations checked and bytes downloaded. */
   checked: number;
+  /** Bytes downloaded to compare. */
   bytes: number;
+  /** Redzones found overwritten. */
   violations: RedzoneViolation[];
   /** Non-zero when a native copy failed (e.g. 700 on a poisoned context): nothing was compared. */
   status: number;
@@ -71,7 +87,9 @@ interface Tracked {
   writers: RedzoneWriter[];
 }
 
+/** Options of the redzone checks. */
 export interface RedzoneOptions {
+  /** The fill byte (default REDZONE_PATTERN). */
   pattern?: number;
   /** Writers kept per allocation between checks (oldest dropped). Default 64. */
   keepWriters?: number;
@@ -122,7 +140,9 @@ function merge(a: RedzoneCheckResult, b: RedzoneCheckResult): RedzoneCheckResult
 
 const isWrite = (k: string) => k === "launch" || k === "h2d" || k === "d2d" || k === "memset" || k === "p2p";
 
+/** Redzones of one device's allocations: filled at allocation, checked after writes, each damage put on the writes that may have made it. */
 export class Redzones {
+  /** The fill byte. */
   readonly pattern: number;
   #sym: RawOps;
   #dev: number;
@@ -148,6 +168,7 @@ export class Redzones {
   #carried: RedzoneCheckResult | null = null;
   #u64 = new BigUint64Array(1);
 
+  /** Checks the redzones of `device`'s allocations the registry knows. */
   constructor(
     device: { symbols: NativeSymbols; ordinal: number },
     registry: Registry,
@@ -179,6 +200,7 @@ export class Redzones {
     return 0;
   }
 
+  /** Stops tracking an allocation (it was freed). */
   untrack(id: number): void {
     const t = this.#tracked.get(id);
     if (t === undefined) return;

@@ -15,7 +15,9 @@ import type { CallObserver, NativeCall } from "./boundary.ts";
 import { allocationOf } from "./journal_native.ts";
 import type { AllocationInfo, AllocationState, Placement } from "../records.ts";
 
+/** An allocation the registry knows, live or freed. */
 export interface Allocation extends AllocationInfo {
+  /** Live, or freed (and kept for use-after-free diagnosis). */
   state: AllocationState;
   /** Op id of the free call, once freed. */
   freedAt: number;
@@ -27,16 +29,21 @@ export interface Allocation extends AllocationInfo {
 
 /** A pointer resolved for a finding or a journal record. */
 export interface ResolvedPointer {
+  /** The allocation id. */
   id: number;
+  /** The allocation's name. */
   name: string;
   /** Offset of the address from the allocation's start (the caller's address); negative in a leading redzone. */
   offset: number;
   /** Size of the allocation (as asked for). */
   size: number;
+  /** Whether the allocation is live or freed. */
   state: AllocationState;
+  /** Where the address falls: inside, in a redzone, or outside. */
   placement: Placement;
 }
 
+/** Options of a Registry. */
 export interface RegistryOptions {
   /** Freed allocations kept for use-after-free diagnosis (oldest dropped first). Default 65536. */
   keepFreed?: number;
@@ -49,6 +56,7 @@ const CACHE_SLOTS = 4096; // 2^12: slotOf keeps a hash's top 12 bits
  */
 const slotOf = (ptr: number) => Math.imul((ptr / 256) | 0, 0x9e3779b1) >>> 20;
 
+/** The allocations of a process (live, and recently freed), by address: what every pointer argument is resolved against. */
 export class Registry {
   // live allocations sorted by base address, in parallel arrays
   #bases: number[] = [];
@@ -61,6 +69,7 @@ export class Registry {
   #cache: (Allocation | null)[] = new Array<Allocation | null>(CACHE_SLOTS).fill(null);
   #keepFreed: number;
 
+  /** An empty registry. */
   constructor(opts: RegistryOptions = {}) {
     this.#keepFreed = opts.keepFreed ?? 65536;
   }
@@ -80,6 +89,7 @@ export class Registry {
     return this.#freed;
   }
 
+  /** The allocation with op id `id`, live or kept freed. */
   byId(id: number): Allocation | undefined {
     return this.#byId.get(id);
   }
@@ -242,10 +252,12 @@ export function describe(a: Allocation, ptr: number): ResolvedPointer {
  * per call and shared by everything that checks that call (rails, race check).
  */
 export class CallResolution {
+  /** The allocations the pointers are resolved against. */
   readonly registry: Registry;
   #id = -1;
   #res: (Allocation | null)[] = new Array<Allocation | null>(16).fill(null);
 
+  /** A resolution over `registry`. */
   constructor(registry: Registry) {
     this.registry = registry;
   }

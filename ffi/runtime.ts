@@ -7,11 +7,13 @@ import { type LoadedLibrary, loadLibrary } from "./library.ts";
 import type { NativeSymbols } from "./symbols.ts";
 import { describe } from "./validate.ts";
 
+/** The process's runtime: the loaded native library (one backend) and its devices. */
 export class Runtime {
   /** "sim", "cuda" or "hip", as the library reports it. */
   readonly backend: string;
   /** Path of the loaded libfaultline.so. */
   readonly path: string;
+  /** Devices the backend sees. */
   readonly deviceCount: number;
   /** What the library was built for (GPU targets, who chose them), null when unknown. */
   readonly build: BuildInfo | null;
@@ -19,6 +21,7 @@ export class Runtime {
   readonly symbols: NativeSymbols;
   #devices: Device[] = [];
 
+  /** Wraps a loaded library (runtime() loads one and keeps it). */
   constructor(lib: LoadedLibrary) {
     this.backend = lib.backend;
     this.path = lib.path;
@@ -38,6 +41,7 @@ export class Runtime {
     return this.#devices[ordinal] ??= new Device(this.symbols, ordinal);
   }
 
+  /** Every device, in ordinal order. */
   devices(): Device[] {
     return Array.from({ length: this.deviceCount }, (_, i) => this.device(i));
   }

@@ -8,7 +8,9 @@ import type { Event } from "./event.ts";
 import { Status } from "./symbols.ts";
 import { brand, checkHandle } from "./validate.ts";
 
+/** A stream of one device: an in-order queue of launches and copies. */
 export class Stream {
+  /** The device the stream belongs to. */
   readonly device: DeviceRef;
   /** Native handle; 0 for the default stream. */
   readonly handle: number;
@@ -16,6 +18,7 @@ export class Stream {
   readonly handle64: bigint;
   #destroyed = false;
 
+  /** Wraps a native stream (Device.createStream creates streams; handle 0 is the default stream). */
   constructor(device: DeviceRef, handle: number) {
     this.device = device;
     this.handle = handle;
@@ -24,10 +27,12 @@ export class Stream {
     if (handle !== 0) track(this, `Stream ${handle} of device ${device.ordinal}`, this);
   }
 
+  /** Whether this is the device's default stream (handle 0). */
   get isDefault(): boolean {
     return this.handle === 0;
   }
 
+  /** Whether destroy() was called (any later use is a FaultlineUsageError). */
   get destroyed(): boolean {
     return this.#destroyed;
   }

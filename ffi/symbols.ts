@@ -11,10 +11,11 @@
  * `nonblocking: true` twin (suffix `_nb`, same native symbol via `name`),
  * which runs on a pooled thread and costs tens of microseconds per call.
  */
-import { kernelSymbols } from "./kernel_spec.ts";
-import { builtinKernels } from "./kernels_builtin.ts";
+import { type KernelSymbols, kernelSymbols } from "./kernel_spec.ts";
+import { type BuiltinKernel, builtinKernels } from "./kernels_builtin.ts";
 
-export const symbols = {
+/** The exports written out by hand: every one but the built-in kernels' launch exports. */
+export const coreSymbols = {
   // ---- library and errors (hip/faultline.h) ----
   /** int32_t fl_abi_version(int32_t *out) */
   fl_abi_version: { parameters: ["buffer" /* int32_t *out */], result: "i32" },
@@ -279,8 +280,6 @@ export const symbols = {
     result: "i32",
   },
 
-  // ---- kernel launches: one export per built-in kernel, generated from its declaration ----
-  ...kernelSymbols(builtinKernels),
   /** int32_t fl_kernel_geometry(int32_t index, const void *args, uint32_t *dims): a built-in kernel's launch geometry */
   fl_kernel_geometry: {
     parameters: [
@@ -306,7 +305,18 @@ export const symbols = {
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
+/**
+ * The native library's exports as Deno.dlopen takes them, one entry per C function: those above and
+ * one launch export per built-in kernel, generated from its declaration.
+ */
+export const symbols: typeof coreSymbols & KernelSymbols<BuiltinKernel> = {
+  ...coreSymbols,
+  ...kernelSymbols(builtinKernels),
+};
+
+/** The type of the symbol table. */
 export type Symbols = typeof symbols;
+/** The native library as Deno.dlopen returns it. */
 export type NativeLib = Deno.DynamicLibrary<Symbols>;
 /** The callable native functions, as `Deno.dlopen` returns them. */
 export type NativeSymbols = NativeLib["symbols"];

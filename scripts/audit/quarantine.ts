@@ -13,6 +13,7 @@
  */
 import type { FreeHold, NativeCall } from "../../mod.ts";
 
+/** Limits of the quarantine of freed device memory. */
 export interface QuarantineOptions {
   /** Bytes held at most (default 256 MiB). */
   bytes?: number;
@@ -31,24 +32,30 @@ interface Held {
   release: () => number;
 }
 
+/** Keeps freed device memory allocated so the allocator cannot hand its range to the next allocation: a stale pointer then stays a use after free. */
 export class Quarantine implements FreeHold {
+  /** Bytes held at most; past it the oldest frees are released. */
   readonly maxBytes: number;
+  /** Frees held at most; past it the oldest are released. */
   readonly maxCount: number;
   #held: Held[] = [];
   #bytes = 0;
-  /** Frees released by the quarantine since it opened, and the native status of the last failed one. */
+  /** Frees released by the quarantine since it opened. */
   released = 0;
+  /** The native status of the last release that failed (0: none did). */
   lastError = 0;
 
+  /** An empty quarantine with the given limits. */
   constructor(opts: QuarantineOptions = {}) {
     this.maxBytes = opts.bytes ?? QUARANTINE_BYTES;
     this.maxCount = opts.count ?? QUARANTINE_COUNT;
   }
 
-  /** Bytes and frees held now. */
+  /** Bytes held now. */
   get heldBytes(): number {
     return this.#bytes;
   }
+  /** Frees held now. */
   get heldCount(): number {
     return this.#held.length;
   }

@@ -65,10 +65,13 @@ import { FindingLog } from "./finding_log.ts";
 import { PolicySync } from "./policy_sync.ts";
 import { Quarantine, type QuarantineOptions } from "./quarantine.ts";
 
+/** What an audit session watches and how. */
 export interface AuditOptions {
+  /** The device whose calls are journaled and checked. */
   device: Device;
   /** Directory for journal.bin (while running), journal.jsonl and findings.jsonl. */
   reportDir: string;
+  /** The mode (default audit). */
   mode?: Mode;
   /**
    * Redzone bytes around every allocation made while the session is open
@@ -144,6 +147,7 @@ export function checkAuditOptions(opts: Record<string, unknown>): void {
   );
 }
 
+/** What close() writes and checks last. */
 export interface CloseOptions {
   /** Write d2h_audit.log (a start and an end line per device-to-host copy). */
   d2hAudit?: boolean;
@@ -151,13 +155,21 @@ export interface CloseOptions {
   redzoneCheck?: boolean;
 }
 
+/** An open audit session: the journal, the guard rails, the race check, redzones and the sync policy over one device's calls. */
 export interface AuditSession {
+  /** The session's mode. */
   readonly mode: Mode;
+  /** Where journal.jsonl and findings.jsonl go. */
   readonly reportDir: string;
+  /** The allocations pointers are resolved against. */
   readonly registry: Registry;
+  /** The guard rails (add, remove or replace them while the session runs). */
   readonly rails: RailSet;
+  /** The race check, null when off. */
   readonly races: OnlineRaces | null;
+  /** The redzone checks, null without redzones. */
   readonly redzones: Redzones | null;
+  /** The journal writer, null in mode off. */
   readonly journal: JournalWriter | null;
   /** The quarantine holding freed device memory, null when off (AuditOptions.quarantine). */
   readonly quarantine: Quarantine | null;
@@ -165,6 +177,7 @@ export interface AuditSession {
   readonly offThread: boolean;
   /** Every finding so far (warn and enforce), in the order found. */
   readonly findings: Finding[];
+  /** The sync policy: which calls get a stream or device sync after them (replace it to change the policy). */
   sync: SyncPolicy;
   /** Checks every redzone now (full: both sides of every allocation). */
   checkRedzones(full?: boolean): Finding[];
@@ -178,6 +191,7 @@ export interface AuditSession {
   d2hAuditLines(): string[];
   /** Detaches, checks redzones, writes journal.jsonl and findings.jsonl. */
   close(opts?: CloseOptions): void;
+  /** Closes the session (`using audit = openAudit(...)`). */
   [Symbol.dispose](): void;
 }
 
@@ -220,6 +234,8 @@ function deviceLimits(device: Device): LaunchLimits {
     return DEFAULT_LIMITS;
   }
 }
+
+export { Quarantine, type QuarantineOptions } from "./quarantine.ts";
 
 /**
  * Opens an audit session (one at a time per process). It journals and checks the calls on every device

@@ -35,10 +35,15 @@ export function evaluate(hypotheses: Hypothesis[], ev: Evidence): HypothesisResu
   });
 }
 
-/** Short helpers for writing predicates. */
+// Short helpers for writing predicates.
+
+/** The evidence confirms the hypothesis. */
 export const confirmed = (evidence: string): HypothesisVerdict => ({ status: "CONFIRMED", evidence });
+/** The evidence rules the hypothesis out. */
 export const ruledOut = (evidence: string): HypothesisVerdict => ({ status: "RULED_OUT", evidence });
+/** The evidence cannot decide the hypothesis. */
 export const inconclusive = (evidence: string): HypothesisVerdict => ({ status: "INCONCLUSIVE", evidence });
+/** Nothing faulted, so the hypothesis cannot be tested. */
 export const notReproduced = (evidence: string): HypothesisVerdict => ({
   status: "NOT_REPRODUCED",
   evidence,

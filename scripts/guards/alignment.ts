@@ -11,6 +11,7 @@ import {
 } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
+/** The alignment rail in `mode`: a pointer argument not aligned to its element size. */
 export function alignmentRail(mode: RailMode = "warn"): Rail {
   return {
     name: "alignment",

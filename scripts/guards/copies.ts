@@ -19,6 +19,7 @@ import type { Finding } from "../../records.ts";
 const isCopy = (k: string) =>
   k === "h2d" || k === "d2h" || k === "d2d" || k === "p2p" || k === "h2h" || k === "memset";
 
+/** The copies rail in `mode`: a copy or memset of 0 bytes, or one that runs past either end. */
 export function copiesRail(mode: RailMode = "warn"): Rail {
   return {
     name: "copies",

@@ -16,6 +16,7 @@ import {
 } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
+/** The extent rail in `mode`: a kernel's pointer argument whose declared extent leaves its allocation. */
 export function extentRail(mode: RailMode = "warn"): Rail {
   return {
     name: "extent",

@@ -43,6 +43,7 @@ export {
 export {
   declareGeometry,
   dimsProblem,
+  type Geometry,
   type LaunchDims,
   launchDims,
   launchLimitsRail,
@@ -61,12 +62,15 @@ export {
 /** An ordered, editable set of rails. */
 export class RailSet {
   #rails: Rail[];
+  /** A set holding `rails`, in order. */
   constructor(rails: Rail[] = []) {
     this.#rails = [...rails];
   }
+  /** The rails, in the order they check a call. */
   get rails(): readonly Rail[] {
     return this.#rails;
   }
+  /** The rail named `name`, if the set has one. */
   get(name: string): Rail | undefined {
     return this.#rails.find((r) => r.name === name);
   }
@@ -77,16 +81,19 @@ export class RailSet {
     else this.#rails.push(rail);
     return this;
   }
+  /** Removes the rail named `name` (no-op when absent). */
   remove(name: string): this {
     this.#rails = this.#rails.filter((r) => r.name !== name);
     return this;
   }
+  /** Puts `rail` in the place of the rail named `name` (a RangeError when there is none). */
   replace(name: string, rail: Rail): this {
     const k = this.#rails.findIndex((r) => r.name === name);
     if (k < 0) throw new RangeError(`no rail named ${name}`);
     this.#rails[k] = rail;
     return this;
   }
+  /** Sets one rail's mode (a RangeError when there is no rail named `name`). */
   setMode(name: string, mode: RailMode): this {
     const r = this.get(name);
     if (r === undefined) throw new RangeError(`no rail named ${name}`);

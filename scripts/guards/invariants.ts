@@ -27,6 +27,7 @@ import {
 } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
+/** A rule a kernel's scalar arguments must hold, checked before every launch of the kernel. */
 export interface Invariant {
   /** What must hold, as a report shows it: "head_dim even and > 0". */
   name: string;
@@ -38,10 +39,12 @@ export interface Invariant {
 
 // ---- building blocks ----
 
+/** `arg > 0`. */
 export function positive(arg: string): Invariant {
   return { name: `${arg} > 0`, argument: arg, broken: (s) => (s[arg] > 0 ? null : `${arg}=${s[arg]}`) };
 }
 
+/** `arg` even and > 0. */
 export function evenPositive(arg: string): Invariant {
   return {
     name: `${arg} even and > 0`,
@@ -59,6 +62,7 @@ export function wholeBlocks(arg: string, block: number): Invariant {
   };
 }
 
+/** `arg` finite and > 0 (not NaN, not infinite). */
 export function finitePositive(arg: string): Invariant {
   return {
     name: `${arg} finite and > 0`,
@@ -67,6 +71,7 @@ export function finitePositive(arg: string): Invariant {
   };
 }
 
+/** `arg <= limit`, with `why` the report shows. */
 export function atMost(arg: string, limit: number, why = ""): Invariant {
   return {
     name: `${arg} <= ${limit}${why ? ` (${why})` : ""}`,
@@ -120,6 +125,7 @@ export function setInvariants(name: string, inv: Invariant[]): void {
   railDeclarations.version++;
 }
 
+/** The invariants declared for kernel `name` (none: an empty list). */
 export function invariantsOf(name: string): readonly Invariant[] {
   return table.get(name) ?? [];
 }

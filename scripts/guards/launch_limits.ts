@@ -24,12 +24,16 @@ import {
   type RailMode,
 } from "./types.ts";
 
+/** One launch's grid and block. */
 export interface LaunchDims {
+  /** Blocks in x, y and z. */
   grid: [number, number, number];
+  /** Threads per block in x, y and z. */
   block: [number, number, number];
 }
 
-type Geometry = (s: Readonly<Record<string, number>>) => LaunchDims[];
+/** A kernel's launch geometry from its scalar arguments: the grid and block of each of its launches. */
+export type Geometry = (s: Readonly<Record<string, number>>) => LaunchDims[];
 
 const dims = (gx: number, gy: number, gz: number, bx: number, by: number, bz: number): LaunchDims => ({
   grid: [gx, gy, gz],
@@ -148,6 +152,7 @@ export function dimsProblem(d: LaunchDims, l: LaunchLimits): string | null {
   return null;
 }
 
+/** The launch-limits rail in `mode`: a launch whose grid or block is over the device's limits. */
 export function launchLimitsRail(mode: RailMode = "warn"): Rail {
   const memo = new CleanRepeats();
   return {

@@ -9,8 +9,11 @@ import { checkCompatible, type LlamaConfig } from "../model/config.ts";
 import type { RailMode } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
+/** A model whose shapes differ from the engine build's, blocked at load; the findings name each difference. */
 export class ModelIncompatible extends Error {
+  /** One finding per shape that differs. */
   readonly findings: Finding[];
+  /** The error for `findings` (their details make the message). */
   constructor(findings: Finding[]) {
     super(
       `model incompatible with the engine build: ${findings.map((f) => f.detail).join("; ")} ` +
@@ -21,6 +24,7 @@ export class ModelIncompatible extends Error {
   }
 }
 
+/** How checkModelCompat treats an incompatible model. */
 export interface ModelCompatOptions {
   /** "enforce" (default): block; "warn": record and go on; "off": skip. */
   mode?: RailMode;

@@ -3,6 +3,7 @@ import type { NativeCall } from "../../mod.ts";
 import { NO_FINDINGS, pointerFinding, type Rail, type RailMode } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
+/** The null-pointer rail in `mode`: a pointer argument that is 0. */
 export function nullPointerRail(mode: RailMode = "warn"): Rail {
   return {
     name: "null_pointer",

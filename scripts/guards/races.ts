@@ -25,6 +25,7 @@ export function raceFinding(call: NativeCall, r: Race): Finding {
   });
 }
 
+/** The race rail in `mode`: an access that races an earlier one on another stream. */
 export function racesRail(mode: RailMode = "warn"): Rail {
   return {
     name: "races",

@@ -28,8 +28,11 @@ import {
 import type { RailMode } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
+/** A redzone found overwritten by a check in enforce mode; the findings name the writes that may have done it. */
 export class RedzoneDamaged extends Error {
+  /** One finding per damaged redzone. */
   readonly findings: Finding[];
+  /** The error for `findings` (their details make the message). */
   constructor(findings: Finding[]) {
     super(findings.map((f) => f.detail).join("; "));
     this.name = "RedzoneDamaged";
@@ -37,7 +40,9 @@ export class RedzoneDamaged extends Error {
   }
 }
 
+/** When and how the redzones are checked. */
 export interface RedzonePolicyOptions {
+  /** "warn" (default): record the damage; "enforce": throw RedzoneDamaged at the check; "off": no checks. */
   mode?: RailMode;
   /**
    * "sync" (default): check at host syncs; "write": after every call that writes a redzoned allocation
@@ -51,8 +56,11 @@ export interface RedzonePolicyOptions {
   pipelined?: boolean;
 }
 
+/** Decides when the redzones are checked and what a damaged one becomes. */
 export interface RedzonePolicy {
+  /** The policy's name, as findings and reports show it. */
   readonly name: string;
+  /** What a damaged redzone becomes (warn: a finding; enforce: RedzoneDamaged). */
   mode: RailMode;
   /** After each call: checks when the call was a sync point; returns the findings. */
   afterCall(call: NativeCall, status: number, rz: Redzones): Finding[];
@@ -152,6 +160,7 @@ export function redzoneFinding(v: RedzoneViolation, detectedAt: number, afterEac
   return f;
 }
 
+/** The redzone policy: checks at host syncs (or after every write, or only when asked). */
 export function redzonePolicy(opts: RedzonePolicyOptions = {}): RedzonePolicy {
   const when = opts.when ?? "sync";
   const fullEvery = opts.fullEvery ?? 0;

@@ -30,12 +30,16 @@ import type { Finding } from "../../records.ts";
 // The rails take Finding from here with the rest of the rail contract.
 export type { Finding };
 
+/** What a rail does with a finding: nothing (off), record it (warn), or block the call (enforce). */
 export type RailMode = "off" | "warn" | "enforce";
 
 /** Device limits the launch rail checks against (fl_device_props). */
 export interface LaunchLimits {
+  /** Most blocks per grid in x, y and z. */
   maxGrid: readonly [number, number, number];
+  /** Most threads per block in x, y and z. */
   maxBlock: readonly [number, number, number];
+  /** Most threads in one block. */
   maxThreadsPerBlock: number;
 }
 
@@ -46,7 +50,6 @@ export const DEFAULT_LIMITS: LaunchLimits = {
   maxThreadsPerBlock: 1024,
 };
 
-/** What a rail sees besides the call. */
 /**
  * Counts declarations made at run time (invariants, launch geometry): an audit
  * session that runs its checks in a worker watches it, and runs them inline
@@ -54,7 +57,9 @@ export const DEFAULT_LIMITS: LaunchLimits = {
  */
 export const railDeclarations: { version: number } = { version: 0 };
 
+/** What a rail sees besides the call. */
 export interface GuardContext {
+  /** The allocations pointers are resolved against. */
   registry: Registry;
   /**
    * The live allocation pointer argument k of `call` resolves to (its
@@ -72,13 +77,17 @@ export interface GuardContext {
 
   /** Online race state (the race rail uses it). */
   races?: OnlineRaces;
+  /** The device's launch limits. */
   limits: LaunchLimits;
   /** The model's context length, for position checks (RoPE, KV cache). */
   contextLength?: number;
 }
 
+/** A guard rail: one rule checked before every native call. */
 export interface Rail {
+  /** The rail's name, as findings and reports show it. */
   readonly name: string;
+  /** What it does with a finding. */
   mode: RailMode;
   /**
    * Runs before the native call. Returns NO_FINDINGS (or []) when all is well.
@@ -125,8 +134,11 @@ export const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
 
 /** Thrown before a native call that a rail in enforce mode found wrong. */
 export class GuardBlocked extends Error {
+  /** What the rails found. */
   readonly findings: readonly Finding[];
+  /** The call that was blocked. */
   readonly call: NativeCall;
+  /** The error for a blocked `call`; the first finding makes the message. */
   constructor(call: NativeCall, findings: readonly Finding[]) {
     const f = findings[0];
     super(
@@ -178,4 +190,5 @@ export function pointerFinding(
   });
 }
 
+/** `0x`-prefixed hexadecimal, for addresses in findings. */
 export const hex = (n: number): string => `0x${n.toString(16)}`;

@@ -17,6 +17,7 @@ import {
 } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
+/** The unknown-pointer rail in `mode`: a pointer argument outside every allocation. */
 export function unknownPointerRail(mode: RailMode = "warn"): Rail {
   return {
     name: "unknown_pointer",

@@ -11,6 +11,7 @@ import {
 } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
+/** The use-after-free rail in `mode`: a pointer argument into a freed allocation. */
 export function useAfterFreeRail(mode: RailMode = "warn"): Rail {
   return {
     name: "use_after_free",

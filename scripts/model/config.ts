@@ -33,12 +33,14 @@ export interface LlamaConfig {
   normEps: number;
 }
 
+/** The preset models: a tiny one for the sim and tests, and the Llama-2-7B and Llama-3-8B shapes. */
 export type PresetName = "tiny" | "llama2-7b" | "llama3-8b";
 
 function make(c: Omit<LlamaConfig, "headDim">): LlamaConfig {
   return { ...c, headDim: c.dim / c.nHeads };
 }
 
+/** Each preset's configuration. */
 export const PRESETS: Readonly<Record<PresetName, Readonly<LlamaConfig>>> = {
   tiny: make({
     dim: 64,
@@ -75,6 +77,7 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<LlamaConfig>>> = {
   }),
 };
 
+/** Whether `name` is a preset's name. */
 export function isPresetName(name: string): name is PresetName {
   return Object.hasOwn(PRESETS, name);
 }
@@ -123,12 +126,15 @@ export function kvDim(c: LlamaConfig): number {
   return c.nKvHeads * c.headDim;
 }
 
+/** One tensor of a Llama model: its name, shape and role. */
 export interface TensorLayout {
+  /** The GGUF tensor name ("blk.0.attn_q.weight"). */
   name: string;
   /** Row-major shape, outermost first: [out, in] for a linear weight. */
   shape: number[];
   /** Fan-in of a linear weight (its `in`), or 0 for norms and embeddings. */
   fanIn: number;
+  /** The role: token embedding, norm weight, or linear weight. */
   kind: "embedding" | "norm" | "linear";
   /** Block index, or -1 for tensors outside the blocks. */
   layer: number;
@@ -199,9 +205,13 @@ export function parameterCount(c: LlamaConfig, opts: { tiedOutput?: boolean } = 
   return n;
 }
 
+/** A configuration field in which a model and an engine build differ. */
 export interface Mismatch {
+  /** The field. */
   key: keyof LlamaConfig;
+  /** The model's value. */
   model: number;
+  /** The engine build's value. */
   engine: number;
 }
 

@@ -27,7 +27,9 @@ export type { ByteSource, GgufHeader, GgufTensorInfo, MetadataType, MetadataValu
 
 /** A llama model in a GGUF file: the validated config and the file for lazy tensor reads. */
 export interface LlamaGguf {
+  /** The file, for tensor reads. */
   file: GgufFile;
+  /** The model's configuration, from the file's metadata. */
   config: LlamaConfig;
   /** True when the file has no output.weight and the output projection reuses token_embd.weight. */
   tiedOutput: boolean;

@@ -21,10 +21,13 @@ export type GgufErrorCode =
 
 /** A problem with a GGUF file; the message starts with the file's path. */
 export class GgufError extends Error {
+  /** The file's path. */
   readonly file: string;
+  /** What kind of problem it is (tests and callers key on it). */
   readonly code: GgufErrorCode;
   /** The message without the file's path. */
   readonly problem: string;
+  /** A problem with `file`; the message is `${file}: ${problem}`. */
   constructor(file: string, code: GgufErrorCode, problem: string, options?: ErrorOptions) {
     super(`${file}: ${problem}`, options);
     this.name = "GgufError";

@@ -22,14 +22,19 @@ import { dequantize } from "./quant.ts";
 
 /** A parsed GGUF file: header in memory, tensor data read lazily. */
 export class GgufFile {
+  /** The file's path (or the name it was given when parsed from bytes). */
   readonly path: string;
+  /** The file's size in bytes. */
   readonly fileSize: number;
+  /** The GGUF version. */
   readonly version: 2 | 3;
+  /** The alignment of tensor data (general.alignment, 32 when absent). */
   readonly alignment: number;
   /** Absolute offset of the tensor data section. */
   readonly dataOffset: number;
   /** Byte ranges of the header's parts: metadata is [24, metadataEnd), tensor infos [metadataEnd, tensorInfoEnd). */
   readonly metadataEnd: number;
+  /** End of the tensor infos (see metadataEnd). */
   readonly tensorInfoEnd: number;
   /** Metadata values by key (u64/i64 values are bigint, arrays are arrays). */
   readonly metadata: Record<string, MetadataValue>;

@@ -30,14 +30,19 @@ import {
   ggufValueTypeName,
 } from "./gguf_types.ts";
 
+/** A GGUF metadata value (u64/i64 as bigint, arrays as arrays). */
 export type MetadataValue = number | bigint | string | boolean | MetadataValue[];
+/** A metadata key's GGUF value type. */
 export interface MetadataType {
+  /** The GGUF value type number. */
   type: number;
   /** Element type of an ARRAY value. */
   itemType?: number;
 }
 
+/** One tensor's entry in a GGUF header. */
 export interface GgufTensorInfo {
+  /** The tensor's name. */
   name: string;
   /** GGUF ne[], innermost (contiguous) first. */
   dims: number[];
@@ -47,6 +52,7 @@ export interface GgufTensorInfo {
   type: number;
   /** ggml type name: F32, F16, BF16, Q4_K, ... */
   typeName: string;
+  /** Elements in the tensor. */
   nElements: number;
   /** Byte size of the data. */
   nBytes: number;

@@ -72,8 +72,11 @@ export interface WriteOptions {
   unchecked?: boolean;
 }
 
+/** What writeGguf wrote. */
 export interface WriteResult {
+  /** The file written. */
   path: string;
+  /** Its size in bytes. */
   bytes: number;
   /** Absolute offset of the tensor data section. */
   dataOffset: number;

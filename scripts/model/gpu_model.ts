@@ -45,18 +45,24 @@ import { synthWeights } from "./synth.ts";
 /** How a weight is stored on the device: floats, or ggml blocks (scripts/model/quant.ts). */
 export type WeightDtype = "f32" | "f16" | QuantType;
 
+/** One weight tensor in device memory. */
 export interface DeviceWeight {
+  /** The GGUF tensor name. */
   name: string;
   /** Row-major shape, outermost first ([out, in] for a linear weight). */
   shape: number[];
+  /** Its element type on the device. */
   dtype: WeightDtype;
+  /** The device buffer holding it. */
   buffer: DeviceBuffer;
+  /** Its place in the model's layout. */
   layout: TensorLayout;
 }
 
 /** Allocates a device buffer for a tensor or an activation (experiments may add redzones here). */
 export type Allocator = (bytes: number, name: string) => DeviceBuffer;
 
+/** Options of gpuModel. */
 export interface GpuModelOptions {
   /** Element type of the 2-D weights (norms stay f32). Default f32. */
   dtype?: WeightDtype;
@@ -70,18 +76,23 @@ export interface GpuModelOptions {
   allocate?: Allocator;
 }
 
+/** Options of uploadGguf. */
 export interface UploadOptions {
   /** Convert the 2-D weights to f32 or f16 (default: keep F32, F16 and Q8_0/Q4_0/Q4_K as stored, BF16 → f32). */
   dtype?: "f32" | "f16";
   /** Bytes of the pinned staging buffer (default 64 MiB, at most the largest tensor). */
   stagingBytes?: number;
+  /** Allocation of the weight buffers (default: device.malloc with the tensor's name). */
   allocate?: Allocator;
 }
 
 /** A llama model whose tensors live in device memory. */
 export class GpuModel {
+  /** The device the weights live on. */
   readonly device: Device;
+  /** The model's configuration. */
   readonly config: LlamaConfig;
+  /** Whether the logits projection reuses token_embd.weight (no output.weight). */
   readonly tiedOutput: boolean;
   /** Tensors by name, in llama.cpp's file order. */
   readonly weights: Map<string, DeviceWeight>;
@@ -89,6 +100,7 @@ export class GpuModel {
   readonly source: string;
   #freed = false;
 
+  /** A model over weights already on `device` (gpuModel and uploadGguf build one). */
   constructor(
     device: Device,
     config: LlamaConfig,
@@ -110,6 +122,7 @@ export class GpuModel {
     return n;
   }
 
+  /** Whether free() was called. */
   get freed(): boolean {
     return this.#freed;
   }
@@ -152,6 +165,7 @@ export class GpuModel {
     freeAll(this.weights);
   }
 
+  /** Frees the weights (`using model = gpuModel(...)`). */
   [Symbol.dispose](): void {
     this.free();
   }

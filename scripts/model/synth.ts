@@ -55,18 +55,25 @@ export type SynthDtype = "f32" | "f16" | QuantType;
 
 export const SYNTH_DTYPES: readonly SynthDtype[] = ["f32", "f16", "q8_0", "q4_0", "q4_k"];
 
+/** One tensor of a synthetic model: its shape and type, and its random values on demand. */
 export interface SynthTensor {
+  /** The GGUF tensor name. */
   name: string;
   /** Row-major shape, outermost first ([out, in] for a linear weight). */
   shape: number[];
+  /** Its element type. */
   dtype: SynthDtype;
   /** ggml type number (GgmlType.F32, F16, Q8_0, Q4_0 or Q4_K). */
   ggmlType: number;
+  /** Elements in the tensor. */
   nElements: number;
+  /** Bytes of its data. */
   nBytes: number;
   /** Initialisation: normal(mean, std). */
   mean: number;
+  /** The standard deviation of its values. */
   std: number;
+  /** Its place in the model's layout. */
   layout: TensorLayout;
   /** The whole tensor: Float32Array for f32, Uint16Array of f16 bit patterns for f16, ggml blocks (bytes) when quantized. */
   data(): SynthData;
@@ -78,6 +85,7 @@ export type { SynthData } from "./rng.ts";
 import type { SynthData } from "./rng.ts";
 export { dtypeBytes, Rng } from "./rng.ts";
 
+/** What a synthetic model's weights are like. */
 export interface SynthOptions {
   /**
    * Element type of the 2-D weights (norm weights stay F32). Default f32. A quantized type applies to
@@ -187,11 +195,15 @@ export function llamaMetadata(
   return m;
 }
 
+/** Options of synthGguf: the weights' and the file's. */
 export interface SynthGgufOptions extends SynthOptions {
+  /** The random seed (default 0): the same seed gives the same file. */
   seed?: number;
+  /** general.name to write. */
   name?: string;
   /** general.alignment to write (default: none written, i.e. 32). */
   alignment?: number;
+  /** The GGUF version to write (default 3). */
   version?: 2 | 3;
   /** Leave tensor data as holes (zeros) instead of generating it: fast, for header-only tests. */
   noData?: boolean;

@@ -48,6 +48,7 @@ import {
 } from "./kernel_choice.ts";
 import { EngineHooks, Op, type OpArgs, type OpName, type Phase, type ScheduledKind } from "./ops.ts";
 
+/** Options of LlamaEngine.create. */
 export interface EngineOptions {
   /** KV-cache rows: the most tokens (prompt + generated) one sequence may hold. */
   maxContext: number;
@@ -177,12 +178,17 @@ function allocateHostSide(device: Device, cfg: LlamaConfig, rows: number, pinned
   };
 }
 
+/** A Llama decode engine on one device: prefill and greedy decode through named ops on two streams, every op hookable. */
 export class LlamaEngine {
+  /** The device the engine runs on. */
   readonly device: Device;
+  /** The model whose weights it runs. */
   readonly model: GpuModel;
   /** The shapes the kernels run with (the model's config overridden by engineConfig). */
   readonly config: LlamaConfig;
+  /** KV-cache rows: the most tokens one sequence may hold. */
   readonly maxContext: number;
+  /** Tokens per prefill pass. */
   readonly maxPrefill: number;
   /** Stream of the forward pass. */
   readonly compute: Stream;
@@ -190,9 +196,11 @@ export class LlamaEngine {
   readonly copy: Stream;
   /** Recorded on compute after argmax; copy waits for it before copying. */
   readonly logitsReady: Event;
+  /** Hooks before, after or instead of any op (plant a fault, skip a wait, add a copy). */
   readonly hooks: EngineHooks = new EngineHooks();
   /** Activations and KV cache by name ("x", "q", "d_pos", "k_cache.L3", "logits", ...). */
   readonly buffers: ReadonlyMap<string, DeviceBuffer>;
+  /** Whether each pass copies the logits to the host. */
   readonly copyLogits: boolean;
   /** The KV cache's element type and what else runs below f32 (kernel_choice.ts). */
   readonly numerics: Readonly<EngineNumerics>;
@@ -291,6 +299,7 @@ export class LlamaEngine {
     return this.#step;
   }
 
+  /** Whether free() was called. */
   get freed(): boolean {
     return this.#freed;
   }

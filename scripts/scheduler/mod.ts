@@ -14,6 +14,7 @@ export {
   type ScheduledKind,
 } from "./ops.ts";
 export {
+  type Allocator,
   type DeviceWeight,
   GpuModel,
   gpuModel,

@@ -57,6 +57,7 @@ export const OP_NAMES = [
   "logits sync",
 ] as const;
 
+/** The name of one of the scheduler's ops ("RoPE Q", "logits D2H"). */
 export type OpName = typeof OP_NAMES[number];
 
 /** What a scheduled op does natively: the native call kinds the scheduler issues. */
@@ -65,6 +66,7 @@ export type ScheduledKind = Extract<
   "launch" | "h2d" | "d2h" | "event_record" | "event_wait" | "sync"
 >;
 
+/** Which kind of forward pass an op belongs to. */
 export type Phase = "prefill" | "decode";
 
 /** An op's arguments: the kernel's arguments for a launch, the copy/event operands otherwise. */
@@ -80,19 +82,24 @@ export class Op {
   step = 0;
   /** Position of the first token this pass processes (the KV-cache row it writes). */
   pos = 0;
+  /** The op's name. */
   readonly name: OpName;
   /** Transformer block, or -1 for ops outside the blocks (embed, logits, copies). */
   readonly layer: number;
+  /** The pass it belongs to. */
   readonly phase: Phase;
+  /** What it does natively. */
   readonly kind: ScheduledKind;
   /** The stream the op is enqueued on (or, for "logits sync", the stream the host waits for). */
   readonly stream: Stream;
   /** The kernel of a launch op, else null. */
   readonly kernel: KernelDescriptor | null;
+  /** Its arguments (read-only in hooks). */
   readonly args: OpArgs;
   /** The default action, with the given arguments (op.args or a modified copy). */
   readonly run: (args: OpArgs) => void;
 
+  /** An op of the scheduler (the engine builds its ops; hooks receive them). */
   constructor(
     name: OpName,
     layer: number,
@@ -136,6 +143,7 @@ export type OpMatch =
     kind?: ScheduledKind;
   };
 
+/** Runs before or after an op. */
 export type OpHook = (op: Op) => void;
 /**
  * Takes over an op. `launchDefault()` runs the op's default action; `launchDefault(overrides)` runs
@@ -144,6 +152,7 @@ export type OpHook = (op: Op) => void;
  */
 export type OpReplacement = (op: Op, launchDefault: (overrides?: OpArgs) => void) => void;
 
+/** Whether `op` is one of the ops `m` names (no match: every op). */
 export function matches(m: OpMatch | undefined, op: Op): boolean {
   if (m === undefined) return true;
   if (typeof m === "function") return m(op);

@@ -5,6 +5,7 @@
  */
 import type { SyncPolicy } from "./types.ts";
 
+/** The policy: a stream sync after every launch. */
 export function syncAfterEveryLaunch(): SyncPolicy {
   return { name: "after-every-launch", after: (call) => (call.kind === "launch" ? "stream" : "none") };
 }

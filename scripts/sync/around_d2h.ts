@@ -6,6 +6,7 @@
  */
 import type { SyncPolicy } from "./types.ts";
 
+/** The policy: a stream sync before and after every device-to-host copy. */
 export function syncAroundD2H(): SyncPolicy {
   return {
     name: "around-d2h",

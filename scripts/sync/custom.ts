@@ -16,6 +16,7 @@ export function customSync(
   return { name, before: (c) => fn(c, "before"), after: (c, s) => fn(c, "after", s) };
 }
 
+/** Per-op policies: the first rule that names a call decides its syncs. */
 export interface PerOpRules {
   /** By the scheduler's op name (call.context.op), e.g. "RoPE Q", "logits D2H". */
   byOp?: Record<string, SyncPolicy>;

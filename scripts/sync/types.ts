@@ -12,9 +12,12 @@
  */
 import type { NativeCall } from "../../mod.ts";
 
+/** What a policy asks for around a call: nothing, a sync of the call's stream, or of the whole device. */
 export type SyncAction = "none" | "stream" | "device";
 
+/** Decides which syncs the runtime adds before and after each native call. */
 export interface SyncPolicy {
+  /** The policy's name, as reports show it. */
   readonly name: string;
   /** Before the native call (a policy keeps nothing of `call` by reference: call objects are reused). */
   before?(call: NativeCall): SyncAction;
@@ -23,4 +26,4 @@ export interface SyncPolicy {
 }
 
 /** Kinds that enqueue device work. */
-export const DEVICE_WORK = new Set(["launch", "h2d", "d2h", "d2d", "p2p", "memset"]);
+export const DEVICE_WORK: ReadonlySet<string> = new Set(["launch", "h2d", "d2h", "d2d", "p2p", "memset"]);

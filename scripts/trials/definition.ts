@@ -13,18 +13,23 @@ export type FaultlineApi = typeof import("../../mod.ts");
 
 /** What `run(ctx)` gets in the child. */
 export interface TrialContext {
+  /** What the parent asked this trial to run. */
   spec: TrialSpec;
+  /** The trial's mode. */
   mode: Mode;
+  /** Its iteration within its matrix row (0 outside a matrix). */
   iteration: number;
   /** The trial's params: the experiment's defaults, then the matrix row's, then --param. */
   params: Record<string, unknown>;
   /** The matrix row asked for extra load. */
   stress: boolean;
+  /** The loaded runtime. */
   runtime: Runtime;
   /** The trial's device: the first it was placed on (device.id is its host id), else device 0. */
   device: Device;
   /** Every device the trial sees: those it was placed on (ExperimentDef.devices of them), else all. */
   devices: Device[];
+  /** "sim", "cuda" or "hip". */
   backend: string;
   /** Everything mod.ts exports (launch, kernels, errors...). */
   ffi: FaultlineApi;
@@ -40,11 +45,13 @@ export interface TrialContext {
   log(...args: unknown[]): void;
 }
 
+/** What an experiment is: its name, what it suspects, the trials it runs and the trial itself. */
 export interface ExperimentDef {
   /** Folder name under reports/. */
   name: string;
   /** One line: what the experiment looks for. */
   title?: string;
+  /** Configuration to record in every report (the trial's ctx.config is merged over it). */
   config?: Record<string, unknown>;
   /** Hypotheses to decide (default: the stock set). */
   hypotheses?: Hypothesis[];
@@ -86,6 +93,7 @@ export interface ExperimentDef {
   run(ctx: TrialContext): Promise<void | Record<string, unknown>> | void | Record<string, unknown>;
 }
 
+/** An experiment as defineExperiment returns it. */
 export interface Experiment extends ExperimentDef {
   /** Path of the experiment file (the child runs it with --trial). */
   file?: string;

@@ -57,6 +57,9 @@ export {
   parseParams,
 } from "../cli/params.ts";
 export { loadTrialEvidence, runExperiment, type RunOptions, type RunResult, summaryLines } from "./parent.ts";
+// what an experiment's hypotheses are written with, so that one import serves a single-file experiment
+export { confirmed, hypothesis, inconclusive, notReproduced, ruledOut } from "../forensics/hypotheses.ts";
+export { STOCK_HYPOTHESES, stockHypotheses } from "../forensics/stock.ts";
 
 /** The options every experiment's command line takes (the demo takes some of them). */
 export const EXPERIMENT_OPTIONS = {

@@ -80,20 +80,29 @@ async function findRing(dir: string): Promise<string | null> {
   return null;
 }
 
+/** Options of a run of an experiment (what its command line sets). */
 export interface RunOptions {
   /** The experiment file (default: exp.file, else Deno.mainModule). */
   file?: string;
   /** reports/ root (default $FAULTLINE_REPORTS or <repo>/reports). */
   reportsDir?: string;
+  /** The run's id, its folder name (default: the date, time and a random suffix). */
   runId?: string;
+  /** Mode of the main trial (default: the experiment's, else audit). */
   mode?: Mode;
+  /** Run a matrix (true: the experiment's, else the default matrix). */
   matrix?: MatrixRow[] | boolean;
   /** Multiplies matrix iterations (a quick look: 0.1). */
   scale?: number;
+  /** Params over the experiment's defaults (checked against its paramRules). */
   params?: Record<string, unknown>;
+  /** Debug environment preset, or variables, for every trial (null: none). */
   debugEnv?: string | Record<string, string> | null;
+  /** Also run one trial under compute-sanitizer where it is installed. */
   sanitizer?: boolean;
+  /** Attribute a fault with replays (default true). */
   attribute?: boolean;
+  /** Per-trial time limit in ms (default: the experiment's, else 120 000). */
   timeoutMs?: number;
   /** The command line to record. */
   command?: string;
@@ -108,9 +117,13 @@ export interface RunOptions {
   devices?: number[] | "all";
 }
 
+/** What a run left: its report and the files written. */
 export interface RunResult {
+  /** The run's report (what report.md and verdict.json are written from). */
   report: RunReport;
+  /** The run's folder. */
   dir: string;
+  /** The files written in it. */
   files: string[];
 }
 
