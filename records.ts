@@ -856,30 +856,41 @@ export interface VerdictTrace {
   policy: string;
   /** The process the verdict is about (the one that faulted), null when none journaled. */
   main_pid: number | null;
+  /** Every journaled process (forked and exec'd children included). */
   processes: VerdictTraceProcess[];
   /** The launch named as the root cause, null when none is. */
   launch: VerdictTraceLaunch | null;
+  /** The re-runs made to name the launch: their folder, how they exited and their sync policy. */
   replays: { dir: string; exit: string; policy: string }[];
 }
 
 /** One journaled process of a trace, tied to its parent by pid. */
 export interface VerdictTraceProcess {
+  /** The process id. */
   pid: number;
+  /** Its parent's pid, null when not known. */
   ppid: number | null;
+  /** Its executable, null when not known. */
   exe: string | null;
+  /** Its arguments. */
   argv: string[];
+  /** The device it used, null when it made no device call. */
   device: string | null;
   /** Its journal ring, relative to the run folder. */
   journal: string;
-  /** Records written, launches among those still in the ring, rail findings. */
+  /** Records written. */
   records: number;
+  /** Launches among the records still in the ring. */
   launches: number;
+  /** Guard-rail findings. */
   findings: number;
-  /** Records the live follower never saw, and records the ring overwrote. */
+  /** Records the live follower never saw. */
   lost_while_following: number;
+  /** Records the ring overwrote. */
   overwritten: number;
   /** Calls that never returned ("#12 d2h cuMemcpyDtoH_v2"). */
   in_flight: string[];
+  /** The first call that returned an error, null when none did. */
   first_failure: string | null;
   /** Entry points cuGetProcAddress handed out that ran untraced. */
   unhooked: string[];
@@ -887,18 +898,25 @@ export interface VerdictTraceProcess {
 
 /** The launch a trace names: where it is, its geometry, its arguments and host backtrace. */
 export interface VerdictTraceLaunch {
+  /** Its op id in the process's journal. */
   op: number;
   /** Its place among the process's launches, from 0. */
   ordinal: number | null;
+  /** The kernel's name. */
   kernel: string;
+  /** Blocks in x, y and z, null when not known. */
   grid: number[] | null;
+  /** Threads per block in x, y and z, null when not known. */
   block: number[] | null;
+  /** Dynamic shared memory in bytes, null when not known. */
   shared_bytes: number | null;
+  /** The stream it was enqueued on. */
   stream: string;
   /** "arg0 = cuMemAlloc#1+0 (...)", then the scalars. */
   arguments: string[];
   /** A graph launch's captured launches. */
   captured: { op: number; kernel: string; ordinal: number | null }[];
+  /** The host backtrace of the launch call. */
   backtrace: string[];
 }
 

@@ -64,6 +64,31 @@ export function parseCli<O extends ParseArgsOptionsConfig>(spec: CliSpec<O>, arg
   return parsed as unknown as CliArgs<O>;
 }
 
+/**
+ * Parses a command line whose options come before a program it runs (like env or strace): the
+ * options end at `--` or at the first argument that is neither an option nor an option's value;
+ * everything from there on is `command`, the program and its own arguments, untouched.
+ */
+export function parseCliWithCommand<O extends ParseArgsOptionsConfig>(
+  spec: CliSpec<O>,
+  args: string[],
+): CliArgs<O> & { command: string[] } {
+  const takesValue = (a: string) => {
+    const long = a.startsWith("--") ? a.slice(2) : undefined;
+    const entry = long !== undefined
+      ? spec.options[long]
+      : Object.values(spec.options).find((o) => o.short === a.slice(1));
+    return entry?.type === "string" && !a.includes("=");
+  };
+  let k = 0;
+  while (k < args.length && args[k] !== "--" && args[k].startsWith("-") && args[k] !== "-") {
+    k += takesValue(args[k]) ? 2 : 1;
+  }
+  const options = args.slice(0, Math.min(k, args.length));
+  const command = args.slice(args[k] === "--" ? k + 1 : k);
+  return { ...parseCli({ ...spec, positionals: undefined }, options), command };
+}
+
 /** node:util's messages, shortened to what the user typed ("Unknown option '--x'. To specify ..."). */
 function parseArgsMessage(e: Error): string {
   const unknown = /^Unknown option '([^']+)'/.exec(e.message);

@@ -6,6 +6,7 @@
  * Exits with the program's status (a signal as 128 + N; 127 / 126 when it is
  * not found / not executable, as a shell does), 2 for a bad trace option.
  */
+import { intFlag, parseCliWithCommand, runCli, UsageError } from "../cli/flags.ts";
 import { experimentSkeleton, ExportError, journalToExport } from "./export.ts";
 import { parsePolicySpec, PolicyError, type TracePolicy } from "./policy.ts";
 import { SetupError } from "./setup.ts";
@@ -32,70 +33,56 @@ options:
   --out FILE        where --export writes (default: stdout)
   --limit N         ops --export writes at most (default 2000)`;
 
-class UsageError extends Error {}
+const CLI = {
+  name: "faultline trace",
+  usage: USAGE,
+  options: {
+    backend: { type: "string" },
+    sync: { type: "string" },
+    policy: { type: "string" },
+    capacity: { type: "string" },
+    reports: { type: "string" },
+    "run-id": { type: "string" },
+    export: { type: "string" },
+    out: { type: "string" },
+    limit: { type: "string" },
+    "no-replay": { type: "boolean" },
+    quiet: { type: "boolean" },
+  },
+} as const;
 
 interface Parsed {
   trace?: TraceOptions;
   export?: { source: string; out?: string; limit?: number };
-  help?: boolean;
 }
 
-const VALUE_OPTIONS = new Set([
-  "--backend",
-  "--sync",
-  "--policy",
-  "--capacity",
-  "--reports",
-  "--run-id",
-  "--export",
-  "--out",
-  "--limit",
-]);
-
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer, got ${v}`);
-  return n;
-}
-
+/** The command line: the trace's options, then the program and its own arguments (a UsageError when wrong). */
 export function parseCommandLine(argv: string[]): Parsed {
-  const opts = new Map<string, string>();
-  const flags = new Set<string>();
-  let k = 0;
-  for (; k < argv.length; k++) {
-    const a = argv[k];
-    if (a === "--") {
-      k++;
-      break;
-    }
-    if (!a.startsWith("-") || a === "-") break;
-    if (a === "-h" || a === "--help") return { help: true };
-    if (VALUE_OPTIONS.has(a)) {
-      if (k + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
-      opts.set(a, argv[++k]);
-    } else if (a === "--no-replay" || a === "--quiet") flags.add(a);
-    else throw new UsageError(`unknown option ${a}`);
+  const { values: v, command } = parseCliWithCommand(CLI, argv);
+  const limit = intFlag(v.limit, "limit", { positive: true });
+  if (v.export !== undefined) {
+    if (command.length) throw new UsageError("--export takes no program");
+    return { export: { source: v.export, out: v.out, limit } };
   }
-  const limit = opts.has("--limit") ? positiveInt("--limit", opts.get("--limit")!) : undefined;
-  if (opts.has("--export")) {
-    if (k < argv.length) throw new UsageError("--export takes no program");
-    return { export: { source: opts.get("--export")!, out: opts.get("--out"), limit } };
-  }
-  if (k >= argv.length) throw new UsageError("no program given");
+  if (command.length === 0) throw new UsageError("no program given");
   let policy: TracePolicy | undefined;
-  if (opts.has("--sync")) policy = parsePolicySpec(opts.get("--sync")!);
+  try {
+    if (v.sync !== undefined) policy = parsePolicySpec(v.sync);
+  } catch (e) {
+    throw e instanceof PolicyError ? new UsageError(e.message) : e;
+  }
   return {
     trace: {
-      program: argv[k],
-      args: argv.slice(k + 1),
-      backend: opts.get("--backend"),
+      program: command[0],
+      args: command.slice(1),
+      backend: v.backend,
       policy,
-      policyScript: opts.get("--policy"),
-      replay: !flags.has("--no-replay"),
-      capacity: opts.has("--capacity") ? positiveInt("--capacity", opts.get("--capacity")!) : undefined,
-      reportsDir: opts.get("--reports"),
-      runId: opts.get("--run-id"),
-      quiet: flags.has("--quiet"),
+      policyScript: v.policy,
+      replay: !v["no-replay"],
+      capacity: intFlag(v.capacity, "capacity", { positive: true }),
+      reportsDir: v.reports,
+      runId: v["run-id"],
+      quiet: v.quiet ?? false,
     },
   };
 }
@@ -113,20 +100,15 @@ async function exportSkeleton(e: NonNullable<Parsed["export"]>): Promise<number>
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const p = parseCommandLine(argv);
   try {
-    const p = parseCommandLine(argv);
-    if (p.help) {
-      console.log(USAGE);
-      return 0;
-    }
     if (p.export) return await exportSkeleton(p.export);
     return (await runTrace(p.trace!)).status;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof PolicyError) {
-      console.error(`faultline trace: ${e.message}\n${USAGE}`);
-      return 2;
-    }
-    if (e instanceof SetupError || e instanceof ExportError) {
+    // a policy script or an --export source the trace cannot use is bad input (the usage follows);
+    // a report folder it cannot make is not the command line's fault
+    if (e instanceof PolicyError || e instanceof ExportError) throw new UsageError(e.message);
+    if (e instanceof SetupError) {
       console.error(`faultline trace: ${e.message}`);
       return 2;
     }
@@ -134,4 +116,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runCli(CLI, main);

@@ -57,6 +57,7 @@ const ENTRY_POINTS: { name: string; args: string[] }[] = [
   { name: "journal", args: script("scripts/journal.ts") },
   { name: "code_objects", args: script("scripts/hip_build/code_objects.ts") },
   { name: "audit_bench", args: script("scripts/bench/audit_bench.ts") },
+  { name: "faultline trace", args: script("scripts/trace/main.ts") },
   ...experiments.map((e) => ({ name: e, args: script(`scripts/experiments/${e}.ts`) })),
 ];
 
@@ -157,7 +158,7 @@ Deno.test("cli: bench --only with an unknown section runs nothing and leaves ben
   }
 });
 
-Deno.test("cli: synth, generate and journal refuse bad values and missing files before writing anything", async () => {
+Deno.test("cli: synth, generate, journal and trace refuse bad values and missing files before writing anything", async () => {
   const dir = await Deno.makeTempDir({ prefix: "faultline-cli-" });
   const out = join(dir, "m.gguf");
   try {
@@ -188,6 +189,17 @@ Deno.test("cli: synth, generate and journal refuse bad values and missing files 
         /journal ring starts with a \d+-byte header/,
       ],
       ["code_objects", script("scripts/hip_build/code_objects.ts", join(REPO, "deno.json")), /not a 64-bit/],
+      [
+        "faultline trace",
+        script("scripts/trace/main.ts", "--export", join(dir, "none")),
+        /no such trace run/,
+      ],
+      [
+        "faultline trace",
+        script("scripts/trace/main.ts", "--capacity", "0", "true"),
+        /^--capacity must be a pos/,
+      ],
+      ["faultline trace", script("scripts/trace/main.ts", "--quiet"), /^no program given$/],
     ];
     await Promise.all(cases.map(async ([name, args, message]) => {
       assertUsageError(await run(args), name, message, args.slice(3).join(" "));

@@ -8,6 +8,7 @@ import {
   intFlag,
   numberFlag,
   parseCli,
+  parseCliWithCommand,
   UsageError,
 } from "../../../scripts/cli/flags.ts";
 import { matrixTable } from "../../../scripts/report/matrix_table.ts";
@@ -66,6 +67,18 @@ Deno.test("cli flags: a file flag names an existing regular file; a folder flag 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("cli flags: options before a program end at --, or at the program; its own arguments stay untouched", () => {
+  const c = parseCliWithCommand(cli, ["--port", "1", "--on", "./prog", "--port", "--help", "-x"]);
+  assert.equal(c.values.port, "1");
+  assert.equal(c.values.on, true);
+  assert.deepEqual(c.command, ["./prog", "--port", "--help", "-x"]);
+  assert.deepEqual(parseCliWithCommand(cli, ["--", "--on"]).command, ["--on"]);
+  assert.deepEqual(parseCliWithCommand(cli, ["--port=2", "p"]).command, ["p"]);
+  assert.deepEqual(parseCliWithCommand(cli, []).command, []);
+  refuses(() => parseCliWithCommand(cli, ["--bogus", "p"]), /^unknown option --bogus$/);
+  refuses(() => parseCliWithCommand(cli, ["--port"]), /^--port needs a value$/);
 });
 
 Deno.test("matrix table: no trial is never a PASS", () => {
