@@ -190,5 +190,33 @@ export function pointerFinding(
   });
 }
 
+/**
+ * A rail that judges each pointer argument on its own: `inspect` returns the finding about pointer
+ * `k` of the call, or null when it is fine. Such a rail finds nothing when every pointer is clean
+ * (quietWhenPointersClean), and `kinds` limits it to calls of those kinds.
+ */
+export function pointerRail(
+  name: string,
+  mode: RailMode,
+  inspect: (call: NativeCall, p: PointerArg, k: number, ctx: GuardContext) => Finding | null,
+  kinds?: ReadonlySet<string>,
+): Rail {
+  return {
+    name,
+    mode,
+    quietWhenPointersClean: true,
+    check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
+      if (kinds !== undefined && !kinds.has(call.kind)) return NO_FINDINGS;
+      const ps = call.pointers;
+      let out: Finding[] | null = null;
+      for (let k = 0; k < ps.length; k++) {
+        const f = inspect(call, ps[k], k, ctx);
+        if (f !== null) (out ??= []).push(f);
+      }
+      return out ?? NO_FINDINGS;
+    },
+  };
+}
+
 /** `0x`-prefixed hexadecimal, for addresses in findings. */
 export const hex = (n: number): string => `0x${n.toString(16)}`;

@@ -6,35 +6,16 @@
  * arithmetic that overflowed): it is described from that base.
  */
 import type { Allocation, NativeCall, Registry } from "../../mod.ts";
-import {
-  allocOf,
-  type GuardContext,
-  hex,
-  NO_FINDINGS,
-  pointerFinding,
-  type Rail,
-  type RailMode,
-} from "./types.ts";
+import { allocOf, hex, pointerFinding, pointerRail, type Rail, type RailMode } from "./types.ts";
 import type { Finding } from "../../records.ts";
 
 /** The unknown-pointer rail in `mode`: a pointer argument outside every allocation. */
 export function unknownPointerRail(mode: RailMode = "warn"): Rail {
-  return {
-    name: "unknown_pointer",
-    mode,
-    quietWhenPointersClean: true,
-    check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
-      const ps = call.pointers;
-      let out: Finding[] | null = null;
-      for (let k = 0; k < ps.length; k++) {
-        const p = ps[k];
-        if (p.ptr === 0 || allocOf(ctx, call, k) !== null) continue;
-        if (ctx.registry.lookupFreed(p.ptr) !== null) continue;
-        (out ??= []).push(outsideFinding(call, p, ctx.registry));
-      }
-      return out ?? NO_FINDINGS;
-    },
-  };
+  return pointerRail("unknown_pointer", mode, (call, p, k, ctx) => {
+    if (p.ptr === 0 || allocOf(ctx, call, k) !== null) return null;
+    if (ctx.registry.lookupFreed(p.ptr) !== null) return null;
+    return outsideFinding(call, p, ctx.registry);
+  });
 }
 
 const INVARIANT = "pointer arguments point into an allocation";
