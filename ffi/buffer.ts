@@ -9,7 +9,7 @@
  */
 import { boundary } from "./boundary.ts";
 import { makeCall, pointer, through } from "./call.ts";
-import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
+import { check, FaultlineUsageError, releaseOnDispose } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
 import { peerCopy } from "./peer.ts";
 import { MemcpyKind, type NativeSymbols } from "./symbols.ts";
@@ -412,20 +412,13 @@ export class DeviceBuffer {
     untrack(this);
   }
 
-  /**
-   * free() for `using`. In a context poisoned by a sticky fault, where every
-   * native call fails, it marks the object released and does not throw, so the
-   * fault's own error is what reaches the caller (not a SuppressedError).
-   */
+  /** free() for `using` (releaseOnDispose: quiet in a context a sticky fault poisoned). */
   [Symbol.dispose](): void {
     if (this.#freed) return;
-    try {
-      this.free();
-    } catch (e) {
-      if (!(e instanceof FaultlineError) || this.device.faultInfo() === null) throw e;
+    releaseOnDispose(this.device, () => this.free(), () => {
       this.#freed = true;
       untrack(this);
-    }
+    });
   }
 }
 
@@ -512,21 +505,14 @@ export class PinnedBuffer {
     untrack(this);
   }
 
-  /**
-   * free() for `using`. In a context poisoned by a sticky fault, where every
-   * native call fails, it marks the object released and does not throw, so the
-   * fault's own error is what reaches the caller (not a SuppressedError).
-   */
+  /** free() for `using` (releaseOnDispose: quiet in a context a sticky fault poisoned). */
   [Symbol.dispose](): void {
     if (this.#freed) return;
-    try {
-      this.free();
-    } catch (e) {
-      if (!(e instanceof FaultlineError) || this.device.faultInfo() === null) throw e;
+    releaseOnDispose(this.device, () => this.free(), () => {
       this.#freed = true;
       this.#detach();
       untrack(this);
-    }
+    });
   }
 }
 

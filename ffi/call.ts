@@ -69,6 +69,40 @@ export function through(
   return status;
 }
 
+/**
+ * A native call that takes no pointer or scalar arguments (a sync, query, record, wait or destroy):
+ * through the boundary, described as `kind` `name` on `stream`, when an observer is attached, else
+ * the native call alone. Returns its status.
+ */
+export function callNative(
+  sym: NativeSymbols,
+  kind: OpKind,
+  name: string,
+  device: number,
+  stream: number,
+  invoke: () => number,
+  extra?: { event?: number },
+): number {
+  return boundary.active
+    ? through(sym, makeCall(kind, name, device, stream, {}, [], extra), invoke)
+    : invoke();
+}
+
+/** `callNative` for a nonblocking native call. */
+export function callNativeAsync(
+  sym: NativeSymbols,
+  kind: OpKind,
+  name: string,
+  device: number,
+  stream: number,
+  invoke: () => Promise<number>,
+  extra?: { event?: number },
+): Promise<number> {
+  return boundary.active
+    ? throughAsync(sym, makeCall(kind, name, device, stream, {}, [], extra), invoke)
+    : invoke();
+}
+
 /** `through` for a nonblocking native call. */
 export async function throughAsync(
   sym: NativeSymbols,

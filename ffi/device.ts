@@ -2,7 +2,7 @@
 import { boundary } from "./boundary.ts";
 import { DeviceBuffer, hostRegion, memcpy, PinnedBuffer, streamHandle } from "./buffer.ts";
 import type { HostData } from "./buffer.ts";
-import { hostDeviceId, makeCall, through, throughAsync } from "./call.ts";
+import { callNative, callNativeAsync, hostDeviceId, makeCall, through } from "./call.ts";
 import { check } from "./errors.ts";
 import { Event } from "./event.ts";
 import { Stream } from "./stream.ts";
@@ -186,58 +186,54 @@ export class Device {
 
   /** Creates a stream (non-blocking: the default stream does not order it). */
   createStream(): Stream {
-    const sym = this.symbols;
-    const dev = this.ordinal;
-    const out = this.#u64a;
-    const status = boundary.active
-      ? through(
-        sym,
-        makeCall("stream_create", "stream_create", dev, 0, {}, []),
-        () => sym.fl_stream_create(dev, out),
-        () => Number(out[0]),
-      )
-      : sym.fl_stream_create(dev, out);
-    check(status, "fl_stream_create");
-    return new Stream(this, Number(out[0]));
+    return new Stream(
+      this,
+      this.#create("stream_create", (dev, out) => this.symbols.fl_stream_create(dev, out)),
+    );
   }
 
   /** Creates an event, to record on one stream and wait for on another. */
   createEvent(): Event {
-    const sym = this.symbols;
+    return new Event(
+      this,
+      this.#create("event_create", (dev, out) => this.symbols.fl_event_create(dev, out)),
+    );
+  }
+
+  /** Runs a create export that writes the new handle to its out-parameter (through the boundary); the handle. */
+  #create(
+    kind: "stream_create" | "event_create",
+    create: (dev: number, out: BigUint64Array) => number,
+  ): number {
     const dev = this.ordinal;
     const out = this.#u64a;
     const status = boundary.active
       ? through(
-        sym,
-        makeCall("event_create", "event_create", dev, 0, {}, []),
-        () => sym.fl_event_create(dev, out),
+        this.symbols,
+        makeCall(kind, kind, dev, 0, {}, []),
+        () => create(dev, out),
         () => Number(out[0]),
       )
-      : sym.fl_event_create(dev, out);
-    check(status, "fl_event_create");
-    return new Event(this, Number(out[0]));
+      : create(dev, out);
+    check(status, `fl_${kind}`);
+    return Number(out[0]);
   }
 
   /** Waits for all work on the device; throws FaultlineError if any failed. */
   synchronize(): void {
-    const sym = this.symbols;
-    const dev = this.ordinal;
-    if (!boundary.active) return check(sym.fl_device_synchronize(dev), "fl_device_synchronize");
-    const call = makeCall("sync", "device_synchronize", dev, 0, {}, []);
-    check(through(sym, call, () => sym.fl_device_synchronize(dev)), "fl_device_synchronize");
+    const { symbols: sym, ordinal: dev } = this;
+    check(
+      callNative(sym, "sync", "device_synchronize", dev, 0, () => sym.fl_device_synchronize(dev)),
+      "fl_device_synchronize",
+    );
   }
 
   /** synchronize() on a pooled thread. */
   async synchronizeAsync(): Promise<void> {
-    const sym = this.symbols;
-    const dev = this.ordinal;
-    const status = boundary.active
-      ? await throughAsync(
-        sym,
-        makeCall("sync", "device_synchronize", dev, 0, {}, []),
-        () => sym.fl_device_synchronize_nb(dev),
-      )
-      : await sym.fl_device_synchronize_nb(dev);
+    const { symbols: sym, ordinal: dev } = this;
+    const status = await callNativeAsync(sym, "sync", "device_synchronize", dev, 0, () => {
+      return sym.fl_device_synchronize_nb(dev);
+    });
     check(status, "fl_device_synchronize");
   }
 

@@ -9,6 +9,7 @@
  * - FaultlineLoadError: the library could not be found, loaded or trusted.
  */
 import { boundary, type OpContext } from "./boundary.ts";
+import type { FaultInfo } from "../records.ts";
 
 /** Translates a status into the backend's name and message (set by ffi/library.ts at load). */
 export interface StatusTranslator {
@@ -114,6 +115,24 @@ export class FaultlineUsageError extends TypeError {
 export class FaultlineLoadError extends Error {
   /** The error's name in stack traces and messages. */
   override name = "FaultlineLoadError";
+}
+
+/**
+ * A resource's release for `using` ([Symbol.dispose]). In a context poisoned by a sticky fault, where
+ * every native call fails, the release's FaultlineError is dropped and `forget` marks the object
+ * released, so the fault's own error is what reaches the caller (not a SuppressedError).
+ */
+export function releaseOnDispose(
+  device: { faultInfo(): FaultInfo | null },
+  release: () => void,
+  forget: () => void,
+): void {
+  try {
+    release();
+  } catch (e) {
+    if (!(e instanceof FaultlineError) || device.faultInfo() === null) throw e;
+    forget();
+  }
 }
 
 /** Throws a FaultlineError for a non-zero status: `check(sym.fl_free(dev, p), "fl_free")`. */

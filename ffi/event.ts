@@ -1,7 +1,6 @@
 /** Events: markers recorded on a stream, for ordering between streams and timing. */
-import { boundary } from "./boundary.ts";
-import { makeCall, through, throughAsync } from "./call.ts";
-import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
+import { callNative, callNativeAsync } from "./call.ts";
+import { check, FaultlineError, FaultlineUsageError, releaseOnDispose } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
 import type { DeviceRef, StreamRef } from "./resource.ts";
 import { Status } from "./symbols.ts";
@@ -48,54 +47,48 @@ export class Event {
     this.assertUsable("event record");
     const s = streamHandle(stream, this.device, "event record");
     const s64 = stream === undefined ? 0n : stream.handle64;
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const e = this.handle64;
-    if (!boundary.active) return check(sym.fl_event_record(dev, e, s64), "fl_event_record");
-    const call = makeCall("event_record", "event_record", dev, s, {}, [], { event: this.handle });
-    check(through(sym, call, () => sym.fl_event_record(dev, e, s64)), "fl_event_record");
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = callNative(sym, "event_record", "event_record", dev, s, () => {
+      return sym.fl_event_record(dev, this.handle64, s64);
+    }, { event: this.handle });
+    check(status, "fl_event_record");
   }
 
   /** Waits until the work before the recorded point is done. */
   synchronize(): void {
     this.assertUsable("event synchronize");
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const e = this.handle64;
-    if (!boundary.active) return check(sym.fl_event_synchronize(dev, e), "fl_event_synchronize");
-    const call = makeCall("sync", "event_synchronize", dev, 0, {}, [], { event: this.handle });
-    check(through(sym, call, () => sym.fl_event_synchronize(dev, e)), "fl_event_synchronize");
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = callNative(sym, "sync", "event_synchronize", dev, 0, () => {
+      return sym.fl_event_synchronize(dev, this.handle64);
+    }, { event: this.handle });
+    check(status, "fl_event_synchronize");
   }
 
   /** synchronize() on a pooled thread. */
   async synchronizeAsync(): Promise<void> {
     this.assertUsable("event synchronize");
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const e = this.handle64;
-    const status = boundary.active
-      ? await throughAsync(
-        sym,
-        makeCall("sync", "event_synchronize", dev, 0, {}, [], { event: this.handle }),
-        () => sym.fl_event_synchronize_nb(dev, e),
-      )
-      : await sym.fl_event_synchronize_nb(dev, e);
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = await callNativeAsync(sym, "sync", "event_synchronize", dev, 0, () => {
+      return sym.fl_event_synchronize_nb(dev, this.handle64);
+    }, { event: this.handle });
     check(status, "fl_event_synchronize");
   }
 
   /** True when the recorded work is done, false while pending. */
   query(): boolean {
     this.assertUsable("event query");
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const e = this.handle64;
-    const status = boundary.active
-      ? through(
-        sym,
-        makeCall("query", "event_query", dev, 0, {}, [], { event: this.handle }),
-        () => sym.fl_event_query(dev, e),
-      )
-      : sym.fl_event_query(dev, e);
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = callNative(
+      sym,
+      "query",
+      "event_query",
+      dev,
+      0,
+      () => sym.fl_event_query(dev, this.handle64),
+      {
+        event: this.handle,
+      },
+    );
     if (status === Status.NOT_READY) return false;
     if (status !== 0) throw new FaultlineError(status, "fl_event_query");
     return true;
@@ -116,34 +109,21 @@ export class Event {
   /** Destroys the event; a second destroy or a later use is a FaultlineUsageError. */
   destroy(): void {
     this.assertUsable("event destroy");
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const e = this.handle64;
-    const status = boundary.active
-      ? through(
-        sym,
-        makeCall("event_destroy", "event_destroy", dev, 0, {}, [], { event: this.handle }),
-        () => sym.fl_event_destroy(dev, e),
-      )
-      : sym.fl_event_destroy(dev, e);
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = callNative(sym, "event_destroy", "event_destroy", dev, 0, () => {
+      return sym.fl_event_destroy(dev, this.handle64);
+    }, { event: this.handle });
     check(status, "fl_event_destroy");
     this.#destroyed = true;
     untrack(this);
   }
 
-  /**
-   * destroy() for `using`. In a context poisoned by a sticky fault, where every
-   * native call fails, it marks the object released and does not throw, so the
-   * fault's own error is what reaches the caller (not a SuppressedError).
-   */
+  /** destroy() for `using` (releaseOnDispose: quiet in a context a sticky fault poisoned). */
   [Symbol.dispose](): void {
     if (this.#destroyed) return;
-    try {
-      this.destroy();
-    } catch (e) {
-      if (!(e instanceof FaultlineError) || this.device.faultInfo() === null) throw e;
+    releaseOnDispose(this.device, () => this.destroy(), () => {
       this.#destroyed = true;
       untrack(this);
-    }
+    });
   }
 }

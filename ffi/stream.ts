@@ -1,7 +1,6 @@
 /** Streams: in-order queues of device work. Handle 0 is the device's default stream. */
-import { boundary } from "./boundary.ts";
-import { makeCall, through, throughAsync } from "./call.ts";
-import { check, FaultlineError, FaultlineUsageError } from "./errors.ts";
+import { callNative, callNativeAsync } from "./call.ts";
+import { check, FaultlineError, FaultlineUsageError, releaseOnDispose } from "./errors.ts";
 import { track, untrack } from "./leak.ts";
 import type { DeviceRef } from "./resource.ts";
 import type { Event } from "./event.ts";
@@ -46,43 +45,30 @@ export class Stream {
   /** Waits for all work queued on the stream; throws FaultlineError if it failed. */
   synchronize(): void {
     this.#live("stream synchronize");
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const h = this.handle64;
-    if (!boundary.active) return check(sym.fl_stream_synchronize(dev, h), "fl_stream_synchronize");
-    const call = makeCall("sync", "stream_synchronize", dev, this.handle, {}, []);
-    check(through(sym, call, () => sym.fl_stream_synchronize(dev, h)), "fl_stream_synchronize");
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = callNative(sym, "sync", "stream_synchronize", dev, this.handle, () => {
+      return sym.fl_stream_synchronize(dev, this.handle64);
+    });
+    check(status, "fl_stream_synchronize");
   }
 
   /** synchronize() on a pooled thread (tens of microseconds of overhead), leaving the event loop free. */
   async synchronizeAsync(): Promise<void> {
     this.#live("stream synchronize");
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const h = this.handle64;
-    const status = boundary.active
-      ? await throughAsync(
-        sym,
-        makeCall("sync", "stream_synchronize", dev, this.handle, {}, []),
-        () => sym.fl_stream_synchronize_nb(dev, h),
-      )
-      : await sym.fl_stream_synchronize_nb(dev, h);
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = await callNativeAsync(sym, "sync", "stream_synchronize", dev, this.handle, () => {
+      return sym.fl_stream_synchronize_nb(dev, this.handle64);
+    });
     check(status, "fl_stream_synchronize");
   }
 
   /** True when all queued work is done, false while some is pending. */
   query(): boolean {
     this.#live("stream query");
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const h = this.handle64;
-    const status = boundary.active
-      ? through(
-        sym,
-        makeCall("query", "stream_query", dev, this.handle, {}, []),
-        () => sym.fl_stream_query(dev, h),
-      )
-      : sym.fl_stream_query(dev, h);
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = callNative(sym, "query", "stream_query", dev, this.handle, () => {
+      return sym.fl_stream_query(dev, this.handle64);
+    });
     if (status === Status.NOT_READY) return false;
     if (status !== 0) throw new FaultlineError(status, "fl_stream_query");
     return true;
@@ -93,49 +79,32 @@ export class Stream {
     this.#live("stream waitEvent");
     checkHandle(event, "Event", "stream waitEvent: event");
     event.assertUsable("stream waitEvent", this.device);
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const h = this.handle64;
-    const e = event.handle64;
-    if (!boundary.active) return check(sym.fl_stream_wait_event(dev, h, e), "fl_stream_wait_event");
-    const call = makeCall("event_wait", "stream_wait_event", dev, this.handle, {}, [], {
-      event: event.handle,
-    });
-    check(through(sym, call, () => sym.fl_stream_wait_event(dev, h, e)), "fl_stream_wait_event");
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = callNative(sym, "event_wait", "stream_wait_event", dev, this.handle, () => {
+      return sym.fl_stream_wait_event(dev, this.handle64, event.handle64);
+    }, { event: event.handle });
+    check(status, "fl_stream_wait_event");
   }
 
   /** Destroys the stream (not allowed for the default stream). */
   destroy(): void {
     if (this.handle === 0) throw new FaultlineUsageError("the default stream cannot be destroyed");
     this.#live("stream destroy");
-    const sym = this.device.symbols;
-    const dev = this.device.ordinal;
-    const h = this.handle64;
-    const status = boundary.active
-      ? through(
-        sym,
-        makeCall("stream_destroy", "stream_destroy", dev, this.handle, {}, []),
-        () => sym.fl_stream_destroy(dev, h),
-      )
-      : sym.fl_stream_destroy(dev, h);
+    const { symbols: sym, ordinal: dev } = this.device;
+    const status = callNative(sym, "stream_destroy", "stream_destroy", dev, this.handle, () => {
+      return sym.fl_stream_destroy(dev, this.handle64);
+    });
     check(status, "fl_stream_destroy");
     this.#destroyed = true;
     untrack(this);
   }
 
-  /**
-   * destroy() for `using`. In a context poisoned by a sticky fault, where every
-   * native call fails, it marks the object released and does not throw, so the
-   * fault's own error is what reaches the caller (not a SuppressedError).
-   */
+  /** destroy() for `using` (releaseOnDispose: quiet in a context a sticky fault poisoned). */
   [Symbol.dispose](): void {
     if (this.handle === 0 || this.#destroyed) return;
-    try {
-      this.destroy();
-    } catch (e) {
-      if (!(e instanceof FaultlineError) || this.device.faultInfo() === null) throw e;
+    releaseOnDispose(this.device, () => this.destroy(), () => {
       this.#destroyed = true;
       untrack(this);
-    }
+    });
   }
 }
