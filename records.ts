@@ -463,26 +463,8 @@ export interface SurfacedAt {
   label: string;
 }
 
-/** A pointer argument of the root-cause op, resolved. */
-export interface ResolvedArg {
-  /** The argument's name. */
-  arg: string;
-  /** The device address the op received. */
-  ptr?: number;
-  /** The allocation id the address falls in, null when none. */
-  alloc?: number | null;
-  /** The allocation's name. */
-  name?: string;
-  /** Offset of the address inside the allocation. */
-  offset?: number;
-  /** Bytes the op touches from the address on. */
-  bytes?: number;
-  /** The allocation's size. */
-  size?: number;
-  /** "r", "w" or "rw". */
-  access?: string;
-  /** "live" or "freed" at the time of the op. */
-  state?: string;
+/** A pointer argument of the root-cause op, as the journal resolved it, with a line that says it all. */
+export interface ResolvedArg extends PointerRecord {
   /** One line: "q = rope_q+0 (4096 B of 4096 B, live, rw)". */
   text: string;
 }

@@ -233,52 +233,32 @@ export class DeviceBuffer {
 
   /** Copies host memory into the buffer (H2D), at `offset`. Sync unless a stream is given. */
   upload(src: HostData, options?: CopyOptions): void {
-    const what = `upload to ${this.name}`;
-    this.assertUsable(what);
-    const opts = checkOptions(options, what);
-    const h = hostRegion(src, `${what}: source`);
-    const offset = opts.offset === undefined ? 0 : checkSize(opts.offset, `${what}: offset`);
-    const bytes = opts.bytes === undefined ? h.bytes : checkSize(opts.bytes, `${what}: bytes`);
-    checkRange(0, bytes, h.bytes, `${what}: host source`);
-    checkRange(offset, bytes, this.bytes, `${what}: device buffer ${this.describe()}`);
-    const stream = streamHandle(opts.stream, this.device, what);
-    if (bytes === 0) return;
-    memcpy(
-      this.device,
-      this.ptr + offset,
-      h.addr,
-      bytes,
-      1,
-      stream,
-      opts.stream === undefined,
-      this.name,
-      h.addr,
-    );
+    this.#hostCopy("upload", src, options);
   }
 
   /** Copies the buffer (from `offset`) into host memory (D2H). Sync unless a stream is given. */
   download(dst: HostData, options?: CopyOptions): void {
-    const what = `download from ${this.name}`;
+    this.#hostCopy("download", dst, options);
+  }
+
+  /** upload and download: the same checks, the copy in one direction or the other. */
+  #hostCopy(dir: "upload" | "download", host: HostData, options: CopyOptions | undefined): void {
+    const up = dir === "upload";
+    const what = `${dir} ${up ? "to" : "from"} ${this.name}`;
+    const side = up ? "source" : "destination";
     this.assertUsable(what);
     const opts = checkOptions(options, what);
-    const h = hostRegion(dst, `${what}: destination`);
+    const h = hostRegion(host, `${what}: ${side}`);
     const offset = opts.offset === undefined ? 0 : checkSize(opts.offset, `${what}: offset`);
     const bytes = opts.bytes === undefined ? h.bytes : checkSize(opts.bytes, `${what}: bytes`);
-    checkRange(0, bytes, h.bytes, `${what}: host destination`);
+    checkRange(0, bytes, h.bytes, `${what}: host ${side}`);
     checkRange(offset, bytes, this.bytes, `${what}: device buffer ${this.describe()}`);
     const stream = streamHandle(opts.stream, this.device, what);
     if (bytes === 0) return;
-    memcpy(
-      this.device,
-      h.addr,
-      this.ptr + offset,
-      bytes,
-      2,
-      stream,
-      opts.stream === undefined,
-      this.name,
-      h.addr,
-    );
+    const dev = this.ptr + offset;
+    const sync = opts.stream === undefined;
+    if (up) memcpy(this.device, dev, h.addr, bytes, 1, stream, sync, this.name, h.addr);
+    else memcpy(this.device, h.addr, dev, bytes, 2, stream, sync, this.name, h.addr);
   }
 
   /** The offsets and size of a copy from `src` into this buffer, checked against both. */

@@ -7,17 +7,15 @@ import { LiveStreams } from "../../../scripts/server/live.ts";
 import {
   FAULT_EXP,
   FAULT_ID,
+  FAULT_RUN,
   jsonl,
-  LIVE_EXP,
   LIVE_ID,
+  LIVE_RUN,
   makeReports,
   record,
   VERDICT,
   writeBench,
 } from "../../fixtures/report_folders.ts";
-
-const FAULT = `/runs/${FAULT_EXP}/${FAULT_ID}`;
-const LIVE = `/runs/${LIVE_EXP}/${LIVE_ID}`;
 
 async function withApp(
   fn: (
@@ -46,9 +44,9 @@ Deno.test("GET / lists runs with experiment, status, backend, device, time and r
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type")!, /text\/html/);
     assert.match(body, /^<!DOCTYPE html>/);
-    assert.ok(body.includes(`href="${FAULT}"`));
-    assert.ok(body.includes(`href="${LIVE}"`));
-    assert.ok(body.includes(`href="${LIVE}/live"`), "live runs link their live view");
+    assert.ok(body.includes(`href="${FAULT_RUN}"`));
+    assert.ok(body.includes(`href="${LIVE_RUN}"`));
+    assert.ok(body.includes(`href="${LIVE_RUN}/live"`), "live runs link their live view");
     assert.match(body, /class="badge s-FAULT">FAULT</);
     assert.match(body, /class="badge s-LIVE">LIVE</);
     assert.ok(body.includes("<td>sim</td>") && body.includes("<td>sim:0 (CPU)</td>"));
@@ -80,17 +78,17 @@ Deno.test("GET /api/runs returns the same list as JSON, newest first", async () 
 
 Deno.test("GET /runs/:exp/:id renders the verdict data once: failing op linked, hypotheses, matrix, files", async () => {
   await withApp(async ({ app }) => {
-    const { res, body } = await get(app, FAULT);
+    const { res, body } = await get(app, FAULT_RUN);
     assert.equal(res.status, 200);
-    assert.equal((await get(app, `${FAULT}/`)).res.status, 200, "a trailing slash is the same page");
+    assert.equal((await get(app, `${FAULT_RUN}/`)).res.status, 200, "a trailing slash is the same page");
     // The root cause, with its op linked, and where the fault surfaced.
-    assert.ok(body.includes(`<a id="failing-op" href="${FAULT}/ops/5">op #5</a>`));
+    assert.ok(body.includes(`<a id="failing-op" href="${FAULT_RUN}/ops/5">op #5</a>`));
     assert.ok(body.includes("<code>rope_kernel</code>, step 1, layer 0, argument <code>pos</code>"));
     assert.ok(body.includes("breaks “pos &lt; max_seq”"));
     assert.ok(body.includes("pos 4096 indexes past the 4096-row cos/sin cache"));
     assert.match(
       body,
-      new RegExp(`<a\\s+href="${FAULT}/ops/7">op #7</a> d2h logits: an illegal memory access`),
+      new RegExp(`<a\\s+href="${FAULT_RUN}/ops/7">op #7</a> d2h logits: an illegal memory access`),
     );
     assert.ok(
       body.includes("blocking-replay, 1 replay(s), 0.8 s, reproduced under blocking, fault info agrees"),
@@ -111,9 +109,9 @@ Deno.test("GET /runs/:exp/:id renders the verdict data once: failing op linked, 
     );
     assert.ok(body.includes("<dt>seq</dt><dd><code>4096</code></dd>"), "configuration");
     assert.ok(body.includes("<dt>AMD_LOG_LEVEL</dt><dd><code>3</code></dd>"), "debug environment");
-    assert.ok(body.includes(`<img class="timeline" src="${FAULT}/files/timeline.svg"`));
-    assert.ok(body.includes(`href="${FAULT}/files/trace.json"`));
-    assert.ok(body.includes(`href="${FAULT}/files/report.md"`), "report.md is linked");
+    assert.ok(body.includes(`<img class="timeline" src="${FAULT_RUN}/files/timeline.svg"`));
+    assert.ok(body.includes(`href="${FAULT_RUN}/files/trace.json"`));
+    assert.ok(body.includes(`href="${FAULT_RUN}/files/report.md"`), "report.md is linked");
     // Each fact once: the root cause's detail and the error appear a single time; report.md is not inlined.
     assert.equal(body.split("pos 4096 indexes past").length, 2);
     assert.equal(body.split("an illegal memory access was encountered").length, 2);
@@ -124,13 +122,13 @@ Deno.test("GET /runs/:exp/:id renders the verdict data once: failing op linked, 
       body,
       /skipped lines: <span id="skipped" data-malformed="1">1<\/span> malformed, 1 half-written/,
     );
-    assert.ok(body.includes(`<a id="journal-pages" href="${FAULT}/journal">browse the ops</a>`));
+    assert.ok(body.includes(`<a id="journal-pages" href="${FAULT_RUN}/journal">browse the ops</a>`));
   });
 });
 
 Deno.test("GET /runs/:exp/:id/ops/:op shows one op in full; the journal pages link every op", async () => {
   await withApp(async ({ app }) => {
-    const { res, body } = await get(app, `${FAULT}/ops/5`);
+    const { res, body } = await get(app, `${FAULT_RUN}/ops/5`);
     assert.equal(res.status, 200);
     assert.ok(body.includes("This op is the root cause of the run."));
     assert.ok(body.includes("rope_kernel (RoPE Q)"));
@@ -139,19 +137,23 @@ Deno.test("GET /runs/:exp/:id/ops/:op shows one op in full; the journal pages li
       /<tr\s*><td>q<\/td><td>0x7f0000001000<\/td><td>16384<\/td><td>rw<\/td><td>q_proj<\/td>/,
     );
     assert.ok(body.includes("n=4096 pos=2048"));
-    assert.ok(body.includes(`<a href="${FAULT}/ops/4">op #4</a>`));
+    assert.ok(body.includes(`<a href="${FAULT_RUN}/ops/4">op #4</a>`));
     assert.ok(body.includes("&quot;status&quot;: 0"), "the merged record: the result supersedes the intent");
-    assert.equal((await get(app, `${FAULT}/ops/7`)).res.status, 404, "op 7 never completed a journal line");
-    assert.equal((await get(app, `${FAULT}/ops/99`)).res.status, 404);
-    assert.equal((await get(app, `${FAULT}/ops/abc`)).res.status, 404);
-    const journal = await get(app, `${FAULT}/journal?limit=2`);
+    assert.equal(
+      (await get(app, `${FAULT_RUN}/ops/7`)).res.status,
+      404,
+      "op 7 never completed a journal line",
+    );
+    assert.equal((await get(app, `${FAULT_RUN}/ops/99`)).res.status, 404);
+    assert.equal((await get(app, `${FAULT_RUN}/ops/abc`)).res.status, 404);
+    const journal = await get(app, `${FAULT_RUN}/journal?limit=2`);
     assert.equal(journal.res.status, 200);
-    assert.ok(journal.body.includes(`<a href="${FAULT}/ops/1">1</a>`));
-    assert.ok(!journal.body.includes(`${FAULT}/ops/3"`), "a page of 2 records");
+    assert.ok(journal.body.includes(`<a href="${FAULT_RUN}/ops/1">1</a>`));
+    assert.ok(!journal.body.includes(`${FAULT_RUN}/ops/3"`), "a page of 2 records");
     const next = journal.body.match(/<a id="next-page" href="([^"]+)">/)![1].replaceAll("&amp;", "&");
     const second = await get(app, next);
-    assert.ok(second.body.includes(`<a href="${FAULT}/ops/3">3</a>`));
-    assert.equal((await get(app, `${FAULT}/journal?from=x`)).res.status, 400);
+    assert.ok(second.body.includes(`<a href="${FAULT_RUN}/ops/3">3</a>`));
+    assert.equal((await get(app, `${FAULT_RUN}/journal?from=x`)).res.status, 400);
   });
 });
 
@@ -181,7 +183,7 @@ Deno.test("GET / shows each run's duration and filters by status and experiment"
 
 Deno.test("GET /api/runs/:exp/:id returns the run as JSON", async () => {
   await withApp(async ({ app }) => {
-    const res = await app.request(`/api${FAULT}`);
+    const res = await app.request(`/api${FAULT_RUN}`);
     assert.equal(res.status, 200);
     const run = await res.json();
     assert.equal(run.status, "FAULT");
@@ -191,8 +193,8 @@ Deno.test("GET /api/runs/:exp/:id returns the run as JSON", async () => {
     assert.deepEqual(run.journal.counts, { records: 8, malformed: 1, partial: 1 });
     assert.equal(run.journal.ops, 6);
     assert.equal(run.journal.errors, 1);
-    assert.equal(run.links.files["trace.json"], `${FAULT}/files/trace.json`);
-    const live = await (await app.request(`/api${LIVE}`)).json();
+    assert.equal(run.links.files["trace.json"], `${FAULT_RUN}/files/trace.json`);
+    const live = await (await app.request(`/api${LIVE_RUN}`)).json();
     assert.equal(live.live, true);
     assert.equal(live.verdict, null);
   });
@@ -200,13 +202,13 @@ Deno.test("GET /api/runs/:exp/:id returns the run as JSON", async () => {
 
 Deno.test("GET /runs/:exp/:id/live renders the ops so far and points at the event stream", async () => {
   await withApp(async ({ app, liveDir }) => {
-    const { res, body } = await get(app, `${LIVE}/live`);
+    const { res, body } = await get(app, `${LIVE_RUN}/live`);
     assert.equal(res.status, 200);
     assert.ok(body.includes('<tr class="op ok" data-id="1">'));
     assert.ok(body.includes('<tr class="op pending" data-id="2">'));
     const size = (await Deno.readTextFile(join(liveDir, "journal.jsonl"))).lastIndexOf("\n") + 1;
     assert.ok(
-      body.includes(`data-events="${LIVE}/live/events?from=${size}"`),
+      body.includes(`data-events="${LIVE_RUN}/live/events?from=${size}"`),
       "resumes after the last complete line",
     );
     assert.ok(body.includes('<script src="/assets/live.js" defer></script>'));
@@ -228,22 +230,22 @@ Deno.test("GET /runs/:exp/:id/files/:name serves known files with safe types", a
       "report.md": /^text\/plain/,
     };
     for (const [name, type] of Object.entries(expect)) {
-      const { res, body } = await get(app, `${FAULT}/files/${name}`);
+      const { res, body } = await get(app, `${FAULT_RUN}/files/${name}`);
       assert.equal(res.status, 200, name);
       assert.match(res.headers.get("content-type")!, type, name);
       assert.equal(res.headers.get("x-content-type-options"), "nosniff");
       assert.match(res.headers.get("content-security-policy")!, /default-src 'none'.*sandbox/);
       assert.ok(body.length > 0);
     }
-    assert.match((await get(app, `${FAULT}/files/trace.json`)).body, /traceEvents/);
-    assert.equal((await get(app, `${FAULT}/files/other.txt`)).res.status, 404);
-    assert.equal((await get(app, `${LIVE}/files/trace.json`)).res.status, 404, "a file the run lacks");
+    assert.match((await get(app, `${FAULT_RUN}/files/trace.json`)).body, /traceEvents/);
+    assert.equal((await get(app, `${FAULT_RUN}/files/other.txt`)).res.status, 404);
+    assert.equal((await get(app, `${LIVE_RUN}/files/trace.json`)).res.status, 404, "a file the run lacks");
   });
 });
 
 Deno.test("GET /api/runs/:exp/:id/journal returns pages of merged records, counts and the next offset", async () => {
   await withApp(async ({ app, liveDir }) => {
-    let res = await app.request(`/api${FAULT}/journal`);
+    let res = await app.request(`/api${FAULT_RUN}/journal`);
     assert.equal(res.status, 200);
     let j = await res.json();
     assert.deepEqual(j.records.map((r: { id: number }) => r.id), [1, 2, 3, 4, 5, 6], "lines of one id merge");
@@ -255,7 +257,7 @@ Deno.test("GET /api/runs/:exp/:id/journal returns pages of merged records, count
     const ids: number[] = [];
     let from = 0;
     for (let pages = 0; pages < 10; pages++) {
-      const page = await (await app.request(`/api${FAULT}/journal?from=${from}&limit=2`)).json();
+      const page = await (await app.request(`/api${FAULT_RUN}/journal?from=${from}&limit=2`)).json();
       assert.ok(page.records.length <= 2);
       ids.push(...page.records.map((r: { id: number }) => r.id));
       if (page.next === from) break;
@@ -263,19 +265,19 @@ Deno.test("GET /api/runs/:exp/:id/journal returns pages of merged records, count
     }
     assert.deepEqual([...new Set(ids)], [1, 2, 3, 4, 5, 6]);
 
-    res = await app.request(`/api${LIVE}/journal`);
+    res = await app.request(`/api${LIVE_RUN}/journal`);
     j = await res.json();
     assert.equal(j.records.length, 2);
     await Deno.writeTextFile(join(liveDir, "journal.jsonl"), 'nd":"launch"}\n' + jsonl([record(4)]), {
       append: true,
     });
-    res = await app.request(`/api${LIVE}/journal?from=${j.next}`);
+    res = await app.request(`/api${LIVE_RUN}/journal?from=${j.next}`);
     const k = await res.json();
     assert.deepEqual(k.records.map((r: { id: number }) => r.id), [3, 4], "the half-written line completes");
 
-    assert.equal((await app.request(`/api${LIVE}/journal?from=-1`)).status, 400);
-    assert.equal((await app.request(`/api${LIVE}/journal?limit=abc`)).status, 400);
-    assert.equal((await app.request(`/api${LIVE}/journal?limit=0`)).status, 400);
+    assert.equal((await app.request(`/api${LIVE_RUN}/journal?from=-1`)).status, 400);
+    assert.equal((await app.request(`/api${LIVE_RUN}/journal?limit=abc`)).status, 400);
+    assert.equal((await app.request(`/api${LIVE_RUN}/journal?limit=0`)).status, 400);
   });
 });
 
@@ -372,16 +374,16 @@ Deno.test("paths outside the reports folder are refused", async () => {
       const refused = [
         "/runs/..%2F..%2Fetc/passwd",
         `/runs/${FAULT_EXP}/..%2F..%2F..%2Fetc`,
-        `${FAULT}/files/..%2Fverdict.json`,
-        `${FAULT}/files/..%2F..%2F..%2Fetc%2Fpasswd`,
-        `${FAULT}/files/%2Fetc%2Fpasswd`,
-        `${FAULT}/files/..%5C..%5Csecret.json`,
+        `${FAULT_RUN}/files/..%2Fverdict.json`,
+        `${FAULT_RUN}/files/..%2F..%2F..%2Fetc%2Fpasswd`,
+        `${FAULT_RUN}/files/%2Fetc%2Fpasswd`,
+        `${FAULT_RUN}/files/..%5C..%5Csecret.json`,
         `/api/runs/%2E%2E%2F%2E%2E/x`,
         "/runs/escape_exp/run",
         `/runs/${FAULT_EXP}/escape_run`,
         `/api/runs/${FAULT_EXP}/escape_run`,
         `/runs/${FAULT_EXP}/escape_run/live/events`,
-        `${FAULT}/files/trace.json`,
+        `${FAULT_RUN}/files/trace.json`,
       ];
       for (const path of refused) {
         const res = await app.request(path);
@@ -394,7 +396,7 @@ Deno.test("paths outside the reports folder are refused", async () => {
         const path of [
           "/runs/../../etc/passwd",
           "/runs/%2e%2e/%2e%2e/files/trace.json",
-          `${FAULT}/files/../../x`,
+          `${FAULT_RUN}/files/../../x`,
         ]
       ) {
         const res = await app.request(path);
@@ -436,7 +438,7 @@ Deno.test("the server stays up when report files are deleted or rewritten under 
   await withApp(async ({ app, root, faultDir, liveDir }) => {
     // Half-written verdict: the run shows as UNREADABLE with the reason; the page still renders.
     await Deno.writeTextFile(join(faultDir, "verdict.json"), '{"experiment": "rope_fault", "status": "FA');
-    let { res, body } = await get(app, FAULT);
+    let { res, body } = await get(app, FAULT_RUN);
     assert.equal(res.status, 200);
     assert.match(body, /s-UNREADABLE/);
     assert.match(body, /verdict.json does not parse/);
@@ -445,7 +447,7 @@ Deno.test("the server stays up when report files are deleted or rewritten under 
     assert.match(body, /UNREADABLE/);
     // A verdict that is JSON but not an object, and one with odd field types.
     await Deno.writeTextFile(join(faultDir, "verdict.json"), "[1,2]");
-    assert.equal((await get(app, FAULT)).res.status, 200);
+    assert.equal((await get(app, FAULT_RUN)).res.status, 200);
     await Deno.writeTextFile(
       join(faultDir, "verdict.json"),
       JSON.stringify({
@@ -456,26 +458,26 @@ Deno.test("the server stays up when report files are deleted or rewritten under 
         surfaced_at: "x",
       }),
     );
-    ({ res, body } = await get(app, FAULT));
+    ({ res, body } = await get(app, FAULT_RUN));
     assert.equal(res.status, 200);
     assert.match(body, /s-OK/);
     // Files deleted: the page no longer links them.
     await Deno.remove(join(faultDir, "report.md"));
     await Deno.remove(join(faultDir, "timeline.svg"));
-    ({ res, body } = await get(app, FAULT));
+    ({ res, body } = await get(app, FAULT_RUN));
     assert.equal(res.status, 200);
     assert.ok(!body.includes("/files/report.md"));
     assert.ok(!body.includes("timeline.svg"));
-    assert.equal((await get(app, `${FAULT}/files/timeline.svg`)).res.status, 404);
+    assert.equal((await get(app, `${FAULT_RUN}/files/timeline.svg`)).res.status, 404);
     // Journal rewritten with garbage only.
     await Deno.writeTextFile(join(liveDir, "journal.jsonl"), "\u0000\u0001garbage\n[]\n{}\n");
-    ({ res, body } = await get(app, `${LIVE}/live`));
+    ({ res, body } = await get(app, `${LIVE_RUN}/live`));
     assert.equal(res.status, 200);
     assert.match(body, /data-malformed="3"/);
     // The whole run deleted: 404, and the list no longer shows it.
     await Deno.remove(faultDir, { recursive: true });
-    assert.equal((await get(app, FAULT)).res.status, 404);
-    assert.equal((await get(app, `/api${FAULT}`)).res.status, 404);
+    assert.equal((await get(app, FAULT_RUN)).res.status, 404);
+    assert.equal((await get(app, `/api${FAULT_RUN}`)).res.status, 404);
     ({ body } = await get(app, "/"));
     assert.ok(!body.includes(FAULT_ID));
     // The reports folder itself deleted.

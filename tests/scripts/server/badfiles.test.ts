@@ -21,18 +21,14 @@ import { journalLib } from "../../helpers/journal_lib.ts";
 import { call, ptr } from "../../helpers/calls.ts";
 import {
   FAULT_EXP,
-  FAULT_ID,
+  FAULT_RUN,
   jsonl,
-  LIVE_EXP,
-  LIVE_ID,
+  LIVE_RUN,
   makeReports,
   record,
   VERDICT,
 } from "../../fixtures/report_folders.ts";
 import { SseReader } from "../../fixtures/sse.ts";
-
-const FAULT = `/runs/${FAULT_EXP}/${FAULT_ID}`;
-const LIVE = `/runs/${LIVE_EXP}/${LIVE_ID}`;
 
 async function mkfifo(path: string): Promise<void> {
   await Deno.remove(path).catch(() => {});
@@ -107,10 +103,16 @@ Deno.test({
     await mkfifo(join(r.liveDir, "trials", "001-run", "journal.jsonl"));
     await mkfifo(join(r.liveDir, "trials", "001-run", "journal.bin"));
 
-    const page = await within("run page", app.request(FAULT));
+    const page = await within("run page", app.request(FAULT_RUN));
     assert.equal(page.status, 200);
     assert.match(await page.text(), /journal\.jsonl is a FIFO, not a regular file/);
-    for (const path of [`${FAULT}/files/journal.jsonl`, `${FAULT}/files/report.md`, `/api${FAULT}/journal`]) {
+    for (
+      const path of [
+        `${FAULT_RUN}/files/journal.jsonl`,
+        `${FAULT_RUN}/files/report.md`,
+        `/api${FAULT_RUN}/journal`,
+      ]
+    ) {
       const res = await within(path, app.request(path));
       assert.equal(res.status, 403, path);
       assert.match(await res.text(), /is a FIFO, not a regular file/, path);
@@ -120,14 +122,14 @@ Deno.test({
     const fifo = runs.find((x) => x.id === "fifo-verdict")!;
     assert.equal(fifo.status, "UNREADABLE");
     assert.match(fifo.verdictError!, /verdict\.json is a FIFO/);
-    for (const path of ["/", `/api${FAULT}`, `${LIVE}/live`, LIVE]) {
+    for (const path of ["/", `/api${FAULT_RUN}`, `${LIVE_RUN}/live`, LIVE_RUN]) {
       const res = await within(path, app.request(path));
       assert.equal(res.status, 200, path);
       await res.body?.cancel();
     }
     const ac = new AbortController();
     const sse = new SseReader(
-      await within("live events", app.request(`${LIVE}/live/events`, { signal: ac.signal })),
+      await within("live events", app.request(`${LIVE_RUN}/live/events`, { signal: ac.signal })),
     );
     await within("hello", sse.until((e) => e.event === "hello"));
     await sse.until((e) => e.event === "op", 300).catch(() => {});
@@ -151,20 +153,20 @@ Deno.test("deeply nested JSON is refused with a reason, not a 500", async () => 
       jsonl([record(1)]) + `{"id":2,"scalars":${"[".repeat(50_000)}${"]".repeat(50_000)}}\n` +
         jsonl([record(3)]),
     );
-    const page = await app.request(FAULT);
+    const page = await app.request(FAULT_RUN);
     assert.equal(page.status, 200);
     const body = await page.text();
     assert.match(body, /UNREADABLE/);
     assert.match(body, /verdict\.json is refused: nests deeper than 64 levels/);
-    for (const path of ["/", "/api/runs", `/api${FAULT}`]) {
+    for (const path of ["/", "/api/runs", `/api${FAULT_RUN}`]) {
       assert.equal((await app.request(path)).status, 200, path);
     }
-    const j = await (await app.request(`/api${FAULT}/journal`)).json();
+    const j = await (await app.request(`/api${FAULT_RUN}/journal`)).json();
     assert.deepEqual(j.records.map((x: { id: number }) => x.id), [1, 3]);
     assert.equal(j.counts.malformed, 1);
     // Nesting within the limit is fine.
     await Deno.writeTextFile(join(r.faultDir, "verdict.json"), deepVerdict(40));
-    assert.match(await (await app.request(FAULT)).text(), /FAULT/);
+    assert.match(await (await app.request(FAULT_RUN)).text(), /FAULT/);
   } finally {
     await r.cleanup();
   }
@@ -177,9 +179,9 @@ Deno.test("a journal larger than the summary limit is paged: first page, the fai
   try {
     const { text, ops } = bigJournal(SUMMARY_BYTES + (4 << 20));
     await Deno.writeTextFile(join(r.faultDir, "journal.jsonl"), text);
-    const body = await (await app.request(FAULT)).text();
+    const body = await (await app.request(FAULT_RUN)).text();
     assert.match(body, /journal\.jsonl is \d+\.\d MB, more than the 32\.0 MB summarized here/);
-    const page = await (await app.request(`/api${FAULT}/journal?limit=100`)).json();
+    const page = await (await app.request(`/api${FAULT_RUN}/journal?limit=100`)).json();
     assert.deepEqual(
       page.records.map((x: { id: number }) => x.id),
       Array.from({ length: 100 }, (_, k) => k + 1),
@@ -187,7 +189,7 @@ Deno.test("a journal larger than the summary limit is paged: first page, the fai
     const lineBytes = new TextEncoder().encode(text.split("\n").slice(0, 100).join("\n") + "\n").length;
     assert.equal(page.next, lineBytes, "the next page starts right after the 100th line");
     assert.equal(page.more, true);
-    const live = await (await app.request(`${FAULT}/live`)).text();
+    const live = await (await app.request(`${FAULT_RUN}/live`)).text();
     assert.ok(live.includes(`data-id="${ops}"`), "the live view opens with the newest ops");
   } finally {
     await streams.closeAll();
@@ -217,11 +219,11 @@ Deno.test("while bad files are being requested, every other request is answered 
   try {
     const base = await within("server start", readUrl(server.stdout), 20_000);
     const slow = [
-      `${FAULT}/files/report.md`,
-      FAULT,
+      `${FAULT_RUN}/files/report.md`,
+      FAULT_RUN,
       `/runs/${FAULT_EXP}/big`,
-      `${LIVE}/live/events`,
-      `${LIVE}/live`,
+      `${LIVE_RUN}/live/events`,
+      `${LIVE_RUN}/live`,
     ];
     for (const path of slow) {
       const ac = new AbortController();

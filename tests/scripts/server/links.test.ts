@@ -11,9 +11,9 @@ import { LiveStreams } from "../../../scripts/server/live.ts";
 import {
   FAULT_EXP,
   FAULT_ID,
+  FAULT_RUN,
   jsonl,
-  LIVE_EXP,
-  LIVE_ID,
+  LIVE_RUN,
   makeReports,
   record,
   VERDICT,
@@ -23,8 +23,6 @@ import { JournalWriter } from "../../../ffi/journal_native.ts";
 import { journalLib } from "../../helpers/journal_lib.ts";
 import { call, ptr } from "../../helpers/calls.ts";
 
-const FAULT = `/runs/${FAULT_EXP}/${FAULT_ID}`;
-const LIVE = `/runs/${LIVE_EXP}/${LIVE_ID}`;
 const SECRET = "TOPSECRET_OUTSIDE_THE_REPORTS";
 
 /** A reports folder whose run files link to files outside it, each holding SECRET in its own format. */
@@ -65,7 +63,14 @@ Deno.test("run files that link outside the reports folder are never read", async
   const r = await linkedReports();
   try {
     for (
-      const path of [FAULT, `/api/runs/${FAULT_EXP}/${FAULT_ID}`, "/", "/api/runs", `${FAULT}/live`, LIVE]
+      const path of [
+        FAULT_RUN,
+        `/api/runs/${FAULT_EXP}/${FAULT_ID}`,
+        "/",
+        "/api/runs",
+        `${FAULT_RUN}/live`,
+        LIVE_RUN,
+      ]
     ) {
       const res = await r.app.request(path);
       const body = await res.text();
@@ -73,17 +78,17 @@ Deno.test("run files that link outside the reports folder are never read", async
       assert.ok(!body.includes(SECRET), `${path} shows a file outside the reports folder`);
     }
     for (const name of ["report.md", "journal.jsonl", "verdict.json", "timeline.svg"]) {
-      const res = await r.app.request(`${FAULT}/files/${name}`);
+      const res = await r.app.request(`${FAULT_RUN}/files/${name}`);
       const body = await res.text();
       assert.equal(res.status, 403, name);
       assert.match(body, /outside the reports folder/, name);
       assert.ok(!body.includes(SECRET), name);
     }
-    const api = await r.app.request(`/api${FAULT}/journal`);
+    const api = await r.app.request(`/api${FAULT_RUN}/journal`);
     const apiBody = await api.text();
     assert.ok(!apiBody.includes(SECRET), "the journal API follows the link");
     // The run page says why the files were not read.
-    const page = await (await r.app.request(FAULT)).text();
+    const page = await (await r.app.request(FAULT_RUN)).text();
     assert.match(page, /verdict\.json links outside the reports folder/);
   } finally {
     await r.close();
@@ -93,7 +98,7 @@ Deno.test("run files that link outside the reports folder are never read", async
 Deno.test("the live view does not follow a trial journal that links outside the reports folder", async () => {
   const r = await linkedReports();
   try {
-    for (const path of [`${LIVE}/live/events`, `${FAULT}/live/events`]) {
+    for (const path of [`${LIVE_RUN}/live/events`, `${FAULT_RUN}/live/events`]) {
       const ac = new AbortController();
       const res = await r.app.request(path, { signal: ac.signal });
       const sse = new SseReader(res);
