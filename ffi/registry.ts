@@ -155,8 +155,8 @@ export class Registry {
     return a < this.#bases.length && this.#bases[a] < hi ? a : -1;
   }
 
-  /** Index of the live allocation whose [base, base + allocBytes) holds `ptr`, or -1. */
-  #indexOf(ptr: number): number {
+  /** Index of the live allocation with the highest base at or below `ptr`, or -1. */
+  #below(ptr: number): number {
     const bases = this.#bases;
     let lo = 0, hi = bases.length - 1, k = -1;
     while (lo <= hi) {
@@ -166,6 +166,12 @@ export class Registry {
         lo = mid + 1;
       } else hi = mid - 1;
     }
+    return k;
+  }
+
+  /** Index of the live allocation whose [base, base + allocBytes) holds `ptr`, or -1. */
+  #indexOf(ptr: number): number {
+    const k = this.#below(ptr);
     return k >= 0 && ptr < this.#ends[k] ? k : -1;
   }
 
@@ -197,15 +203,7 @@ export class Registry {
 
   /** The live allocation nearest below `ptr` (for "outside every allocation" findings), or null. */
   nearestBelow(ptr: number): Allocation | null {
-    const bases = this.#bases;
-    let lo = 0, hi = bases.length - 1, k = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (bases[mid] <= ptr) {
-        k = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const k = this.#below(ptr);
     return k >= 0 ? this.#live[k] : null;
   }
 

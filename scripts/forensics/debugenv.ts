@@ -7,45 +7,38 @@
 import { FaultlineUsageError } from "../../mod.ts";
 import type { DebugEnv } from "../../records.ts";
 
+/** HIP's switches: blocking launches, kernels and copies serialized, copies as blit kernels (no SDMA). */
+const HIP_SERIAL = {
+  HIP_LAUNCH_BLOCKING: "1",
+  AMD_SERIALIZE_KERNEL: "3",
+  AMD_SERIALIZE_COPY: "3",
+  HSA_ENABLE_SDMA: "0",
+};
+const HIP_LOG = { AMD_LOG_LEVEL: "3" };
+const CUDA_BLOCKING = { CUDA_LAUNCH_BLOCKING: "1" };
+
+/** Every preset, by name. */
 export const DEBUG_ENVS: Readonly<Record<string, DebugEnv>> = {
   none: { name: "none", description: "no debug variables", vars: {} },
   hip: {
     name: "hip",
     description: "HIP: blocking launches, serialized kernels and copies, no SDMA engines, API logging",
-    vars: {
-      HIP_LAUNCH_BLOCKING: "1",
-      AMD_SERIALIZE_KERNEL: "3",
-      AMD_SERIALIZE_COPY: "3",
-      HSA_ENABLE_SDMA: "0",
-      AMD_LOG_LEVEL: "3",
-    },
+    vars: { ...HIP_SERIAL, ...HIP_LOG },
   },
   "hip-quiet": {
     name: "hip-quiet",
     description: "HIP: blocking launches, serialized kernels and copies, no SDMA engines, no logging",
-    vars: {
-      HIP_LAUNCH_BLOCKING: "1",
-      AMD_SERIALIZE_KERNEL: "3",
-      AMD_SERIALIZE_COPY: "3",
-      HSA_ENABLE_SDMA: "0",
-    },
+    vars: { ...HIP_SERIAL },
   },
   cuda: {
     name: "cuda",
     description: "CUDA: blocking launches (every launch waits for its kernel)",
-    vars: { CUDA_LAUNCH_BLOCKING: "1" },
+    vars: { ...CUDA_BLOCKING },
   },
   all: {
     name: "all",
     description: "every vendor's blocking and serialization switches (HIP and CUDA)",
-    vars: {
-      HIP_LAUNCH_BLOCKING: "1",
-      AMD_SERIALIZE_KERNEL: "3",
-      AMD_SERIALIZE_COPY: "3",
-      HSA_ENABLE_SDMA: "0",
-      AMD_LOG_LEVEL: "3",
-      CUDA_LAUNCH_BLOCKING: "1",
-    },
+    vars: { ...HIP_SERIAL, ...HIP_LOG, ...CUDA_BLOCKING },
   },
 };
 
