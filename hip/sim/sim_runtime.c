@@ -1268,6 +1268,14 @@ SIM_HIDDEN int32_t sim_run_kernel(int32_t dev, uint64_t stream, const char *name
 
 /* ---- streams ----------------------------------------------------------- */
 
+/* Stops a stream's worker and joins it; called with s->mu held (released here), nothing left queued. */
+static void stream_stop_locked(sim_stream *s) {
+  s->stop = 1;
+  pthread_cond_signal(&s->work_cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->thread, NULL);
+}
+
 FL_EXPORT int32_t fl_stream_create(int32_t dev, uint64_t *out) {
   sim_dev *d;
   int32_t st = enter(dev, &d, 1);
@@ -1280,10 +1288,7 @@ FL_EXPORT int32_t fl_stream_create(int32_t dev, uint64_t *out) {
   if (grow((void **)&d->streams, &d->cap_streams, d->nstreams + 1, sizeof *d->streams)) {
     pthread_mutex_unlock(&d->mu);
     pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_cond_signal(&s->work_cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
+    stream_stop_locked(s);
     free(s);
     return sim_fail(FL_ERROR_OUT_OF_MEMORY);
   }
@@ -1311,10 +1316,7 @@ FL_EXPORT int32_t fl_stream_destroy(int32_t dev, uint64_t stream) {
   /* Drain (a poisoned device discards what is queued), stop, join. */
   pthread_mutex_lock(&s->mu);
   while (s->pending) pthread_cond_wait(&s->idle_cv, &s->mu);
-  s->stop = 1;
-  pthread_cond_signal(&s->work_cv);
-  pthread_mutex_unlock(&s->mu);
-  pthread_join(s->thread, NULL);
+  stream_stop_locked(s);
   pthread_mutex_lock(&d->mu);
   while (s->users) pthread_cond_wait(&d->cv, &d->mu);
   pthread_mutex_unlock(&d->mu);
@@ -1354,20 +1356,32 @@ FL_EXPORT int32_t fl_stream_query(int32_t dev, uint64_t stream) {
   return pending ? FL_ERROR_NOT_READY : 0;
 }
 
+/* A wait or record op on (stream, event): on success the device lock is held for the caller (who
+ * queues the op with push_locked, which releases it); on failure nothing is held and the status returned. */
+static int32_t event_op_begin(sim_dev *d, int kind, const char *name, uint64_t stream, uint64_t event,
+                              sim_op **op, sim_stream **s, sim_event **ev) {
+  *op = op_new(kind, name, 0);
+  if (!*op) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
+  pthread_mutex_lock(&d->mu);
+  *s = find_stream(d, stream);
+  *ev = find_event(d, event);
+  if (!*s || !*ev) {
+    pthread_mutex_unlock(&d->mu);
+    free(*op);
+    return sim_fail(FL_ERROR_INVALID_HANDLE);
+  }
+  return 0;
+}
+
 FL_EXPORT int32_t fl_stream_wait_event(int32_t dev, uint64_t stream, uint64_t event) {
   sim_dev *d;
   int32_t st = enter(dev, &d, 1);
   if (st) return st;
-  sim_op *op = op_new(OP_WAIT, "stream_wait_event", 0);
-  if (!op) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
-  pthread_mutex_lock(&d->mu);
-  sim_stream *s = find_stream(d, stream);
-  sim_event *ev = find_event(d, event);
-  if (!s || !ev) {
-    pthread_mutex_unlock(&d->mu);
-    free(op);
-    return sim_fail(FL_ERROR_INVALID_HANDLE);
-  }
+  sim_op *op;
+  sim_stream *s;
+  sim_event *ev;
+  st = event_op_begin(d, OP_WAIT, "stream_wait_event", stream, event, &op, &s, &ev);
+  if (st) return st;
   if (ev->recorded_seq == 0 || ev->completed_seq >= ev->recorded_seq) {
     pthread_mutex_unlock(&d->mu); /* never recorded, or already complete */
     free(op);
@@ -1425,16 +1439,11 @@ FL_EXPORT int32_t fl_event_record(int32_t dev, uint64_t event, uint64_t stream) 
   sim_dev *d;
   int32_t st = enter(dev, &d, 1);
   if (st) return st;
-  sim_op *op = op_new(OP_RECORD, "event_record", 0);
-  if (!op) return sim_fail(FL_ERROR_OUT_OF_MEMORY);
-  pthread_mutex_lock(&d->mu);
-  sim_stream *s = find_stream(d, stream);
-  sim_event *ev = find_event(d, event);
-  if (!s || !ev) {
-    pthread_mutex_unlock(&d->mu);
-    free(op);
-    return sim_fail(FL_ERROR_INVALID_HANDLE);
-  }
+  sim_op *op;
+  sim_stream *s;
+  sim_event *ev;
+  st = event_op_begin(d, OP_RECORD, "event_record", stream, event, &op, &s, &ev);
+  if (st) return st;
   op->ev = ev;
   op->ev_seq = ++ev->recorded_seq;
   ev->refs++;
