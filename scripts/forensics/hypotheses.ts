@@ -35,6 +35,25 @@ export function evaluate(hypotheses: Hypothesis[], ev: Evidence): HypothesisResu
   });
 }
 
+/** Evidence of a run with no trial and no fault but what `over` gives (a run that gathers its own). */
+export function emptyEvidence(experiment: string, over: Partial<Evidence> = {}): Evidence {
+  return {
+    experiment,
+    records: [],
+    findings: [],
+    attribution: null,
+    faulted: false,
+    reproduced: false,
+    matrix: null,
+    trials: [],
+    fault: null,
+    sanitizer: null,
+    config: {},
+    values: {},
+    ...over,
+  };
+}
+
 // Short helpers for writing predicates.
 
 /** The evidence confirms the hypothesis. */

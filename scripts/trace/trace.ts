@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import type { NativeCall } from "../../ffi/boundary.ts";
-import { evaluate } from "../forensics/hypotheses.ts";
+import { emptyEvidence, evaluate } from "../forensics/hypotheses.ts";
 import { STOCK_HYPOTHESES } from "../forensics/stock.ts";
 import { summaryLines } from "../trials/experiment.ts";
 import {
@@ -185,20 +185,16 @@ async function analyse(
     outcome.attribution = t.attribution;
     outcome.replayProcess = t.replayProcess;
   }
-  outcome.hypotheses = evaluate([...STOCK_HYPOTHESES], {
-    experiment: "trace",
-    records: original.records,
-    findings: original.findings,
-    attribution: outcome.attribution,
-    faulted,
-    reproduced: faulted,
-    matrix: null,
-    trials: [],
-    fault: null,
-    sanitizer: null,
-    config: {},
-    values: {},
-  });
+  outcome.hypotheses = evaluate(
+    [...STOCK_HYPOTHESES],
+    emptyEvidence("trace", {
+      records: original.records,
+      findings: original.findings,
+      attribution: outcome.attribution,
+      faulted,
+      reproduced: faulted,
+    }),
+  );
   return outcome;
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { attribute } from "../../../scripts/forensics/attribution.ts";
-import { evaluate, hypothesis, tally } from "../../../scripts/forensics/hypotheses.ts";
+import { emptyEvidence, evaluate, hypothesis, tally } from "../../../scripts/forensics/hypotheses.ts";
 import { classifyFinding, stagingReuse, STOCK_HYPOTHESES } from "../../../scripts/forensics/stock.ts";
 import { cleanJournal, ROPE_Q_OP, ropeFindings, ropeJournal } from "../../fixtures/report_records.ts";
 import type { Evidence, Finding, OpRecord, TrialEvidence } from "../../../records.ts";
@@ -13,21 +13,7 @@ const tev = (records: OpRecord[], findings: Finding[] = []): TrialEvidence => ({
 });
 
 function evidence(over: Partial<Evidence>): Evidence {
-  return {
-    experiment: "t",
-    records: [],
-    findings: [],
-    attribution: null,
-    faulted: false,
-    reproduced: false,
-    matrix: null,
-    trials: [],
-    fault: null,
-    sanitizer: null,
-    config: {},
-    values: {},
-    ...over,
-  };
+  return emptyEvidence("t", over);
 }
 
 const byId = (rs: { id: string; status: string }[]) => Object.fromEntries(rs.map((r) => [r.id, r.status]));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { attribute } from "../../../scripts/forensics/attribution.ts";
 import { DEBUG_ENVS } from "../../../scripts/forensics/debugenv.ts";
-import { evaluate } from "../../../scripts/forensics/hypotheses.ts";
+import { emptyEvidence, evaluate } from "../../../scripts/forensics/hypotheses.ts";
 import { parseJournalText } from "../../../scripts/forensics/journal_read.ts";
 import { STOCK_HYPOTHESES } from "../../../scripts/forensics/stock.ts";
 import {
@@ -73,20 +73,7 @@ async function faultRun(): Promise<RunReport> {
 
 function cleanRun(): RunReport {
   const records = cleanJournal();
-  const ev: Evidence = {
-    experiment: "d2h_race_matrix",
-    records,
-    findings: [],
-    attribution: null,
-    faulted: false,
-    reproduced: false,
-    matrix: null,
-    trials: [],
-    fault: null,
-    sanitizer: null,
-    config: {},
-    values: {},
-  };
+  const ev: Evidence = emptyEvidence("d2h_race_matrix", { records });
   return {
     experiment: "d2h_race_matrix",
     runId: "r1",
