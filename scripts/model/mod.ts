@@ -38,6 +38,9 @@ export {
   synthWeights,
 } from "./synth.ts";
 export type { WriteResult } from "./gguf_write.ts";
+export type { QuantType } from "./quant.ts";
+export type { SynthData } from "./rng.ts";
+export type { EngineNumerics, KvCacheType } from "./numerics.ts";
 export {
   type Allocator,
   type DeviceWeight,

@@ -6,6 +6,7 @@
 /** KV-cache element type. */
 export type KvCacheType = "f16" | "f32";
 
+/** Where the engine computes below f32, so that the reference rounds at the same places. */
 export interface EngineNumerics {
   /** KV-cache elements: f16 rounds every appended K and V value to nearest even. */
   kv: KvCacheType;

@@ -92,6 +92,11 @@ function parseRequest(args: string[]): Request {
   if (!values.model === !values.preset) throw new UsageError("give exactly one of --model and --preset");
   const preset = choiceFlag(values.preset, "preset", Object.keys(PRESETS) as PresetName[]);
   const dtypes = (values.model ? ["f32", "f16"] : SYNTH_DTYPES) as readonly WeightDtype[];
+  if (values.model && values.dtype !== undefined && !dtypes.includes(values.dtype as WeightDtype)) {
+    throw new UsageError(
+      `--dtype must be one of ${dtypes.join(", ")} for a GGUF model, got "${values.dtype}"`,
+    );
+  }
   const req: Request = {
     model: fileFlag(values.model, "model"),
     preset,

@@ -13,6 +13,8 @@ export {
   type Phase,
   type ScheduledKind,
 } from "./ops.ts";
+export type { EngineNumerics, KvCacheType } from "../model/numerics.ts";
+export type { QuantType } from "../model/quant.ts";
 export {
   type Allocator,
   type DeviceWeight,

@@ -12,6 +12,7 @@ import { ReferenceForward } from "../../../scripts/model/reference_forward.ts";
 import { synthGguf } from "../../../scripts/model/synth.ts";
 import { Tokenizer } from "../../../scripts/model/tokenizer.ts";
 import { main } from "../../../scripts/scheduler/generate.ts";
+import { UsageError } from "../../../scripts/cli/flags.ts";
 import { LlamaEngine } from "../../../scripts/scheduler/mod.ts";
 import { compareDecode } from "../../helpers/decode_compare.ts";
 import { ffiTest, testDevice } from "../../helpers/env.ts";
@@ -30,6 +31,10 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   console.error = (...a: unknown[]) => void err.push(a.join(" "));
   try {
     return { code: await main(args), out: out.join("\n"), err: err.join("\n") };
+  } catch (e) {
+    // what runCli prints and exits with for a usage error (the child-process tests check that path)
+    if (!(e instanceof UsageError)) throw e;
+    return { code: 2, out: out.join("\n"), err: e.message };
   } finally {
     [console.log, console.error] = [log, error];
   }
@@ -64,11 +69,17 @@ Deno.test(
 Deno.test({ name: "generate: bad requests are usage errors", ...ffiTest }, async () => {
   const cases: [string[], RegExp][] = [
     [["--model", MODEL, "--prompt", "a", "--prompt-ids", "1"], /at most one of --prompt and --prompt-ids/],
-    [["--model", MODEL, "--kv-cache", "f8"], /--kv-cache must be f16 or f32/],
+    [["--model", MODEL, "--kv-cache", "f8"], /--kv-cache must be one of f16, f32, got "f8"/],
     [["--model", MODEL, "--dtype", "q4_k"], /--dtype must be one of f32, f16 for a GGUF model/],
-    [["--preset", "tiny", "--dtype", "q5_0"], /--dtype must be one of f32, f16, q8_0, q4_0, q4_k/],
+    [
+      ["--preset", "tiny", "--dtype", "q5_0"],
+      /--dtype must be one of f32, f16, q8_0, q4_0, q4_k, got "q5_0"/,
+    ],
     [["--model", MODEL, "--prompt-ids", "1,512"], /token 512 is outside the vocabulary \(0\.\.511\)/],
-    [["--model", MODEL, "--prompt-ids", "1,x"], /bad --prompt-ids 1,x/],
+    [
+      ["--model", MODEL, "--prompt-ids", "1,x"],
+      /--prompt-ids must be token ids \(integers >= 0\) separated by commas, got 1,x/,
+    ],
   ];
   for (const [args, want] of cases) {
     const r = await run(args);
