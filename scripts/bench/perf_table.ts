@@ -6,7 +6,7 @@
  *
  *   deno run -A scripts/bench/perf_table.ts [reports/bench/bench.json]
  */
-import { parseArgs } from "node:util";
+import { fileFlag, parseCli, runCli, UsageError } from "../cli/flags.ts";
 import type { BenchReport, BenchRow } from "./main.ts";
 
 const fmt = (v: number | undefined, digits = 0) =>
@@ -79,9 +79,24 @@ export function perfTable(report: BenchReport): string {
   return lines.join("\n");
 }
 
+const CLI = {
+  name: "perf_table",
+  usage: `usage: deno run -A scripts/bench/perf_table.ts [bench.json]
+  prints the short performance table of a bench run (default reports/bench/bench.json)`,
+  options: {},
+  positionals: { max: 1 },
+} as const;
+
 if (import.meta.main) {
-  const { positionals } = parseArgs({ args: Deno.args, allowPositionals: true });
-  const path = positionals[0] ?? "reports/bench/bench.json";
-  const report = JSON.parse(await Deno.readTextFile(path)) as BenchReport;
-  console.log(perfTable(report));
+  await runCli(CLI, async (args) => {
+    const path = fileFlag(parseCli(CLI, args).positionals[0] ?? "reports/bench/bench.json", "<bench.json>")!;
+    let report: BenchReport;
+    try {
+      report = JSON.parse(await Deno.readTextFile(path)) as BenchReport;
+    } catch (e) {
+      throw new UsageError(`${path}: not a bench report (${(e as Error).message})`);
+    }
+    if (!Array.isArray(report?.rows)) throw new UsageError(`${path}: not a bench report (no rows)`);
+    console.log(perfTable(report));
+  });
 }

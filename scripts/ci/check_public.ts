@@ -5,6 +5,7 @@
  * itself is `deno check`'s). Prints each tool's own errors; exits 1 when either fails.
  */
 import { fileURLToPath } from "node:url";
+import { parseCli, runCli } from "../cli/flags.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -27,15 +28,25 @@ async function run(what: string, args: string[]): Promise<boolean> {
   return false;
 }
 
+const CLI = {
+  name: "check_public",
+  usage: `usage: deno run -A scripts/ci/check_public.ts
+  deno doc --lint on every entry point deno.json exports, then deno publish --dry-run`,
+  options: {},
+} as const;
+
 if (import.meta.main) {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const entries = entryPoints(config);
-  const doc = await run(`deno doc --lint (${entries.length} entry points)`, ["doc", "--lint", ...entries]);
-  const publish = await run("deno publish --dry-run", [
-    "publish",
-    "--dry-run",
-    "--allow-dirty",
-    "--no-check",
-  ]);
-  Deno.exit(doc && publish ? 0 : 1);
+  await runCli(CLI, async (args) => {
+    parseCli(CLI, args);
+    const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+    const entries = entryPoints(config);
+    const doc = await run(`deno doc --lint (${entries.length} entry points)`, ["doc", "--lint", ...entries]);
+    const publish = await run("deno publish --dry-run", [
+      "publish",
+      "--dry-run",
+      "--allow-dirty",
+      "--no-check",
+    ]);
+    return doc && publish ? 0 : 1;
+  });
 }

@@ -58,6 +58,9 @@ const ENTRY_POINTS: { name: string; args: string[] }[] = [
   { name: "code_objects", args: script("scripts/hip_build/code_objects.ts") },
   { name: "audit_bench", args: script("scripts/bench/audit_bench.ts") },
   { name: "faultline trace", args: script("scripts/trace/main.ts") },
+  { name: "generate", args: ["task", "-q", "generate"] },
+  { name: "perf_table", args: script("scripts/bench/perf_table.ts") },
+  { name: "check_public", args: script("scripts/ci/check_public.ts") },
   ...experiments.map((e) => ({ name: e, args: script(`scripts/experiments/${e}.ts`) })),
 ];
 
@@ -200,6 +203,7 @@ Deno.test("cli: synth, generate, journal and trace refuse bad values and missing
         /^--capacity must be a pos/,
       ],
       ["faultline trace", script("scripts/trace/main.ts", "--quiet"), /^no program given$/],
+      ["perf_table", script("scripts/bench/perf_table.ts", join(REPO, "deno.json")), /not a bench report/],
     ];
     await Promise.all(cases.map(async ([name, args, message]) => {
       assertUsageError(await run(args), name, message, args.slice(3).join(" "));
