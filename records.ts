@@ -389,6 +389,7 @@ export interface TrialResult {
   device?: string;
   /** The host id of the device it ran on, and that device's bus id (the placement is checked against it). */
   deviceId?: number;
+  /** The bus id of that device. */
   busId?: string;
   /** What the loaded library was built for (GPU targets), null when unknown. */
   build?: BuildInfo | null;
@@ -659,7 +660,9 @@ export interface MatrixResult {
 export interface MatrixDeviceResult {
   /** The host device id, or ids joined by "+" for a trial that uses several. */
   device: string;
+  /** Trials of the row it ran. */
   trials: number;
+  /** Those that did not end OK. */
   errors: number;
 }
 

@@ -15,12 +15,17 @@ import { check, FaultlineUsageError } from "./errors.ts";
 import type { DeviceRef, StreamRef } from "./resource.ts";
 import { checkHandle, checkName, checkOptions, checkSize, describe } from "./validate.ts";
 
+/** A copy from one device's memory to another's. */
 export interface PeerCopy {
   /** The device the copy writes to; it runs there (and `stream` is one of its streams). */
   dstDevice: DeviceRef;
+  /** The destination address, in dstDevice's memory. */
   dst: number;
+  /** The device the copy reads from. */
   srcDevice: DeviceRef;
+  /** The source address, in srcDevice's memory. */
   src: number;
+  /** Bytes to copy. */
   bytes: number;
   /** Enqueue on this stream of the destination device (fl_memcpy_peer_async) instead of copying synchronously. */
   stream?: StreamRef;

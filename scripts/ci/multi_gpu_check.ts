@@ -15,7 +15,7 @@
  * runner on the machine's cores and is reported, not judged. Writes multi.json to --out; exit 0 when both
  * parts pass, 1 when one fails, 2 when there are fewer than two devices.
  */
-import { parseArgs } from "node:util";
+import { dirFlag, parseCli, runCli } from "../cli/flags.ts";
 import { join } from "node:path";
 import { devicesMatrix, matrixWall } from "../bench/devices_bench.ts";
 import { experiment } from "../experiments/device_isolation.ts";
@@ -125,33 +125,42 @@ async function peerCopies(inv: Inventory, reports: string): Promise<Part> {
   };
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      out: { type: "string", default: "build/gpu_check" },
-      quick: { type: "boolean", default: false },
-    },
-  });
+const CLI = {
+  name: "multi_gpu_check",
+  usage: `usage: deno run -A scripts/ci/multi_gpu_check.ts [--out DIR] [--quick]
+  the multi-GPU proof (speed-up, isolation, peer copies) on every device; writes DIR/multi.json
+  --out DIR   where multi.json goes (default build/gpu_check)
+  --quick     smaller matrices`,
+  options: {
+    out: { type: "string", default: "build/gpu_check" },
+    quick: { type: "boolean", default: false },
+  },
+} as const;
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseCli(CLI, args);
+  const out = dirFlag(values.out, "out", { mayCreate: true })!;
   const inv = await probeDevices();
   console.log(`${inv.backend}: ${inv.devices.map((d) => `${d.id} ${d.name} (${d.busId})`).join("; ")}`);
   if (inv.devices.length < 2) {
     console.error(
       `multi-GPU check: needs at least 2 devices, the ${inv.backend} backend has ${inv.devices.length}`,
     );
-    Deno.exit(2);
+    return 2;
   }
   const reports = await Deno.makeTempDir({ prefix: "faultline-multi-" });
   const parts = {
-    speedUp: await speedUp(inv, values.quick!, reports),
-    isolation: await isolation(inv, values.quick!, reports),
+    speedUp: await speedUp(inv, values.quick, reports),
+    isolation: await isolation(inv, values.quick, reports),
     peerCopies: await peerCopies(inv, reports),
   };
   for (const p of Object.values(parts)) {
     for (const l of p.lines) console.log(`${p.pass ? "PASS" : "FAIL"} ${l}`);
   }
-  await Deno.mkdir(values.out!, { recursive: true });
+  await Deno.mkdir(out, { recursive: true });
   const summary = { backend: inv.backend, devices: inv.devices, ...parts, reports };
-  await Deno.writeTextFile(join(values.out!, "multi.json"), JSON.stringify(summary, null, 2) + "\n");
-  Deno.exit(Object.values(parts).every((p) => p.pass) ? 0 : 1);
+  await Deno.writeTextFile(join(out, "multi.json"), JSON.stringify(summary, null, 2) + "\n");
+  return Object.values(parts).every((p) => p.pass) ? 0 : 1;
 }
+
+if (import.meta.main) await runCli(CLI, main);

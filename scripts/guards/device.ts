@@ -7,16 +7,7 @@
  * the wrong device's bytes.
  */
 import type { NativeCall, PointerArg } from "../../mod.ts";
-import {
-  allocOf,
-  type GuardContext,
-  hex,
-  NO_FINDINGS,
-  pointerFinding,
-  type Rail,
-  type RailMode,
-} from "./types.ts";
-import type { Finding } from "../../records.ts";
+import { allocOf, hex, pointerFinding, pointerRail, type Rail, type RailMode } from "./types.ts";
 
 const INVARIANT = "device pointers are in memory of the device the call uses them on";
 
@@ -33,34 +24,23 @@ function what(call: NativeCall, p: PointerArg): string {
     : `the peer copy writes to device ${call.device}`;
 }
 
+/** The device rail in `mode`: a pointer into another device's memory than the one the call uses it on. */
 export function deviceRail(mode: RailMode = "warn"): Rail {
-  return {
-    name: "device",
-    mode,
-    check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
-      const ps = call.pointers;
-      let out: Finding[] | null = null;
-      for (let k = 0; k < ps.length; k++) {
-        const a = allocOf(ctx, call, k);
-        if (a === null || a.host) continue; // no allocation: unknown_pointer's; pinned memory is every device's
-        const p = ps[k];
-        const want = expectedDevice(call, p);
-        if (a.device === want) continue;
-        const f = pointerFinding(
-          "device",
-          call,
-          p,
-          a,
-          INVARIANT,
-          `${p.arg}=${hex(p.ptr)} is in ${a.name} (alloc ${a.id}) of device ${a.device}, but ${
-            what(call, p)
-          }`,
-        );
-        f.device = want;
-        f.pointer_device = a.device;
-        (out ??= []).push(f);
-      }
-      return out ?? NO_FINDINGS;
-    },
-  };
+  return pointerRail("device", mode, (call, p, k, ctx) => {
+    const a = allocOf(ctx, call, k);
+    if (a === null || a.host) return null; // no allocation: unknown_pointer's; pinned memory is every device's
+    const want = expectedDevice(call, p);
+    if (a.device === want) return null;
+    const f = pointerFinding(
+      "device",
+      call,
+      p,
+      a,
+      INVARIANT,
+      `${p.arg}=${hex(p.ptr)} is in ${a.name} (alloc ${a.id}) of device ${a.device}, but ${what(call, p)}`,
+    );
+    f.device = want;
+    f.pointer_device = a.device;
+    return f;
+  }, { cleanMayFail: true });
 }

@@ -24,5 +24,5 @@ export function extentRail(mode: RailMode = "warn"): Rail {
       : `byte-size mismatch: ${p.arg} touches ${p.bytes} bytes from offset ${off} of ${a.name} ` +
         `(alloc ${a.id}, ${a.bytes} bytes): ${off + p.bytes - a.bytes} bytes past its end`;
     return pointerFinding("extent", call, p, a, "pointer + extent within the allocation", what);
-  }, LAUNCHES);
+  }, { kinds: LAUNCHES });
 }

@@ -192,19 +192,21 @@ export function pointerFinding(
 
 /**
  * A rail that judges each pointer argument on its own: `inspect` returns the finding about pointer
- * `k` of the call, or null when it is fine. Such a rail finds nothing when every pointer is clean
- * (quietWhenPointersClean), and `kinds` limits it to calls of those kinds.
+ * `k` of the call, or null when it is fine. `kinds` limits it to calls of those kinds. It finds
+ * nothing when every pointer is clean (quietWhenPointersClean) unless `cleanMayFail`: its rule is
+ * one pointersClean does not check.
  */
 export function pointerRail(
   name: string,
   mode: RailMode,
   inspect: (call: NativeCall, p: PointerArg, k: number, ctx: GuardContext) => Finding | null,
-  kinds?: ReadonlySet<string>,
+  opts: { kinds?: ReadonlySet<string>; cleanMayFail?: boolean } = {},
 ): Rail {
+  const kinds = opts.kinds;
   return {
     name,
     mode,
-    quietWhenPointersClean: true,
+    quietWhenPointersClean: !opts.cleanMayFail,
     check(call: NativeCall, ctx: GuardContext): readonly Finding[] {
       if (kinds !== undefined && !kinds.has(call.kind)) return NO_FINDINGS;
       const ps = call.pointers;

@@ -61,6 +61,7 @@ const ENTRY_POINTS: { name: string; args: string[] }[] = [
   { name: "generate", args: ["task", "-q", "generate"] },
   { name: "perf_table", args: script("scripts/bench/perf_table.ts") },
   { name: "check_public", args: script("scripts/ci/check_public.ts") },
+  { name: "multi_gpu_check", args: script("scripts/ci/multi_gpu_check.ts") },
   ...experiments.map((e) => ({ name: e, args: script(`scripts/experiments/${e}.ts`) })),
 ];
 
