@@ -5,7 +5,7 @@
  * [ctx, n_head_kv, head_dim] (half the bytes per token). Appends round k and v to nearest even.
  */
 import type { KernelArgValues, KernelDescriptor } from "./kernel_spec.ts";
-import { attentionDecodeScratchFloats } from "./kernels_shapes.ts";
+import { attentionDecodeScratchFloats, kvAppendRows } from "./kernels_shapes.ts";
 
 type A = KernelArgValues;
 
@@ -40,18 +40,8 @@ const vCacheIn = {
   extent: (a: A): number => cacheBytes(a.n_ctx, a),
 } as const;
 
-/** The f32 rows an append rounds into the cache: [seq_len, n_head_kv, head_dim]. */
-const rowsBytes = (a: A): number => a.seq_len * a.n_head_kv * a.head_dim * 4;
-
-const appendArgs = [
-  kCacheOut,
-  vCacheOut,
-  { name: "k", type: "ptr", access: "r", elem: 4, extent: rowsBytes },
-  { name: "v", type: "ptr", access: "r", elem: 4, extent: rowsBytes },
-  { name: "seq_len", type: "u32" },
-  { name: "n_head_kv", type: "u32" },
-  { name: "head_dim", type: "u32" },
-] as const;
+/** What an append rounds into the cache: the f32 rows and their dimensions, as kv_append's. */
+const appendArgs = [kCacheOut, vCacheOut, ...kvAppendRows] as const;
 
 /** f16 cache rows pos_offset .. pos_offset+seq_len-1 = f16(k), f16(v); rows outside [0, ctx_len) skipped. */
 export const kvAppendF16 = {

@@ -15,7 +15,13 @@ import type { KernelArgValues, KernelDescriptor } from "./kernel_spec.ts";
 import { gemmKernels } from "./kernels_gemm.ts";
 import { kv16Kernels } from "./kernels_kv16.ts";
 import { quantKernels } from "./kernels_quant.ts";
-import { attentionDecodeScratchFloats, matvecDims, matvecX, matvecY } from "./kernels_shapes.ts";
+import {
+  attentionDecodeScratchFloats,
+  kvAppendRows,
+  matvecDims,
+  matvecX,
+  matvecY,
+} from "./kernels_shapes.ts";
 
 export { attentionDecodeScratchFloats, ATTN_DECODE_CHUNK } from "./kernels_shapes.ts";
 
@@ -328,23 +334,7 @@ const kvCacheArgs = [
     elem: 4,
     extent: (a: KernelArgValues): number => a.ctx_len * a.n_head_kv * a.head_dim * 4,
   },
-  {
-    name: "k",
-    type: "ptr",
-    access: "r",
-    elem: 4,
-    extent: (a: KernelArgValues): number => a.seq_len * a.n_head_kv * a.head_dim * 4,
-  },
-  {
-    name: "v",
-    type: "ptr",
-    access: "r",
-    elem: 4,
-    extent: (a: KernelArgValues): number => a.seq_len * a.n_head_kv * a.head_dim * 4,
-  },
-  { name: "seq_len", type: "u32" },
-  { name: "n_head_kv", type: "u32" },
-  { name: "head_dim", type: "u32" },
+  ...kvAppendRows,
 ] as const;
 
 /**

@@ -27,3 +27,13 @@ export const matvecX = {
 } as const;
 /** The dimensions of y = W x. */
 export const matvecDims = [{ name: "out_dim", type: "u32" }, { name: "in_dim", type: "u32" }] as const;
+
+/** The f32 rows a KV-cache append copies in (k, v: [seq_len, n_head_kv, head_dim]) and their dimensions. */
+const appendRowBytes = (a: KernelArgValues): number => a.seq_len * a.n_head_kv * a.head_dim * 4;
+export const kvAppendRows = [
+  { name: "k", type: "ptr", access: "r", elem: 4, extent: appendRowBytes },
+  { name: "v", type: "ptr", access: "r", elem: 4, extent: appendRowBytes },
+  { name: "seq_len", type: "u32" },
+  { name: "n_head_kv", type: "u32" },
+  { name: "head_dim", type: "u32" },
+] as const;
