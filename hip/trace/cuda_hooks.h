@@ -69,13 +69,6 @@ static inline uint64_t tr_stream_id(CUstream s, int ptds) {
   return (uint64_t)(uintptr_t)s;
 }
 
-/* An interned constant string, one id cache per call site. */
-#define TR_STR(s)                          \
-  ({                                       \
-    static uint32_t tr_str_id_;            \
-    tr_intern_cached(&tr_str_id_, (s));    \
-  })
-
 /* Stream capture (cuda_stream.c): whether any stream of the process is capturing (a sync
  * then would break the capture), whether `stream` (a journal stream id) is, and noting a
  * launch record captured into its graph. */

@@ -37,22 +37,6 @@ static void alloc_outcome(const alloc_note *n, CUresult st, uint64_t ptr, uint64
   tr_alloc_add(n->seq, ptr, bytes, tr_device(), host, n->name, n->text);
 }
 
-static uint32_t free_intent(const char *api, int32_t kind, uint64_t ptr, uint64_t stream) {
-  uint32_t name = 0;
-  uint64_t bytes = 0;
-  if (!tr_alloc_find(ptr, &name, &bytes)) name = tr_intern(api);
-  tr_call c;
-  tr_call_init(&c, kind, name, stream);
-  c.op = tr_intern(api);
-  tr_call_scalar(&c, TR_STR("ptr"), (double)ptr);
-  tr_call_scalar(&c, TR_STR("bytes"), (double)bytes);
-  return tr_intent(&c);
-}
-
-static void free_outcome(uint32_t seq, CUresult st, uint64_t ptr) {
-  tr_done(seq, st);
-  if (st == CUDA_SUCCESS) tr_alloc_free(ptr, seq, NULL);
-}
 
 /* ---- device allocations ---------------------------------------------------- */
 
@@ -142,18 +126,18 @@ TR_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytes,
 TR_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
   TR_REAL(cuMemFree_v2);
   if (!tr_on()) return real_cuMemFree_v2(p);
-  uint32_t seq = free_intent("cuMemFree_v2", FLJ_K_FREE, p, 0);
+  uint32_t seq = tr_free_intent("cuMemFree_v2", FLJ_K_FREE, p, 0);
   CUresult st = real_cuMemFree_v2(p);
-  free_outcome(seq, st, p);
+  tr_free_outcome(seq, st, st == CUDA_SUCCESS, p);
   return st;
 }
 
 static CUresult free_async(CUresult (*real)(CUdeviceptr, CUstream), const char *api, int ptds, CUdeviceptr p,
                            CUstream s) {
   if (!tr_on()) return real(p, s);
-  uint32_t seq = free_intent(api, FLJ_K_FREE, p, tr_stream_id(s, ptds));
+  uint32_t seq = tr_free_intent(api, FLJ_K_FREE, p, tr_stream_id(s, ptds));
   CUresult st = real(p, s);
-  free_outcome(seq, st, p);
+  tr_free_outcome(seq, st, st == CUDA_SUCCESS, p);
   return st;
 }
 
@@ -196,9 +180,9 @@ TR_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t bytes) {
 TR_EXPORT CUresult cuMemFreeHost(void *p) {
   TR_REAL(cuMemFreeHost);
   if (!tr_on()) return real_cuMemFreeHost(p);
-  uint32_t seq = free_intent("cuMemFreeHost", FLJ_K_HOST_FREE, (uint64_t)(uintptr_t)p, 0);
+  uint32_t seq = tr_free_intent("cuMemFreeHost", FLJ_K_HOST_FREE, (uint64_t)(uintptr_t)p, 0);
   CUresult st = real_cuMemFreeHost(p);
-  free_outcome(seq, st, (uint64_t)(uintptr_t)p);
+  tr_free_outcome(seq, st, st == CUDA_SUCCESS, (uint64_t)(uintptr_t)p);
   return st;
 }
 
@@ -281,9 +265,9 @@ TR_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGe
 TR_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
   TR_REAL(cuMemUnmap);
   if (!tr_on()) return real_cuMemUnmap(ptr, size);
-  uint32_t seq = free_intent("cuMemUnmap", FLJ_K_FREE, ptr, 0);
+  uint32_t seq = tr_free_intent("cuMemUnmap", FLJ_K_FREE, ptr, 0);
   CUresult st = real_cuMemUnmap(ptr, size);
-  free_outcome(seq, st, ptr);
+  tr_free_outcome(seq, st, st == CUDA_SUCCESS, ptr);
   return st;
 }
 
@@ -333,9 +317,9 @@ TR_EXPORT CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *dptr, CUipcMemHandle handl
 TR_EXPORT CUresult cuIpcCloseMemHandle(CUdeviceptr p) {
   TR_REAL(cuIpcCloseMemHandle);
   if (!tr_on()) return real_cuIpcCloseMemHandle(p);
-  uint32_t seq = free_intent("cuIpcCloseMemHandle", FLJ_K_FREE, p, 0);
+  uint32_t seq = tr_free_intent("cuIpcCloseMemHandle", FLJ_K_FREE, p, 0);
   CUresult st = real_cuIpcCloseMemHandle(p);
-  free_outcome(seq, st, p);
+  tr_free_outcome(seq, st, st == CUDA_SUCCESS, p);
   return st;
 }
 

@@ -37,11 +37,4 @@ TR_HIDDEN int hip_current_device(int32_t *out);
 /* {"device": {"ordinal": n, "name": "..."}} (hipDeviceGetName); 1 when written. */
 TR_HIDDEN int hip_describe_device(void);
 
-/* An interned constant string, one id cache per call site. */
-#define HIP_STR(s)                          \
-  ({                                        \
-    static uint32_t hip_str_id_;            \
-    tr_intern_cached(&hip_str_id_, (s));    \
-  })
-
 #endif

@@ -136,8 +136,8 @@ static void end(const hip_launch *l, hipError_t st) {
   if (!sync) sync = (__typeof__(&hipStreamSynchronize))dlsym(RTLD_NEXT, "hipStreamSynchronize");
   if (!sync) return;
   tr_call c;
-  tr_call_init(&c, FLJ_K_SYNC, HIP_STR("stream_synchronize"), hip_stream_id(l->stream));
-  c.op = HIP_STR("sync policy");
+  tr_call_init(&c, FLJ_K_SYNC, TR_STR("stream_synchronize"), hip_stream_id(l->stream));
+  c.op = TR_STR("sync policy");
   uint32_t seq = tr_intent(&c);
   hipError_t s = sync(l->stream);
   if (s != hipSuccess && d.backtrace) tr_backtrace_note(l->seq);
@@ -192,10 +192,10 @@ TR_EXPORT hipError_t hipGraphLaunch(hipGraphExec_t exec, hipStream_t s) {
   if (!tr_on()) return real_hipGraphLaunch(exec, s);
   uint64_t ordinal = __atomic_fetch_add(&g_launches, 1, __ATOMIC_RELAXED);
   tr_call c;
-  tr_call_init(&c, FLJ_K_LAUNCH, HIP_STR("hipGraphLaunch"), hip_stream_id(s));
+  tr_call_init(&c, FLJ_K_LAUNCH, TR_STR("hipGraphLaunch"), hip_stream_id(s));
   c.ordinal = (double)ordinal;
   c.flags |= FLJ_FLAG_ORDINAL;
-  tr_call_scalar(&c, HIP_STR("graph"), (double)(uintptr_t)exec);
+  tr_call_scalar(&c, TR_STR("graph"), (double)(uintptr_t)exec);
   uint32_t seq = tr_intent(&c);
   hipError_t st = real_hipGraphLaunch(exec, s);
   tr_done(seq, st);
@@ -231,7 +231,7 @@ static hipError_t created(uint32_t name, unsigned int flags, hipStream_t *s, hip
                           unsigned make_flags) {
   tr_call c;
   tr_call_init(&c, FLJ_K_STREAM_CREATE, name, 0);
-  tr_call_scalar(&c, HIP_STR("flags"), flags);
+  tr_call_scalar(&c, TR_STR("flags"), flags);
   uint32_t seq = tr_intent(&c);
   hipError_t st = make(s, make_flags);
   if (st == hipSuccess && s)
@@ -251,36 +251,36 @@ TR_EXPORT hipError_t hipStreamCreate(hipStream_t *s) {
   HIP_REAL(hipStreamCreate);
   g_create = real_hipStreamCreate;
   if (!tr_on()) return real_hipStreamCreate(s);
-  return created(HIP_STR("hipStreamCreate"), 0, s, create_plain, 0);
+  return created(TR_STR("hipStreamCreate"), 0, s, create_plain, 0);
 }
 
 TR_EXPORT hipError_t hipStreamCreateWithFlags(hipStream_t *s, unsigned int flags) {
   HIP_REAL(hipStreamCreateWithFlags);
   if (!tr_on()) return real_hipStreamCreateWithFlags(s, flags);
-  return created(HIP_STR("hipStreamCreateWithFlags"), flags, s, real_hipStreamCreateWithFlags, flags);
+  return created(TR_STR("hipStreamCreateWithFlags"), flags, s, real_hipStreamCreateWithFlags, flags);
 }
 
 TR_EXPORT hipError_t hipStreamDestroy(hipStream_t s) {
   HIP_REAL(hipStreamDestroy);
-  SIMPLE(FLJ_K_STREAM_DESTROY, HIP_STR("hipStreamDestroy"), 0, hip_stream_id(s), 0, 0, real_hipStreamDestroy(s),
+  SIMPLE(FLJ_K_STREAM_DESTROY, TR_STR("hipStreamDestroy"), 0, hip_stream_id(s), 0, 0, real_hipStreamDestroy(s),
          NO_STREAM);
 }
 
 TR_EXPORT hipError_t hipStreamSynchronize(hipStream_t s) {
   HIP_REAL(hipStreamSynchronize);
-  SIMPLE(FLJ_K_SYNC, HIP_STR("stream_synchronize"), HIP_STR("hipStreamSynchronize"), hip_stream_id(s), 0, 0,
+  SIMPLE(FLJ_K_SYNC, TR_STR("stream_synchronize"), TR_STR("hipStreamSynchronize"), hip_stream_id(s), 0, 0,
          real_hipStreamSynchronize(s), NO_STREAM);
 }
 
 TR_EXPORT hipError_t hipStreamQuery(hipStream_t s) {
   HIP_REAL(hipStreamQuery);
-  SIMPLE(FLJ_K_QUERY, HIP_STR("stream_query"), HIP_STR("hipStreamQuery"), hip_stream_id(s), 0, 0,
+  SIMPLE(FLJ_K_QUERY, TR_STR("stream_query"), TR_STR("hipStreamQuery"), hip_stream_id(s), 0, 0,
          real_hipStreamQuery(s), NO_STREAM);
 }
 
 TR_EXPORT hipError_t hipStreamWaitEvent(hipStream_t s, hipEvent_t e, unsigned int flags) {
   HIP_REAL(hipStreamWaitEvent);
-  SIMPLE(FLJ_K_EVENT_WAIT, HIP_STR("hipStreamWaitEvent"), 0, hip_stream_id(s), 1, H(e),
+  SIMPLE(FLJ_K_EVENT_WAIT, TR_STR("hipStreamWaitEvent"), 0, hip_stream_id(s), 1, H(e),
          real_hipStreamWaitEvent(s, e, flags), NO_STREAM);
 }
 
@@ -288,39 +288,39 @@ static const hipEvent_t *const NO_EVENT = NULL;
 
 TR_EXPORT hipError_t hipEventCreate(hipEvent_t *e) {
   HIP_REAL(hipEventCreate);
-  SIMPLE(FLJ_K_EVENT_CREATE, HIP_STR("hipEventCreate"), 0, 0, 0, 0, real_hipEventCreate(e), e);
+  SIMPLE(FLJ_K_EVENT_CREATE, TR_STR("hipEventCreate"), 0, 0, 0, 0, real_hipEventCreate(e), e);
 }
 
 TR_EXPORT hipError_t hipEventCreateWithFlags(hipEvent_t *e, unsigned flags) {
   HIP_REAL(hipEventCreateWithFlags);
-  SIMPLE(FLJ_K_EVENT_CREATE, HIP_STR("hipEventCreateWithFlags"), 0, 0, 0, 0, real_hipEventCreateWithFlags(e, flags), e);
+  SIMPLE(FLJ_K_EVENT_CREATE, TR_STR("hipEventCreateWithFlags"), 0, 0, 0, 0, real_hipEventCreateWithFlags(e, flags), e);
 }
 
 TR_EXPORT hipError_t hipEventDestroy(hipEvent_t e) {
   HIP_REAL(hipEventDestroy);
-  SIMPLE(FLJ_K_EVENT_DESTROY, HIP_STR("hipEventDestroy"), 0, 0, 1, H(e), real_hipEventDestroy(e), NO_EVENT);
+  SIMPLE(FLJ_K_EVENT_DESTROY, TR_STR("hipEventDestroy"), 0, 0, 1, H(e), real_hipEventDestroy(e), NO_EVENT);
 }
 
 TR_EXPORT hipError_t hipEventRecord(hipEvent_t e, hipStream_t s) {
   HIP_REAL(hipEventRecord);
-  SIMPLE(FLJ_K_EVENT_RECORD, HIP_STR("hipEventRecord"), 0, hip_stream_id(s), 1, H(e), real_hipEventRecord(e, s),
+  SIMPLE(FLJ_K_EVENT_RECORD, TR_STR("hipEventRecord"), 0, hip_stream_id(s), 1, H(e), real_hipEventRecord(e, s),
          NO_EVENT);
 }
 
 TR_EXPORT hipError_t hipEventSynchronize(hipEvent_t e) {
   HIP_REAL(hipEventSynchronize);
-  SIMPLE(FLJ_K_SYNC, HIP_STR("event_synchronize"), HIP_STR("hipEventSynchronize"), 0, 1, H(e),
+  SIMPLE(FLJ_K_SYNC, TR_STR("event_synchronize"), TR_STR("hipEventSynchronize"), 0, 1, H(e),
          real_hipEventSynchronize(e), NO_EVENT);
 }
 
 TR_EXPORT hipError_t hipEventQuery(hipEvent_t e) {
   HIP_REAL(hipEventQuery);
-  SIMPLE(FLJ_K_QUERY, HIP_STR("event_query"), HIP_STR("hipEventQuery"), 0, 1, H(e), real_hipEventQuery(e), NO_EVENT);
+  SIMPLE(FLJ_K_QUERY, TR_STR("event_query"), TR_STR("hipEventQuery"), 0, 1, H(e), real_hipEventQuery(e), NO_EVENT);
 }
 
 TR_EXPORT hipError_t hipDeviceSynchronize(void) {
   HIP_REAL(hipDeviceSynchronize);
-  SIMPLE(FLJ_K_SYNC, HIP_STR("device_synchronize"), HIP_STR("hipDeviceSynchronize"), 0, 0, 0,
+  SIMPLE(FLJ_K_SYNC, TR_STR("device_synchronize"), TR_STR("hipDeviceSynchronize"), 0, 0, 0,
          real_hipDeviceSynchronize(), NO_EVENT);
 }
 
@@ -328,11 +328,11 @@ static const hipGraph_t *const NO_GRAPH = NULL;
 
 TR_EXPORT hipError_t hipStreamBeginCapture(hipStream_t s, hipStreamCaptureMode mode) {
   HIP_REAL(hipStreamBeginCapture);
-  SIMPLE(FLJ_K_CAPTURE, HIP_STR("hipStreamBeginCapture"), 0, hip_stream_id(s), 0, 0,
+  SIMPLE(FLJ_K_CAPTURE, TR_STR("hipStreamBeginCapture"), 0, hip_stream_id(s), 0, 0,
          real_hipStreamBeginCapture(s, mode), NO_GRAPH);
 }
 
 TR_EXPORT hipError_t hipStreamEndCapture(hipStream_t s, hipGraph_t *g) {
   HIP_REAL(hipStreamEndCapture);
-  SIMPLE(FLJ_K_CAPTURE, HIP_STR("hipStreamEndCapture"), 0, hip_stream_id(s), 0, 0, real_hipStreamEndCapture(s, g), g);
+  SIMPLE(FLJ_K_CAPTURE, TR_STR("hipStreamEndCapture"), 0, hip_stream_id(s), 0, 0, real_hipStreamEndCapture(s, g), g);
 }

@@ -37,7 +37,7 @@ static void alloc_intent(alloc_note *n, const char *api, int32_t kind, uint64_t 
   tr_call c;
   tr_call_init(&c, kind, n->name, stream);
   c.op = tr_intern(api);
-  tr_call_scalar(&c, HIP_STR("bytes"), (double)bytes);
+  tr_call_scalar(&c, TR_STR("bytes"), (double)bytes);
   n->seq = tr_intent(&c);
 }
 
@@ -50,22 +50,6 @@ static void alloc_outcome(const alloc_note *n, hipError_t st, void **p, uint64_t
   tr_alloc_add(n->seq, (uint64_t)(uintptr_t)*p, bytes, tr_device(), host, n->name, n->text);
 }
 
-static uint32_t free_intent(const char *api, int32_t kind, uint64_t ptr, uint64_t stream) {
-  uint32_t name = 0;
-  uint64_t bytes = 0;
-  if (!tr_alloc_find(ptr, &name, &bytes)) name = tr_intern(api);
-  tr_call c;
-  tr_call_init(&c, kind, name, stream);
-  c.op = tr_intern(api);
-  tr_call_scalar(&c, HIP_STR("ptr"), (double)ptr);
-  tr_call_scalar(&c, HIP_STR("bytes"), (double)bytes);
-  return tr_intent(&c);
-}
-
-static void free_outcome(uint32_t seq, hipError_t st, uint64_t ptr) {
-  tr_done(seq, st);
-  if (st == hipSuccess) tr_alloc_free(ptr, seq, NULL);
-}
 
 #define ALLOC_BODY(api, kind, host, bytes, stream, call) \
   if (!tr_on()) return call;                            \
@@ -106,11 +90,11 @@ TR_EXPORT hipError_t hipHostMalloc(void **ptr, size_t size, unsigned int flags) 
   ALLOC_BODY("hipHostMalloc", FLJ_K_HOST_ALLOC, 1, size, 0, real_hipHostMalloc(ptr, size, flags));
 }
 
-#define FREE_BODY(api, kind, p, stream, call)                           \
-  if (!tr_on()) return call;                                            \
-  uint32_t seq = free_intent(api, kind, (uint64_t)(uintptr_t)(p), stream); \
-  hipError_t st = call;                                                 \
-  free_outcome(seq, st, (uint64_t)(uintptr_t)(p));                      \
+#define FREE_BODY(api, kind, p, stream, call)                                   \
+  if (!tr_on()) return call;                                                    \
+  uint32_t seq = tr_free_intent(api, kind, (uint64_t)(uintptr_t)(p), stream);   \
+  hipError_t st = call;                                                         \
+  tr_free_outcome(seq, st, st == hipSuccess, (uint64_t)(uintptr_t)(p));         \
   return st
 
 TR_EXPORT hipError_t hipFree(void *p) {
@@ -137,12 +121,12 @@ static uint32_t copy_intent(const char *api, uint64_t dst, int dside, uint64_t s
   tr_call c;
   int32_t kind = dside == DEVICE ? (sside == DEVICE ? FLJ_K_D2D : FLJ_K_H2D) : (sside == DEVICE ? FLJ_K_D2H : FLJ_K_H2H);
   tr_call_init(&c, kind, tr_intern(api), stream);
-  if (sside == DEVICE) tr_call_ptr(&c, HIP_STR("src"), src, bytes, FLJ_ACCESS_R);
-  if (dside == DEVICE) tr_call_ptr(&c, HIP_STR("dst"), dst, bytes, FLJ_ACCESS_W);
+  if (sside == DEVICE) tr_call_ptr(&c, TR_STR("src"), src, bytes, FLJ_ACCESS_R);
+  if (dside == DEVICE) tr_call_ptr(&c, TR_STR("dst"), dst, bytes, FLJ_ACCESS_W);
   if (sside == HOST && dside == DEVICE) tr_call_host(&c, src);
   if (dside == HOST && sside == DEVICE) tr_call_host(&c, dst);
-  tr_call_scalar(&c, HIP_STR("bytes"), (double)bytes);
-  tr_call_scalar(&c, HIP_STR("sync"), sync);
+  tr_call_scalar(&c, TR_STR("bytes"), (double)bytes);
+  tr_call_scalar(&c, TR_STR("sync"), sync);
   return tr_intent(&c);
 }
 
@@ -228,10 +212,10 @@ static uint32_t memset_intent(const char *api, uint64_t dst, uint32_t value, uin
                               int sync) {
   tr_call c;
   tr_call_init(&c, FLJ_K_MEMSET, tr_intern(api), stream);
-  tr_call_ptr(&c, HIP_STR("dst"), dst, bytes, FLJ_ACCESS_W);
-  tr_call_scalar(&c, HIP_STR("value"), value);
-  tr_call_scalar(&c, HIP_STR("bytes"), (double)bytes);
-  tr_call_scalar(&c, HIP_STR("sync"), sync);
+  tr_call_ptr(&c, TR_STR("dst"), dst, bytes, FLJ_ACCESS_W);
+  tr_call_scalar(&c, TR_STR("value"), value);
+  tr_call_scalar(&c, TR_STR("bytes"), (double)bytes);
+  tr_call_scalar(&c, TR_STR("sync"), sync);
   return tr_intent(&c);
 }
 

@@ -200,3 +200,20 @@ void tr_allocs_reset(void) {
   g_hi = 0;
   g_count = 0;
 }
+
+uint32_t tr_free_intent(const char *api, int32_t kind, uint64_t ptr, uint64_t stream) {
+  uint32_t name = 0;
+  uint64_t bytes = 0;
+  if (!tr_alloc_find(ptr, &name, &bytes)) name = tr_intern(api);
+  tr_call c;
+  tr_call_init(&c, kind, name, stream);
+  c.op = tr_intern(api);
+  tr_call_scalar(&c, TR_STR("ptr"), (double)ptr);
+  tr_call_scalar(&c, TR_STR("bytes"), (double)bytes);
+  return tr_intent(&c);
+}
+
+void tr_free_outcome(uint32_t seq, int32_t status, int ok, uint64_t ptr) {
+  tr_done(seq, status);
+  if (ok) tr_alloc_free(ptr, seq, NULL);
+}

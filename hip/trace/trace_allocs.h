@@ -33,6 +33,11 @@ TR_HIDDEN int tr_alloc_find(uint64_t ptr, uint32_t *name_id, uint64_t *bytes);
 /* The live allocation starting at `ptr` freed by op `op`: noted; returns its id (0: none known)
  * and its size in *bytes. */
 TR_HIDDEN uint32_t tr_alloc_free(uint64_t ptr, uint32_t op, uint64_t *bytes);
+/* The journal intent of a free of `ptr` by `api` (kind free or host_free): named after the
+ * allocation when it is known, with its address and size; and its outcome, which forgets
+ * the allocation when the vendor call succeeded (`ok`). */
+TR_HIDDEN uint32_t tr_free_intent(const char *api, int32_t kind, uint64_t ptr, uint64_t stream);
+TR_HIDDEN void tr_free_outcome(uint32_t seq, int32_t status, int ok, uint64_t ptr);
 /* A virtual address reservation [ptr, ptr + bytes) (VMM), and its release. */
 TR_HIDDEN void tr_reserve_add(uint64_t ptr, uint64_t bytes);
 TR_HIDDEN void tr_reserve_remove(uint64_t ptr);

@@ -50,6 +50,12 @@ TR_HIDDEN int tr_on(void);
 TR_HIDDEN uint32_t tr_intern(const char *s);
 /* An id cached in `*slot` (call sites keep one static slot per constant string). */
 TR_HIDDEN uint32_t tr_intern_cached(uint32_t *slot, const char *s);
+/* An interned constant string, one id cache per call site. */
+#define TR_STR(s)                          \
+  ({                                       \
+    static uint32_t tr_str_id_;            \
+    tr_intern_cached(&tr_str_id_, (s));    \
+  })
 
 TR_HIDDEN void tr_call_init(tr_call *c, int32_t kind, uint32_t name, uint64_t stream);
 TR_HIDDEN void tr_call_ptr(tr_call *c, uint32_t arg, uint64_t ptr, uint64_t bytes, int32_t access);
